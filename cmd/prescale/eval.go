@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// runEval dispatches the benchmark evaluations.
+func runEval(ctx context.Context, e *env, args []string) error {
+	benchmarks := map[string]func(context.Context, *env, []string) error{
+		"m4": runEvalM4,
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(e.stderr, "Usage: prescale eval m4 --data DIR [--json]")
+		if len(args) == 0 {
+			return fmt.Errorf("%w: name a benchmark: m4", errUsage)
+		}
+		return nil
+	}
+	run, ok := benchmarks[args[0]]
+	if !ok {
+		return fmt.Errorf("%w: unknown benchmark %q (have: m4)", errUsage, args[0])
+	}
+	return run(ctx, e, args[1:])
+}
+
+// defaultDataDir is $PRESCALE_DATA, else ../shared/data as laid out beside
+// a checkout.
+func defaultDataDir() string {
+	if d := os.Getenv("PRESCALE_DATA"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "shared", "data")
+}

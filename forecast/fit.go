@@ -1,0 +1,278 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Fit fits a forecaster to a load history. values is a regular grid; NaN
+// marks a gap. The input rules:
+//   - an infinite value is an error (ErrInvalidValue) naming its index;
+//   - a negative value is clamped to 0, with a note;
+//   - leading gaps are dropped; interior gaps are filled with the shape of
+//     the season before them bridged to the gap's edges (linearly when
+//     there is no season); trailing gaps are stepped over with the model's
+//     own prediction; each with a note;
+//   - a constant series forecasts the constant with zero-width intervals;
+//   - a season needs two full cycles: shorter histories drop it, and a
+//     model that cannot be fitted falls back to a simpler one; Reason says
+//     why.
+//
+// With Model auto, every candidate (seasonal naive, Holt-Winters and
+// harmonic regression variants) is scored by rolling-origin
+// cross-validation on the recent history and the best is refitted on the
+// whole history. The out-of-sample errors of the chosen model calibrate its
+// quantiles.
+func Fit(values []float64, opts *Options) (*Fitted, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	p, err := prepare(values)
+	if err != nil {
+		return nil, err
+	}
+	y := p.y
+	n := len(y)
+	f := &Fitted{Notes: p.notes, Seasons: []int{}}
+	var reasons []string
+
+	if isConstant(y) {
+		f.Model = KindNaive
+		f.Reason = "constant series: forecasting the constant"
+		naive, _ := NewSeasonalNaive(y, 1)
+		f.Components = []Component{newComponent("naive(1)", 1, naive)}
+		f.Calibration = Calibration{Errors: make([][]float64, o.Horizon)}
+		return f.finish(y, p.trailing)
+	}
+
+	// Seasons: declared or detected, each needing two full cycles.
+	var seasons []Season
+	if len(o.Periods) > 0 {
+		for _, period := range o.Periods {
+			seasons = append(seasons, Season{Period: period, ACF: math.NaN()})
+		}
+	} else {
+		seasons = DetectSeasons(y, o.MaxPeriod)
+		f.Detected = seasons
+	}
+	var usable []Season
+	for _, s := range seasons {
+		if 2*s.Period > n {
+			reasons = append(reasons, fmt.Sprintf("season of %d steps ignored: %d points are fewer than two seasons", s.Period, n))
+			continue
+		}
+		usable = append(usable, s)
+	}
+	primary := primarySeason(usable, n)
+	p.fillSeasonal(primary)
+	periods := make([]int, 0, len(usable))
+	for _, s := range usable {
+		periods = append(periods, s.Period)
+	}
+
+	cands, why := candidates(o, y, periods, primary)
+	reasons = append(reasons, why...)
+	if len(cands) == 0 {
+		reasons = append(reasons, "falling back to the naive forecast")
+		cands = []candidate{naiveCandidate(1)}
+	}
+	minTrain := 4
+	for _, period := range periods {
+		minTrain = max(minTrain, 2*period)
+	}
+	train, cvH := cvPlan(n, o.Horizon, o.Folds, minTrain)
+	if cvH == 0 {
+		// Too short for any season in validation: compare what fits.
+		reasons = append(reasons, fmt.Sprintf("%d points are too few to validate seasonal models", n))
+		cands = []candidate{naiveCandidate(1)}
+		train, cvH = cvPlan(n, o.Horizon, o.Folds, 2)
+	}
+	scale := naiveScale(y, primary)
+	chosen := choice{name: cands[0].name, members: cands[:1]}
+	if cvH > 0 {
+		var dropped []string
+		var best choice
+		best, f.Scores, dropped = choose(cands, y, train, cvH, scale)
+		if best.cv == nil {
+			reasons = append(reasons, dropped...) // every candidate failed
+		} else {
+			chosen = best
+		}
+		if len(f.Scores) == 1 {
+			f.Scores = nil
+		}
+	} else {
+		reasons = append(reasons, "no history left to calibrate intervals: they have zero width")
+	}
+	weight := 1 / float64(len(chosen.members))
+	for _, c := range chosen.members {
+		model, err := c.fit(y)
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s: %v; falling back to the naive forecast", c.name, err))
+			naive := naiveCandidate(1)
+			model, _ = naive.fit(y)
+			f.Components = []Component{newComponent(naive.name, 1, model)}
+			chosen.cv = nil
+			break
+		}
+		f.Components = append(f.Components, newComponent(c.name, weight, model))
+	}
+	if chosen.cv != nil {
+		for _, e := range chosen.cv.errors {
+			slices.Sort(e)
+		}
+		f.Calibration = Calibration{Errors: chosen.cv.errors}
+	}
+	f.Model = f.Components[0].kind()
+	if len(f.Components) > 1 {
+		f.Model = KindCombination
+	}
+	for _, c := range f.Components {
+		for _, p := range c.seasons() {
+			if !slices.Contains(f.Seasons, p) {
+				f.Seasons = append(f.Seasons, p)
+			}
+		}
+	}
+	slices.Sort(f.Seasons)
+	if o.Model != KindAuto && f.Model != o.Model && f.Model != KindCombination {
+		reasons = append(reasons, fmt.Sprintf("%s could not be fitted, used %s", o.Model, f.Model))
+	}
+	f.Reason = joinReasons(reasons)
+	return f.finish(y, p.trailing)
+}
+
+// finish steps the model over trailing gaps and counts observations.
+func (f *Fitted) finish(y []float64, trailing int) (*Fitted, error) {
+	f.Observations = len(y)
+	m, err := f.model()
+	if err != nil {
+		return nil, err
+	}
+	for range trailing {
+		m.Observe(math.NaN())
+		f.Observations++
+	}
+	return f, nil
+}
+
+// candidates lists the models to compare for the requested kind, and says
+// why any kind that was asked for cannot be had.
+func candidates(o Options, y []float64, periods []int, primary int) ([]candidate, []string) {
+	positive := !slices.ContainsFunc(y, func(v float64) bool { return v <= 0 })
+	var cands []candidate
+	var why []string
+	want := func(kind string) bool { return o.Model == KindAuto || o.Model == kind }
+
+	if want(KindNaive) {
+		cands = append(cands, naiveCandidate(primary))
+		if o.Model == KindAuto {
+			for _, period := range periods {
+				if period != primary {
+					cands = append(cands, naiveCandidate(period))
+				}
+			}
+		}
+	}
+	if want(KindHoltWinters) {
+		hwPeriod := max(1, primary)
+		if len(y) < 2*hwPeriod+o.Horizon {
+			why = append(why, fmt.Sprintf("Holt-Winters with period %d needs more than %d points", hwPeriod, len(y)))
+		} else {
+			cands = append(cands, hwCandidate(HoltWintersConfig{Period: hwPeriod, Trend: true, Damped: true}))
+			if positive && hwPeriod > 1 {
+				cands = append(cands, hwCandidate(HoltWintersConfig{Period: hwPeriod, Trend: true, Damped: true, Multiplicative: true}))
+			}
+		}
+	}
+	if want(KindHarmonic) {
+		cfg := HarmonicConfig{Periods: periods, MaxAR: 5, Log: positive}
+		for i := range periods {
+			cfg.Orders = append(cfg.Orders, defaultOrder(periods[i], o.FourierOrder))
+		}
+		cands = append(cands, harmonicCandidate(cfg))
+		cfg.Smooth = true
+		cands = append(cands, harmonicCandidate(cfg))
+	}
+	return cands, why
+}
+
+func naiveCandidate(period int) candidate {
+	period = max(1, period)
+	return candidate{
+		name: "naive(" + strconv.Itoa(period) + ")",
+		fit: func(y []float64) (Model, error) {
+			return NewSeasonalNaive(y, min(period, len(y)))
+		},
+	}
+}
+
+func hwCandidate(cfg HoltWintersConfig) candidate {
+	parts := []string{"add"}
+	if cfg.Multiplicative {
+		parts[0] = "mul"
+	}
+	if cfg.Damped {
+		parts = append(parts, "damped")
+	}
+	parts = append(parts, strconv.Itoa(cfg.Period))
+	// The refit on the whole history starts from the parameters found in
+	// cross-validation, which are nearly right and save most iterations.
+	var warm *HoltWintersParams
+	return candidate{
+		name: "holtwinters(" + strings.Join(parts, ",") + ")",
+		fit: func(y []float64) (Model, error) {
+			m, err := fitHoltWinters(y, cfg, warm)
+			if err == nil {
+				warm = &m.HoltWintersParams
+			}
+			return m, err
+		},
+	}
+}
+
+func harmonicCandidate(cfg HarmonicConfig) candidate {
+	var parts []string
+	if cfg.Log {
+		parts = append(parts, "log")
+	}
+	if cfg.Trend {
+		parts = append(parts, "trend")
+	}
+	if cfg.Smooth {
+		parts = append(parts, "smooth")
+	}
+	for i, p := range cfg.Periods {
+		parts = append(parts, fmt.Sprintf("%d/%d", p, cfg.Orders[i]))
+	}
+	return candidate{
+		name: "harmonic(" + strings.Join(parts, ",") + ")",
+		fit:  func(y []float64) (Model, error) { return FitHarmonic(y, cfg) },
+	}
+}
+
+// seasons lists the periods the component's model uses.
+func (c *Component) seasons() []int {
+	switch {
+	case c.Naive != nil && c.Naive.Period > 1:
+		return []int{c.Naive.Period}
+	case c.HoltWinters != nil && c.HoltWinters.Period > 1:
+		return []int{c.HoltWinters.Period}
+	case c.Harmonic != nil:
+		return c.Harmonic.Periods
+	}
+	return nil
+}
+
+func isConstant(y []float64) bool {
+	for _, v := range y {
+		if v != y[0] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,324 @@
+package forecast
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Sentinel errors. Callers test them with errors.Is.
+var (
+	ErrTooShort     = errors.New("forecast: series too short")
+	ErrInvalidValue = errors.New("forecast: invalid value")
+	ErrBadOptions   = errors.New("forecast: invalid options")
+	ErrBadState     = errors.New("forecast: invalid model state")
+)
+
+// Model is a fitted forecasting model. Its parameters are fixed at fit time;
+// Observe advances its state by one new observation (a NaN is a gap: the
+// model's own one-step prediction stands in for it), and Predict writes the
+// point forecasts for the next len(dst) steps without changing the state.
+type Model interface {
+	Observe(y float64)
+	Predict(dst []float64)
+}
+
+// Model kinds, as accepted by Options.Model and reported by Fitted.Model
+// (which may also be KindCombination when auto averages several models).
+const (
+	KindCombination = "combination"
+	KindAuto        = "auto"
+	KindNaive       = "naive"
+	KindHoltWinters = "holtwinters"
+	KindHarmonic    = "harmonic"
+)
+
+// Kinds lists the model kinds that Fit accepts, auto first.
+func Kinds() []string { return []string{KindAuto, KindNaive, KindHoltWinters, KindHarmonic} }
+
+// Options control Fit. A nil *Options means the defaults.
+type Options struct {
+	// Model is the kind to fit: auto (default), naive, holtwinters or harmonic.
+	Model string
+	// Horizon is how many steps ahead the forecasts and their calibrated
+	// intervals are meant for. It sets the length of the cross-validation
+	// windows. Default 48.
+	Horizon int
+	// Periods declares the seasonal periods in steps (for example 1440 and
+	// 10080 for daily and weekly seasons of one-minute data). When empty,
+	// seasons are detected from the data.
+	Periods []int
+	// MaxPeriod bounds season detection; 0 means half the series length.
+	MaxPeriod int
+	// Folds is the number of rolling origins used to choose the model and to
+	// calibrate its intervals. Default 8.
+	Folds int
+	// FourierOrder caps the number of sine/cosine pairs per season in the
+	// harmonic model; 0 picks it from the period.
+	FourierOrder int
+}
+
+// Validate reports whether the options are usable.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	if o.Model != "" && !slices.Contains(Kinds(), o.Model) {
+		return fmt.Errorf("%w: model %q is not one of %v", ErrBadOptions, o.Model, Kinds())
+	}
+	if o.Horizon < 0 {
+		return fmt.Errorf("%w: horizon %d is negative", ErrBadOptions, o.Horizon)
+	}
+	for _, p := range o.Periods {
+		if p < 2 {
+			return fmt.Errorf("%w: period %d is shorter than 2 steps", ErrBadOptions, p)
+		}
+	}
+	if o.MaxPeriod < 0 || o.Folds < 0 || o.FourierOrder < 0 {
+		return fmt.Errorf("%w: max period, folds and Fourier order must not be negative", ErrBadOptions)
+	}
+	return nil
+}
+
+func (o *Options) withDefaults() Options {
+	var d Options
+	if o != nil {
+		d = *o
+		d.Periods = slices.Clone(o.Periods)
+	}
+	if d.Model == "" {
+		d.Model = KindAuto
+	}
+	if d.Horizon == 0 {
+		d.Horizon = 48
+	}
+	if d.Folds == 0 {
+		d.Folds = 8
+	}
+	return d
+}
+
+// Fitted is a fitted forecaster: the chosen model's state, the seasons it
+// uses, and the out-of-sample error quantiles that calibrate its intervals.
+// It is plain data with JSON tags: save it, load it, and Forecast gives the
+// same numbers without refitting.
+type Fitted struct {
+	// Model is the kind that was fitted: naive, holtwinters, harmonic, or
+	// combination (never auto).
+	Model string `json:"model"`
+	// Seasons are the seasonal periods in steps the model uses.
+	Seasons []int `json:"seasons"`
+	// Detected are the periods found by season detection (empty when
+	// declared).
+	Detected []Season `json:"detected,omitempty"`
+	// Reason explains any fallback to a simpler model, or is empty.
+	Reason string `json:"reason,omitempty"`
+	// Notes lists what was done to the input (gaps filled, values clamped).
+	Notes []string `json:"notes,omitempty"`
+	// Scores is the cross-validated mean absolute scaled error of each
+	// candidate that auto compared (empty for a single declared model).
+	Scores map[string]float64 `json:"cv_scores,omitempty"`
+	// Observations is how many points the model has seen.
+	Observations int `json:"observations"`
+
+	// Components are the fitted models; the forecast is their weighted
+	// sum. Auto may combine several when the combination validates better
+	// than any one of them.
+	Components []Component `json:"components"`
+
+	Calibration Calibration `json:"calibration"`
+}
+
+// Component is one fitted model of a forecaster and its weight. Exactly
+// one of the model fields is set.
+type Component struct {
+	Name        string         `json:"name"`
+	Weight      float64        `json:"weight"`
+	Naive       *SeasonalNaive `json:"naive,omitempty"`
+	HoltWinters *HoltWinters   `json:"holt_winters,omitempty"`
+	Harmonic    *Harmonic      `json:"harmonic,omitempty"`
+}
+
+// newComponent wraps a fitted model.
+func newComponent(name string, weight float64, m Model) Component {
+	c := Component{Name: name, Weight: weight}
+	switch m := m.(type) {
+	case *SeasonalNaive:
+		c.Naive = m
+	case *HoltWinters:
+		c.HoltWinters = m
+	case *Harmonic:
+		c.Harmonic = m
+	}
+	return c
+}
+
+// kind is the model kind of the component.
+func (c *Component) kind() string {
+	switch {
+	case c.Naive != nil:
+		return KindNaive
+	case c.HoltWinters != nil:
+		return KindHoltWinters
+	default:
+		return KindHarmonic
+	}
+}
+
+// model returns the component's model after checking its state.
+func (c *Component) model() (Model, error) {
+	var m interface {
+		Model
+		validate() error
+	}
+	n := 0
+	if c.Naive != nil {
+		m, n = c.Naive, n+1
+	}
+	if c.HoltWinters != nil {
+		m, n = c.HoltWinters, n+1
+	}
+	if c.Harmonic != nil {
+		m, n = c.Harmonic, n+1
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("%w: component %q holds %d models, want 1", ErrBadState, c.Name, n)
+	}
+	if !(c.Weight >= 0) || math.IsInf(c.Weight, 0) {
+		return nil, fmt.Errorf("%w: component %q has weight %v", ErrBadState, c.Name, c.Weight)
+	}
+	return m, m.validate()
+}
+
+// model returns the forecaster's models as one.
+func (f *Fitted) model() (Model, error) {
+	if len(f.Components) == 0 {
+		return nil, fmt.Errorf("%w: no model", ErrBadState)
+	}
+	var c combination
+	for i := range f.Components {
+		m, err := f.Components[i].model()
+		if err != nil {
+			return nil, err
+		}
+		c.models = append(c.models, m)
+		c.weights = append(c.weights, f.Components[i].Weight)
+	}
+	if len(c.models) == 1 {
+		return c.models[0], nil
+	}
+	return &c, nil
+}
+
+// combination is the weighted sum of several models' forecasts.
+type combination struct {
+	models  []Model
+	weights []float64
+	scratch []float64
+}
+
+func (c *combination) Observe(y float64) {
+	for _, m := range c.models {
+		m.Observe(y)
+	}
+}
+
+func (c *combination) Predict(dst []float64) {
+	clear(dst)
+	if cap(c.scratch) < len(dst) {
+		c.scratch = make([]float64, len(dst))
+	}
+	tmp := c.scratch[:len(dst)]
+	for i, m := range c.models {
+		m.Predict(tmp)
+		for h, v := range tmp {
+			dst[h] += c.weights[i] * v
+		}
+	}
+}
+
+// Observe advances the fitted model by one new observation without
+// refitting. As in Fit, a NaN is a gap, a negative value is clamped to 0 and
+// an infinity is rejected.
+func (f *Fitted) Observe(y float64) error {
+	m, err := f.model()
+	if err != nil {
+		return err
+	}
+	if math.IsInf(y, 0) {
+		return fmt.Errorf("%w: observation %d is %v", ErrInvalidValue, f.Observations, y)
+	}
+	if y < 0 {
+		y = 0
+	}
+	m.Observe(y)
+	f.Observations++
+	return nil
+}
+
+// Result is a forecast: point values and, for each requested quantile, the
+// calibrated quantile values, for steps 1..len(Point) after the last
+// observation.
+type Result struct {
+	Model     string      `json:"model"`
+	Seasons   []int       `json:"seasons"`
+	Reason    string      `json:"reason,omitempty"`
+	Point     []float64   `json:"point"`
+	Quantiles []Quantile  `json:"quantiles,omitempty"`
+	Notes     []string    `json:"notes,omitempty"`
+	Detected  []Season    `json:"detected,omitempty"`
+	Scores    map[string]float64 `json:"cv_scores,omitempty"`
+}
+
+// Quantile is the forecast at one quantile level, one value per step.
+type Quantile struct {
+	Level  float64   `json:"level"`
+	Values []float64 `json:"values"`
+}
+
+// Forecast predicts h steps ahead with the requested quantiles (each in
+// (0,1)). Loads are never negative, so every value is clamped at 0.
+// Beyond the calibrated horizon the interval of the last calibrated step is
+// widened in proportion to the square root of the step (a random-walk
+// rule), and a note says so.
+func (f *Fitted) Forecast(h int, quantiles []float64) (*Result, error) {
+	if h < 1 {
+		return nil, fmt.Errorf("%w: horizon %d must be at least 1", ErrBadOptions, h)
+	}
+	for _, q := range quantiles {
+		if !(q > 0 && q < 1) {
+			return nil, fmt.Errorf("%w: quantile %v is not in (0,1)", ErrBadOptions, q)
+		}
+	}
+	m, err := f.model()
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{
+		Model:    f.Model,
+		Seasons:  slices.Clone(f.Seasons),
+		Reason:   f.Reason,
+		Point:    make([]float64, h),
+		Notes:    slices.Clone(f.Notes),
+		Detected: slices.Clone(f.Detected),
+		Scores:   f.Scores,
+	}
+	m.Predict(r.Point)
+	for i, v := range r.Point {
+		if !(v > 0) { // also catches NaN from a degenerate state
+			r.Point[i] = 0
+		}
+	}
+	if h > f.Calibration.Horizon() && len(quantiles) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("intervals beyond step %d are extrapolated (square-root rule)", f.Calibration.Horizon()))
+	}
+	for _, q := range quantiles {
+		vals := make([]float64, h)
+		for i := range vals {
+			vals[i] = math.Max(0, r.Point[i]+f.Calibration.Offset(i+1, q))
+		}
+		r.Quantiles = append(r.Quantiles, Quantile{Level: q, Values: vals})
+	}
+	return r, nil
+}

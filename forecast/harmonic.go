@@ -1,0 +1,317 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// HarmonicConfig is the shape of a harmonic regression.
+type HarmonicConfig struct {
+	// Periods are the seasons in steps, each modelled by Fourier terms.
+	Periods []int `json:"periods"`
+	// Orders[i] is the number of sine/cosine pairs for Periods[i]; 0 picks
+	// a default (all harmonics up to 12 for periods up to 25 steps, else 10).
+	Orders []int `json:"orders,omitempty"`
+	// Trend adds a straight-line trend to the regression.
+	Trend bool `json:"trend"`
+	// Log fits log(1+y) (multiplicative seasons on positive loads).
+	Log bool `json:"log"`
+	// MaxAR bounds the order of the autoregression on the residuals that
+	// corrects the short-memory error; the order is chosen by AIC.
+	MaxAR int `json:"max_ar"`
+	// Smooth replaces the fixed intercept and trend by a damped-trend
+	// exponential smoothing of the seasonally adjusted series, so the level
+	// follows drifts and shifts instead of reverting to the mean of the
+	// whole history (the idea of MSTL + ETS).
+	Smooth bool `json:"smooth"`
+}
+
+// Harmonic is a multi-seasonal harmonic regression: an intercept, an
+// optional linear trend and Fourier terms for every season, fitted by least
+// squares, plus an autoregression on the residuals for the short-memory
+// correction. It handles long seasons (a week of one-minute steps) with a
+// handful of coefficients where Holt-Winters would need 10,080 states.
+type Harmonic struct {
+	HarmonicConfig
+	// Coef are the regression coefficients: intercept, slope (if Trend),
+	// then sin and cos of each harmonic k of each period.
+	Coef []float64 `json:"coef"`
+	// T is the time index of the next step, counted from the first fitted
+	// point; TrendScale turns it into the trend regressor.
+	T          int     `json:"t"`
+	TrendScale float64 `json:"trend_scale"`
+	// AR holds the residual autoregression coefficients (lag 1 first) and
+	// Resid the last len(AR) residuals, most recent last.
+	AR    []float64 `json:"ar"`
+	Resid []float64 `json:"resid"`
+	// Level is the smoother of the seasonally adjusted series when Smooth.
+	Level *HoltWinters `json:"level,omitempty"`
+}
+
+var _ Model = (*Harmonic)(nil)
+
+// defaultOrder is the number of Fourier pairs for a period when none is
+// given: every harmonic for short periods (hourly data's daily season is
+// then exact), otherwise 10, which is smooth enough for a daily or weekly
+// profile without fitting noise.
+func defaultOrder(period, cap int) int {
+	full := (period - 1) / 2
+	k := 10
+	if period <= 25 {
+		k = full
+	}
+	if cap > 0 {
+		k = min(k, cap)
+	}
+	return max(1, min(k, full))
+}
+
+// FitHarmonic fits a harmonic regression to y (no NaN).
+func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
+	cfg.Periods = append([]int(nil), cfg.Periods...)
+	orders := make([]int, len(cfg.Periods))
+	for i, p := range cfg.Periods {
+		if p < 2 {
+			return nil, fmt.Errorf("%w: harmonic period %d is shorter than 2 steps", ErrBadOptions, p)
+		}
+		if i < len(cfg.Orders) && cfg.Orders[i] > 0 {
+			orders[i] = min(cfg.Orders[i], max(1, (p-1)/2))
+		} else {
+			orders[i] = defaultOrder(p, 0)
+		}
+	}
+	cfg.Orders = orders
+	m := &Harmonic{HarmonicConfig: cfg, TrendScale: 1 / float64(max(1, len(y)))}
+	p := m.numCoef()
+	if len(y) < 2*p+cfg.MaxAR+2 {
+		return nil, fmt.Errorf("%w: harmonic regression with %d coefficients needs %d points, have %d", ErrTooShort, p, 2*p+cfg.MaxAR+2, len(y))
+	}
+	z := make([]float64, len(y))
+	for i, v := range y {
+		z[i] = m.transform(v)
+	}
+	x := mat.NewDense(len(z), p, nil)
+	for t := range z {
+		m.features(x.RawRowView(t), t)
+	}
+	var coef mat.VecDense
+	if err := coef.SolveVec(x, mat.NewVecDense(len(z), z)); err != nil {
+		return nil, fmt.Errorf("harmonic least squares: %w", err)
+	}
+	m.Coef = make([]float64, p)
+	for i := range m.Coef {
+		m.Coef[i] = coef.AtVec(i)
+	}
+	resid := make([]float64, len(z))
+	row := make([]float64, p)
+	if cfg.Smooth {
+		// The smoother takes over intercept and trend: it sees the series
+		// less its seasons and carries the level from here on.
+		for t := range z {
+			resid[t] = z[t] - m.seasonal(row, t)
+		}
+		level, err := FitHoltWinters(resid, HoltWintersConfig{Period: 1, Trend: true, Damped: true})
+		if err != nil {
+			return nil, fmt.Errorf("harmonic level smoother: %w", err)
+		}
+		m.Level = level
+		m.T = len(z)
+		return m, nil
+	}
+	for t := range z {
+		resid[t] = z[t] - m.deterministic(row, t)
+	}
+	m.AR = fitAR(resid, cfg.MaxAR)
+	m.Resid = append([]float64(nil), resid[len(resid)-len(m.AR):]...)
+	m.T = len(z)
+	return m, nil
+}
+
+func (m *Harmonic) numCoef() int {
+	p := 1
+	if m.Trend {
+		p++
+	}
+	for _, k := range m.Orders {
+		p += 2 * k
+	}
+	return p
+}
+
+// features writes the regressors of time t into row.
+func (m *Harmonic) features(row []float64, t int) {
+	row[0] = 1
+	i := 1
+	if m.Trend {
+		row[1] = float64(t) * m.TrendScale
+		i = 2
+	}
+	for j, period := range m.Periods {
+		// Harmonic k by rotating harmonic 1, which is cheaper than
+		// Sincos per term and exact to rounding for these orders.
+		s1, c1 := math.Sincos(2 * math.Pi * float64(t%period) / float64(period))
+		s, c := s1, c1
+		for range m.Orders[j] {
+			row[i], row[i+1] = s, c
+			i += 2
+			s, c = s*c1+c*s1, c*c1-s*s1
+		}
+	}
+}
+
+func (m *Harmonic) deterministic(row []float64, t int) float64 {
+	m.features(row, t)
+	var v float64
+	for i, c := range m.Coef {
+		v += c * row[i]
+	}
+	return v
+}
+
+// seasonal is the Fourier part alone at time t.
+func (m *Harmonic) seasonal(row []float64, t int) float64 {
+	m.features(row, t)
+	skip := 1
+	if m.Trend {
+		skip = 2
+	}
+	var v float64
+	for i := skip; i < len(m.Coef); i++ {
+		v += m.Coef[i] * row[i]
+	}
+	return v
+}
+
+func (m *Harmonic) transform(y float64) float64 {
+	if m.Log {
+		return math.Log1p(max(y, 0))
+	}
+	return y
+}
+
+func (m *Harmonic) inverse(z float64) float64 {
+	if m.Log {
+		return math.Expm1(min(z, 700))
+	}
+	return z
+}
+
+// Observe implements Model.
+func (m *Harmonic) Observe(y float64) {
+	row := make([]float64, len(m.Coef))
+	if m.Level != nil {
+		adjusted := math.NaN()
+		if !math.IsNaN(y) {
+			adjusted = m.transform(y) - m.seasonal(row, m.T)
+		}
+		m.Level.Observe(adjusted)
+		m.T++
+		return
+	}
+	r := arNext(m.AR, m.Resid)
+	if !math.IsNaN(y) {
+		r = m.transform(y) - m.deterministic(row, m.T)
+	}
+	if len(m.Resid) > 0 {
+		copy(m.Resid, m.Resid[1:])
+		m.Resid[len(m.Resid)-1] = r
+	}
+	m.T++
+}
+
+// Predict implements Model.
+func (m *Harmonic) Predict(dst []float64) {
+	row := make([]float64, len(m.Coef))
+	if m.Level != nil {
+		m.Level.Predict(dst)
+		for h := range dst {
+			dst[h] = m.inverse(dst[h] + m.seasonal(row, m.T+h))
+		}
+		return
+	}
+	resid := append(make([]float64, 0, len(m.Resid)+len(dst)), m.Resid...)
+	for h := range dst {
+		r := arNext(m.AR, resid[len(resid)-len(m.AR):])
+		resid = append(resid, r)
+		dst[h] = m.inverse(m.deterministic(row, m.T+h) + r)
+	}
+}
+
+func (m *Harmonic) validate() error {
+	if len(m.Orders) != len(m.Periods) || len(m.Coef) != m.numCoef() || len(m.Resid) != len(m.AR) {
+		return fmt.Errorf("%w: harmonic model with %d periods, %d orders, %d coefficients, %d AR terms and %d residuals",
+			ErrBadState, len(m.Periods), len(m.Orders), len(m.Coef), len(m.AR), len(m.Resid))
+	}
+	for _, p := range m.Periods {
+		if p < 2 {
+			return fmt.Errorf("%w: harmonic period %d", ErrBadState, p)
+		}
+	}
+	if m.Smooth != (m.Level != nil) {
+		return fmt.Errorf("%w: harmonic smoothing %v without matching level state", ErrBadState, m.Smooth)
+	}
+	if m.Level != nil {
+		return m.Level.validate()
+	}
+	return nil
+}
+
+// arNext is the one-step prediction of an AR process with coefficients ar
+// (lag 1 first) given the recent values (most recent last).
+func arNext(ar, recent []float64) float64 {
+	var v float64
+	for i, a := range ar {
+		v += a * recent[len(recent)-1-i]
+	}
+	return v
+}
+
+// fitAR fits an autoregression of order 0..maxOrder to x by Yule-Walker
+// (Levinson-Durbin) and returns the coefficients of the order with the
+// smallest AIC.
+func fitAR(x []float64, maxOrder int) []float64 {
+	n := len(x)
+	maxOrder = min(maxOrder, n/4)
+	if maxOrder < 1 {
+		return nil
+	}
+	mu := mean(x)
+	acov := make([]float64, maxOrder+1)
+	for lag := range acov {
+		var s float64
+		for t := lag; t < n; t++ {
+			s += (x[t] - mu) * (x[t-lag] - mu)
+		}
+		acov[lag] = s / float64(n)
+	}
+	if !(acov[0] > 0) {
+		return nil
+	}
+	best := []float64(nil)
+	bestAIC := float64(n) * math.Log(acov[0])
+	phi := make([]float64, 0, maxOrder)
+	v := acov[0]
+	for k := 1; k <= maxOrder; k++ {
+		num := acov[k]
+		for j, p := range phi {
+			num -= p * acov[k-1-j]
+		}
+		refl := num / v
+		next := make([]float64, k)
+		for j := range phi {
+			next[j] = phi[j] - refl*phi[k-2-j]
+		}
+		next[k-1] = refl
+		phi = next
+		v *= 1 - refl*refl
+		if !(v > 0) {
+			break
+		}
+		if aic := float64(n)*math.Log(v) + 2*float64(k); aic < bestAIC {
+			best, bestAIC = append([]float64(nil), phi...), aic
+		}
+	}
+	return best
+}
