@@ -24,8 +24,9 @@ var (
 	ErrColumn = errors.New("feed: column not found")
 	// ErrNoData is an empty file or a header with no rows under it.
 	ErrNoData = errors.New("feed: no data rows")
-	// ErrStep is a file whose step cannot be inferred (a single distinct
-	// timestamp) and no CSVOptions.Step was given.
+	// ErrStep is a file whose step cannot be inferred, having a single
+	// distinct timestamp (or none less than 292 years apart), when no
+	// CSVOptions.Step was given.
 	ErrStep = errors.New("feed: cannot infer step")
 	// ErrGridTooLong is a grid of more than MaxCSVPoints points, nearly
 	// always a mistyped timestamp years away from the others.
@@ -381,7 +382,7 @@ const (
 	maxUnixSeconds = math.MaxInt64/1_000_000_000 - 1
 )
 
-var errTimeRange = errors.New("out of range: years 1678 to 2262 only")
+const timeRange = "out of range: years 1678 to 2262 only"
 
 // parseTimestamp returns s as Unix nanoseconds. Its errors are reasons, to
 // be prefixed with the file, line and value.
@@ -394,7 +395,7 @@ func parseTimestamp(s string) (int64, error) {
 	}
 	if sec, nsec, ok := parseDateTime(s); ok {
 		if sec < minUnixSeconds || sec > maxUnixSeconds {
-			return 0, errTimeRange
+			return 0, errors.New(timeRange)
 		}
 		return sec*1e9 + nsec, nil
 	}
@@ -428,7 +429,7 @@ func parseTimestamp(s string) (int64, error) {
 	}
 	sec := t.Unix()
 	if sec < minUnixSeconds || sec > maxUnixSeconds {
-		return 0, errTimeRange
+		return 0, errors.New(timeRange)
 	}
 	return sec*1e9 + int64(t.Nanosecond()), nil
 }
@@ -545,7 +546,7 @@ func parseUnix(s string) (int64, error) {
 	intPart, frac, _ := strings.Cut(s, ".")
 	sec, err := strconv.ParseInt(intPart, 10, 64)
 	if err != nil || sec > maxUnixSeconds {
-		return 0, errTimeRange
+		return 0, errors.New(timeRange)
 	}
 	var nsec int64
 	for i := range 9 { // digits past nanoseconds are dropped

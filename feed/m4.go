@@ -28,13 +28,13 @@ func ReadM4(r io.Reader, name string, step time.Duration) ([]Series, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+			return nil, fmt.Errorf("%s:%d: %w: %w", name, line, ErrSyntax, err)
 		}
 		if line == 1 {
 			continue // header
 		}
 		if len(rec) < 2 {
-			return nil, fmt.Errorf("%s:%d: a series needs an id and values, have %d fields", name, line, len(rec))
+			return nil, fmt.Errorf("%s:%d: %w: a series needs an id and values, have %d fields", name, line, ErrSyntax, len(rec))
 		}
 		s := Series{Name: strings.TrimSpace(rec[0]), Step: step}
 		for col, field := range rec[1:] {
@@ -45,7 +45,7 @@ func ReadM4(r io.Reader, name string, step time.Duration) ([]Series, error) {
 			}
 			v, err := strconv.ParseFloat(field, 64)
 			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("%s:%d: column %d: parse value %q", name, line, col+2, field)
+				return nil, fmt.Errorf("%s:%d: %w: column %d: parse value %q", name, line, ErrSyntax, col+2, field)
 			}
 			s.Values = append(s.Values, v)
 		}
@@ -55,7 +55,7 @@ func ReadM4(r io.Reader, name string, step time.Duration) ([]Series, error) {
 		out = append(out, s)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no series", name)
+		return nil, fmt.Errorf("%s: %w", name, ErrNoData)
 	}
 	return out, nil
 }

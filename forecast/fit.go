@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Fit fits a forecaster to a load history. values is a regular grid; NaN
@@ -56,7 +57,13 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 			seasons = append(seasons, Season{Period: period, ACF: math.NaN()})
 		}
 	} else {
-		seasons = DetectSeasons(y, o.MaxPeriod)
+		var natural []int
+		for _, d := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
+			if o.Step > 0 && d%o.Step == 0 {
+				natural = append(natural, int(d/o.Step))
+			}
+		}
+		seasons = DetectSeasons(y, o.MaxPeriod, natural...)
 		f.Detected = seasons
 	}
 	var usable []Season
@@ -128,8 +135,10 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		f.Calibration = Calibration{Errors: chosen.cv.errors}
 	}
 	f.Model = f.Components[0].kind()
-	if len(f.Components) > 1 {
-		f.Model = KindCombination
+	for _, c := range f.Components[1:] {
+		if c.kind() != f.Model {
+			f.Model = KindCombination
+		}
 	}
 	for _, c := range f.Components {
 		for _, p := range c.seasons() {
@@ -139,7 +148,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		}
 	}
 	slices.Sort(f.Seasons)
-	if o.Model != KindAuto && f.Model != o.Model && f.Model != KindCombination {
+	if o.Model != KindAuto && f.Model != o.Model {
 		reasons = append(reasons, fmt.Sprintf("%s could not be fitted, used %s", o.Model, f.Model))
 	}
 	f.Reason = joinReasons(reasons)

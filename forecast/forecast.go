@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 )
 
 // Sentinel errors. Callers test them with errors.Is.
@@ -49,6 +50,9 @@ type Options struct {
 	// 10080 for daily and weekly seasons of one-minute data). When empty,
 	// seasons are detected from the data.
 	Periods []int
+	// Step is the time between points, when known. Detected seasons within
+	// 5% of a day or a week snap to it exactly.
+	Step time.Duration
 	// MaxPeriod bounds season detection; 0 means half the series length.
 	MaxPeriod int
 	// Folds is the number of rolling origins used to choose the model and to
@@ -74,6 +78,9 @@ func (o *Options) Validate() error {
 		if p < 2 {
 			return fmt.Errorf("%w: period %d is shorter than 2 steps", ErrBadOptions, p)
 		}
+	}
+	if o.Step < 0 {
+		return fmt.Errorf("%w: step %v is negative", ErrBadOptions, o.Step)
 	}
 	if o.MaxPeriod < 0 || o.Folds < 0 || o.FourierOrder < 0 {
 		return fmt.Errorf("%w: max period, folds and Fourier order must not be negative", ErrBadOptions)
@@ -261,13 +268,13 @@ func (f *Fitted) Observe(y float64) error {
 // calibrated quantile values, for steps 1..len(Point) after the last
 // observation.
 type Result struct {
-	Model     string      `json:"model"`
-	Seasons   []int       `json:"seasons"`
-	Reason    string      `json:"reason,omitempty"`
-	Point     []float64   `json:"point"`
-	Quantiles []Quantile  `json:"quantiles,omitempty"`
-	Notes     []string    `json:"notes,omitempty"`
-	Detected  []Season    `json:"detected,omitempty"`
+	Model     string             `json:"model"`
+	Seasons   []int              `json:"seasons"`
+	Reason    string             `json:"reason,omitempty"`
+	Point     []float64          `json:"point"`
+	Quantiles []Quantile         `json:"quantiles,omitempty"`
+	Notes     []string           `json:"notes,omitempty"`
+	Detected  []Season           `json:"detected,omitempty"`
 	Scores    map[string]float64 `json:"cv_scores,omitempty"`
 }
 

@@ -32,7 +32,7 @@ const (
 	hwMaxBeta      = 0.5
 	hwMinPhi       = 0.8
 	hwMaxPhi       = 0.98
-	hwMaxEvals     = 400
+	hwMaxEvals     = 250
 )
 
 // HoltWinters is triple exponential smoothing in the error-correction form
@@ -133,10 +133,16 @@ func fitHoltWinters(y []float64, cfg HoltWintersConfig, start *HoltWintersParams
 	bestLoss := loss(x0)
 	// An optimizer error (say, a non-finite loss everywhere it looked)
 	// still leaves the start point, which is a sound model.
+	// From a warm start (parameters fitted on most of the same history)
+	// a small simplex and a quarter of the evaluations suffice.
+	evals, simplex := hwMaxEvals, 1.0
+	if start != nil {
+		evals, simplex = hwMaxEvals/4, 0.25
+	}
 	res, _ := optimize.Minimize(optimize.Problem{Func: loss}, x0, &optimize.Settings{
-		FuncEvaluations: hwMaxEvals,
+		FuncEvaluations: evals,
 		Converger:       &optimize.FunctionConverge{Relative: 1e-6, Iterations: 25},
-	}, &optimize.NelderMead{})
+	}, &optimize.NelderMead{SimplexSize: simplex})
 	if res != nil && res.F < bestLoss {
 		best = res.X
 	}
@@ -156,26 +162,34 @@ func (m *HoltWinters) sse(y []float64) float64 {
 	s := m.Season
 	period := len(s)
 	var total float64
-	for _, v := range y {
-		lb := l + phi*b
-		var pred, nl float64
-		if m.Multiplicative {
-			pred = lb * s[pos]
-			nl = a*v/s[pos] + (1-a)*lb
-			s[pos] = g*v/lb + (1-g)*s[pos]
-		} else {
-			pred = lb + s[pos]
-			nl = a*(v-s[pos]) + (1-a)*lb
-			s[pos] = g*(v-lb) + (1-g)*s[pos]
+	if m.Multiplicative {
+		for _, v := range y {
+			lb := l + phi*b
+			sp := s[pos]
+			e := v - lb*sp
+			nl := a*v/sp + (1-a)*lb
+			s[pos] = g*v/lb + (1-g)*sp
+			b = beta*(nl-l) + (1-beta)*phi*b
+			l = nl
+			if pos++; pos == period {
+				pos = 0
+			}
+			total += e * e
 		}
-		b = beta*(nl-l) + (1-beta)*phi*b
-		l = nl
-		pos++
-		if pos == period {
-			pos = 0
+	} else {
+		for _, v := range y {
+			lb := l + phi*b
+			sp := s[pos]
+			e := v - lb - sp
+			nl := a*(v-sp) + (1-a)*lb
+			s[pos] = g*(v-lb) + (1-g)*sp
+			b = beta*(nl-l) + (1-beta)*phi*b
+			l = nl
+			if pos++; pos == period {
+				pos = 0
+			}
+			total += e * e
 		}
-		e := v - pred
-		total += e * e
 	}
 	m.Level, m.Slope, m.Pos = l, b, pos
 	return total

@@ -2,7 +2,6 @@ package forecast
 
 import (
 	"cmp"
-	"maps"
 	"math"
 	"slices"
 
@@ -20,23 +19,34 @@ type Season struct {
 
 // Season detection thresholds.
 const (
-	minSeasonACF   = 0.2  // an autocorrelation below this is no season
-	multipleMargin = 0.02 // a multiple of a season must repeat better than it
+	minSeasonACF   = 0.2 // an autocorrelation below this is no season
 	maxSeasons     = 3
 	periodogramTop = 8 // strongest periodogram peaks proposed as periods
 )
 
 // DetectSeasons finds the seasonal periods of y (no NaN) up to maxPeriod
-// steps (0 means len(y)/2; a period needs two full cycles). Candidates are
-// the strongest peaks of the periodogram of the linearly detrended series,
-// plus seven times each confirmed period (the weekly cycle over a daily
-// one, which shows in a periodogram mostly as sidebands). A candidate is
-// confirmed when the autocorrelation has a local maximum of at least 0.2
-// within 5% of it; the lag of that maximum is the period. A period that is
-// a multiple of a shorter confirmed one is kept only if it repeats better
-// (higher autocorrelation) than the shorter one. At most three seasons are
-// returned, shortest first.
-func DetectSeasons(y []float64, maxPeriod int) []Season {
+// steps (0 means len(y)/2; a period needs two full cycles), shortest first,
+// at most three.
+//
+// Candidates are the strongest peaks of the periodogram of the linearly
+// detrended series (a peak must top its neighbours over two side lobes of
+// the zero padding; its frequency is refined by a parabola), plus seven
+// times each confirmed period (the weekly cycle over a daily one, which a
+// periodogram shows mostly as side bands). Of candidates within 10% of each
+// other only the strongest stays. Each is then confirmed, shortest first,
+// by the classical decomposition test: remove the slower variation with a
+// centred moving average one period long, remove the profile of every
+// shorter season already confirmed, and require the autocorrelation of what
+// is left to reach 0.2 at a lag within 1% of the candidate (half a step for
+// short periods), where it must be a local peak of the lightly smoothed
+// autocorrelation. So a daily cycle is not mistaken for a weekly one, and a
+// smooth series is not mistaken for a two-step cycle.
+//
+// natural lists calendar periods in steps (a day and a week, when the
+// step is known): they are always candidates, and a candidate within 5% of
+// one is tested at exactly that period, as a noisy peak a few steps off a
+// day is a day.
+func DetectSeasons(y []float64, maxPeriod int, natural ...int) []Season {
 	n := len(y)
 	if maxPeriod <= 0 || maxPeriod > n/2 {
 		maxPeriod = n / 2
@@ -51,88 +61,73 @@ func DetectSeasons(y []float64, maxPeriod int) []Season {
 	}
 	padded := make([]float64, size)
 	copy(padded, x)
-	fft := fourier.NewFFT(size)
-	coef := fft.Coefficients(nil, padded)
+	coef := fourier.NewFFT(size).Coefficients(nil, padded)
 	power := make([]float64, len(coef))
+	var total float64
 	for i, c := range coef {
 		power[i] = real(c)*real(c) + imag(c)*imag(c)
+		total += power[i]
 	}
-	// Autocorrelation by Wiener-Khinchin: the inverse transform of power.
-	spec := make([]complex128, len(coef))
-	for i, p := range power {
-		spec[i] = complex(p, 0)
-	}
-	acov := fft.Sequence(nil, spec)
-	if !(acov[0] > 0) {
+	if !(total > 0) {
 		return nil // constant after detrending
 	}
-	acf := make([]float64, maxPeriod+2)
-	for lag := range acf {
-		if lag < n {
-			acf[lag] = acov[lag] / acov[0]
-		}
-	}
 
-	// Periodogram peaks, strongest first. Frequency bin k has period size/k.
 	type peak struct {
-		k     int
-		power float64
+		period float64
+		power  float64
 	}
+	reach := max(1, 2*size/n)
 	var peaks []peak
 	for k := 2; k < len(power)-1; k++ {
 		period := float64(size) / float64(k)
 		if period < 2 || period > float64(maxPeriod)*1.05 {
 			continue
 		}
-		if power[k] > power[k-1] && power[k] >= power[k+1] {
-			peaks = append(peaks, peak{k, power[k]})
+		top := true
+		for j := max(1, k-reach); j <= min(len(power)-1, k+reach) && top; j++ {
+			top = j == k || power[j] < power[k] || (power[j] == power[k] && j > k)
+		}
+		if top {
+			peaks = append(peaks, peak{float64(size) / peakBin(power, k), power[k]})
 		}
 	}
 	slices.SortFunc(peaks, func(a, b peak) int { return cmp.Compare(b.power, a.power) })
 	if len(peaks) > periodogramTop {
 		peaks = peaks[:periodogramTop]
 	}
-
-	confirm := func(nominal float64) (Season, bool) {
-		lo := max(2, int(math.Floor(nominal*0.95)))
-		hi := min(maxPeriod, int(math.Ceil(nominal*1.05)))
-		best := -1
-		for lag := lo; lag <= hi; lag++ {
-			if acf[lag] >= acf[lag-1] && acf[lag] >= acf[lag+1] && (best < 0 || acf[lag] > acf[best]) {
-				best = lag
-			}
-		}
-		if best < 0 || acf[best] < minSeasonACF {
-			return Season{}, false
-		}
-		return Season{Period: best, ACF: acf[best]}, true
-	}
-	found := map[int]Season{}
+	// Calendar periods are candidates too, unless a peak is near them: a
+	// strong trend can crowd them out of the top of the periodogram.
+	var nominals []float64
 	for _, p := range peaks {
-		if s, ok := confirm(float64(size) / float64(p.k)); ok {
-			found[s.Period] = s
+		if !slices.ContainsFunc(nominals, func(q float64) bool { return math.Abs(p.period-q) <= 0.1*q }) {
+			nominals = append(nominals, p.period)
 		}
 	}
-	for _, s := range slices.Collect(maps.Values(found)) {
-		if w, ok := confirm(float64(7 * s.Period)); ok {
-			found[w.Period] = w
+	for _, p := range natural {
+		if !slices.ContainsFunc(nominals, func(q float64) bool { return math.Abs(float64(p)-q) <= 0.1*q }) {
+			nominals = append(nominals, float64(p))
 		}
 	}
-	candidates := slices.Collect(maps.Values(found))
-	slices.SortFunc(candidates, func(a, b Season) int { return cmp.Compare(a.Period, b.Period) })
+	slices.Sort(nominals)
 
 	var kept []Season
-	for _, c := range candidates {
-		ok := true
-		for _, k := range kept {
-			if isMultiple(c.Period, k.Period) && c.ACF <= k.ACF+multipleMargin {
-				ok = false
-				break
-			}
+	consider := func(nominal float64) {
+		if nominal < 2 || nominal > float64(maxPeriod)+0.5 {
+			return
 		}
-		if ok {
-			kept = append(kept, c)
+		if slices.ContainsFunc(kept, func(k Season) bool { return math.Abs(nominal-float64(k.Period)) <= 0.1*float64(k.Period) }) {
+			return
 		}
+		if s, ok := confirmSeason(y, nominal, maxPeriod, kept, natural); ok {
+			kept = append(kept, s)
+			slices.SortFunc(kept, func(a, b Season) int { return cmp.Compare(a.Period, b.Period) })
+		}
+	}
+	for _, p := range nominals {
+		consider(p)
+	}
+	for _, s := range slices.Clone(kept) {
+		consider(float64(7 * s.Period))
 	}
 	if len(kept) > maxSeasons {
 		slices.SortFunc(kept, func(a, b Season) int { return cmp.Compare(b.ACF, a.ACF) })
@@ -140,6 +135,132 @@ func DetectSeasons(y []float64, maxPeriod int) []Season {
 		slices.SortFunc(kept, func(a, b Season) int { return cmp.Compare(a.Period, b.Period) })
 	}
 	return kept
+}
+
+// confirmSeason applies the decomposition test of DetectSeasons to one
+// candidate period: at the calendar period within 5% of it, if any and if
+// that passes, else at the lags within 1% of it.
+func confirmSeason(y []float64, nominal float64, maxPeriod int, shorter []Season, natural []int) (Season, bool) {
+	for _, p := range natural {
+		if math.Abs(float64(p)-nominal) <= 0.05*float64(p) && p <= maxPeriod {
+			if s, ok := testSeason(y, p, p, shorter); ok {
+				return s, true
+			}
+		}
+	}
+	r := math.Max(0.5, 0.01*nominal)
+	return testSeason(y, max(2, int(math.Ceil(nominal-r))), min(maxPeriod, int(math.Floor(nominal+r))), shorter)
+}
+
+// testSeason looks for a season at lags lo..hi.
+func testSeason(y []float64, lo, hi int, shorter []Season) (Season, bool) {
+	if lo > hi {
+		return Season{}, false
+	}
+	z := removeSlower(y, (lo+hi)/2)
+	for _, s := range shorter {
+		removeProfile(z, s.Period)
+	}
+	w := max(1, hi/48)
+	if len(z) <= hi+2*w {
+		return Season{}, false
+	}
+	acf := autocorrelation(z, max(0, lo-2*w), hi+2*w)
+	best := -1
+	for lag := lo; lag <= hi; lag++ {
+		if best < 0 || acf(lag) > acf(best) {
+			best = lag
+		}
+	}
+	if acf(best) < minSeasonACF || !smoothPeak(acf, best, w) {
+		return Season{}, false
+	}
+	return Season{Period: best, ACF: acf(best)}, true
+}
+
+// removeSlower returns y less its centred moving average over period
+// points (a 2×period average for even periods, as in classical
+// decomposition), dropping the ends the average does not cover.
+func removeSlower(y []float64, period int) []float64 {
+	prefix := make([]float64, len(y)+1)
+	for i, v := range y {
+		prefix[i+1] = prefix[i] + v
+	}
+	half := period / 2
+	out := make([]float64, 0, max(0, len(y)-2*half))
+	for t := half; t+half < len(y); t++ {
+		var ma float64
+		if period%2 == 1 {
+			ma = (prefix[t+half+1] - prefix[t-half]) / float64(period)
+		} else {
+			// 2×period: half weight on the two end points.
+			inner := prefix[t+half] - prefix[t-half+1]
+			ma = (inner + 0.5*y[t-half] + 0.5*y[t+half]) / float64(period)
+		}
+		out = append(out, y[t]-ma)
+	}
+	return out
+}
+
+// removeProfile subtracts from z the mean of each phase of period.
+func removeProfile(z []float64, period int) {
+	sum := make([]float64, period)
+	count := make([]float64, period)
+	for t, v := range z {
+		sum[t%period] += v
+		count[t%period]++
+	}
+	for t := range z {
+		z[t] -= sum[t%period] / count[t%period]
+	}
+}
+
+// autocorrelation returns the autocorrelation function of z, computed for
+// lags lo..hi.
+func autocorrelation(z []float64, lo, hi int) func(int) float64 {
+	mu := mean(z)
+	var v0 float64
+	for _, v := range z {
+		v0 += (v - mu) * (v - mu)
+	}
+	vals := make([]float64, hi-lo+1)
+	if v0 > 0 {
+		for lag := lo; lag <= hi; lag++ {
+			var s float64
+			for t := lag; t < len(z); t++ {
+				s += (z[t] - mu) * (z[t-lag] - mu)
+			}
+			vals[lag-lo] = s / v0
+		}
+	}
+	return func(lag int) float64 { return vals[lag-lo] }
+}
+
+// smoothPeak reports whether the autocorrelation averaged over w lags on
+// each side of lag is at least its average around lag-w and lag+w. A lag on the flank of a
+// longer cycle's peak (or the short lag of a merely smooth series) fails; a
+// true period with a noise-tilted neighbour passes.
+func smoothPeak(acf func(int) float64, lag, w int) bool {
+	avg := func(c int) float64 {
+		var s float64
+		for l := c - w; l <= c+w; l++ {
+			s += acf(l)
+		}
+		return s
+	}
+	mid := avg(lag)
+	return mid >= avg(lag-w) && mid >= avg(lag+w)
+}
+
+// peakBin refines the frequency of the periodogram peak at bin k by
+// fitting a parabola through it and its neighbours.
+func peakBin(power []float64, k int) float64 {
+	a, b, c := power[k-1], power[k], power[k+1]
+	d := a - 2*b + c
+	if d >= 0 {
+		return float64(k)
+	}
+	return float64(k) + 0.5*(a-c)/d
 }
 
 // isMultiple reports whether p is (within one step per cycle) a whole

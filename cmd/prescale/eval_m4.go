@@ -35,7 +35,7 @@ type m4Summary struct {
 	Coverage80 float64 `json:"coverage80"`
 	Coverage95 float64 `json:"coverage95"`
 	FitMS      float64 `json:"fit_ms_per_series"`
-	Fallbacks  int     `json:"fallbacks"`
+	Fallbacks  int     `json:"fallbacks"` // series whose fit gave a reason (a season dropped or a simpler model)
 }
 
 type m4Report struct {
@@ -126,7 +126,7 @@ func evalM4Model(ctx context.Context, kind string, train, test []feed.Series, wo
 					continue
 				}
 				start := time.Now()
-				f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: m4Horizon})
+				f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: m4Horizon, Step: time.Hour})
 				r.fit = time.Since(start)
 				if err != nil {
 					r.err = fmt.Errorf("series %s: %w", train[i].Name, err)
@@ -137,7 +137,7 @@ func evalM4Model(ctx context.Context, kind string, train, test []feed.Series, wo
 					r.err = fmt.Errorf("series %s: %w", train[i].Name, err)
 					continue
 				}
-				r.fallback = f.Model != kind && kind != forecast.KindAuto
+				r.fallback = f.Reason != ""
 				r.acc = forecast.Score(train[i].Values, test[i].Values[:m4Horizon], m4Seasonality, fc)
 			}
 		})

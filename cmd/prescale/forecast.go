@@ -1,10 +1,322 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/forecast"
 )
 
-func runForecast(ctx context.Context, e *env, args []string) error {
-	return fmt.Errorf("not yet")
+// savedModel is what --save writes and --load reads: the fitted forecaster
+// and the time grid it was fitted on, so forecasts get their timestamps.
+type savedModel struct {
+	Series struct {
+		Name   string        `json:"name"`
+		Start  time.Time     `json:"start"`
+		Step   time.Duration `json:"step_ns"`
+		Points int           `json:"points"`
+	} `json:"series"`
+	Fitted *forecast.Fitted `json:"fitted"`
+}
+
+func runForecast(_ context.Context, e *env, args []string) error {
+	fs := newFlagSet("forecast", "forecast --input FILE.csv --horizon N|DURATION [flags]", e.stderr)
+	input := fs.String("input", "", "CSV load history with a header: a timestamp column and a value column")
+	column := fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")")
+	stepFlag := fs.String("step", "", "grid step, e.g. 1m (default: inferred from the timestamps)")
+	horizonFlag := fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d")
+	quantilesFlag := fs.String("quantiles", "0.5,0.8,0.9,0.95", "quantile levels to forecast, each in (0,1)")
+	model := fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|"))
+	seasons := fs.String("seasons", "", "declared seasons as durations or step counts, e.g. 1d,1w (default: detected)")
+	format := fs.String("format", "table", "output format: table|csv|json")
+	save := fs.String("save", "", "write the fitted model to this JSON file")
+	load := fs.String("load", "", "forecast from a model saved with --save instead of fitting one")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !slices.Contains([]string{"table", "csv", "json"}, *format) {
+		return fmt.Errorf("%w: --format %q: want table, csv or json", errUsage, *format)
+	}
+	quantiles, err := parseQuantiles(*quantilesFlag)
+	if err != nil {
+		return fmt.Errorf("%w: --quantiles: %v", errUsage, err)
+	}
+	if (*input == "") == (*load == "") {
+		return fmt.Errorf("%w: give exactly one of --input and --load", errUsage)
+	}
+	if *horizonFlag == "" {
+		return fmt.Errorf("%w: --horizon is required", errUsage)
+	}
+
+	var saved savedModel
+	var stats feed.CSVStats
+	if *load != "" {
+		raw, err := os.ReadFile(*load)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(raw, &saved); err != nil {
+			return fmt.Errorf("%s: %w", *load, err)
+		}
+		if saved.Fitted == nil || saved.Series.Step <= 0 {
+			return fmt.Errorf("%s: not a saved prescale model (no fitted model or step)", *load)
+		}
+	} else {
+		var step time.Duration
+		if *stepFlag != "" {
+			if step, err = parseDuration(*stepFlag); err != nil || step <= 0 {
+				return fmt.Errorf("%w: --step %q: want a positive duration such as 1m", errUsage, *stepFlag)
+			}
+		}
+		f, err := os.Open(*input)
+		if err != nil {
+			return err
+		}
+		s, st, err := feed.ReadCSVStats(f, *input, &feed.CSVOptions{Column: *column, Step: step})
+		f.Close()
+		if err != nil {
+			return err
+		}
+		stats = st
+		periods, err := parseSeasons(*seasons, s.Step)
+		if err != nil {
+			return fmt.Errorf("%w: --seasons: %v", errUsage, err)
+		}
+		horizon, err := parseHorizon(*horizonFlag, s.Step)
+		if err != nil {
+			return fmt.Errorf("%w: --horizon: %v", errUsage, err)
+		}
+		fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *model, Horizon: horizon, Periods: periods, Step: s.Step})
+		if err != nil {
+			return fmt.Errorf("%s: %w", *input, err)
+		}
+		saved.Series.Name, saved.Series.Start, saved.Series.Step, saved.Series.Points = s.Name, s.Start, s.Step, s.Len()
+		saved.Fitted = fitted
+		if *save != "" {
+			raw, err := json.MarshalIndent(&saved, "", " ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*save, raw, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	horizon, err := parseHorizon(*horizonFlag, saved.Series.Step)
+	if err != nil {
+		return fmt.Errorf("%w: --horizon: %v", errUsage, err)
+	}
+	res, err := saved.Fitted.Forecast(horizon, quantiles)
+	if err != nil {
+		return err
+	}
+	first := saved.Series.Start.Add(time.Duration(saved.Series.Points) * saved.Series.Step)
+	times := make([]time.Time, horizon)
+	for i := range times {
+		times[i] = first.Add(time.Duration(i) * saved.Series.Step)
+	}
+	switch *format {
+	case "json":
+		out := struct {
+			Series     string           `json:"series"`
+			Step       string           `json:"step"`
+			Timestamps []time.Time      `json:"timestamps"`
+			Input      *feed.CSVStats   `json:"input,omitempty"`
+			Forecast   *forecast.Result `json:"forecast"`
+		}{saved.Series.Name, saved.Series.Step.String(), times, nil, res}
+		if *load == "" {
+			out.Input = &stats
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "csv":
+		return writeForecastCSV(e.stdout, times, res)
+	}
+	writeForecastSummary(e.stdout, saved, res, stats, *load != "")
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := []string{"step", "timestamp", "point"}
+	for _, q := range res.Quantiles {
+		header = append(header, "q"+formatLevel(q.Level))
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	for i, t := range times {
+		row := []string{strconv.Itoa(i + 1), t.Format(time.RFC3339), formatLoad(res.Point[i])}
+		for _, q := range res.Quantiles {
+			row = append(row, formatLoad(q.Values[i]))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	return tw.Flush()
+}
+
+// writeForecastSummary prints what was fitted and why, above the table.
+func writeForecastSummary(w io.Writer, saved savedModel, res *forecast.Result, stats feed.CSVStats, loaded bool) {
+	f := saved.Fitted
+	fmt.Fprintf(w, "series:   %s, %d points every %v from %s\n", saved.Series.Name, saved.Series.Points, saved.Series.Step, saved.Series.Start.Format(time.RFC3339))
+	if !loaded && (stats.Duplicates > 0 || stats.Missing > 0 || stats.Reordered || stats.OffGrid > 0) {
+		fmt.Fprintf(w, "input:    %d rows; %d duplicate rows averaged, %d off-grid rows rounded, %d missing points, reordered: %v\n",
+			stats.Rows, stats.Duplicates, stats.OffGrid, stats.Missing, stats.Reordered)
+	}
+	var comps []string
+	for _, c := range f.Components {
+		comps = append(comps, fmt.Sprintf("%s (weight %.2f)", c.Name, c.Weight))
+	}
+	fmt.Fprintf(w, "model:    %s: %s\n", res.Model, strings.Join(comps, ", "))
+	fmt.Fprintf(w, "seasons:  %s\n", describeSeasons(res.Seasons, res.Detected, saved.Series.Step))
+	if len(res.Scores) > 0 {
+		names := slices.Collect(maps.Keys(res.Scores))
+		slices.SortFunc(names, func(a, b string) int {
+			return cmp.Or(cmp.Compare(res.Scores[a], res.Scores[b]), cmp.Compare(a, b))
+		})
+		fmt.Fprintln(w, "cross-validated MASE (lower is better):")
+		for _, k := range names {
+			fmt.Fprintf(w, "          %.3f  %s\n", res.Scores[k], k)
+		}
+	}
+	if res.Reason != "" {
+		fmt.Fprintf(w, "fallback: %s\n", res.Reason)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "note:     %s\n", n)
+	}
+	fmt.Fprintln(w)
+}
+
+func describeSeasons(used []int, detected []forecast.Season, step time.Duration) string {
+	if len(used) == 0 && len(detected) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, p := range used {
+		parts = append(parts, fmt.Sprintf("%d steps (%v)", p, time.Duration(p)*step))
+	}
+	s := strings.Join(parts, ", ")
+	if len(used) == 0 {
+		s = "none used"
+	}
+	if len(detected) > 0 {
+		var d []string
+		for _, x := range detected {
+			d = append(d, fmt.Sprintf("%d (acf %.2f)", x.Period, x.ACF))
+		}
+		s += "; detected: " + strings.Join(d, ", ")
+	}
+	return s
+}
+
+func writeForecastCSV(w io.Writer, times []time.Time, res *forecast.Result) error {
+	cw := csv.NewWriter(w)
+	header := []string{"timestamp", "point"}
+	for _, q := range res.Quantiles {
+		header = append(header, "q"+formatLevel(q.Level))
+	}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	for i, t := range times {
+		row := []string{t.Format(time.RFC3339), strconv.FormatFloat(res.Point[i], 'g', -1, 64)}
+		for _, q := range res.Quantiles {
+			row = append(row, strconv.FormatFloat(q.Values[i], 'g', -1, 64))
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func formatLevel(q float64) string { return strconv.FormatFloat(q, 'f', -1, 64) }
+
+func formatLoad(v float64) string {
+	if math.Abs(v) >= 100 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// parseQuantiles reads a comma-separated list of levels in (0,1).
+func parseQuantiles(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		q, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(q > 0 && q < 1) {
+			return nil, fmt.Errorf("%q is not a level in (0,1)", f)
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// parseDuration is time.ParseDuration that also takes days (d) and weeks
+// (w), as in Prometheus durations.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil {
+				return 0, fmt.Errorf("duration %q: %w", s, err)
+			}
+			return time.Duration(v * float64(unit)), nil
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+// toSteps reads a step count or a duration that must be a whole number of
+// steps.
+func toSteps(s string, step time.Duration) (int, error) {
+	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+		if n < 1 {
+			return 0, fmt.Errorf("%q: want at least 1 step", s)
+		}
+		return n, nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a step count nor a duration", s)
+	}
+	if d <= 0 || d%step != 0 {
+		return 0, fmt.Errorf("%q is not a positive whole number of %v steps", s, step)
+	}
+	return int(d / step), nil
+}
+
+func parseHorizon(s string, step time.Duration) (int, error) { return toSteps(s, step) }
+
+func parseSeasons(s string, step time.Duration) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
+		n, err := toSteps(f, step)
+		if err != nil {
+			return nil, err
+		}
+		if n < 2 {
+			return nil, fmt.Errorf("%q is shorter than two steps", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

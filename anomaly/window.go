@@ -1,0 +1,149 @@
+package anomaly
+
+import (
+	"math"
+	"slices"
+)
+
+// rolling keeps the last n finite values of a stream both in arrival order
+// (a ring) and sorted, so that order statistics of the trailing window cost
+// O(log n) to find and O(n) memory moves to maintain.
+type rolling struct {
+	ring   []float64
+	sorted []float64
+	next   int // ring slot the next value goes to once the ring is full
+}
+
+func newRolling(n int) *rolling {
+	return &rolling{ring: make([]float64, 0, n), sorted: make([]float64, 0, n)}
+}
+
+// len returns the number of values held.
+func (r *rolling) len() int { return len(r.ring) }
+
+// full reports whether the window holds its capacity of values.
+func (r *rolling) full() bool { return len(r.ring) == cap(r.ring) }
+
+// push adds x, evicting the oldest value when the window is full.
+func (r *rolling) push(x float64) {
+	if len(r.ring) < cap(r.ring) {
+		r.ring = append(r.ring, x)
+	} else {
+		old := r.ring[r.next]
+		r.ring[r.next] = x
+		r.next = (r.next + 1) % len(r.ring)
+		i, _ := slices.BinarySearch(r.sorted, old)
+		r.sorted = slices.Delete(r.sorted, i, i+1)
+	}
+	i, _ := slices.BinarySearch(r.sorted, x)
+	r.sorted = slices.Insert(r.sorted, i, x)
+}
+
+// at returns the k-th most recent value, k = 0 being the newest.
+func (r *rolling) at(k int) float64 {
+	n := len(r.ring)
+	if n < cap(r.ring) {
+		return r.ring[n-1-k]
+	}
+	return r.ring[(r.next-1-k+2*n)%n]
+}
+
+// quantile returns the q-quantile by linear interpolation between order
+// statistics, or NaN when empty.
+func (r *rolling) quantile(q float64) float64 {
+	return sortedQuantile(r.sorted, q)
+}
+
+// median returns the median, or NaN when empty.
+func (r *rolling) median() float64 { return sortedQuantile(r.sorted, 0.5) }
+
+// mad returns the median absolute deviation from med.
+func (r *rolling) mad(med float64) float64 { return sortedMAD(r.sorted, med) }
+
+// sortedQuantile interpolates the q-quantile of ascending s.
+func sortedQuantile(s []float64, q float64) float64 {
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	h := q * float64(n-1)
+	lo := int(h)
+	if lo >= n-1 {
+		return s[n-1]
+	}
+	return s[lo] + (h-float64(lo))*(s[lo+1]-s[lo])
+}
+
+// sortedMAD returns the median of |s[i] - med| for ascending s, merging the
+// deviations on both sides of med outwards in O(n).
+func sortedMAD(s []float64, med float64) float64 {
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	j, _ := slices.BinarySearch(s, med) // s[j:] >= med, s[:j] < med
+	i := j - 1
+	// The lower and upper medians of the n deviations, in merge order.
+	want := (n - 1) / 2
+	var lo, hi float64
+	for k := 0; k <= n/2; k++ {
+		var d float64
+		switch {
+		case i < 0:
+			d = s[j] - med
+			j++
+		case j >= n:
+			d = med - s[i]
+			i--
+		case med-s[i] <= s[j]-med:
+			d = med - s[i]
+			i--
+		default:
+			d = s[j] - med
+			j++
+		}
+		if k == want {
+			lo = d
+		}
+		hi = d
+	}
+	if n%2 == 1 {
+		return lo
+	}
+	return (lo + hi) / 2
+}
+
+// median returns the median of x, reordering scratch (grown as needed);
+// NaN for no values.
+func median(x, scratch []float64) (float64, []float64) {
+	scratch = append(scratch[:0], x...)
+	slices.Sort(scratch)
+	return sortedQuantile(scratch, 0.5), scratch
+}
+
+// ring is a fixed-capacity history of the last values pushed, NaN included.
+type ring struct {
+	buf  []float64
+	next int
+	n    int
+}
+
+func newRing(n int) *ring { return &ring{buf: make([]float64, n)} }
+
+func (r *ring) push(x float64) {
+	if len(r.buf) == 0 {
+		return
+	}
+	r.buf[r.next] = x
+	r.next = (r.next + 1) % len(r.buf)
+	r.n = min(r.n+1, len(r.buf))
+}
+
+// ago returns the value pushed k steps before the newest (k = 0 is the
+// newest), or NaN if it is no longer (or not yet) held.
+func (r *ring) ago(k int) float64 {
+	if k < 0 || k >= r.n {
+		return math.NaN()
+	}
+	return r.buf[(r.next-1-k+2*len(r.buf))%len(r.buf)]
+}

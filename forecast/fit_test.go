@@ -1,0 +1,276 @@
+package forecast_test
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prescale/prescale/forecast"
+)
+
+// seasonal returns n points of a daily (period 24) pattern on a level,
+// with seeded Gaussian noise.
+func seasonal(n int) []float64 {
+	rng := rand.New(rand.NewPCG(3, 4))
+	y := make([]float64, n)
+	for t := range y {
+		y[t] = 100 + 30*math.Sin(2*math.Pi*float64(t)/24) + 5*rng.NormFloat64()
+	}
+	return y
+}
+
+func TestFitInputRules(t *testing.T) {
+	nan := math.NaN()
+	withGap := seasonal(240)
+	for i := 100; i < 110; i++ {
+		withGap[i] = nan
+	}
+	negative := seasonal(240)
+	negative[50], negative[51] = -3, -1
+	trailing := append(seasonal(240), nan, nan)
+	leading := append([]float64{nan, nan, nan}, seasonal(240)...)
+
+	tests := []struct {
+		name      string
+		y         []float64
+		opts      *forecast.Options
+		wantErr   error
+		wantNote  string
+		wantWhy   string
+		wantModel string
+	}{
+		{name: "empty", y: nil, wantErr: forecast.ErrTooShort},
+		{name: "all missing", y: []float64{nan, nan}, wantErr: forecast.ErrTooShort},
+		{name: "infinite", y: []float64{1, 2, math.Inf(1), 3}, wantErr: forecast.ErrInvalidValue},
+		{name: "bad model", y: seasonal(100), opts: &forecast.Options{Model: "arima"}, wantErr: forecast.ErrBadOptions},
+		{name: "bad period", y: seasonal(100), opts: &forecast.Options{Periods: []int{1}}, wantErr: forecast.ErrBadOptions},
+		{name: "interior gap", y: withGap, wantNote: "filled 10 missing points"},
+		{name: "negative", y: negative, wantNote: "clamped 2 negative values to 0 (first at index 50)"},
+		{name: "trailing gap", y: trailing, wantNote: "the last 2 points are missing"},
+		{name: "leading gap", y: leading, wantNote: "dropped 3 leading missing points"},
+		{name: "constant", y: []float64{7, 7, 7, 7, 7, 7}, wantWhy: "constant series", wantModel: forecast.KindNaive},
+		{name: "single point", y: []float64{5}, wantModel: forecast.KindNaive},
+		{name: "shorter than two declared seasons", y: seasonal(30), opts: &forecast.Options{Periods: []int{24}, Horizon: 4},
+			wantWhy: "season of 24 steps ignored: 30 points are fewer than two seasons"},
+		{name: "holtwinters too short", y: seasonal(60), opts: &forecast.Options{Model: forecast.KindHoltWinters, Periods: []int{24}, Horizon: 24},
+			wantWhy: "Holt-Winters with period 24 needs more than 60 points", wantModel: forecast.KindNaive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := forecast.Fit(tt.y, tt.opts)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := f.Forecast(24, []float64{0.05, 0.5, 0.95})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range r.Point {
+				if math.IsNaN(v) || v < 0 {
+					t.Fatalf("point[%d] = %v", i, v)
+				}
+				if r.Quantiles[0].Values[i] > r.Quantiles[2].Values[i] {
+					t.Fatalf("step %d: 5%% quantile %v above 95%% quantile %v", i+1, r.Quantiles[0].Values[i], r.Quantiles[2].Values[i])
+				}
+			}
+			if tt.wantNote != "" && !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, tt.wantNote) }) {
+				t.Errorf("notes %q lack %q", f.Notes, tt.wantNote)
+			}
+			if !strings.Contains(f.Reason, tt.wantWhy) {
+				t.Errorf("reason %q lacks %q", f.Reason, tt.wantWhy)
+			}
+			if tt.wantModel != "" && f.Model != tt.wantModel {
+				t.Errorf("model %q, want %q", f.Model, tt.wantModel)
+			}
+		})
+	}
+}
+
+func TestConstantSeriesForecastsTheConstant(t *testing.T) {
+	f, err := forecast.Fit([]float64{42, 42, 42, 42, 42, 42, 42, 42}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Forecast(5, []float64{0.1, 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Point {
+		if r.Point[i] != 42 || r.Quantiles[0].Values[i] != 42 || r.Quantiles[1].Values[i] != 42 {
+			t.Fatalf("step %d: point %v, quantiles %v, %v; want 42", i+1, r.Point[i], r.Quantiles[0].Values[i], r.Quantiles[1].Values[i])
+		}
+	}
+}
+
+func TestForecastRejectsBadArguments(t *testing.T) {
+	f, err := forecast.Fit(seasonal(200), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		h    int
+		q    []float64
+	}{{"zero horizon", 0, nil}, {"quantile 1", 3, []float64{1}}, {"quantile NaN", 3, []float64{math.NaN()}}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.Forecast(tt.h, tt.q); !errors.Is(err, forecast.ErrBadOptions) {
+				t.Fatalf("error %v, want ErrBadOptions", err)
+			}
+		})
+	}
+	if err := f.Observe(math.Inf(1)); !errors.Is(err, forecast.ErrInvalidValue) {
+		t.Errorf("Observe(+Inf): error %v, want ErrInvalidValue", err)
+	}
+}
+
+// TestSaveLoadForecastsTheSame saves every kind of fitted model as JSON,
+// loads it and checks that forecasts, and forecasts after new
+// observations, are identical without refitting.
+func TestSaveLoadForecastsTheSame(t *testing.T) {
+	train, _ := m4Hourly(t)
+	y := train[0].Values
+	for _, kind := range forecast.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			f, err := forecast.Fit(y[:len(y)-10], &forecast.Options{Model: kind, Horizon: 48})
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := json.Marshal(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g forecast.Fitted
+			if err := json.Unmarshal(raw, &g); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range y[len(y)-10:] {
+				if err := f.Observe(v); err != nil {
+					t.Fatal(err)
+				}
+				if err := g.Observe(v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := f.Forecast(60, []float64{0.1, 0.9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := g.Forecast(60, []float64{0.1, 0.9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Point, want.Point) {
+				t.Fatalf("point forecast after reload differs:\n got %v\nwant %v", got.Point, want.Point)
+			}
+			for i := range want.Quantiles {
+				if !slices.Equal(got.Quantiles[i].Values, want.Quantiles[i].Values) {
+					t.Fatalf("quantile %v after reload differs", want.Quantiles[i].Level)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadRejectsCorruptState(t *testing.T) {
+	tests := map[string]string{
+		"no model":           `{"model":"naive","components":[]}`,
+		"two models":         `{"components":[{"name":"x","weight":1,"naive":{"period":1,"last":[1],"pos":0},"holt_winters":{"period":1,"season":[0],"alpha":0.5,"phi":1}}]}`,
+		"ring too short":     `{"components":[{"name":"x","weight":1,"naive":{"period":3,"last":[1],"pos":0}}]}`,
+		"position outside":   `{"components":[{"name":"x","weight":1,"naive":{"period":1,"last":[1],"pos":4}}]}`,
+		"harmonic coef":      `{"components":[{"name":"x","weight":1,"harmonic":{"periods":[24],"orders":[2],"coef":[1]}}]}`,
+		"smoothing above 1":  `{"components":[{"name":"x","weight":1,"holt_winters":{"period":1,"season":[0],"alpha":1.5,"phi":1}}]}`,
+		"negative weight":    `{"components":[{"name":"x","weight":-1,"naive":{"period":1,"last":[1],"pos":0}}]}`,
+		"harmonic no period": `{"components":[{"name":"x","weight":1,"harmonic":{"periods":[1],"orders":[0],"coef":[1]}}]}`,
+	}
+	for name, raw := range tests {
+		t.Run(name, func(t *testing.T) {
+			var f forecast.Fitted
+			if err := json.Unmarshal([]byte(raw), &f); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Forecast(3, nil); !errors.Is(err, forecast.ErrBadState) {
+				t.Fatalf("error %v, want ErrBadState", err)
+			}
+		})
+	}
+}
+
+// TestM4HourlyFloor checks a stable, generous floor on the whole M4 Hourly
+// set; `prescale eval m4` prints the measured figures.
+func TestM4HourlyFloor(t *testing.T) {
+	train, test := m4Hourly(t)
+	var mase, cover80, cover95 float64
+	for i := range train {
+		f, err := forecast.Fit(train[i].Values, &forecast.Options{Horizon: 48})
+		if err != nil {
+			t.Fatalf("%s: %v", train[i].Name, err)
+		}
+		r, err := f.Forecast(48, []float64{0.025, 0.1, 0.9, 0.975})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := forecast.Score(train[i].Values, test[i].Values, 24, r)
+		mase += a.MASE
+		cover80 += a.Coverage[0.8]
+		cover95 += a.Coverage[0.95]
+	}
+	n := float64(len(train))
+	mase, cover80, cover95 = mase/n, cover80/n, cover95/n
+	t.Logf("auto on M4 Hourly: MASE %.3f, coverage 80%% %.3f, 95%% %.3f", mase, cover80, cover95)
+	if mase >= 1.10 {
+		t.Errorf("auto MASE %.3f, want below 1.10 (seasonal naive is 1.193)", mase)
+	}
+	if cover80 < 0.70 || cover80 > 0.90 {
+		t.Errorf("80%% interval coverage %.3f, want within 10 points of 0.80", cover80)
+	}
+	if cover95 < 0.85 {
+		t.Errorf("95%% interval coverage %.3f, want at least 0.85", cover95)
+	}
+}
+
+func FuzzFit(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(0), uint8(4))
+	f.Add([]byte{0, 0, 0, 255, 255, 0}, uint8(2), uint8(1))
+	f.Add([]byte{9}, uint8(1), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, kind, horizon uint8) {
+		y := make([]float64, len(data))
+		for i, b := range data {
+			switch b {
+			case 255:
+				y[i] = math.NaN()
+			case 254:
+				y[i] = -float64(i)
+			default:
+				y[i] = float64(b)
+			}
+		}
+		kinds := forecast.Kinds()
+		opts := &forecast.Options{Model: kinds[int(kind)%len(kinds)], Horizon: int(horizon%50) + 1}
+		fit, err := forecast.Fit(y, opts)
+		if err != nil {
+			if !errors.Is(err, forecast.ErrTooShort) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		r, err := fit.Forecast(opts.Horizon+3, []float64{0.1, 0.5, 0.9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range r.Point {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				t.Fatalf("forecast %v from %v", r.Point, y)
+			}
+		}
+	})
+}
