@@ -81,12 +81,26 @@ func (d *Default) Update(y float64) float64 {
 	k := 0
 	for i, r := range raw {
 		ev := d.cal[i].evidence(r)
+		if knob("SUMC", 0) > 0 && d.use[i] {
+			e += ev
+			k = 1
+			continue
+		}
 		if d.use[i] {
 			e = max(e, ev)
 			k++
 		}
 	}
 	e -= math.Log10(float64(k))
+	if knob("SUMC", 0) > 0 {
+		var tot float64
+		for i, r := range raw {
+			if d.use[i] {
+				tot += d.cal[i].peek(r)
+			}
+		}
+		_ = tot
+	}
 	if lvl := knob("ALARM", 0); lvl > 0 {
 		if d.quiet > 0 {
 			d.quiet--

@@ -48,6 +48,12 @@ type Harmonic struct {
 	Resid []float64 `json:"resid"`
 	// Level is the smoother of the seasonally adjusted series when Smooth.
 	Level *HoltWinters `json:"level,omitempty"`
+
+	// cache holds the regression part for times cacheStart onwards, so
+	// that forecasting from consecutive origins (cross-validation, a live
+	// series) does not recompute the Fourier terms every time.
+	cache      []float64
+	cacheStart int
 }
 
 var _ Model = (*Harmonic)(nil)
@@ -170,6 +176,24 @@ func (m *Harmonic) deterministic(row []float64, t int) float64 {
 	return v
 }
 
+// regression returns the regression part (the seasonal part alone when
+// Smooth) for times T..T+h-1, from the cache when it covers them.
+func (m *Harmonic) regression(h int) []float64 {
+	if m.T < m.cacheStart || m.T+h > m.cacheStart+len(m.cache) || m.cache == nil {
+		m.cacheStart = m.T
+		m.cache = m.cache[:0]
+		row := make([]float64, len(m.Coef))
+		for t := m.T; t < m.T+4*h; t++ {
+			if m.Smooth {
+				m.cache = append(m.cache, m.seasonal(row, t))
+			} else {
+				m.cache = append(m.cache, m.deterministic(row, t))
+			}
+		}
+	}
+	return m.cache[m.T-m.cacheStart : m.T-m.cacheStart+h]
+}
+
 // seasonal is the Fourier part alone at time t.
 func (m *Harmonic) seasonal(row []float64, t int) float64 {
 	m.features(row, t)
@@ -200,11 +224,11 @@ func (m *Harmonic) inverse(z float64) float64 {
 
 // Observe implements Model.
 func (m *Harmonic) Observe(y float64) {
-	row := make([]float64, len(m.Coef))
+	reg := m.regression(1)[0]
 	if m.Level != nil {
 		adjusted := math.NaN()
 		if !math.IsNaN(y) {
-			adjusted = m.transform(y) - m.seasonal(row, m.T)
+			adjusted = m.transform(y) - reg
 		}
 		m.Level.Observe(adjusted)
 		m.T++
@@ -212,7 +236,7 @@ func (m *Harmonic) Observe(y float64) {
 	}
 	r := arNext(m.AR, m.Resid)
 	if !math.IsNaN(y) {
-		r = m.transform(y) - m.deterministic(row, m.T)
+		r = m.transform(y) - reg
 	}
 	if len(m.Resid) > 0 {
 		copy(m.Resid, m.Resid[1:])
@@ -223,11 +247,11 @@ func (m *Harmonic) Observe(y float64) {
 
 // Predict implements Model.
 func (m *Harmonic) Predict(dst []float64) {
-	row := make([]float64, len(m.Coef))
+	reg := m.regression(len(dst))
 	if m.Level != nil {
 		m.Level.Predict(dst)
 		for h := range dst {
-			dst[h] = m.inverse(dst[h] + m.seasonal(row, m.T+h))
+			dst[h] = m.inverse(dst[h] + reg[h])
 		}
 		return
 	}
@@ -235,7 +259,7 @@ func (m *Harmonic) Predict(dst []float64) {
 	for h := range dst {
 		r := arNext(m.AR, resid[len(resid)-len(m.AR):])
 		resid = append(resid, r)
-		dst[h] = m.inverse(m.deterministic(row, m.T+h) + r)
+		dst[h] = m.inverse(reg[h] + r)
 	}
 }
 

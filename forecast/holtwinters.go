@@ -141,7 +141,7 @@ func fitHoltWinters(y []float64, cfg HoltWintersConfig, start *HoltWintersParams
 	}
 	res, _ := optimize.Minimize(optimize.Problem{Func: loss}, x0, &optimize.Settings{
 		FuncEvaluations: evals,
-		Converger:       &optimize.FunctionConverge{Relative: 1e-6, Iterations: 25},
+		Converger:       &optimize.FunctionConverge{Relative: 1e-4, Iterations: 15},
 	}, &optimize.NelderMead{SimplexSize: simplex})
 	if res != nil && res.F < bestLoss {
 		best = res.X
