@@ -46,8 +46,7 @@ func (c *tailCalibrator) peek(e float64) float64 {
 	}
 	s := c.past.sorted
 	k := max(1, int(tailFraction*float64(n)))
-	u := s[n-k-1+1-1] // the k-th largest value... start of the tail
-	u = s[n-k]
+	u := s[n-k] // the k-th largest value starts the tail
 	if e <= u {
 		// Empirical: the share of past values at least e.
 		i, _ := slices.BinarySearch(s, e)

@@ -7,11 +7,37 @@ import (
 
 // Calibration holds out-of-sample forecast errors by step ahead, collected
 // by rolling-origin cross-validation, and turns them into quantile offsets
-// without assuming any distribution (split-conformal style).
+// without assuming any distribution (split-conformal style). For a
+// positive series the errors are relative to the forecast, since the
+// spread of a load grows with it.
 type Calibration struct {
 	// Errors[h-1] are the errors (actual minus forecast) of h-step-ahead
 	// forecasts, sorted ascending.
 	Errors [][]float64 `json:"errors"`
+	// Relative says the errors are relative to the forecast (actual over
+	// forecast, minus 1), for positive series whose spread grows with the
+	// load.
+	Relative bool `json:"relative,omitempty"`
+}
+
+func newCalibration(cv *cvResult, relative bool) Calibration {
+	c := Calibration{Errors: cv.errors, Relative: relative}
+	if relative {
+		for s := range cv.errors {
+			for o, e := range cv.errors[s] {
+				p := cv.preds[s][o]
+				if p > 0 {
+					cv.errors[s][o] = e / p
+				} else {
+					cv.errors[s][o] = 0
+				}
+			}
+		}
+	}
+	for _, e := range c.Errors {
+		slices.Sort(e)
+	}
+	return c
 }
 
 // calibrationPool is how many neighbouring steps on each side are pooled
@@ -22,7 +48,8 @@ const calibrationPool = 1.0 / 8
 // Horizon is the number of steps ahead that the calibration covers.
 func (c *Calibration) Horizon() int { return len(c.Errors) }
 
-// Offset is what to add to the h-step point forecast to get its q-quantile:
+// Offset is what to add to the h-step point forecast to get its q-quantile
+// (as a fraction of the point forecast when Relative):
 // the conformal quantile of the errors of steps near h (rank ceil((N+1)q)
 // for upper quantiles, floor((N+1)q) for lower ones, so the intervals are
 // not narrower than the errors warrant). Beyond the calibrated horizon the

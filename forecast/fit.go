@@ -129,10 +129,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		f.Components = append(f.Components, newComponent(c.name, weight, model))
 	}
 	if chosen.cv != nil {
-		for _, e := range chosen.cv.errors {
-			slices.Sort(e)
-		}
-		f.Calibration = Calibration{Errors: chosen.cv.errors}
+		f.Calibration = newCalibration(chosen.cv, positive(y))
 	}
 	f.Model = f.Components[0].kind()
 	for _, c := range f.Components[1:] {
@@ -275,6 +272,10 @@ func (c *Component) seasons() []int {
 		return c.Harmonic.Periods
 	}
 	return nil
+}
+
+func positive(y []float64) bool {
+	return !slices.ContainsFunc(y, func(v float64) bool { return v <= 0 })
 }
 
 func isConstant(y []float64) bool {

@@ -109,7 +109,7 @@ func (o *Options) withDefaults() Options {
 // Fitted is a fitted forecaster: the chosen model's state, the seasons it
 // uses, and the out-of-sample error quantiles that calibrate its intervals.
 // It is plain data with JSON tags: save it, load it, and Forecast gives the
-// same numbers without refitting.
+// same numbers without refitting. A Fitted is not safe for concurrent use.
 type Fitted struct {
 	// Model is the kind that was fitted: naive, holtwinters, harmonic, or
 	// combination (never auto).
@@ -323,7 +323,11 @@ func (f *Fitted) Forecast(h int, quantiles []float64) (*Result, error) {
 	for _, q := range quantiles {
 		vals := make([]float64, h)
 		for i := range vals {
-			vals[i] = math.Max(0, r.Point[i]+f.Calibration.Offset(i+1, q))
+			off := f.Calibration.Offset(i+1, q)
+			if f.Calibration.Relative {
+				off *= r.Point[i]
+			}
+			vals[i] = math.Max(0, r.Point[i]+off)
 		}
 		r.Quantiles = append(r.Quantiles, Quantile{Level: q, Values: vals})
 	}

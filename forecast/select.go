@@ -18,6 +18,7 @@ type candidate struct {
 type cvResult struct {
 	mae    float64     // mean absolute error over all origins and steps
 	errors [][]float64 // errors[step][origin], actual minus forecast
+	preds  [][]float64 // preds[step][origin], the forecasts
 }
 
 // minOrigins is the least number of rolling origins worth calibrating on.
@@ -46,7 +47,7 @@ func crossValidate(c candidate, y []float64, train, h int) (*cvResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &cvResult{errors: make([][]float64, h)}
+	res := &cvResult{errors: make([][]float64, h), preds: make([][]float64, h)}
 	pred := make([]float64, h)
 	var sum float64
 	var count int
@@ -59,6 +60,7 @@ func crossValidate(c candidate, y []float64, train, h int) (*cvResult, error) {
 				return nil, fmt.Errorf("%s: non-finite forecast at origin %d", c.name, origin)
 			}
 			res.errors[s] = append(res.errors[s], e)
+			res.preds[s] = append(res.preds[s], p)
 			sum += math.Abs(e)
 			count++
 		}
@@ -132,19 +134,22 @@ func choose(cands []candidate, y []float64, train, h int, scale float64) (best c
 // combine averages the choices' cross-validation errors: the errors of the
 // average forecast, since every choice saw the same origins.
 func combine(cs []choice) choice {
-	c := choice{cv: &cvResult{errors: make([][]float64, len(cs[0].cv.errors))}}
+	c := choice{cv: &cvResult{errors: make([][]float64, len(cs[0].cv.errors)), preds: make([][]float64, len(cs[0].cv.errors))}}
 	var names []string
 	w := 1 / float64(len(cs))
 	var sum float64
 	var count int
 	for s := range c.cv.errors {
 		c.cv.errors[s] = make([]float64, len(cs[0].cv.errors[s]))
+		c.cv.preds[s] = make([]float64, len(cs[0].cv.errors[s]))
 		for o := range c.cv.errors[s] {
-			var e float64
+			var e, p float64
 			for _, m := range cs {
 				e += w * m.cv.errors[s][o]
+				p += w * m.cv.preds[s][o]
 			}
 			c.cv.errors[s][o] = e
+			c.cv.preds[s][o] = p
 			sum += math.Abs(e)
 			count++
 		}

@@ -1,0 +1,40 @@
+# prescale — build, test, benchmark and lint. `make help` lists the targets.
+
+GO         ?= go
+DATA       ?= $(abspath ../shared/data)
+BIN        := bin/prescale
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export PRESCALE_DATA := $(DATA)
+
+.PHONY: help build run test test-go notebooks bench lint eval-m4 clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/prescale
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/prescale
+
+run: build ## forecast the next hour of the NASA HTTP trace (the main job on the bundled benchmark data)
+	$(BIN) forecast --input $(DATA)/nasa_http/nasa_http_1995_requests_per_minute.csv --column requests --horizon 1h --seasons 1d,1w
+
+test: lint notebooks test-go ## run the whole test suite: lint, notebooks, Go tests with the race detector
+
+test-go: ## Go tests with the race detector (data from $(DATA))
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+notebooks: ## execute the notebooks headless and check the reference data they write
+	bash .ci/notebooks.sh
+
+bench: ## benchmarks with allocations
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+eval-m4: build ## accuracy, calibration and fit time on M4 Hourly
+	$(BIN) eval m4 --data $(DATA)
+
+clean: ## remove build output
+	rm -rf bin
