@@ -49,7 +49,8 @@ func runEvalM4(ctx context.Context, e *env, args []string) error {
 	dataDir := fs.String("data", defaultDataDir(), "shared data directory holding m4/Hourly-{train,test}.csv (default $PRESCALE_DATA or ../shared/data)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	models := fs.String("models", strings.Join(append(forecast.Kinds()[1:], forecast.KindAuto), ","), "comma-separated model kinds to evaluate")
-	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "series fitted in parallel")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "series fitted in parallel (1 gives the truest fit times)")
+	limit := fs.Int("limit", 0, "evaluate only the first N series, for a quick check (0 = all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +77,12 @@ func runEvalM4(ctx context.Context, e *env, args []string) error {
 	}
 	if len(train) != len(test) {
 		return fmt.Errorf("%s: %d training series but %d test series", dir, len(train), len(test))
+	}
+	if *limit < 0 {
+		return fmt.Errorf("%w: --limit must not be negative", errUsage)
+	}
+	if *limit > 0 && *limit < len(train) {
+		train, test = train[:*limit], test[:*limit]
 	}
 	report := m4Report{Series: len(train), Horizon: m4Horizon, Models: map[string]*m4Summary{}}
 	for _, kind := range kinds {

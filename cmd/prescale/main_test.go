@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the command line and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func dataDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("PRESCALE_DATA")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "data")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("benchmark data: %v (set PRESCALE_DATA)", err)
+	}
+	return dir
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"forecast without input", []string{"forecast", "--horizon", "3"}, 2, "give exactly one of --input and --load"},
+		{"bad format", []string{"forecast", "--input", "x.csv", "--horizon", "3", "--format", "xml"}, 2, `--format "xml"`},
+		{"bad quantile", []string{"forecast", "--input", "x.csv", "--horizon", "3", "--quantiles", "1.5"}, 2, `"1.5" is not a level in (0,1)`},
+		{"unknown benchmark", []string{"eval", "m5"}, 2, `unknown benchmark "m5"`},
+		{"missing file", []string{"forecast", "--input", "/nonexistent.csv", "--horizon", "3"}, 1, "/nonexistent.csv"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(stderr, tt.inStderr) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, tt.code, tt.inStderr)
+			}
+		})
+	}
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "prescale ") {
+		t.Errorf("version: exit %d, output %q", code, out)
+	}
+}
+
+func writeCSV(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "load.csv")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestForecastBadCSVNamesFileAndLine(t *testing.T) {
+	path := writeCSV(t, "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,abc\n")
+	code, _, stderr := runCLI(t, "forecast", "--input", path, "--horizon", "3")
+	if code != 1 || !strings.Contains(stderr, path+":3:") {
+		t.Fatalf("exit %d, stderr %q; want the file and line 3", code, stderr)
+	}
+}
+
+// TestForecastRealTrace forecasts a day of the NASA trace in every format
+// and checks that a saved model forecasts the same numbers when loaded.
+func TestForecastRealTrace(t *testing.T) {
+	input := filepath.Join(dataDir(t), "nasa_http", "nasa_http_1995_requests_per_minute.csv")
+	model := filepath.Join(t.TempDir(), "model.json")
+	code, table, stderr := runCLI(t, "forecast", "--input", input, "--column", "requests", "--horizon", "2h", "--save", model)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"model:", "seasons:", "1440 steps (24h0m0s)", "q0.95", "1995-09-01T01:59:00Z"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	code, fresh, stderr := runCLI(t, "forecast", "--input", input, "--column", "requests", "--horizon", "120", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, loaded, stderr := runCLI(t, "forecast", "--load", model, "--horizon", "2h", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	type out struct {
+		Timestamps []string `json:"timestamps"`
+		Forecast   struct {
+			Model     string    `json:"model"`
+			Point     []float64 `json:"point"`
+			Quantiles []struct {
+				Level  float64   `json:"level"`
+				Values []float64 `json:"values"`
+			} `json:"quantiles"`
+		} `json:"forecast"`
+	}
+	var a, b out
+	if err := json.Unmarshal([]byte(fresh), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(loaded), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Forecast.Point) != 120 || len(a.Timestamps) != 120 || len(a.Forecast.Quantiles) != 4 {
+		t.Fatalf("json: %d points, %d timestamps, %d quantiles", len(a.Forecast.Point), len(a.Timestamps), len(a.Forecast.Quantiles))
+	}
+	for i := range a.Forecast.Point {
+		if a.Forecast.Point[i] != b.Forecast.Point[i] {
+			t.Fatalf("step %d: fitted %v, loaded %v", i+1, a.Forecast.Point[i], b.Forecast.Point[i])
+		}
+	}
+	code, csvOut, stderr := runCLI(t, "forecast", "--input", input, "--column", "requests", "--horizon", "5", "--model", "naive", "--format", "csv", "--quantiles", "0.9")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(csvOut), "\n")
+	if len(lines) != 6 || lines[0] != "timestamp,point,q0.9" {
+		t.Fatalf("csv output:\n%s", csvOut)
+	}
+}
+
+func TestEvalM4JSON(t *testing.T) {
+	code, out, stderr := runCLI(t, "eval", "m4", "--data", dataDir(t), "--models", "naive,auto", "--limit", "12", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r struct {
+		Series  int `json:"series"`
+		Horizon int `json:"horizon"`
+		Models  map[string]struct {
+			MASE       float64 `json:"mase"`
+			SMAPE      float64 `json:"smape"`
+			OWA        float64 `json:"owa"`
+			Coverage80 float64 `json:"coverage80"`
+			Coverage95 float64 `json:"coverage95"`
+			FitMS      float64 `json:"fit_ms_per_series"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if r.Series != 12 || r.Horizon != 48 || len(r.Models) != 2 {
+		t.Fatalf("got %+v", r)
+	}
+	for name, m := range r.Models {
+		if !(m.MASE > 0 && m.SMAPE > 0 && m.OWA > 0 && m.Coverage80 > 0 && m.Coverage95 >= m.Coverage80 && m.FitMS > 0) {
+			t.Errorf("%s: implausible figures %+v", name, m)
+		}
+	}
+}
