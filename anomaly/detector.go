@@ -22,8 +22,9 @@ var (
 // Every detector of this package gives a NaN or ±Inf value the score 0 and
 // leaves it out of its statistics, though it keeps the value's place in time
 // so that seasonal phases stay aligned. Until a detector has seen
-// Options.MinHistory finite values it scores 0; a constant stream scores 0
-// throughout, and the first departure from it scores 1.
+// Options.MinHistory finite values it scores 0 (the default detector
+// waits five times as long); a constant stream scores 0 throughout, and the
+// first departure from it scores above 0.
 type Detector interface {
 	Update(y float64) float64
 }

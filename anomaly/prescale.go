@@ -29,11 +29,12 @@ type Default struct {
 
 // Default's constants, measured on NAB (see eval nab).
 const (
-	shortSpan         = 10
-	calibrationFactor = 4 // calibration window, in Options.Window
-	alarmEvidence     = 6
-	quietSteps        = 75
-	maxRawEvidence    = 1e6
+	shortSpan          = 10
+	calibrationFactor  = 4 // calibration window, in Options.Window
+	calibrationHistory = 5 // evidence values seen before calibrated ones, in Options.MinHistory
+	alarmEvidence      = 6
+	quietSteps         = 75
+	maxRawEvidence     = 1e6
 )
 
 var _ Detector = (*Default)(nil)
@@ -43,7 +44,7 @@ func NewDefault(opts *Options) *Default {
 	o := sanitize(opts)
 	d := &Default{rz: NewRobustZ(&o), cp: NewChangePoint(&o), short: newRing(shortSpan)}
 	for i := range d.cal {
-		d.cal[i] = newTailCalibrator(calibrationFactor*o.Window, o.MinHistory)
+		d.cal[i] = newTailCalibrator(calibrationFactor*o.Window, calibrationHistory*o.MinHistory)
 	}
 	return d
 }

@@ -9,7 +9,8 @@ const minACF = 0.3
 
 // DetectPeriod returns the seasonal period of y in steps, between 2 and
 // maxPeriod, or 0 if y shows none: the lag of the highest local maximum of
-// the autocorrelation of the linearly detrended series, if it reaches 0.3
+// the autocorrelation of the linearly detrended series after it first
+// drops below zero, if it reaches 0.3
 // and the series holds at least two such periods. NaN and ±Inf values count
 // as the mean.
 func DetectPeriod(y []float64, maxPeriod int) int {
@@ -58,8 +59,14 @@ func DetectPeriod(y []float64, maxPeriod int) int {
 		}
 		acf[lag] = s / c0
 	}
+	// Search past the first dip below zero, so the smooth decay of the
+	// first lags is not taken for a season.
+	from := 2
+	for from <= maxPeriod && acf[from] > 0 {
+		from++
+	}
 	best, bestACF := 0, minACF
-	for lag := 2; lag <= maxPeriod; lag++ {
+	for lag := from; lag <= maxPeriod; lag++ {
 		a := acf[lag]
 		if a >= acf[lag-1] && a > acf[lag+1] && a > bestACF {
 			best, bestACF = lag, a

@@ -10,18 +10,19 @@ import (
 // runEval dispatches the benchmark evaluations.
 func runEval(ctx context.Context, e *env, args []string) error {
 	benchmarks := map[string]func(context.Context, *env, []string) error{
-		"m4": runEvalM4,
+		"m4":  runEvalM4,
+		"nab": runEvalNAB,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stderr, "Usage: prescale eval m4 --data DIR [--json]")
+		fmt.Fprintln(e.stderr, "Usage: prescale eval m4|nab --data DIR [--json]")
 		if len(args) == 0 {
-			return fmt.Errorf("%w: name a benchmark: m4", errUsage)
+			return fmt.Errorf("%w: name a benchmark: m4 or nab", errUsage)
 		}
 		return nil
 	}
 	run, ok := benchmarks[args[0]]
 	if !ok {
-		return fmt.Errorf("%w: unknown benchmark %q (have: m4)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown benchmark %q (have: m4, nab)", errUsage, args[0])
 	}
 	return run(ctx, e, args[1:])
 }
