@@ -34,8 +34,9 @@ func newCalibration(cv *cvResult, relative bool) Calibration {
 			}
 		}
 	}
-	for _, e := range c.Errors {
-		slices.Sort(e)
+	for s, e := range c.Errors {
+		c.Errors[s] = slices.DeleteFunc(e, math.IsNaN)
+		slices.Sort(c.Errors[s])
 	}
 	return c
 }

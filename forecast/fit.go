@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"fmt"
+	"github.com/prescale/prescale/anomaly"
 	"math"
 	"slices"
 	"strconv"
@@ -13,10 +14,14 @@ import (
 // marks a gap. The input rules:
 //   - an infinite value is an error (ErrInvalidValue) naming its index;
 //   - a negative value is clamped to 0, with a note;
-//   - leading gaps are dropped; interior gaps are filled with the shape of
-//     the season before them bridged to the gap's edges (linearly when
-//     there is no season); trailing gaps are stepped over with the model's
-//     own prediction; each with a note;
+//   - leading gaps are dropped; interior gaps are filled with the median
+//     of the same phase in the three seasons on each side (of the 30
+//     neighbours on each side when there is no season); trailing gaps are
+//     stepped over with the model's own prediction; each with a note;
+//   - unless Options.KeepAnomalies, outages (runs at or below a tenth of
+//     the seasonal estimate) and one-off spikes and dips that
+//     anomaly.Clean flags are replaced the same way before fitting, so
+//     they do not teach the model a false season (see trainingAnomalies);
 //   - a constant series forecasts the constant with zero-width intervals;
 //   - a season needs two full cycles: shorter histories drop it, and a
 //     model that cannot be fitted falls back to a simpler one; Reason says
@@ -51,20 +56,36 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 	}
 
 	// Seasons: declared or detected, each needing two full cycles.
-	var seasons []Season
-	if len(o.Periods) > 0 {
-		for _, period := range o.Periods {
-			seasons = append(seasons, Season{Period: period, ACF: math.NaN()})
+	seasons := f.seasons(y, o)
+	primary := primarySeason(usableSeasons(seasons, n), n)
+
+	// Gaps, and by default anomalies, are replaced by anomaly.Clean's
+	// seasonal estimate: the median of the same phase in the three seasons
+	// on each side, from points that are neither. Cross-validation scores
+	// forecasts only against real observations: not gaps, and not what an
+	// outage or dip replaced, but a spike's load is kept, since it is load
+	// to serve.
+	target := slices.Clone(y)
+	for i, gap := range p.gap {
+		if gap {
+			target[i] = math.NaN()
 		}
-	} else {
-		var natural []int
-		for _, d := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
-			if o.Step > 0 && d%o.Step == 0 {
-				natural = append(natural, int(d/o.Step))
+	}
+	if cleaned, anomalies := replaceGaps(p, primary, o.KeepAnomalies); anomalies > 0 {
+		p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points (outages, spikes, dips) before fitting", anomalies))
+		f.Notes = p.notes
+		copy(y, cleaned)
+		for i, v := range target {
+			if p.gap[i] && !(v > y[i]) {
+				target[i] = math.NaN()
 			}
 		}
-		seasons = DetectSeasons(y, o.MaxPeriod, natural...)
-		f.Detected = seasons
+		// Seasons are found again on the cleaned history, which an outage
+		// no longer distorts.
+		seasons = f.seasons(y, o)
+		primary = primarySeason(usableSeasons(seasons, n), n)
+	} else {
+		copy(y, cleaned)
 	}
 	var usable []Season
 	for _, s := range seasons {
@@ -74,8 +95,6 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		}
 		usable = append(usable, s)
 	}
-	primary := primarySeason(usable, n)
-	p.fillSeasonal(primary)
 	periods := make([]int, 0, len(usable))
 	for _, s := range usable {
 		periods = append(periods, s.Period)
@@ -91,19 +110,23 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 	for _, period := range periods {
 		minTrain = max(minTrain, 2*period)
 	}
-	train, cvH := cvPlan(n, o.Horizon, o.Folds, minTrain)
+	longest := 0
+	if len(periods) > 0 {
+		longest = slices.Max(periods)
+	}
+	train, cvH := cvPlan(target, o.Horizon, o.Folds, minTrain, longest)
 	if cvH == 0 {
 		// Too short for any season in validation: compare what fits.
 		reasons = append(reasons, fmt.Sprintf("%d points are too few to validate seasonal models", n))
 		cands = []candidate{naiveCandidate(1)}
-		train, cvH = cvPlan(n, o.Horizon, o.Folds, 2)
+		train, cvH = cvPlan(target, o.Horizon, o.Folds, 2, 0)
 	}
 	scale := naiveScale(y, primary)
 	chosen := choice{name: cands[0].name, members: cands[:1]}
 	if cvH > 0 {
 		var dropped []string
 		var best choice
-		best, f.Scores, dropped = choose(cands, y, train, cvH, scale)
+		best, f.Scores, dropped = choose(cands, y, target, train, cvH, scale)
 		if best.cv == nil {
 			reasons = append(reasons, dropped...) // every candidate failed
 		} else {
@@ -150,6 +173,116 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 	}
 	f.Reason = joinReasons(reasons)
 	return f.finish(y, p.trailing)
+}
+
+// replaceGaps runs anomaly.Clean over the prepared history and returns it
+// with the gaps replaced by Clean's seasonal estimate, and unless
+// keepAnomalies, the anomalies that trainingAnomalies picks too, with
+// their count. Should Clean fail, the linear fill of prepare stands.
+func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, int) {
+	raw := slices.Clone(p.y)
+	for i, gap := range p.gap {
+		if gap {
+			raw[i] = math.NaN()
+		}
+	}
+	if period < 2 {
+		period = -1 // no season
+	}
+	cleaned, flagged, err := anomaly.Clean(raw, &anomaly.CleanOptions{Period: period})
+	if err != nil {
+		return p.y, 0
+	}
+	out := slices.Clone(p.y)
+	for i, gap := range p.gap {
+		if gap {
+			out[i] = math.Max(0, cleaned[i])
+		}
+	}
+	if keepAnomalies {
+		return out, 0
+	}
+	count := 0
+	for _, r := range trainingAnomalies(raw, cleaned, flagged, p.gap, max(period, 1)) {
+		for i := r[0]; i < r[1]; i++ {
+			out[i] = math.Max(0, cleaned[i])
+			p.gap[i] = true
+		}
+		count += r[1] - r[0]
+	}
+	return out, count
+}
+
+// trainingAnomalies picks, from the runs of points anomaly.Clean flagged
+// (gaps aside), those to keep out of training: every collapse (a run at or
+// below a tenth of its cleaned value: an outage reading as zero), and the
+// one-off spikes and dips: short (at most a 24th of a season, or 3
+// points), alone (no other flagged point within a season of them), and
+// before the last season. A departure that recurs (a weekend the daily
+// profile does not know), lasts, or is too recent to tell may be a real
+// pattern or change of level: the model must learn from it, not have it
+// erased.
+func trainingAnomalies(raw, cleaned []float64, flagged, gap []bool, period int) [][2]int {
+	n := len(raw)
+	span := max(period, 24)
+	maxSpike := max(3, period/24)
+	type run struct {
+		start, end int
+		collapse   bool
+	}
+	var runs []run
+	for i := 0; i < n; {
+		if !flagged[i] || gap[i] {
+			i++
+			continue
+		}
+		r := run{start: i, collapse: true}
+		for i < n && flagged[i] && !gap[i] {
+			r.collapse = r.collapse && raw[i] <= 0.1*cleaned[i]
+			i++
+		}
+		r.end = i
+		runs = append(runs, r)
+	}
+	var out [][2]int
+	for k, r := range runs {
+		alone := (k == 0 || runs[k-1].end+span <= r.start) && (k == len(runs)-1 || r.end+span <= runs[k+1].start)
+		if r.collapse || (r.end-r.start <= maxSpike && alone && r.end <= n-span) {
+			out = append(out, [2]int{r.start, r.end})
+		}
+	}
+	return out
+}
+
+// seasons returns the declared seasons, or detects them in y and records
+// them in f.Detected.
+func (f *Fitted) seasons(y []float64, o Options) []Season {
+	var seasons []Season
+	if len(o.Periods) > 0 {
+		for _, period := range o.Periods {
+			seasons = append(seasons, Season{Period: period, ACF: math.NaN()})
+		}
+		return seasons
+	}
+	var natural []int
+	for _, d := range []time.Duration{24 * time.Hour, 7 * 24 * time.Hour} {
+		if o.Step > 0 && d%o.Step == 0 {
+			natural = append(natural, int(d/o.Step))
+		}
+	}
+	f.Detected = DetectSeasons(y, o.MaxPeriod, natural...)
+	return f.Detected
+}
+
+// usableSeasons keeps the seasons with two full cycles in n points.
+func usableSeasons(seasons []Season, n int) []Season {
+	var out []Season
+	for _, s := range seasons {
+		if 2*s.Period <= n {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // finish steps the model over trailing gaps and counts observations.

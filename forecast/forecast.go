@@ -58,6 +58,11 @@ type Options struct {
 	// Folds is the number of rolling origins used to choose the model and to
 	// calibrate its intervals. Default 8.
 	Folds int
+	// KeepAnomalies trains on the history as it is. By default points that
+	// anomaly.Clean flags (outages reading as zero, one-off spikes and
+	// dips) are treated as gaps, so they do not teach the model a false
+	// season.
+	KeepAnomalies bool
 	// FourierOrder caps the number of sine/cosine pairs per season in the
 	// harmonic model; 0 picks it from the period.
 	FourierOrder int

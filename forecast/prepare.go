@@ -18,8 +18,8 @@ type prepared struct {
 //   - a negative value is clamped to 0 (loads are never negative);
 //   - leading NaNs are dropped, trailing NaNs are kept as gaps that the
 //     model steps over with its own prediction, and interior NaN gaps are
-//     filled by linear interpolation here, then seasonally once the seasons
-//     are known (fillSeasonal).
+//     filled by linear interpolation here (for season detection), then
+//     with a seasonal estimate once the seasons are known (replaceGaps).
 func prepare(values []float64) (*prepared, error) {
 	first, last := -1, -1
 	negatives, firstNegative := 0, -1
@@ -59,7 +59,6 @@ func prepare(values []float64) (*prepared, error) {
 		p.notes = append(p.notes, fmt.Sprintf("the last %d points are missing; the model steps over them with its own prediction", p.trailing))
 	}
 	gaps := 0
-	prev := -1
 	for i, v := range values[first : last+1] {
 		if math.IsNaN(v) {
 			p.gap[i] = true
@@ -67,7 +66,29 @@ func prepare(values []float64) (*prepared, error) {
 			continue
 		}
 		p.y[i] = math.Max(v, 0)
-		if prev >= 0 && i-prev > 1 {
+	}
+	p.fillGapsLinear()
+	if gaps > 0 {
+		p.notes = append(p.notes, fmt.Sprintf("filled %d missing points inside the history", gaps))
+	}
+	return p, nil
+}
+
+// fillGapsLinear fills every gap by linear interpolation between the
+// observed points around it; a gap at either end takes the nearest
+// observed value.
+func (p *prepared) fillGapsLinear() {
+	prev := -1
+	for i, gap := range p.gap {
+		if gap {
+			continue
+		}
+		switch {
+		case prev < 0:
+			for j := range i {
+				p.y[j] = p.y[i]
+			}
+		case i-prev > 1:
 			for j := prev + 1; j < i; j++ {
 				w := float64(j-prev) / float64(i-prev)
 				p.y[j] = (1-w)*p.y[prev] + w*p.y[i]
@@ -75,38 +96,9 @@ func prepare(values []float64) (*prepared, error) {
 		}
 		prev = i
 	}
-	if gaps > 0 {
-		p.notes = append(p.notes, fmt.Sprintf("filled %d missing points inside the history", gaps))
-	}
-	return p, nil
-}
-
-// fillSeasonal refills each interior gap with the shape of the season
-// before it: y[t] = y[t-period] plus a straight line that joins the gap's
-// two observed edges. Gaps within the first season keep their linear fill.
-func (p *prepared) fillSeasonal(period int) {
-	if period < 2 {
-		return
-	}
-	n := len(p.y)
-	for i := 0; i < n; {
-		if !p.gap[i] {
-			i++
-			continue
+	if prev >= 0 {
+		for j := prev + 1; j < len(p.y); j++ {
+			p.y[j] = p.y[prev]
 		}
-		j := i
-		for j < n && p.gap[j] {
-			j++
-		}
-		// gap is [i, j); i > 0 and j < n because ends are observed.
-		if i-1-period >= 0 {
-			left := p.y[i-1] - p.y[i-1-period]
-			right := p.y[j] - p.y[j-period]
-			for t := i; t < j; t++ {
-				w := float64(t-i+1) / float64(j-i+1)
-				p.y[t] = math.Max(0, p.y[t-period]+(1-w)*left+w*right)
-			}
-		}
-		i = j
 	}
 }

@@ -25,12 +25,22 @@ type cvResult struct {
 const minOrigins = 8
 
 // cvPlan places the rolling origins: every step from train to n-horizon.
-// The span is folds half-horizons, shrunk when the series is too short to
-// leave minTrain points before the first origin.
-func cvPlan(n, horizon, folds, minTrain int) (train, cvHorizon int) {
+// The span is folds half-horizons, or the longest season when that is
+// longer (so that every part of the season, a weekend too, is forecast in
+// validation), counted in observed points: it reaches further back over
+// gaps (NaN in target). It shrinks when the series is too short to leave
+// minTrain points before the first origin.
+func cvPlan(target []float64, horizon, folds, minTrain, longest int) (train, cvHorizon int) {
+	n := len(target)
 	cvHorizon = min(horizon, max(1, (n-minTrain)/2))
-	span := (folds - 1) * max(1, (cvHorizon+1)/2)
-	train = max(minTrain, n-cvHorizon-span)
+	want := max((folds-1)*max(1, (cvHorizon+1)/2), longest) + cvHorizon
+	train = n
+	for observed := 0; train > minTrain && observed < want; {
+		train--
+		if !math.IsNaN(target[train]) {
+			observed++
+		}
+	}
 	if train+cvHorizon > n {
 		return 0, 0
 	}
@@ -38,11 +48,13 @@ func cvPlan(n, horizon, folds, minTrain int) (train, cvHorizon int) {
 }
 
 // crossValidate fits c on y[:train], then walks the model through the rest
-// of y one observation at a time, forecasting h steps from every origin.
+// of y one observation at a time, forecasting h steps from every origin and
+// scoring the forecasts against target: what was observed, NaN where
+// nothing real was (a gap, an outage).
 // The parameters are not refitted at each origin: the errors are those of a
 // model that has been running unchanged since train, as it would in
 // service between refits.
-func crossValidate(c candidate, y []float64, train, h int) (*cvResult, error) {
+func crossValidate(c candidate, y, target []float64, train, h int) (*cvResult, error) {
 	m, err := c.fit(y[:train])
 	if err != nil {
 		return nil, err
@@ -55,19 +67,26 @@ func crossValidate(c candidate, y []float64, train, h int) (*cvResult, error) {
 		m.Predict(pred)
 		for s, p := range pred {
 			p = math.Max(p, 0)
-			e := y[origin+s] - p
-			if math.IsNaN(e) || math.IsInf(e, 0) {
+			if math.IsNaN(p) || math.IsInf(p, 0) {
 				return nil, fmt.Errorf("%s: non-finite forecast at origin %d", c.name, origin)
 			}
+			// A NaN target (a gap, an outage) is not scored, but keeps
+			// its place so that candidates' errors line up.
+			e := target[origin+s] - p
 			res.errors[s] = append(res.errors[s], e)
 			res.preds[s] = append(res.preds[s], p)
-			sum += math.Abs(e)
-			count++
+			if !math.IsNaN(e) {
+				sum += math.Abs(e)
+				count++
+			}
 		}
 		m.Observe(y[origin])
 	}
 	if count == 0 {
 		return nil, fmt.Errorf("%s: no origin to validate", c.name)
+	}
+	if count == 0 {
+		return nil, fmt.Errorf("%s: every validation point is missing", c.name)
 	}
 	res.mae = sum / float64(count)
 	return res, nil
@@ -102,11 +121,11 @@ const maxCombined = 3
 // better than their members when those err differently), and returns the
 // one with the smallest error, each one's score (MAE scaled by scale) and
 // why any candidate was dropped.
-func choose(cands []candidate, y []float64, train, h int, scale float64) (best choice, scores map[string]float64, dropped []string) {
+func choose(cands []candidate, y, target []float64, train, h int, scale float64) (best choice, scores map[string]float64, dropped []string) {
 	scores = map[string]float64{}
 	var valid []choice
 	for _, c := range cands {
-		r, err := crossValidate(c, y, train, h)
+		r, err := crossValidate(c, y, target, train, h)
 		if err != nil {
 			dropped = append(dropped, err.Error())
 			continue
@@ -150,8 +169,10 @@ func combine(cs []choice) choice {
 			}
 			c.cv.errors[s][o] = e
 			c.cv.preds[s][o] = p
-			sum += math.Abs(e)
-			count++
+			if !math.IsNaN(e) {
+				sum += math.Abs(e)
+				count++
+			}
 		}
 	}
 	for _, m := range cs {

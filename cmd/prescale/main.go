@@ -36,7 +36,7 @@ var errUsage = errors.New("usage")
 func commands() []command {
 	return []command{
 		{"forecast", "forecast a load history from a CSV file, with calibrated quantiles", runForecast},
-		{"eval", "measure accuracy on public benchmarks: m4 (forecasts), nab (anomalies)", runEval},
+		{"eval", "measure on real data: m4 (forecast accuracy), nab (anomaly detection), outage (anomaly-aware training)", runEval},
 		{"version", "print the version", runVersion},
 	}
 }

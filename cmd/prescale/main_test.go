@@ -161,3 +161,36 @@ func TestEvalM4JSON(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalOutage checks that anomaly-aware training keeps the NASA trace's
+// August 1995 outage from dragging down the forecasts of the two weekdays
+// after it (`prescale eval outage` prints all four days).
+func TestEvalOutage(t *testing.T) {
+	code, out, stderr := runCLI(t, "eval", "outage", "--data", dataDir(t), "--origins", "1995-08-03 06:00:00,1995-08-04 00:00:00", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r struct {
+		Days []outageDay `json:"days"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Days) != 2 {
+		t.Fatalf("%d days, want 2", len(r.Days))
+	}
+	var asIs, cleaned, level, actual float64
+	for _, d := range r.Days {
+		t.Logf("%+v", d)
+		asIs += d.AsIsMAE
+		cleaned += d.CleanedMAE
+		level += d.CleanedMean
+		actual += d.ActualMean
+	}
+	if cleaned >= asIs {
+		t.Errorf("next-day MAE %.2f with anomaly-aware training, not below %.2f without", cleaned/2, asIs/2)
+	}
+	if level < 0.8*actual {
+		t.Errorf("cleaned forecasts average %.1f against an actual %.1f: dragged down", level/2, actual/2)
+	}
+}
