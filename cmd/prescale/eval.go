@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // runEval dispatches the benchmark evaluations.
@@ -26,6 +27,38 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: unknown benchmark %q (have: m4, nab, outage)", errUsage, args[0])
 	}
 	return run(ctx, e, args[1:])
+}
+
+// parallel calls fn(i) for i in [0, n) on workers goroutines and returns
+// the first error by index, or ctx's error if it was cancelled.
+func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, workers) {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = fn(i)
+			}
+		})
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // defaultDataDir is $PRESCALE_DATA, else ../shared/data as laid out beside

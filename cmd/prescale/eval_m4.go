@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -119,52 +118,32 @@ func evalM4Model(ctx context.Context, kind string, train, test []feed.Series, wo
 		acc      forecast.Accuracy
 		fit      time.Duration
 		fallback bool
-		err      error
 	}
 	results := make([]result, len(train))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				r := &results[i]
-				if len(test[i].Values) < m4Horizon {
-					r.err = fmt.Errorf("series %s: test part has %d points, want %d", test[i].Name, len(test[i].Values), m4Horizon)
-					continue
-				}
-				start := time.Now()
-				f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: m4Horizon, Step: time.Hour})
-				r.fit = time.Since(start)
-				if err != nil {
-					r.err = fmt.Errorf("series %s: %w", train[i].Name, err)
-					continue
-				}
-				fc, err := f.Forecast(m4Horizon, quantiles)
-				if err != nil {
-					r.err = fmt.Errorf("series %s: %w", train[i].Name, err)
-					continue
-				}
-				r.fallback = f.Reason != ""
-				r.acc = forecast.Score(train[i].Values, test[i].Values[:m4Horizon], m4Seasonality, fc)
-			}
-		})
-	}
-	for i := range train {
-		if ctx.Err() != nil {
-			break
+	err := parallel(ctx, len(train), workers, func(i int) error {
+		r := &results[i]
+		if len(test[i].Values) < m4Horizon {
+			return fmt.Errorf("model %s: series %s: test part has %d points, want %d", kind, test[i].Name, len(test[i].Values), m4Horizon)
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		start := time.Now()
+		f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: m4Horizon, Step: time.Hour})
+		r.fit = time.Since(start)
+		if err != nil {
+			return fmt.Errorf("model %s: series %s: %w", kind, train[i].Name, err)
+		}
+		fc, err := f.Forecast(m4Horizon, quantiles)
+		if err != nil {
+			return fmt.Errorf("model %s: series %s: %w", kind, train[i].Name, err)
+		}
+		r.fallback = f.Reason != ""
+		r.acc = forecast.Score(train[i].Values, test[i].Values[:m4Horizon], m4Seasonality, fc)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	s := &m4Summary{}
 	for _, r := range results {
-		if r.err != nil {
-			return nil, fmt.Errorf("model %s: %w", kind, r.err)
-		}
 		s.MASE += r.acc.MASE
 		s.SMAPE += r.acc.SMAPE
 		s.Coverage80 += r.acc.Coverage[0.8]

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -168,36 +167,16 @@ func readNABBoard(path string) []nabBoardEntry {
 // a time, and returns the scores per file.
 func scoreNAB(ctx context.Context, name string, files []nab.File, workers int) ([][]float64, error) {
 	scores := make([][]float64, len(files))
-	errs := make([]error, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				d, err := anomaly.New(name, nil)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				scores[i] = anomaly.Batch(nil, files[i].Values, d)
-			}
-		})
-	}
-	for i := range files {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for i, err := range errs {
+	err := parallel(ctx, len(files), workers, func(i int) error {
+		d, err := anomaly.New(name, nil)
 		if err != nil {
-			return nil, fmt.Errorf("detector %s: %s: %w", name, files[i].Name, err)
+			return fmt.Errorf("detector %s: %s: %w", name, files[i].Name, err)
 		}
+		scores[i] = anomaly.Batch(nil, files[i].Values, d)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return scores, nil
 }

@@ -42,6 +42,7 @@ func runForecast(_ context.Context, e *env, args []string) error {
 	model := fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|"))
 	seasons := fs.String("seasons", "", "declared seasons as durations or step counts, e.g. 1d,1w (default: detected)")
 	format := fs.String("format", "table", "output format: table|csv|json")
+	keepAnomalies := fs.Bool("keep-anomalies", false, "train on the history as it is (default: outages and one-off spikes are replaced before fitting)")
 	save := fs.String("save", "", "write the fitted model to this JSON file")
 	load := fs.String("load", "", "forecast from a model saved with --save instead of fitting one")
 	if err := parseFlags(fs, args); err != nil {
@@ -99,7 +100,7 @@ func runForecast(_ context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%w: --horizon: %v", errUsage, err)
 		}
-		fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *model, Horizon: horizon, Periods: periods, Step: s.Step})
+		fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *model, Horizon: horizon, Periods: periods, Step: s.Step, KeepAnomalies: *keepAnomalies})
 		if err != nil {
 			return fmt.Errorf("%s: %w", *input, err)
 		}
