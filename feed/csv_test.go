@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/prescale/prescale/feed/feedtest"
 	"io"
 	"math"
 	"os"
@@ -682,17 +683,7 @@ func TestReadCSVGolden(t *testing.T) {
 
 // dataDir is the shared benchmark data. It must exist: a test that quietly
 // skips when the data is missing would let CI pass without checking it.
-func dataDir(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("PRESCALE_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("benchmark data missing (set PRESCALE_DATA): %v", err)
-	}
-	return dir
-}
+func dataDir(tb testing.TB) string { return feedtest.DataDir(tb) }
 
 func nasaPath(tb testing.TB) string {
 	return filepath.Join(dataDir(tb), "nasa_http", "nasa_http_1995_requests_per_minute.csv")

@@ -1,28 +1,15 @@
 package forecast_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/feed/feedtest"
 )
 
-// dataDir is the shared benchmark data: $PRESCALE_DATA, or ../../shared/data
-// beside the checkout. A missing directory fails the test: in CI a skipped
-// data test would prove nothing.
-func dataDir(tb testing.TB) string {
-	tb.Helper()
-	dir := os.Getenv("PRESCALE_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		tb.Fatalf("benchmark data: %v (set PRESCALE_DATA to the shared data directory)", err)
-	}
-	return dir
-}
+func dataDir(tb testing.TB) string { return feedtest.DataDir(tb) }
 
 // m4Hourly reads the M4 Hourly training and test series.
 func m4Hourly(tb testing.TB) (train, test []feed.Series) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/prescale/prescale/feed/feedtest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,17 +19,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func dataDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("PRESCALE_DATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("benchmark data: %v (set PRESCALE_DATA)", err)
-	}
-	return dir
-}
+func dataDir(t *testing.T) string { return feedtest.DataDir(t) }
 
 func TestUsage(t *testing.T) {
 	tests := []struct {
