@@ -3,6 +3,7 @@ package forecast_test
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
@@ -26,7 +27,7 @@ func BenchmarkFitM4Hourly(b *testing.B) {
 
 // BenchmarkFitTwoWeeksMinutes fits auto to two weeks of one-minute request
 // counts (20,160 points of the NASA trace, July 3-16 1995) for a one-hour
-// horizon, seasons detected.
+// horizon, seasons detected with the step known (as the CLI does).
 func BenchmarkFitTwoWeeksMinutes(b *testing.B) {
 	s, err := feed.ReadCSVFile(filepath.Join(dataDir(b), "nasa_http", "nasa_http_1995_requests_per_minute.csv"), &feed.CSVOptions{Column: "requests"})
 	if err != nil {
@@ -36,7 +37,7 @@ func BenchmarkFitTwoWeeksMinutes(b *testing.B) {
 	y := s.Values[start : start+14*1440]
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := forecast.Fit(y, &forecast.Options{Horizon: 60}); err != nil {
+		if _, err := forecast.Fit(y, &forecast.Options{Horizon: 60, Step: time.Minute}); err != nil {
 			b.Fatal(err)
 		}
 	}

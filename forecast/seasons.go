@@ -216,21 +216,44 @@ func removeProfile(z []float64, period int) {
 }
 
 // autocorrelation returns the autocorrelation function of z, computed for
-// lags lo..hi.
+// lags lo..hi: directly for a few lags, by Wiener-Khinchin (the inverse
+// transform of the power spectrum) for many.
 func autocorrelation(z []float64, lo, hi int) func(int) float64 {
 	mu := mean(z)
-	var v0 float64
-	for _, v := range z {
-		v0 += (v - mu) * (v - mu)
-	}
 	vals := make([]float64, hi-lo+1)
-	if v0 > 0 {
-		for lag := lo; lag <= hi; lag++ {
-			var s float64
-			for t := lag; t < len(z); t++ {
-				s += (z[t] - mu) * (z[t-lag] - mu)
+	if (hi-lo+1)*len(z) <= 1<<23 {
+		var v0 float64
+		for _, v := range z {
+			v0 += (v - mu) * (v - mu)
+		}
+		if v0 > 0 {
+			for lag := lo; lag <= hi; lag++ {
+				var s float64
+				for t := lag; t < len(z); t++ {
+					s += (z[t] - mu) * (z[t-lag] - mu)
+				}
+				vals[lag-lo] = s / v0
 			}
-			vals[lag-lo] = s / v0
+		}
+		return func(lag int) float64 { return vals[lag-lo] }
+	}
+	size := 1
+	for size < 2*len(z) {
+		size *= 2
+	}
+	padded := make([]float64, size)
+	for i, v := range z {
+		padded[i] = v - mu
+	}
+	fft := fourier.NewFFT(size)
+	coef := fft.Coefficients(nil, padded)
+	for i, c := range coef {
+		coef[i] = complex(real(c)*real(c)+imag(c)*imag(c), 0)
+	}
+	acov := fft.Sequence(padded, coef)
+	if acov[0] > 0 {
+		for lag := lo; lag <= hi; lag++ {
+			vals[lag-lo] = acov[lag] / acov[0]
 		}
 	}
 	return func(lag int) float64 { return vals[lag-lo] }
