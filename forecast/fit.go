@@ -2,12 +2,13 @@ package forecast
 
 import (
 	"fmt"
-	"github.com/prescale/prescale/anomaly"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prescale/prescale/anomaly"
 )
 
 // Fit fits a forecaster to a load history. values is a regular grid; NaN
@@ -87,16 +88,12 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 	} else {
 		copy(y, cleaned)
 	}
-	var usable []Season
+	periods := []int{}
 	for _, s := range seasons {
 		if 2*s.Period > n {
 			reasons = append(reasons, fmt.Sprintf("season of %d steps ignored: %d points are fewer than two seasons", s.Period, n))
 			continue
 		}
-		usable = append(usable, s)
-	}
-	periods := make([]int, 0, len(usable))
-	for _, s := range usable {
 		periods = append(periods, s.Period)
 	}
 
