@@ -48,8 +48,8 @@ func TestRunEvalNAB(t *testing.T) {
 				t.Fatalf("no %q in %s", k, out.String())
 			}
 		}
-		if s["standard"] < 40 {
-			t.Errorf("standard %.2f, want at least 40", s["standard"])
+		if s["standard"] < 47 {
+			t.Errorf("standard %.2f, want at least 47", s["standard"])
 		}
 	})
 	t.Run("table", func(t *testing.T) {
