@@ -210,9 +210,15 @@ func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, int) {
 	return out, count
 }
 
+// outageMinRun is how many points at or below a tenth of their seasonal
+// estimate make a flagged run an outage, with the partial readings around
+// them (anomaly.Clean's own minimum run).
+const outageMinRun = 5
+
 // trainingAnomalies picks, from the runs of points anomaly.Clean flagged
 // (gaps aside), those to keep out of training: every collapse (a run at or
-// below a tenth of its cleaned value: an outage reading as zero), and the
+// below a tenth of its cleaned value, or one with at least outageMinRun
+// such points: an outage reading as zero or nearly), and the
 // one-off spikes and dips: short (at most a 24th of a season, or 3
 // points), alone (no other flagged point within a season of them), and
 // before the last season. A departure that recurs (a weekend the daily
@@ -233,12 +239,16 @@ func trainingAnomalies(raw, cleaned []float64, flagged, gap []bool, period int) 
 			i++
 			continue
 		}
-		r := run{start: i, collapse: true}
+		r := run{start: i}
+		collapsed := 0
 		for i < n && flagged[i] && !gap[i] {
-			r.collapse = r.collapse && raw[i] <= 0.1*cleaned[i]
+			if raw[i] <= 0.1*cleaned[i] {
+				collapsed++
+			}
 			i++
 		}
 		r.end = i
+		r.collapse = collapsed == r.end-r.start || collapsed >= outageMinRun
 		runs = append(runs, r)
 	}
 	var out [][2]int

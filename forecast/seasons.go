@@ -33,10 +33,11 @@ const (
 // the zero padding; its frequency is refined by a parabola), plus seven
 // times each confirmed period (the weekly cycle over a daily one, which a
 // periodogram shows mostly as side bands). Of candidates within 10% of each
-// other only the strongest stays. Each is then confirmed, shortest first,
+// other only the strongest stays. Each is then confirmed, strongest first,
 // by the classical decomposition test: remove the slower variation with a
 // centred moving average one period long, remove the profile of every
-// shorter season already confirmed, and require the autocorrelation of what
+// shorter season already confirmed (but its own harmonics: a half or a
+// third of it, which it replaces), and require the autocorrelation of what
 // is left to reach 0.2 at a lag within 1% of the candidate (half a step for
 // short periods), where it must be a local peak of the lightly smoothed
 // autocorrelation. So a daily cycle is not mistaken for a weekly one, and a
@@ -108,17 +109,29 @@ func DetectSeasons(y []float64, maxPeriod int, natural ...int) []Season {
 			nominals = append(nominals, float64(p))
 		}
 	}
-	slices.Sort(nominals)
 
+	// Strongest candidates first. A candidate that is a half or a third of
+	// a kept season is one of its harmonics, which the season's own shape
+	// holds already; a candidate that a kept season is a half or a third
+	// of replaces it when it passes.
 	var kept []Season
 	consider := func(nominal float64) {
 		if nominal < 2 || nominal > float64(maxPeriod)+0.5 {
 			return
 		}
-		if slices.ContainsFunc(kept, func(k Season) bool { return math.Abs(nominal-float64(k.Period)) <= 0.1*float64(k.Period) }) {
+		if slices.ContainsFunc(kept, func(k Season) bool {
+			return math.Abs(nominal-float64(k.Period)) <= 0.1*float64(k.Period) || harmonicOf(nominal, float64(k.Period))
+		}) {
 			return
 		}
-		if s, ok := confirmSeason(y, nominal, maxPeriod, kept, natural); ok {
+		var shorter []Season
+		for _, k := range kept {
+			if float64(k.Period) < nominal && !harmonicOf(float64(k.Period), nominal) {
+				shorter = append(shorter, k)
+			}
+		}
+		if s, ok := confirmSeason(y, nominal, maxPeriod, shorter, natural); ok {
+			kept = slices.DeleteFunc(kept, func(k Season) bool { return harmonicOf(float64(k.Period), float64(s.Period)) })
 			kept = append(kept, s)
 			slices.SortFunc(kept, func(a, b Season) int { return cmp.Compare(a.Period, b.Period) })
 		}
@@ -135,6 +148,17 @@ func DetectSeasons(y []float64, maxPeriod int, natural ...int) []Season {
 		slices.SortFunc(kept, func(a, b Season) int { return cmp.Compare(a.Period, b.Period) })
 	}
 	return kept
+}
+
+// harmonicOf reports whether period a is a half or a third of period b
+// (within 2%).
+func harmonicOf(a, b float64) bool {
+	for _, k := range []float64{2, 3} {
+		if math.Abs(a*k-b) <= 0.02*b {
+			return true
+		}
+	}
+	return false
 }
 
 // confirmSeason applies the decomposition test of DetectSeasons to one

@@ -65,25 +65,26 @@ func TestForecastBadCSVNamesFileAndLine(t *testing.T) {
 	}
 }
 
-// TestForecastRealTrace forecasts a day of the NASA trace in every format
-// and checks that a saved model forecasts the same numbers when loaded.
+// TestForecastRealTrace forecasts NYC taxi demand (NAB's nyc_taxi: 30-minute
+// steps, daily and weekly cycles) in every format and checks that a saved
+// model forecasts the same numbers when loaded.
 func TestForecastRealTrace(t *testing.T) {
-	input := filepath.Join(dataDir(t), "nasa_http", "nasa_http_1995_requests_per_minute.csv")
+	input := filepath.Join(dataDir(t), "nab", "data", "realKnownCause", "nyc_taxi.csv")
 	model := filepath.Join(t.TempDir(), "model.json")
-	code, table, stderr := runCLI(t, "forecast", "--input", input, "--column", "requests", "--horizon", "2h", "--save", model)
+	code, table, stderr := runCLI(t, "forecast", "--input", input, "--horizon", "2d", "--save", model)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"model:", "seasons:", "1440 steps (24h0m0s)", "q0.95", "1995-09-01T01:59:00Z"} {
+	for _, want := range []string{"model:", "seasons:", "336 steps (168h0m0s)", "detected: 48 (acf", "q0.95", "2015-02-02T23:30:00Z"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	code, fresh, stderr := runCLI(t, "forecast", "--input", input, "--column", "requests", "--horizon", "120", "--format", "json")
+	code, fresh, stderr := runCLI(t, "forecast", "--input", input, "--horizon", "96", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	code, loaded, stderr := runCLI(t, "forecast", "--load", model, "--horizon", "2h", "--format", "json")
+	code, loaded, stderr := runCLI(t, "forecast", "--load", model, "--horizon", "2d", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -105,7 +106,7 @@ func TestForecastRealTrace(t *testing.T) {
 	if err := json.Unmarshal([]byte(loaded), &b); err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Forecast.Point) != 120 || len(a.Timestamps) != 120 || len(a.Forecast.Quantiles) != 4 {
+	if len(a.Forecast.Point) != 96 || len(a.Timestamps) != 96 || len(a.Forecast.Quantiles) != 4 {
 		t.Fatalf("json: %d points, %d timestamps, %d quantiles", len(a.Forecast.Point), len(a.Timestamps), len(a.Forecast.Quantiles))
 	}
 	for i := range a.Forecast.Point {
@@ -113,7 +114,7 @@ func TestForecastRealTrace(t *testing.T) {
 			t.Fatalf("step %d: fitted %v, loaded %v", i+1, a.Forecast.Point[i], b.Forecast.Point[i])
 		}
 	}
-	code, csvOut, stderr := runCLI(t, "forecast", "--input", input, "--column", "requests", "--horizon", "5", "--model", "naive", "--format", "csv", "--quantiles", "0.9")
+	code, csvOut, stderr := runCLI(t, "forecast", "--input", input, "--horizon", "5", "--model", "naive", "--format", "csv", "--quantiles", "0.9")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
