@@ -9,19 +9,26 @@ import (
 // mean the same on every series: the probability of evidence at least e
 // among the trailing window of past evidence, read off the empirical
 // distribution in its body and, beyond its top tailFraction, off an
-// exponential tail fitted to the exceedances (peaks over threshold, as in
-// Siffer et al.'s SPOT), so that evidence beyond anything seen still ranks.
+// generalized Pareto tail fitted to the exceedances by the method of moments
+// (peaks over threshold, as in Siffer et al.'s SPOT), so that evidence
+// beyond anything seen still ranks, and a heavy-tailed channel (a bursty
+// series) gets a heavy tail rather than an exponential one that would
+// overstate its extremes.
 type tailCalibrator struct {
 	past *rolling
 	min  int
 }
 
-// Calibration constants: the share of the window that forms the tail, and
-// the smallest tail scale, in evidence units, so that a tail of ties does
-// not make every larger value infinitely unlikely.
+// Calibration constants: the share of the window that forms the tail, the
+// smallest tail scale, in evidence units, so that a tail of ties does not
+// make every larger value infinitely unlikely, and the largest tail shape ξ,
+// below the 1/2 the moment estimates need. A shape estimated below 0 (a
+// bounded tail) is taken as 0, the exponential tail, so that evidence
+// beyond the past maximum stays finite and still ranks.
 const (
 	tailFraction = 0.1
 	minTailScale = 0.25
+	maxTailShape = 0.45
 )
 
 func newTailCalibrator(window, minHistory int) *tailCalibrator {
@@ -52,10 +59,24 @@ func (c *tailCalibrator) peek(e float64) float64 {
 		i, _ := slices.BinarySearch(s, e)
 		return -math.Log10(float64(n-i+1) / float64(n+1))
 	}
-	var excess float64
+	// Moments of the exceedances: GPD mean σ/(1-ξ), ξ = (1 - mean²/var)/2.
+	var m1, m2 float64
 	for _, v := range s[n-k:] {
-		excess += v - u
+		x := v - u
+		m1 += x
+		m2 += x * x
 	}
-	beta := max(excess/float64(k), minTailScale)
-	return -math.Log10(float64(k)/float64(n+1)) + (e-u)/beta/math.Ln10
+	m1 /= float64(k)
+	m2 /= float64(k)
+	base := -math.Log10(float64(k) / float64(n+1))
+	v := m2 - m1*m1
+	xi := 0.0
+	if v > 0 {
+		xi = max(0, min(maxTailShape, 0.5*(1-m1*m1/v)))
+	}
+	sigma := max(m1*(1-xi), minTailScale)
+	if xi == 0 {
+		return base + (e-u)/sigma/math.Ln10
+	}
+	return base + math.Log10(1+xi*(e-u)/sigma)/xi
 }

@@ -225,8 +225,8 @@ func TestNABFloor(t *testing.T) {
 	}
 	s, _ := res.Get("standard")
 	t.Logf("NAB standard %.2f (threshold %.4f)", s.Normalized, s.Threshold)
-	if s.Normalized < 47 {
-		t.Errorf("NAB standard score %.2f, want at least 47", s.Normalized)
+	if s.Normalized < 50 {
+		t.Errorf("NAB standard score %.2f, want at least 50", s.Normalized)
 	}
 }
 

@@ -20,7 +20,7 @@ func Example() {
 		}
 	}
 	// Output:
-	// step 500: score 1.00
+	// step 500: score 0.69
 }
 
 func ExampleClean() {
