@@ -37,8 +37,14 @@ const (
 var _ Detector = (*ChangePoint)(nil)
 
 // NewChangePoint returns a CUSUM level-shift detector; opts may be nil.
-func NewChangePoint(opts *Options) *ChangePoint {
-	o := sanitize(opts)
+func NewChangePoint(opts *Options) (*ChangePoint, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return newChangePoint(opts.withDefaults()), nil
+}
+
+func newChangePoint(o Options) *ChangePoint {
 	return &ChangePoint{
 		opts:   o,
 		season: newSeasonal(o),

@@ -221,14 +221,17 @@ func interpolate(y []float64) {
 // began, so that a model can be refitted from there, and false if there is
 // none. It runs the CUSUM ChangePoint detector over y (NaN skipped) with
 // opts (nil means defaults); pass a period in opts for seasonal data.
-func LevelShift(y []float64, opts *Options) (int, bool) {
-	d := NewChangePoint(opts)
+func LevelShift(y []float64, opts *Options) (int, bool, error) {
+	d, err := NewChangePoint(opts)
+	if err != nil {
+		return 0, false, err
+	}
 	for _, v := range y {
 		d.Update(v)
 	}
 	s := d.Shifts()
 	if len(s) == 0 {
-		return 0, false
+		return 0, false, nil
 	}
-	return s[len(s)-1], true
+	return s[len(s)-1], true, nil
 }

@@ -142,11 +142,14 @@ func TestLevelShift(t *testing.T) {
 			y[i] += 8
 		}
 	}
-	i, ok := anomaly.LevelShift(y, &anomaly.Options{Period: -1})
-	if !ok || i < 1195 || i > 1210 {
-		t.Fatalf("LevelShift = %d, %v, want about 1200", i, ok)
+	i, ok, err := anomaly.LevelShift(y, &anomaly.Options{Period: -1})
+	if err != nil || !ok || i < 1195 || i > 1210 {
+		t.Fatalf("LevelShift = %d, %v, %v; want about 1200", i, ok, err)
 	}
-	if _, ok := anomaly.LevelShift(y[:1100], &anomaly.Options{Period: -1}); ok {
-		t.Errorf("LevelShift found a shift in a steady series")
+	if _, ok, err := anomaly.LevelShift(y[:1100], &anomaly.Options{Period: -1}); ok || err != nil {
+		t.Errorf("LevelShift found a shift in a steady series (error %v)", err)
+	}
+	if _, _, err := anomaly.LevelShift(y, &anomaly.Options{Window: -1}); !errors.Is(err, anomaly.ErrOptions) {
+		t.Errorf("LevelShift with a negative window: error %v, want ErrOptions", err)
 	}
 }

@@ -130,15 +130,16 @@ func New(name string, opts *Options) (Detector, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	o := opts.withDefaults()
 	switch name {
 	case NameDefault:
-		return NewDefault(opts), nil
+		return NewDefault(&o)
 	case NameRobustZ:
-		return NewRobustZ(opts), nil
+		return newRobustZ(o), nil
 	case NameSeasonalESD:
-		return NewSeasonalESD(opts), nil
+		return NewSeasonalESD(&o)
 	case NameChangePoint:
-		return NewChangePoint(opts), nil
+		return newChangePoint(o), nil
 	}
 	return nil, fmt.Errorf("%q (have %v): %w", name, Detectors(), ErrUnknownDetector)
 }

@@ -201,7 +201,9 @@ func FuzzDetectors(f *testing.F) {
 				t.Fatalf("cleaned[%d] = %v", i, v)
 			}
 		}
-		anomaly.LevelShift(y, opts)
+		if _, _, err := anomaly.LevelShift(y, opts); err != nil && !errors.Is(err, anomaly.ErrOptions) {
+			t.Fatal(err)
+		}
 		if _, err := anomaly.ESD(y, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +219,11 @@ func TestNABFloor(t *testing.T) {
 	}
 	scores := make([][]float64, len(files))
 	for i := range files {
-		scores[i] = anomaly.Batch(nil, files[i].Values, anomaly.NewDefault(nil))
+		d, err := anomaly.NewDefault(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores[i] = anomaly.Batch(nil, files[i].Values, d)
 	}
 	res, err := nab.Evaluate(files, scores)
 	if err != nil {
@@ -232,7 +238,10 @@ func TestNABFloor(t *testing.T) {
 
 func BenchmarkDefaultUpdate(b *testing.B) {
 	y := series(20000)
-	d := anomaly.NewDefault(nil)
+	d, err := anomaly.NewDefault(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, v := range y[:10000] { // past warm-up, windows full
 		d.Update(v)
 	}

@@ -26,9 +26,12 @@ var _ Detector = (*SeasonalESD)(nil)
 
 // NewSeasonalESD returns a streaming seasonal hybrid ESD detector; opts may
 // be nil.
-func NewSeasonalESD(opts *Options) *SeasonalESD {
-	o := sanitize(opts)
-	return &SeasonalESD{opts: o, season: newSeasonal(o), residuals: newRolling(o.Window)}
+func NewSeasonalESD(opts *Options) (*SeasonalESD, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	return &SeasonalESD{opts: o, season: newSeasonal(o), residuals: newRolling(o.Window)}, nil
 }
 
 // Update scores y; see Detector.

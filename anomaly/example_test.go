@@ -9,7 +9,10 @@ import (
 
 func Example() {
 	// A steady hourly load with a one-off spike at step 500.
-	d := anomaly.NewDefault(&anomaly.Options{Period: 24})
+	d, err := anomaly.NewDefault(&anomaly.Options{Period: 24})
+	if err != nil {
+		panic(err)
+	}
 	for i := range 600 {
 		y := 100 + 30*math.Sin(2*math.Pi*float64(i)/24) + float64(i%5)
 		if i == 500 {

@@ -60,11 +60,14 @@ const (
 var _ Detector = (*Default)(nil)
 
 // NewDefault returns the default detector; opts may be nil.
-func NewDefault(opts *Options) *Default {
-	o := sanitize(opts)
+func NewDefault(opts *Options) (*Default, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
 	d := &Default{
-		rz:    NewRobustZ(&o),
-		cp:    NewChangePoint(&o),
+		rz:    newRobustZ(o),
+		cp:    newChangePoint(o),
 		nov:   newNovelty(noveltyDim, noveltyStride, noveltyMemory, o.Window),
 		short: newRing(shortSpan),
 		level: newRing(levelWindow),
@@ -72,7 +75,7 @@ func NewDefault(opts *Options) *Default {
 	for i := range d.cal {
 		d.cal[i] = newTailCalibrator(calibrationFactor*o.Window, calibrationHistory*o.MinHistory)
 	}
-	return d
+	return d, nil
 }
 
 // Shifts returns where the confirmed level shifts began; see

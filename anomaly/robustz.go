@@ -24,23 +24,20 @@ const levelSpan = 5
 var _ Detector = (*RobustZ)(nil)
 
 // NewRobustZ returns a robust z-score detector; opts may be nil.
-// Invalid options are replaced by their defaults (see Options.Validate).
-func NewRobustZ(opts *Options) *RobustZ {
-	o := sanitize(opts)
+func NewRobustZ(opts *Options) (*RobustZ, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return newRobustZ(opts.withDefaults()), nil
+}
+
+func newRobustZ(o Options) *RobustZ {
 	return &RobustZ{
 		opts:      o,
 		season:    newSeasonal(o),
 		recent:    newRolling(levelSpan),
 		residuals: newRolling(o.Window),
 	}
-}
-
-// sanitize returns opts with defaults, or all defaults if opts is invalid.
-func sanitize(opts *Options) Options {
-	if opts.Validate() != nil {
-		return (*Options)(nil).withDefaults()
-	}
-	return opts.withDefaults()
 }
 
 // predict returns the prediction for the next point, NaN before any.
