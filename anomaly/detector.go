@@ -125,7 +125,8 @@ func Detectors() []string {
 	return []string{NameDefault, NameRobustZ, NameSeasonalESD, NameChangePoint}
 }
 
-// New returns a fresh detector by name.
+// New returns a fresh detector by name: the default, robustz or shesd
+// with their scores calibrated per series (see calibrated), or cusum.
 func New(name string, opts *Options) (Detector, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -135,13 +136,51 @@ func New(name string, opts *Options) (Detector, error) {
 	case NameDefault:
 		return NewDefault(&o)
 	case NameRobustZ:
-		return newRobustZ(o), nil
+		return newCalibrated(newRobustZ(o), o), nil
 	case NameSeasonalESD:
-		return NewSeasonalESD(&o)
+		d, err := NewSeasonalESD(&o)
+		if err != nil {
+			return nil, err
+		}
+		return newCalibrated(d, o), nil
 	case NameChangePoint:
+		// CUSUM scores its own alarms; calibrating them measured worse
+		// on NAB (21.39 against 26.14).
 		return newChangePoint(o), nil
 	}
 	return nil, fmt.Errorf("%q (have %v): %w", name, Detectors(), ErrUnknownDetector)
+}
+
+// calibrated gives a single detector's scores the same meaning on every
+// series (New wraps robustz and shesd in it), as the default does for each
+// of its channels: its evidence is
+// read against the tail of its own past evidence (tailCalibrator), and after
+// an alarm it stays quiet for quietSteps points.
+type calibrated struct {
+	d     Detector
+	cal   *tailCalibrator
+	quiet int
+}
+
+func newCalibrated(d Detector, o Options) *calibrated {
+	return &calibrated{d: d, cal: newTailCalibrator(calibrationFactor*o.Window, calibrationHistory*o.MinHistory)}
+}
+
+// Update scores y; see Detector.
+func (c *calibrated) Update(y float64) float64 {
+	e := min(scoreEvidence(c.d.Update(y)), maxRawEvidence)
+	if !finite(y) {
+		return 0
+	}
+	e = c.cal.evidence(e)
+	if c.quiet > 0 {
+		c.quiet--
+		return 0
+	}
+	if e >= alarmEvidence {
+		c.quiet = quietSteps
+	}
+	return evidenceScore(e)
 }
 
 // Batch scores the history y with d, as if its points arrived one by one,
