@@ -72,8 +72,15 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 			target[i] = math.NaN()
 		}
 	}
-	if cleaned, anomalies := replaceGaps(p, primary, o.KeepAnomalies); anomalies > 0 {
-		p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points (outages, spikes, dips) before fitting", anomalies))
+	if cleaned, anomalies := replaceGaps(p, primary, o.KeepAnomalies); len(anomalies) > 0 {
+		count := 0
+		for _, a := range anomalies {
+			count += a.End - a.Start
+			a.Start += p.offset
+			a.End += p.offset
+			f.Anomalies = append(f.Anomalies, a)
+		}
+		p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points in %d spans (outages, spikes, dips) before fitting", count, len(anomalies)))
 		f.Notes = p.notes
 		copy(y, cleaned)
 		for i, v := range target {
@@ -174,9 +181,10 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 
 // replaceGaps runs anomaly.Clean over the prepared history and returns it
 // with the gaps replaced by Clean's seasonal estimate, and unless
-// keepAnomalies, the anomalies that trainingAnomalies picks too, with
-// their count. Should Clean fail, the linear fill of prepare stands.
-func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, int) {
+// keepAnomalies, the anomalies that trainingAnomalies picks too (indexed
+// in the prepared history). Should Clean fail, the linear fill of prepare
+// stands.
+func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, []Anomaly) {
 	raw := slices.Clone(p.y)
 	for i, gap := range p.gap {
 		if gap {
@@ -188,7 +196,7 @@ func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, int) {
 	}
 	cleaned, flagged, err := anomaly.Clean(raw, &anomaly.CleanOptions{Period: period})
 	if err != nil {
-		return p.y, 0
+		return p.y, nil
 	}
 	out := slices.Clone(p.y)
 	for i, gap := range p.gap {
@@ -197,17 +205,16 @@ func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, int) {
 		}
 	}
 	if keepAnomalies {
-		return out, 0
+		return out, nil
 	}
-	count := 0
-	for _, r := range trainingAnomalies(raw, cleaned, flagged, p.gap, max(period, 1)) {
-		for i := r[0]; i < r[1]; i++ {
+	anomalies := trainingAnomalies(raw, cleaned, flagged, p.gap, max(period, 1))
+	for _, a := range anomalies {
+		for i := a.Start; i < a.End; i++ {
 			out[i] = math.Max(0, cleaned[i])
 			p.gap[i] = true
 		}
-		count += r[1] - r[0]
 	}
-	return out, count
+	return out, anomalies
 }
 
 // outageMinRun is how many points at or below a tenth of their seasonal
@@ -225,7 +232,7 @@ const outageMinRun = 5
 // profile does not know), lasts, or is too recent to tell may be a real
 // pattern or change of level: the model must learn from it, not have it
 // erased.
-func trainingAnomalies(raw, cleaned []float64, flagged, gap []bool, period int) [][2]int {
+func trainingAnomalies(raw, cleaned []float64, flagged, gap []bool, period int) []Anomaly {
 	n := len(raw)
 	span := max(period, 24)
 	maxSpike := max(3, period/24)
@@ -251,12 +258,20 @@ func trainingAnomalies(raw, cleaned []float64, flagged, gap []bool, period int) 
 		r.collapse = collapsed == r.end-r.start || collapsed >= outageMinRun
 		runs = append(runs, r)
 	}
-	var out [][2]int
+	var out []Anomaly
 	for k, r := range runs {
 		alone := (k == 0 || runs[k-1].end+span <= r.start) && (k == len(runs)-1 || r.end+span <= runs[k+1].start)
-		if r.collapse || (r.end-r.start <= maxSpike && alone && r.end <= n-span) {
-			out = append(out, [2]int{r.start, r.end})
+		a := Anomaly{Start: r.start, End: r.end, Kind: AnomalyOutage}
+		if !r.collapse {
+			if r.end-r.start > maxSpike || !alone || r.end > n-span {
+				continue
+			}
+			a.Kind = AnomalyDip
+			if raw[r.start] > cleaned[r.start] {
+				a.Kind = AnomalySpike
+			}
 		}
+		out = append(out, a)
 	}
 	return out
 }

@@ -274,3 +274,40 @@ func FuzzFit(f *testing.F) {
 		}
 	})
 }
+
+// TestAnomaliesKeptOutOfTraining puts an outage (a day of zeros) into a
+// daily series and checks that Fit reports it and that the forecast is not
+// dragged down by it; with KeepAnomalies nothing is replaced.
+func TestAnomaliesKeptOutOfTraining(t *testing.T) {
+	y := seasonal(24 * 30)
+	for i := 24 * 20; i < 24*21; i++ {
+		y[i] = 0
+	}
+	input := append([]float64{math.NaN(), math.NaN()}, y...) // leading gap: indices stay those of the input
+	f, err := forecast.Fit(input, &forecast.Options{Horizon: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := forecast.Anomaly{Start: 2 + 24*20, End: 2 + 24*21, Kind: forecast.AnomalyOutage}
+	if !slices.Contains(f.Anomalies, want) {
+		t.Fatalf("anomalies %+v lack the outage %+v", f.Anomalies, want)
+	}
+	r, err := f.Forecast(24, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mean float64
+	for _, v := range r.Point {
+		mean += v / 24
+	}
+	if mean < 90 || mean > 110 {
+		t.Errorf("mean forecast %.1f after the outage, want about 100", mean)
+	}
+	kept, err := forecast.Fit(input, &forecast.Options{Horizon: 24, KeepAnomalies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept.Anomalies) != 0 {
+		t.Errorf("KeepAnomalies: %d anomalies replaced, want none", len(kept.Anomalies))
+	}
+}

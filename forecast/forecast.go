@@ -131,6 +131,9 @@ type Fitted struct {
 	// Scores is the cross-validated mean absolute scaled error of each
 	// candidate that auto compared (empty for a single declared model).
 	Scores map[string]float64 `json:"cv_scores,omitempty"`
+	// Anomalies are the spans of the input that were kept out of training
+	// (replaced like gaps), unless Options.KeepAnomalies.
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Observations is how many points the model has seen.
 	Observations int `json:"observations"`
 
@@ -140,6 +143,20 @@ type Fitted struct {
 	Components []Component `json:"components"`
 
 	Calibration Calibration `json:"calibration"`
+}
+
+// Anomaly kinds.
+const (
+	AnomalyOutage = "outage" // a run at or near zero load: missing data, not demand
+	AnomalySpike  = "spike"  // a short, isolated burst above the seasonal estimate
+	AnomalyDip    = "dip"    // a short, isolated drop below it
+)
+
+// Anomaly is a span of the input, values[Start:End], kept out of training.
+type Anomaly struct {
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Kind  string `json:"kind"`
 }
 
 // Component is one fitted model of a forecaster and its weight. Exactly
@@ -280,6 +297,7 @@ type Result struct {
 	Quantiles []Quantile         `json:"quantiles,omitempty"`
 	Notes     []string           `json:"notes,omitempty"`
 	Detected  []Season           `json:"detected,omitempty"`
+	Anomalies []Anomaly          `json:"anomalies,omitempty"`
 	Scores    map[string]float64 `json:"cv_scores,omitempty"`
 }
 
@@ -308,13 +326,14 @@ func (f *Fitted) Forecast(h int, quantiles []float64) (*Result, error) {
 		return nil, err
 	}
 	r := &Result{
-		Model:    f.Model,
-		Seasons:  slices.Clone(f.Seasons),
-		Reason:   f.Reason,
-		Point:    make([]float64, h),
-		Notes:    slices.Clone(f.Notes),
-		Detected: slices.Clone(f.Detected),
-		Scores:   f.Scores,
+		Model:     f.Model,
+		Seasons:   slices.Clone(f.Seasons),
+		Reason:    f.Reason,
+		Point:     make([]float64, h),
+		Notes:     slices.Clone(f.Notes),
+		Detected:  slices.Clone(f.Detected),
+		Anomalies: slices.Clone(f.Anomalies),
+		Scores:    f.Scores,
 	}
 	m.Predict(r.Point)
 	for i, v := range r.Point {

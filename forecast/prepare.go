@@ -10,6 +10,7 @@ type prepared struct {
 	y        []float64 // no NaN, no Inf, no negative value
 	gap      []bool    // y[i] was filled in, not observed
 	trailing int       // NaN points after the last observation, replayed as gaps
+	offset   int       // index in the input of y[0] (leading NaNs dropped)
 	notes    []string
 }
 
@@ -48,6 +49,7 @@ func prepare(values []float64) (*prepared, error) {
 		y:        make([]float64, last-first+1),
 		gap:      make([]bool, last-first+1),
 		trailing: len(values) - 1 - last,
+		offset:   first,
 	}
 	if first > 0 {
 		p.notes = append(p.notes, fmt.Sprintf("dropped %d leading missing points", first))

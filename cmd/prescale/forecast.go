@@ -164,6 +164,9 @@ func runForecast(_ context.Context, e *env, args []string) error {
 	return tw.Flush()
 }
 
+// maxListedAnomalies is how many anomalous spans the table lists.
+const maxListedAnomalies = 5
+
 // writeForecastSummary prints what was fitted and why, above the table.
 func writeForecastSummary(w io.Writer, saved savedModel, res *forecast.Result, stats feed.CSVStats, loaded bool) {
 	f := saved.Fitted
@@ -193,6 +196,22 @@ func writeForecastSummary(w io.Writer, saved savedModel, res *forecast.Result, s
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(w, "note:     %s\n", n)
+	}
+	// The longest spans kept out of training, in time order.
+	spans := slices.Clone(res.Anomalies)
+	slices.SortStableFunc(spans, func(a, b forecast.Anomaly) int { return cmp.Compare(b.End-b.Start, a.End-a.Start) })
+	if len(spans) > maxListedAnomalies {
+		spans = spans[:maxListedAnomalies]
+	}
+	slices.SortFunc(spans, func(a, b forecast.Anomaly) int { return cmp.Compare(a.Start, b.Start) })
+	at := func(i int) string {
+		return saved.Series.Start.Add(time.Duration(i) * saved.Series.Step).Format(time.RFC3339)
+	}
+	for _, a := range spans {
+		fmt.Fprintf(w, "anomaly:  %s %s to %s (%d points)\n", a.Kind, at(a.Start), at(a.End-1), a.End-a.Start)
+	}
+	if len(res.Anomalies) > len(spans) {
+		fmt.Fprintf(w, "          and %d shorter spans (--format json lists them all)\n", len(res.Anomalies)-len(spans))
 	}
 	fmt.Fprintln(w)
 }
