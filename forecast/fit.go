@@ -29,10 +29,13 @@ import (
 //     why.
 //
 // With Model auto, every candidate (seasonal naive, Holt-Winters and
-// harmonic regression variants) is scored by rolling-origin
-// cross-validation on the recent history and the best is refitted on the
-// whole history. The out-of-sample errors of the chosen model calibrate its
-// quantiles.
+// harmonic regression variants), and the equal-weight averages of the best
+// two and three, is scored by rolling-origin cross-validation on the
+// recent history: each is fitted on the history before the first origin
+// and then stepped forward one observation at a time without refitting.
+// The best is refitted on the whole history; its out-of-sample errors by
+// step ahead calibrate its quantiles. A single kind compares its own
+// variants the same way.
 func Fit(values []float64, opts *Options) (*Fitted, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -55,8 +55,10 @@ type Options struct {
 	Step time.Duration
 	// MaxPeriod bounds season detection; 0 means half the series length.
 	MaxPeriod int
-	// Folds is the number of rolling origins used to choose the model and to
-	// calibrate its intervals. Default 8.
+	// Folds sets how much recent history validates the candidates and
+	// calibrates the intervals: Folds-1 half-horizons of forecast origins
+	// (every step one), or the longest season if that is longer, counted in
+	// observed points. Default 8.
 	Folds int
 	// KeepAnomalies trains on the history as it is. By default points that
 	// anomaly.Clean flags (outages reading as zero, one-off spikes and
