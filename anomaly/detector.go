@@ -157,9 +157,9 @@ func New(name string, opts *Options) (Detector, error) {
 // read against the tail of its own past evidence (tailCalibrator), and after
 // an alarm it stays quiet for quietSteps points.
 type calibrated struct {
-	d     Detector
-	cal   *tailCalibrator
-	quiet int
+	d    Detector
+	cal  *tailCalibrator
+	gate alarmGate
 }
 
 func newCalibrated(d Detector, o Options) *calibrated {
@@ -172,15 +172,7 @@ func (c *calibrated) Update(y float64) float64 {
 	if !finite(y) {
 		return 0
 	}
-	e = c.cal.evidence(e)
-	if c.quiet > 0 {
-		c.quiet--
-		return 0
-	}
-	if e >= alarmEvidence {
-		c.quiet = quietSteps
-	}
-	return evidenceScore(e)
+	return c.gate.score(c.cal.evidence(e))
 }
 
 // Batch scores the history y with d, as if its points arrived one by one,

@@ -37,7 +37,7 @@ type Default struct {
 	level *ring // last levelWindow clipped z-scores
 	zsum  float64
 	cal   [4]*tailCalibrator
-	quiet int
+	gate  alarmGate
 }
 
 // Default's constants, measured on NAB (see eval nab).
@@ -101,12 +101,21 @@ func (d *Default) Update(y float64) float64 {
 		d.cal[1].evidence(d.sum/float64(d.short.n)) +
 		d.cal[2].evidence(min(lv, maxRawEvidence)) +
 		d.cal[3].evidence(nv)
-	if d.quiet > 0 {
-		d.quiet--
+	return d.gate.score(e)
+}
+
+// alarmGate turns evidence into a score and silences it for quietSteps
+// points after an alarm (evidence of alarmEvidence or more), as one
+// incident needs one alarm.
+type alarmGate struct{ quiet int }
+
+func (g *alarmGate) score(e float64) float64 {
+	if g.quiet > 0 {
+		g.quiet--
 		return 0
 	}
 	if e >= alarmEvidence {
-		d.quiet = quietSteps
+		g.quiet = quietSteps
 	}
 	return evidenceScore(e)
 }

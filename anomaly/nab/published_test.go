@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prescale/prescale/feed/feedtest"
 	"io"
 	"math"
 	"os"
@@ -20,21 +21,9 @@ import (
 // total raw scores (results/<detector>/<detector>_<profile>_scores.csv) and
 // normalized scores (results/final_results.json).
 
-// nabDir returns the NAB checkout inside $PRESCALE_DATA (default
-// ../../../shared/data). A missing directory fails the test: the data is
-// part of the test, not an optional extra.
-func nabDir(tb testing.TB) string {
-	tb.Helper()
-	root := os.Getenv("PRESCALE_DATA")
-	if root == "" {
-		root = filepath.Join("..", "..", "..", "shared", "data")
-	}
-	dir := filepath.Join(root, "nab")
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		tb.Fatalf("NAB data not found at %s (set PRESCALE_DATA): %v", dir, err)
-	}
-	return dir
-}
+// nabDir returns the NAB checkout in the shared benchmark data; a missing
+// directory fails the test.
+func nabDir(tb testing.TB) string { return filepath.Join(feedtest.DataDir(tb), "nab") }
 
 // detectorRun is a published detector's per-row output over the corpus.
 type detectorRun struct {
