@@ -6,7 +6,7 @@ BIN        := bin/prescale
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go notebooks bench lint eval-m4 clean
+.PHONY: help build run test test-go notebooks prometheus bench lint eval-m4 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,13 +17,16 @@ build: ## build bin/prescale
 run: build ## forecast the next hour of the NASA HTTP trace (the main job on the bundled benchmark data)
 	$(BIN) forecast --input $(DATA)/nasa_http/nasa_http_1995_requests_per_minute.csv --column requests --horizon 1h --seasons 1d,1w
 
-test: lint notebooks test-go ## run the whole test suite: lint, notebooks, Go tests with the race detector
+test: lint notebooks prometheus test-go ## run the whole test suite: lint, notebooks, Go tests with the race detector
 
 test-go: ## Go tests with the race detector (data from $(DATA))
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 notebooks: ## execute the notebooks headless and check the reference data they write
 	bash .ci/notebooks.sh
+
+prometheus: ## install Debian's prometheus (integration tests start their own servers)
+	bash .ci/prometheus.sh
 
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,5 @@
+package promtest
+
+import "testing"
+
+func TestMain(m *testing.M) { Main(m) }
