@@ -16,7 +16,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/common/config"
+
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/feed/prometheus"
 	"github.com/prescale/prescale/forecast"
 )
 
@@ -32,9 +35,15 @@ type savedModel struct {
 	Fitted *forecast.Fitted `json:"fitted"`
 }
 
-func runForecast(_ context.Context, e *env, args []string) error {
-	fs := newFlagSet("forecast", "forecast --input FILE.csv --horizon N|DURATION [flags]", e.stderr)
+func runForecast(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("forecast", "forecast (--input FILE.csv | --prometheus.url URL --query PROMQL | --load MODEL.json) --horizon N|DURATION [flags]", e.stderr)
 	input := fs.String("input", "", "CSV load history with a header: a timestamp column and a value column")
+	promURL := fs.String("prometheus.url", "", "read the history from this Prometheus server (e.g. http://prometheus:9090) instead of a CSV file")
+	query := fs.String("query", "", "with --prometheus.url: the PromQL query giving the load, one series (e.g. sum(rate(http_requests_total[5m])))")
+	rangeFlag := fs.String("range", "14d", "with --prometheus.url: how much history to read, ending at --end")
+	endFlag := fs.String("end", "", "with --prometheus.url: end of the history, RFC 3339 (default: now)")
+	promTimeout := fs.Duration("prometheus.timeout", 0, "with --prometheus.url: timeout of one request (default 2m); long ranges are split and failed requests retried")
+	promHTTP := fs.String("prometheus.http-config", "", "with --prometheus.url: a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)")
 	column := fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")")
 	stepFlag := fs.String("step", "", "grid step, e.g. 1m (default: inferred from the timestamps)")
 	horizonFlag := fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d")
@@ -55,8 +64,17 @@ func runForecast(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: --quantiles: %v", errUsage, err)
 	}
-	if (*input == "") == (*load == "") {
-		return fmt.Errorf("%w: give exactly one of --input and --load", errUsage)
+	sources := 0
+	for _, s := range []string{*input, *load, *promURL} {
+		if s != "" {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return fmt.Errorf("%w: give exactly one of --input, --prometheus.url and --load", errUsage)
+	}
+	if (*promURL == "") != (*query == "") {
+		return fmt.Errorf("%w: --prometheus.url and --query go together", errUsage)
 	}
 	if *horizonFlag == "" {
 		return fmt.Errorf("%w: --horizon is required", errUsage)
@@ -82,16 +100,22 @@ func runForecast(_ context.Context, e *env, args []string) error {
 				return fmt.Errorf("%w: --step %q: want a positive duration such as 1m", errUsage, *stepFlag)
 			}
 		}
-		f, err := os.Open(*input)
-		if err != nil {
-			return err
+		var s *feed.Series
+		if *promURL != "" {
+			if s, err = readPrometheus(ctx, e, *promURL, *query, *rangeFlag, *endFlag, step, *promTimeout, *promHTTP); err != nil {
+				return err
+			}
+		} else {
+			f, err := os.Open(*input)
+			if err != nil {
+				return err
+			}
+			s, stats, err = feed.ReadCSVStats(f, *input, &feed.CSVOptions{Column: *column, Step: step})
+			f.Close()
+			if err != nil {
+				return err
+			}
 		}
-		s, st, err := feed.ReadCSVStats(f, *input, &feed.CSVOptions{Column: *column, Step: step})
-		f.Close()
-		if err != nil {
-			return err
-		}
-		stats = st
 		periods, err := parseSeasons(*seasons, s.Step)
 		if err != nil {
 			return fmt.Errorf("%w: --seasons: %v", errUsage, err)
@@ -102,7 +126,7 @@ func runForecast(_ context.Context, e *env, args []string) error {
 		}
 		fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *model, Horizon: horizon, Periods: periods, Step: s.Step, KeepAnomalies: *keepAnomalies})
 		if err != nil {
-			return fmt.Errorf("%s: %w", *input, err)
+			return fmt.Errorf("%s: %w", s.Name, err)
 		}
 		saved.Series.Name, saved.Series.Start, saved.Series.Step, saved.Series.Points = s.Name, s.Start, s.Step, s.Len()
 		saved.Fitted = fitted
@@ -138,7 +162,7 @@ func runForecast(_ context.Context, e *env, args []string) error {
 			Input      *feed.CSVStats   `json:"input,omitempty"`
 			Forecast   *forecast.Result `json:"forecast"`
 		}{saved.Series.Name, saved.Series.Step.String(), times, nil, res}
-		if *load == "" {
+		if *input != "" {
 			out.Input = &stats
 		}
 		enc := json.NewEncoder(e.stdout)
@@ -147,7 +171,7 @@ func runForecast(_ context.Context, e *env, args []string) error {
 	case "csv":
 		return writeForecastCSV(e.stdout, times, res)
 	}
-	writeForecastSummary(e.stdout, saved, res, stats, *load != "")
+	writeForecastSummary(e.stdout, saved, res, stats, *input == "")
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := []string{"step", "timestamp", "point"}
 	for _, q := range res.Quantiles {
@@ -167,11 +191,12 @@ func runForecast(_ context.Context, e *env, args []string) error {
 // maxListedAnomalies is how many anomalous spans the table lists.
 const maxListedAnomalies = 5
 
-// writeForecastSummary prints what was fitted and why, above the table.
-func writeForecastSummary(w io.Writer, saved savedModel, res *forecast.Result, stats feed.CSVStats, loaded bool) {
+// writeForecastSummary prints what was fitted and why, above the table;
+// noCSV says there are no CSV statistics to report.
+func writeForecastSummary(w io.Writer, saved savedModel, res *forecast.Result, stats feed.CSVStats, noCSV bool) {
 	f := saved.Fitted
 	fmt.Fprintf(w, "series:   %s, %d points every %v from %s\n", saved.Series.Name, saved.Series.Points, saved.Series.Step, saved.Series.Start.Format(time.RFC3339))
-	if !loaded && (stats.Duplicates > 0 || stats.Missing > 0 || stats.Reordered || stats.OffGrid > 0) {
+	if !noCSV && (stats.Duplicates > 0 || stats.Missing > 0 || stats.Reordered || stats.OffGrid > 0) {
 		fmt.Fprintf(w, "input:    %d rows; %d duplicate rows averaged, %d off-grid rows rounded, %d missing points, reordered: %v\n",
 			stats.Rows, stats.Duplicates, stats.OffGrid, stats.Missing, stats.Reordered)
 	}
@@ -267,6 +292,46 @@ func formatLoad(v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// readPrometheus reads the load history from Prometheus: the query over
+// the range ending at end (now by default), at the given step (1m when not
+// given).
+func readPrometheus(ctx context.Context, e *env, url, query, rangeFlag, endFlag string, step, timeout time.Duration, httpConfig string) (*feed.Series, error) {
+	span, err := parseDuration(rangeFlag)
+	if err != nil || span <= 0 {
+		return nil, fmt.Errorf("%w: --range %q: want a positive duration such as 14d", errUsage, rangeFlag)
+	}
+	end := time.Now()
+	if endFlag != "" {
+		if end, err = time.Parse(time.RFC3339, endFlag); err != nil {
+			return nil, fmt.Errorf("%w: --end: %v", errUsage, err)
+		}
+	}
+	if step == 0 {
+		step = time.Minute
+	}
+	opts := &prometheus.Options{Timeout: timeout, Logger: e.logger}
+	if httpConfig != "" {
+		cfg, _, err := config.LoadHTTPConfigFile(httpConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--prometheus.http-config: %w", err)
+		}
+		opts.HTTP = cfg
+	}
+	client, err := prometheus.New(url, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --prometheus.url: %v", errUsage, err)
+	}
+	defer client.Close()
+	// The grid ends on a whole step, so that reruns see the same points.
+	end = end.Truncate(step)
+	s, err := client.Range(ctx, query, end.Add(-span), end.Add(-step), step)
+	if err != nil {
+		return nil, err
+	}
+	s.Name = url + " " + query
+	return s, nil
 }
 
 // parseQuantiles reads a comma-separated list of levels in (0,1).

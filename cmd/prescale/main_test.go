@@ -29,7 +29,8 @@ func TestUsage(t *testing.T) {
 		inStderr string
 	}{
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"forecast without input", []string{"forecast", "--horizon", "3"}, 2, "give exactly one of --input and --load"},
+		{"forecast without input", []string{"forecast", "--horizon", "3"}, 2, "give exactly one of --input, --prometheus.url and --load"},
+		{"url without query", []string{"forecast", "--prometheus.url", "http://127.0.0.1:9", "--horizon", "3"}, 2, "--prometheus.url and --query go together"},
 		{"bad format", []string{"forecast", "--input", "x.csv", "--horizon", "3", "--format", "xml"}, 2, `--format "xml"`},
 		{"bad quantile", []string{"forecast", "--input", "x.csv", "--horizon", "3", "--quantiles", "1.5"}, 2, `"1.5" is not a level in (0,1)`},
 		{"unknown benchmark", []string{"eval", "m5"}, 2, `unknown benchmark "m5"`},
