@@ -135,11 +135,12 @@ func FuzzSplitStitch(f *testing.F) {
 	f.Add(int64(-5000), int64(7), 100, 3)
 	f.Add(int64(1714521600123), int64(15_000), 11001, 11000)
 	f.Fuzz(func(t *testing.T, startMs, stepMs int64, n, per int) {
+		// Inputs outside the domain are not tests.
 		if stepMs <= 0 || stepMs > int64(time.Hour/time.Millisecond)*24*365 || n <= 0 || n > 50_000 || per <= 0 {
-			t.Skip()
+			return
 		}
 		if startMs < -1<<50 || startMs > 1<<50 {
-			t.Skip() // keep time.UnixMilli in range
+			return // keep time.UnixMilli in range
 		}
 		start := time.UnixMilli(startMs)
 		step := time.Duration(stepMs) * time.Millisecond
