@@ -29,38 +29,47 @@ const (
 // crashTargets are the targets the writer saves, round after round.
 var crashTargets = []string{"api", "checkout", "web"}
 
-// TestSnapshotCrashWriter is the writer process of TestSnapshotCrash: it
-// saves snapshots of crashTargets as fast as it can, alternating between
-// two fitted models by generation (even: the first, odd: the second),
-// says "ready" on stdout once every target has been saved, and runs until
-// it is killed. Without the environment it does nothing.
-func TestSnapshotCrashWriter(t *testing.T) {
-	dir := os.Getenv(crashEnvDir)
-	if dir == "" {
-		t.Skip("the writer process of TestSnapshotCrash")
+// TestMain runs the crash writer instead of the tests when this binary is
+// started as TestSnapshotCrash's writer process.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashEnvDir); dir != "" {
+		if err := crashWriter(dir); err != nil {
+			os.Stderr.WriteString("crash writer: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// crashWriter is the writer process of TestSnapshotCrash: it saves
+// snapshots of crashTargets as fast as it can, alternating between two
+// fitted models by generation (even: the first, odd: the second), says
+// "ready" on stdout once every target has been saved, and runs until it is
+// killed.
+func crashWriter(dir string) error {
 	raw, err := os.ReadFile(os.Getenv(crashEnvModels))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	var fits [2]*forecast.Fitted
 	if err := json.Unmarshal(raw, &fits); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	gen, err := strconv.ParseUint(os.Getenv(crashEnvGen), 10, 64)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	store, err := models.OpenStore(dir)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	// A writer that is never killed (its parent died) stops on its own.
 	ready := false
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); gen++ {
 		for _, name := range crashTargets {
 			if err := store.Save(snapOf(name, fits[gen%2], crashSeriesLen, gen)); err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
 		if !ready {
@@ -68,6 +77,7 @@ func TestSnapshotCrashWriter(t *testing.T) {
 			ready = true
 		}
 	}
+	return nil
 }
 
 const crashSeriesLen = 24 * 14
@@ -83,7 +93,7 @@ const crashSeriesLen = 24 * 14
 // durability against power loss (that is what the fsyncs are for).
 func TestSnapshotCrash(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts up to 40 processes")
+		t.Skip("short mode: starts up to 40 processes")
 	}
 	// Up to iterations kills, but no new one after budget once minimum
 	// have run, so that a loaded machine slows the test down only so far.
@@ -203,7 +213,7 @@ func TestSnapshotCrash(t *testing.T) {
 // files the kill left.
 func runCrashWriter(t *testing.T, dir, modelsFile string, firstGen uint64, delay time.Duration) int {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSnapshotCrashWriter$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(),
 		crashEnvDir+"="+dir, crashEnvModels+"="+modelsFile, crashEnvGen+"="+strconv.FormatUint(firstGen, 10))
 	var stderr bytes.Buffer
