@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/feed/prometheus"
@@ -351,20 +352,11 @@ func parseQuantiles(s string) ([]float64, error) {
 	return out, nil
 }
 
-// parseDuration is time.ParseDuration that also takes days (d) and weeks
-// (w), as in Prometheus durations.
+// parseDuration reads a Prometheus duration ("90s", "1h30m", "14d", "1w"),
+// the syntax of --range and of the targets file.
 func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(s, suffix); ok {
-			v, err := strconv.ParseFloat(n, 64)
-			if err != nil {
-				return 0, fmt.Errorf("duration %q: %w", s, err)
-			}
-			return time.Duration(v * float64(unit)), nil
-		}
-	}
-	return time.ParseDuration(s)
+	d, err := model.ParseDuration(strings.TrimSpace(s))
+	return time.Duration(d), err
 }
 
 // toSteps reads a step count or a duration that must be a whole number of

@@ -377,14 +377,7 @@ func testProxyFaults(t *testing.T, srv *promtest.Server) {
 	})
 
 	t.Run("slow past the timeout", func(t *testing.T) {
-		proxy := newFaultProxy(t, srv.URL, func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-			select {
-			case <-time.After(5 * time.Second):
-			case <-r.Context().Done():
-				return true
-			}
-			return false
-		})
+		proxy := newFaultProxy(t, srv.URL, stall)
 		o := fast()
 		o.Timeout = 200 * time.Millisecond
 		t0 := time.Now()
@@ -399,14 +392,7 @@ func testProxyFaults(t *testing.T, srv *promtest.Server) {
 	})
 
 	t.Run("slow past the caller's deadline", func(t *testing.T) {
-		proxy := newFaultProxy(t, srv.URL, func(w http.ResponseWriter, r *http.Request, _ int64) bool {
-			select {
-			case <-time.After(5 * time.Second):
-			case <-r.Context().Done():
-				return true
-			}
-			return false
-		})
+		proxy := newFaultProxy(t, srv.URL, stall)
 		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		s, err := newClient(t, proxy.URL, fast()).Range(ctx, "load", histStart, lastMinute, time.Minute)
@@ -507,4 +493,15 @@ func BenchmarkRange14Days(b *testing.B) {
 			}
 		})
 	}
+}
+
+// stall is a fault that holds every request for 5 s, or until the client
+// gives up.
+func stall(w http.ResponseWriter, r *http.Request, _ int64) bool {
+	select {
+	case <-time.After(5 * time.Second):
+	case <-r.Context().Done():
+		return true
+	}
+	return false
 }
