@@ -6,7 +6,7 @@ BIN        := bin/prescale
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go notebooks prometheus bench lint eval-m4 clean
+.PHONY: help build run test test-go notebooks prometheus bench lint generate check-generate eval-m4 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -14,10 +14,10 @@ help: ## list the targets
 build: ## build bin/prescale
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/prescale
 
-run: build ## forecast the next hour of the NASA HTTP trace (the main job on the bundled benchmark data)
-	$(BIN) forecast --input $(DATA)/nasa_http/nasa_http_1995_requests_per_minute.csv --column requests --horizon 1h --seasons 1d,1w
+run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000)
+	$(BIN) serve
 
-test: lint notebooks prometheus test-go ## run the whole test suite: lint, notebooks, Go tests with the race detector
+test: lint check-generate notebooks prometheus test-go ## run the whole test suite: lint, generated code, notebooks, Go tests with the race detector
 
 test-go: ## Go tests with the race detector (data from $(DATA))
 	$(GO) test -race -count=1 -timeout 30m ./...
@@ -35,6 +35,12 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+generate: ## regenerate api/prescale/v1 (Go, gRPC, grpc-gateway, OpenAPI) from the proto
+	bash .ci/generate.sh
+
+check-generate: ## fail when the committed generated code is not what make generate writes
+	bash .ci/generate.sh --check
 
 eval-m4: build ## accuracy, calibration and fit time on M4 Hourly
 	$(BIN) eval m4 --data $(DATA)

@@ -123,6 +123,10 @@ type Recommendation struct {
 	// current bounds) and PreviousTime its time; zero when there was none.
 	PreviousReplicas int       `json:"previous_replicas"`
 	PreviousTime     time.Time `json:"previous_time,omitzero"`
+
+	// Demo is set for a target of the built-in simulated workload (set by
+	// the registry, not by Recommend): the answer is not about real load.
+	Demo bool `json:"demo,omitempty"`
 }
 
 // ForecastPart is the forecast side of a recommendation: the maximum of the

@@ -74,6 +74,11 @@ type Snapshot struct {
 	Version int `json:"version"`
 	// Name is the target's name; it also names the file.
 	Name string `json:"name"`
+	// Origin is where the target was declared (OriginConfig, OriginAPI,
+	// ...): a restarted service registers the targets created through the
+	// API or by KEDA again from their snapshots. Empty in files written
+	// before it existed, which are read as config targets.
+	Origin string `json:"origin,omitempty"`
 	// Target is the configuration the model was fitted for. A service
 	// compares it with the current configuration to tell whether the
 	// model still applies (same query, step, history, seasons, kind).

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"math"
 	"os"
@@ -312,7 +313,24 @@ func readPrometheus(ctx context.Context, e *env, url, query, rangeFlag, endFlag 
 	if step == 0 {
 		step = time.Minute
 	}
-	opts := &prometheus.Options{Timeout: timeout, Logger: e.logger}
+	client, err := newPrometheusClient(e.logger, url, timeout, httpConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	// The grid ends on a whole step, so that reruns see the same points.
+	end = end.Truncate(step)
+	s, err := client.Range(ctx, query, end.Add(-span), end.Add(-step), step)
+	if err != nil {
+		return nil, err
+	}
+	s.Name = url + " " + query
+	return s, nil
+}
+
+// newPrometheusClient builds the client of the --prometheus.* flags.
+func newPrometheusClient(logger *slog.Logger, url string, timeout time.Duration, httpConfig string) (*prometheus.Client, error) {
+	opts := &prometheus.Options{Timeout: timeout, Logger: logger}
 	if httpConfig != "" {
 		cfg, _, err := config.LoadHTTPConfigFile(httpConfig)
 		if err != nil {
@@ -324,15 +342,7 @@ func readPrometheus(ctx context.Context, e *env, url, query, rangeFlag, endFlag 
 	if err != nil {
 		return nil, fmt.Errorf("%w: --prometheus.url: %v", errUsage, err)
 	}
-	defer client.Close()
-	// The grid ends on a whole step, so that reruns see the same points.
-	end = end.Truncate(step)
-	s, err := client.Range(ctx, query, end.Add(-span), end.Add(-step), step)
-	if err != nil {
-		return nil, err
-	}
-	s.Name = url + " " + query
-	return s, nil
+	return client, nil
 }
 
 // parseQuantiles reads a comma-separated list of levels in (0,1).

@@ -35,6 +35,7 @@ var errUsage = errors.New("usage")
 
 func commands() []command {
 	return []command{
+		{"serve", "run the autoscaler service: models per target, recommendations over gRPC, REST, KEDA and /metrics (a built-in demo without flags)", runServe},
 		{"forecast", "forecast a load history from a CSV file, with calibrated quantiles", runForecast},
 		{"eval", "measure on real data: m4 (forecast accuracy), nab (anomaly detection), outage (anomaly-aware training)", runEval},
 		{"version", "print the version", runVersion},

@@ -1,0 +1,260 @@
+package apitest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prescale/prescale/api"
+	"github.com/prescale/prescale/models"
+)
+
+// Backend is a fake api.Backend: targets in a map, with the answers of
+// the model calls (recommendation, forecast, anomalies) set by the test.
+// It keeps the registry's rules that the API relies on: names are unique
+// (models.ErrExists), targets are validated (models.ErrConfig), config and
+// demo targets are read-only (models.ErrReadOnly), an unknown name is
+// models.ErrNotFound, and a target with no recommendation or forecast set
+// has no data yet (models.ErrNotReady). It fits no model and reads no
+// clock. Its methods are safe for concurrent use.
+type Backend struct {
+	mu      sync.Mutex
+	targets map[string]*fakeTarget
+	ready   bool
+	creates int
+	updates int
+}
+
+// fakeTarget is a target's status and the answers set for it.
+type fakeTarget struct {
+	status    models.TargetStatus
+	rec       *models.Recommendation
+	forecast  *models.ForecastView
+	anomalies []models.AnomalyEvent
+	err       error
+}
+
+var _ api.Backend = (*Backend)(nil)
+
+// NewBackend returns an empty fake that is ready.
+func NewBackend() *Backend {
+	return &Backend{targets: map[string]*fakeTarget{}, ready: true}
+}
+
+// Put adds or replaces a target with the whole of its status, bypassing
+// validation, as the registry's own fitting and fetching would fill it.
+// The answers already set for that name are kept.
+func (b *Backend) Put(st models.TargetStatus) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ft, ok := b.targets[st.Target.Name]; ok {
+		ft.status = st
+		return
+	}
+	b.targets[st.Target.Name] = &fakeTarget{status: st}
+}
+
+// SetRecommendation sets what Recommendation answers for an existing
+// target.
+func (b *Backend) SetRecommendation(name string, r models.Recommendation) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mustGet(name).rec = &r
+}
+
+// SetForecast sets what Forecast answers for an existing target, whatever
+// the horizon, quantiles and history asked.
+func (b *Backend) SetForecast(name string, f *models.ForecastView) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mustGet(name).forecast = f
+}
+
+// SetAnomalies sets the spans Anomalies filters for an existing target.
+func (b *Backend) SetAnomalies(name string, events []models.AnomalyEvent) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mustGet(name).anomalies = slices.Clone(events)
+}
+
+// SetError makes Recommendation, Forecast and Anomalies fail with err for
+// an existing target; nil clears it.
+func (b *Backend) SetError(name string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mustGet(name).err = err
+}
+
+// SetReady sets what Ready answers.
+func (b *Backend) SetReady(ready bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ready = ready
+}
+
+// Calls returns how many Create and Update calls succeeded.
+func (b *Backend) Calls() (creates, updates int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.creates, b.updates
+}
+
+// mustGet is for the setters: setting an answer for a target the test
+// never added is a mistake in the test.
+func (b *Backend) mustGet(name string) *fakeTarget {
+	ft, ok := b.targets[name]
+	if !ok {
+		panic(fmt.Sprintf("apitest: no target %q; Put or Create it first", name))
+	}
+	return ft
+}
+
+// List returns every target's status, sorted by name.
+func (b *Backend) List() []models.TargetStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]models.TargetStatus, 0, len(b.targets))
+	for _, ft := range b.targets {
+		out = append(out, ft.status)
+	}
+	slices.SortFunc(out, func(x, y models.TargetStatus) int { return strings.Compare(x.Target.Name, y.Target.Name) })
+	return out
+}
+
+// Get returns one target's status.
+func (b *Backend) Get(name string) (models.TargetStatus, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ft, ok := b.targets[name]
+	if !ok {
+		return models.TargetStatus{}, fmt.Errorf("get %q: %w", name, models.ErrNotFound)
+	}
+	return ft.status, nil
+}
+
+// Create validates t and adds it with origin.
+func (b *Backend) Create(t models.Target, origin string) (models.TargetStatus, error) {
+	if err := t.Validate(); err != nil {
+		return models.TargetStatus{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.targets[t.Name]; ok {
+		return models.TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, models.ErrExists)
+	}
+	st := models.TargetStatus{Target: t, Origin: origin}
+	b.targets[t.Name] = &fakeTarget{status: st}
+	b.creates++
+	return st, nil
+}
+
+// Update validates t and replaces the configuration of the target of
+// its name, keeping its origin, state and answers.
+func (b *Backend) Update(t models.Target) (models.TargetStatus, error) {
+	if err := t.Validate(); err != nil {
+		return models.TargetStatus{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ft, err := b.writable("update", t.Name)
+	if err != nil {
+		return models.TargetStatus{}, err
+	}
+	ft.status.Target = t
+	b.updates++
+	return ft.status, nil
+}
+
+// Delete removes a target.
+func (b *Backend) Delete(name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, err := b.writable("delete", name); err != nil {
+		return err
+	}
+	delete(b.targets, name)
+	return nil
+}
+
+// writable returns a target the API may change.
+func (b *Backend) writable(op, name string) (*fakeTarget, error) {
+	ft, ok := b.targets[name]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%s %q: %w", op, name, models.ErrNotFound)
+	case ft.status.Origin == models.OriginConfig || ft.status.Origin == models.OriginDemo:
+		return nil, fmt.Errorf("%s %q: %w", op, name, models.ErrReadOnly)
+	}
+	return ft, nil
+}
+
+// answerable returns a target whose model calls may be answered.
+func (b *Backend) answerable(op, name string) (*fakeTarget, error) {
+	ft, ok := b.targets[name]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%s %q: %w", op, name, models.ErrNotFound)
+	case ft.err != nil:
+		return nil, fmt.Errorf("%s %q: %w", op, name, ft.err)
+	}
+	return ft, nil
+}
+
+// Recommendation returns the recommendation set for the target, which
+// also becomes its status's last recommendation, as in the registry.
+func (b *Backend) Recommendation(name string) (models.Recommendation, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ft, err := b.answerable("recommendation", name)
+	if err != nil {
+		return models.Recommendation{}, err
+	}
+	if ft.rec == nil {
+		return models.Recommendation{}, fmt.Errorf("recommendation %q: %w", name, models.ErrNotReady)
+	}
+	r := *ft.rec
+	ft.status.Recommendation = &r
+	return r, nil
+}
+
+// Forecast returns the forecast set for the target. The view is shared,
+// not copied: callers must not modify it.
+func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*models.ForecastView, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ft, err := b.answerable("forecast", name)
+	if err != nil {
+		return nil, err
+	}
+	if ft.forecast == nil {
+		return nil, fmt.Errorf("forecast %q: %w", name, models.ErrNotReady)
+	}
+	return ft.forecast, nil
+}
+
+// Anomalies returns the spans set for the target that overlap
+// [start, end).
+func (b *Backend) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ft, err := b.answerable("anomalies", name)
+	if err != nil {
+		return nil, err
+	}
+	var out []models.AnomalyEvent
+	for _, e := range ft.anomalies {
+		if e.Start.Before(end) && e.End.After(start) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Ready returns what SetReady set; true at first.
+func (b *Backend) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ready
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
+	"github.com/prescale/prescale/models"
+)
+
+// HTTPOptions configure the HTTP handler.
+type HTTPOptions struct {
+	// Gatherer is served on /metrics; nil serves no /metrics.
+	Gatherer prometheus.Gatherer
+	// Logger receives errors; nil discards them.
+	Logger *slog.Logger
+	// Now reads the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewHTTPHandler serves the REST API under /v1/ (grpc-gateway, calling srv
+// in process), the OpenAPI document on /openapi.json, /metrics, /healthz
+// (the process is up), /readyz (the backend is ready) and a read-only page
+// of the targets on /.
+func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.Handler, error) {
+	var o HTTPOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+	)
+	if err := prescalev1.RegisterPrescaleServiceHandlerServer(ctx, gw, srv); err != nil {
+		return nil, fmt.Errorf("register REST gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gw)
+	openapi := prescalev1.OpenAPI()
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi)
+	})
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
+			EnableOpenMetrics: true,
+		}))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !srv.b.Ready() {
+			http.Error(w, "not ready: restoring snapshots or fitting the first models", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	page := &indexPage{b: srv.b, log: o.Logger, now: o.Now}
+	mux.Handle("GET /{$}", page)
+	return mux, nil
+}
+
+// indexPage is the read-only overview of the targets.
+type indexPage struct {
+	b   Backend
+	log *slog.Logger
+	now func() time.Time
+}
+
+var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
+	"ago": func(now, t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return now.Sub(t).Round(time.Second).String() + " ago"
+	},
+	"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>prescale</title>
+<meta http-equiv="refresh" content="30">
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.stale{color:#b00;font-weight:bold}.demo{background:#fff3c4;padding:.5em 1em;border-radius:4px}
+small{color:#666}
+</style></head><body>
+<h1>prescale</h1>
+{{if .Demo}}<p class="demo">Demo mode: the targets marked <b>demo</b> follow a built-in simulated workload, not real data. Start with <code>--config</code> and <code>--prometheus.url</code> for real targets.</p>{{end}}
+<p>{{len .Targets}} target(s). REST API under <a href="/v1/targets">/v1/targets</a> (<a href="/openapi.json">OpenAPI</a>), metrics on <a href="/metrics">/metrics</a>.</p>
+<table><tr><th>target</th><th>origin</th><th>replicas</th><th>why</th><th>model</th><th>data</th><th>live accuracy</th></tr>
+{{range .Targets}}<tr>
+<td><a href="/v1/targets/{{.Target.Name}}/recommendation">{{.Target.Name}}</a></td>
+<td>{{.Origin}}</td>
+<td>{{with .Recommendation}}<b>{{.Replicas}}</b>{{if .Stale}} <span class="stale">stale</span>{{end}}{{else}}–{{end}}</td>
+<td>{{with .Recommendation}}{{.Won}}<br><small>{{.Reason}}</small>{{end}}</td>
+<td>{{if .ModelKind}}{{.ModelKind}} v{{.Generation}}<br><small>fitted {{ago $.Now .FittedAt}}</small>{{else}}not fitted yet{{end}}{{if .FitError}}<br><span class="stale">{{.FitError}}</span>{{end}}</td>
+<td>load {{printf "%.1f" .Observed}}<br><small>observed {{ago $.Now .ObservedAt}}</small>{{if .FetchError}}<br><span class="stale">{{.FetchError}}</span>{{end}}</td>
+<td>{{if .Accuracy.Points}}WAPE {{pct .Accuracy.WAPE}}, coverage {{pct .Accuracy.Coverage}}<br><small>{{.Accuracy.Points}} forecasts scored</small>{{else}}–{{end}}</td>
+</tr>{{end}}</table>
+</body></html>
+`))
+
+func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	data := struct {
+		Now     time.Time
+		Demo    bool
+		Targets []models.TargetStatus
+	}{Now: p.now(), Targets: p.b.List()}
+	for _, t := range data.Targets {
+		data.Demo = data.Demo || t.Origin == models.OriginDemo
+	}
+	var b strings.Builder
+	if err := indexTemplate.Execute(&b, data); err != nil {
+		p.log.Error("render index page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(b.String()))
+}

@@ -1,0 +1,431 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/common/model"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/prescale/prescale/models"
+)
+
+// DefaultPushInterval is how often StreamIsActive sends the active state
+// when KEDAOptions.PushInterval is zero: KEDA's own default polling
+// interval.
+const DefaultPushInterval = 15 * time.Second
+
+// KEDAMetricPrefix starts the name of the metric KEDA asks for; the target
+// name follows.
+const KEDAMetricPrefix = "prescale-"
+
+// KEDAOptions configure a KEDAScaler. A nil *KEDAOptions means defaults.
+type KEDAOptions struct {
+	// Logger receives internal errors and the targets registered from
+	// trigger metadata; nil discards them.
+	Logger *slog.Logger
+	// PushInterval is how often StreamIsActive sends the active state.
+	// Zero means DefaultPushInterval.
+	PushInterval time.Duration
+}
+
+// Validate reports options no scaler can work with.
+func (o *KEDAOptions) Validate() error {
+	if o != nil && o.PushInterval < 0 {
+		return fmt.Errorf("api: KEDA options: negative PushInterval %v", o.PushInterval)
+	}
+	return nil
+}
+
+// KEDAScaler is KEDA's external scaler (the "external" and
+// "external-push" triggers) over a Backend. A ScaledObject's trigger
+// metadata either names an existing target:
+//
+//	metadata:
+//	  scalerAddress: prescale.prescale.svc:9090
+//	  target: checkout
+//
+// or defines one, registered with origin models.OriginKEDA on first use
+// and updated when the definition changes:
+//
+//	metadata:
+//	  scalerAddress: prescale.prescale.svc:9090
+//	  query: sum(rate(http_requests_total{service="checkout"}[2m]))
+//	  capacityPerReplica: "50"
+//	  leadTime: 3m
+//
+// query, capacityPerReplica and leadTime are required; step, history,
+// margin, quantile, minReplicas, maxReplicas, seasons (comma-separated),
+// refitInterval, model and holdFor are optional, with the meaning, syntax
+// (Prometheus durations) and defaults of the config file. name sets the
+// target's name; it defaults to "<namespace>-<ScaledObject name>" made a
+// DNS-1123 label. Other keys, such as KEDA's own scalerAddress, are
+// ignored.
+//
+// The metric is the recommended replica count with a target of 1, so an
+// AverageValue metric (KEDA's default for external triggers) makes the
+// HPA's desired replicas prescale's recommendation. The scaler is active
+// while the recommendation is above zero.
+type KEDAScaler struct {
+	externalscaler.UnimplementedExternalScalerServer
+	b    Backend
+	log  *slog.Logger
+	push time.Duration
+	// closing ends the open StreamIsActive streams (Close), which a
+	// graceful gRPC stop would otherwise wait for.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// Close ends every open StreamIsActive stream with Unavailable, so that a
+// graceful stop of the gRPC server need not wait for KEDA to hang up; KEDA
+// reconnects to the next server.
+func (s *KEDAScaler) Close() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+var _ externalscaler.ExternalScalerServer = (*KEDAScaler)(nil)
+
+// NewKEDAScaler returns the external scaler over b.
+func NewKEDAScaler(b Backend, opts *KEDAOptions) (*KEDAScaler, error) {
+	if b == nil {
+		return nil, errors.New("api: nil backend")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &KEDAScaler{b: b, log: slog.New(slog.DiscardHandler), push: DefaultPushInterval, closing: make(chan struct{})}
+	if opts != nil {
+		if opts.Logger != nil {
+			s.log = opts.Logger
+		}
+		if opts.PushInterval > 0 {
+			s.push = opts.PushInterval
+		}
+	}
+	return s, nil
+}
+
+// IsActive reports whether the recommendation is above zero.
+func (s *KEDAScaler) IsActive(ctx context.Context, ref *externalscaler.ScaledObjectRef) (*externalscaler.IsActiveResponse, error) {
+	const op = "keda is active"
+	name, err := s.resolve(ctx, op, ref)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.b.Recommendation(name)
+	if err != nil {
+		return nil, grpcStatus(ctx, s.log, op, name, err)
+	}
+	return &externalscaler.IsActiveResponse{Result: rec.Replicas > 0}, nil
+}
+
+// StreamIsActive sends the active state at once and then every
+// PushInterval until the stream's context ends. While the target has no
+// data yet nothing is sent and the stream stays open. A server's
+// GracefulStop waits for these streams: stop it with Stop after a grace
+// period.
+func (s *KEDAScaler) StreamIsActive(ref *externalscaler.ScaledObjectRef, stream grpc.ServerStreamingServer[externalscaler.IsActiveResponse]) error {
+	const op = "keda stream is active"
+	ctx := stream.Context()
+	name, err := s.resolve(ctx, op, ref)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(s.push)
+	defer tick.Stop()
+	for {
+		rec, err := s.b.Recommendation(name)
+		switch {
+		case errors.Is(err, models.ErrNotReady):
+			// KEDA keeps its last state; send once there is one.
+		case err != nil:
+			return grpcStatus(ctx, s.log, op, name, err)
+		default:
+			if err := stream.Send(&externalscaler.IsActiveResponse{Result: rec.Replicas > 0}); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closing:
+			return status.Error(codes.Unavailable, "server shutting down")
+		case <-tick.C:
+		}
+	}
+}
+
+// GetMetricSpec returns the one metric, "prescale-<target>", with a target
+// size of 1 replica.
+func (s *KEDAScaler) GetMetricSpec(ctx context.Context, ref *externalscaler.ScaledObjectRef) (*externalscaler.GetMetricSpecResponse, error) {
+	name, err := s.resolve(ctx, "keda get metric spec", ref)
+	if err != nil {
+		return nil, err
+	}
+	return &externalscaler.GetMetricSpecResponse{MetricSpecs: []*externalscaler.MetricSpec{{
+		MetricName:      KEDAMetricPrefix + name,
+		TargetSize:      1,
+		TargetSizeFloat: 1,
+	}}}, nil
+}
+
+// GetMetrics returns the recommended replica count under the metric name
+// asked for.
+func (s *KEDAScaler) GetMetrics(ctx context.Context, req *externalscaler.GetMetricsRequest) (*externalscaler.GetMetricsResponse, error) {
+	const op = "keda get metrics"
+	name, err := s.resolve(ctx, op, req.GetScaledObjectRef())
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.b.Recommendation(name)
+	if err != nil {
+		return nil, grpcStatus(ctx, s.log, op, name, err)
+	}
+	metric := req.GetMetricName()
+	if metric == "" {
+		metric = KEDAMetricPrefix + name
+	}
+	return &externalscaler.GetMetricsResponse{MetricValues: []*externalscaler.MetricValue{{
+		MetricName:       metric,
+		MetricValue:      int64(rec.Replicas),
+		MetricValueFloat: float64(rec.Replicas),
+	}}}, nil
+}
+
+// kedaDefinitionKeys are the metadata keys that define a target, in the
+// config file's order.
+var kedaDefinitionKeys = [...]string{
+	"name", "query", "step", "history", "capacityPerReplica", "leadTime", "margin", "quantile",
+	"minReplicas", "maxReplicas", "seasons", "refitInterval", "model", "holdFor",
+}
+
+// resolve returns the name of the target a ScaledObject scales on,
+// registering or updating the target its metadata defines.
+func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler.ScaledObjectRef) (string, error) {
+	if ref == nil {
+		return "", invalidField("scaledObjectRef", "is required")
+	}
+	md := ref.GetScalerMetadata()
+	name, named := md["target"]
+	if !named {
+		t, err := kedaTarget(ref)
+		if err != nil {
+			return "", err
+		}
+		return t.Name, s.register(ctx, op, t)
+	}
+	var bad []*errdetails.BadRequest_FieldViolation
+	if name == "" {
+		bad = append(bad, kedaViolation("target", "is empty; name an existing prescale target"))
+	}
+	for _, key := range kedaDefinitionKeys {
+		if _, ok := md[key]; ok {
+			bad = append(bad, kedaViolation(key, `defines a target, but "target" names an existing one; give one or the other`))
+		}
+	}
+	if len(bad) > 0 {
+		return "", invalid(bad)
+	}
+	if _, err := s.b.Get(name); err != nil {
+		return "", grpcStatus(ctx, s.log, op, name, err)
+	}
+	return name, nil
+}
+
+// register makes sure the backend holds target t as defined by KEDA
+// metadata: created if missing, updated if its definition changed.
+// Concurrent calls for a new target all succeed.
+func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) error {
+	st, err := s.b.Get(t.Name)
+	if errors.Is(err, models.ErrNotFound) {
+		_, err = s.b.Create(t, models.OriginKEDA)
+		if err == nil {
+			s.log.InfoContext(ctx, "registered target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
+			return nil
+		}
+		if !errors.Is(err, models.ErrExists) {
+			return grpcStatus(ctx, s.log, op, t.Name, err)
+		}
+		st, err = s.b.Get(t.Name) // created meanwhile
+	}
+	if err != nil {
+		return grpcStatus(ctx, s.log, op, t.Name, err)
+	}
+	if st.Origin != models.OriginKEDA {
+		return status.Errorf(codes.FailedPrecondition,
+			`target %q already exists with origin %q; scale on it with metadata "target", or give this definition another "name"`,
+			t.Name, st.Origin)
+	}
+	if kedaSameTarget(st.Target, t) {
+		return nil
+	}
+	if _, err := s.b.Update(t); err != nil {
+		return grpcStatus(ctx, s.log, op, t.Name, err)
+	}
+	s.log.InfoContext(ctx, "updated target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
+	return nil
+}
+
+// kedaSameTarget reports whether a and b are the same definition. The
+// seasons are compared as sets (no seasons and an empty list are the
+// same), so that a backend storing them sorted does not see a change, and
+// refit, on every call.
+func kedaSameTarget(a, b models.Target) bool {
+	sa, sb := slices.Sorted(slices.Values(a.Seasons)), slices.Sorted(slices.Values(b.Seasons))
+	if !slices.Equal(sa, sb) {
+		return false
+	}
+	a.Seasons, b.Seasons = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// kedaTarget reads the target that trigger metadata defines, starting
+// from the config file's defaults. Every problem is reported, each naming
+// its metadata key, as an InvalidArgument status.
+func kedaTarget(ref *externalscaler.ScaledObjectRef) (models.Target, error) {
+	md := ref.GetScalerMetadata()
+	t := models.DefaultTarget()
+	var bad []*errdetails.BadRequest_FieldViolation
+	unreadable := map[string]bool{} // keys already reported
+	fail := func(key, format string, args ...any) {
+		bad = append(bad, kedaViolation(key, fmt.Sprintf(format, args...)))
+		unreadable[key] = true
+	}
+	for _, key := range [...]string{"query", "capacityPerReplica", "leadTime"} {
+		if _, ok := md[key]; !ok {
+			fail(key, `is required to define a target (or give "target" naming an existing one)`)
+		}
+	}
+	text := func(key string, dst *string) {
+		if v, ok := md[key]; ok {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	duration := func(key string, dst *time.Duration) {
+		if v, ok := md[key]; ok {
+			d, err := model.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				fail(key, "%q is not a duration such as 30s, 5m or 14d", v)
+				return
+			}
+			*dst = time.Duration(d)
+		}
+	}
+	number := func(key string, dst *float64) {
+		if v, ok := md[key]; ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				fail(key, "%q is not a number", v)
+				return
+			}
+			*dst = f
+		}
+	}
+	integer := func(key string, dst *int) {
+		if v, ok := md[key]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				fail(key, "%q is not an integer", v)
+				return
+			}
+			*dst = n
+		}
+	}
+
+	text("query", &t.Query)
+	duration("step", &t.Step)
+	duration("history", &t.History)
+	number("capacityPerReplica", &t.CapacityPerReplica)
+	duration("leadTime", &t.LeadTime)
+	duration("margin", &t.Margin)
+	number("quantile", &t.Quantile)
+	integer("minReplicas", &t.MinReplicas)
+	integer("maxReplicas", &t.MaxReplicas)
+	if v, ok := md["seasons"]; ok && strings.TrimSpace(v) != "" {
+		for item := range strings.SplitSeq(v, ",") {
+			d, err := model.ParseDuration(strings.TrimSpace(item))
+			if err != nil {
+				fail("seasons", "%q is not a comma-separated list of durations such as 1d,1w", v)
+				t.Seasons = nil
+				break
+			}
+			t.Seasons = append(t.Seasons, time.Duration(d))
+		}
+	}
+	duration("refitInterval", &t.RefitInterval)
+	text("model", &t.Model)
+	duration("holdFor", &t.HoldFor)
+
+	if v, ok := md["name"]; ok {
+		t.Name = strings.TrimSpace(v)
+	} else if t.Name = kedaTargetName(ref.GetNamespace(), ref.GetName()); t.Name == "" {
+		fail("name", "is required when the ScaledObject reference has no name")
+	}
+
+	if err := t.Validate(); err != nil {
+		for _, v := range fieldViolations(err) {
+			key, _, _ := strings.Cut(v.Field, "[")
+			if !unreadable[key] {
+				bad = append(bad, kedaViolation(v.Field, v.Description))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return t, invalid(bad)
+	}
+	return t, nil
+}
+
+// kedaViolation is a problem with a metadata key.
+func kedaViolation(key, desc string) *errdetails.BadRequest_FieldViolation {
+	return &errdetails.BadRequest_FieldViolation{Field: "metadata." + key, Description: desc}
+}
+
+// kedaNameHash is how many hex digits of a hash end a derived name that
+// had to be shortened.
+const kedaNameHash = 8
+
+// kedaTargetName derives a target name from a ScaledObject's namespace
+// and name: "<namespace>-<name>", lowercased, with every character a
+// DNS-1123 label cannot hold replaced by '-'. A name longer than 63 is cut
+// and ends with a hash of the whole, so that names differing only past
+// the cut stay apart. Empty when name is.
+func kedaTargetName(namespace, name string) string {
+	if name == "" {
+		return ""
+	}
+	full := name
+	if namespace != "" {
+		full = namespace + "-" + name
+	}
+	b := []byte(strings.ToLower(full))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			b[i] = '-'
+		}
+	}
+	label := strings.Trim(string(b), "-")
+	const maxLabel = 63
+	if len(label) <= maxLabel {
+		return label
+	}
+	h := fnv.New32a()
+	h.Write([]byte(namespace + "/" + name))
+	suffix := fmt.Sprintf("%0*x", kedaNameHash, h.Sum32())
+	return strings.TrimRight(label[:maxLabel-kedaNameHash-1], "-") + "-" + suffix
+}

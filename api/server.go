@@ -1,0 +1,522 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
+	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
+)
+
+// Defaults of the forecast and anomaly calls.
+const (
+	// forecastExtra is added to a target's lead window to make the default
+	// forecast horizon.
+	forecastExtra = time.Hour
+	// defaultHistory is how much recent load a forecast returns by default.
+	defaultHistory = 6 * time.Hour
+	// maxHorizon bounds the steps of one forecast call.
+	maxHorizon = 10000
+	// anomalyWindow is the default window of ListAnomalies.
+	anomalyWindow = 24 * time.Hour
+)
+
+// defaultQuantiles are the forecast quantiles returned when none are asked.
+var defaultQuantiles = [...]float64{0.1, 0.5, 0.9}
+
+// ServerOptions configure a Server. A nil *ServerOptions means defaults.
+type ServerOptions struct {
+	// Logger receives internal errors; nil discards them.
+	Logger *slog.Logger
+	// Now reads the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server implements prescale's gRPC service (and, through grpc-gateway,
+// its REST API) over a Backend.
+type Server struct {
+	prescalev1.UnimplementedPrescaleServiceServer
+	b   Backend
+	log *slog.Logger
+	now func() time.Time
+}
+
+var _ prescalev1.PrescaleServiceServer = (*Server)(nil)
+
+// NewServer returns the gRPC service over b.
+func NewServer(b Backend, opts *ServerOptions) (*Server, error) {
+	if b == nil {
+		return nil, errors.New("api: nil backend")
+	}
+	s := &Server{b: b, log: slog.New(slog.DiscardHandler), now: time.Now}
+	if opts != nil {
+		if opts.Logger != nil {
+			s.log = opts.Logger
+		}
+		if opts.Now != nil {
+			s.now = opts.Now
+		}
+	}
+	return s, nil
+}
+
+// ListTargets lists every target.
+func (s *Server) ListTargets(ctx context.Context, _ *prescalev1.ListTargetsRequest) (*prescalev1.ListTargetsResponse, error) {
+	list := s.b.List()
+	resp := &prescalev1.ListTargetsResponse{Targets: make([]*prescalev1.Target, len(list))}
+	for i := range list {
+		resp.Targets[i] = targetProto(&list[i])
+	}
+	return resp, nil
+}
+
+// GetTarget returns one target.
+func (s *Server) GetTarget(ctx context.Context, req *prescalev1.GetTargetRequest) (*prescalev1.Target, error) {
+	if err := requireName(req.GetName()); err != nil {
+		return nil, err
+	}
+	st, err := s.b.Get(req.GetName())
+	if err != nil {
+		return nil, s.status(ctx, "get target", req.GetName(), err)
+	}
+	return targetProto(&st), nil
+}
+
+// CreateTarget registers a target through the API.
+func (s *Server) CreateTarget(ctx context.Context, req *prescalev1.CreateTargetRequest) (*prescalev1.Target, error) {
+	t, err := targetFromSpec(req.GetTarget(), "target")
+	if err != nil {
+		return nil, s.status(ctx, "create target", req.GetTarget().GetName(), err)
+	}
+	st, err := s.b.Create(t, models.OriginAPI)
+	if err != nil {
+		return nil, s.status(ctx, "create target", t.Name, err)
+	}
+	return targetProto(&st), nil
+}
+
+// UpdateTarget replaces a target's configuration.
+func (s *Server) UpdateTarget(ctx context.Context, req *prescalev1.UpdateTargetRequest) (*prescalev1.Target, error) {
+	t, err := targetFromSpec(req.GetTarget(), "target")
+	if err != nil {
+		return nil, s.status(ctx, "update target", req.GetTarget().GetName(), err)
+	}
+	st, err := s.b.Update(t)
+	if err != nil {
+		return nil, s.status(ctx, "update target", t.Name, err)
+	}
+	return targetProto(&st), nil
+}
+
+// DeleteTarget removes a target.
+func (s *Server) DeleteTarget(ctx context.Context, req *prescalev1.DeleteTargetRequest) (*prescalev1.DeleteTargetResponse, error) {
+	if err := requireName(req.GetName()); err != nil {
+		return nil, err
+	}
+	if err := s.b.Delete(req.GetName()); err != nil {
+		return nil, s.status(ctx, "delete target", req.GetName(), err)
+	}
+	return &prescalev1.DeleteTargetResponse{}, nil
+}
+
+// GetRecommendation returns the recommendation now.
+func (s *Server) GetRecommendation(ctx context.Context, req *prescalev1.GetRecommendationRequest) (*prescalev1.Recommendation, error) {
+	if err := requireName(req.GetName()); err != nil {
+		return nil, err
+	}
+	rec, err := s.b.Recommendation(req.GetName())
+	if err != nil {
+		return nil, s.status(ctx, "recommendation", req.GetName(), err)
+	}
+	return RecommendationProto(&rec), nil
+}
+
+// GetForecast returns a quantile forecast with recent history.
+func (s *Server) GetForecast(ctx context.Context, req *prescalev1.GetForecastRequest) (*prescalev1.Forecast, error) {
+	name := req.GetName()
+	if err := requireName(name); err != nil {
+		return nil, err
+	}
+	var violations []*errdetails.BadRequest_FieldViolation
+	bad := func(field, format string, args ...any) {
+		violations = append(violations, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
+	}
+	if h := req.GetHorizon(); h < 0 || h > maxHorizon {
+		bad("horizon", "must be between 1 and %d steps, got %d", maxHorizon, h)
+	}
+	quantiles := req.GetQuantiles()
+	for i, q := range quantiles {
+		if !(q > 0 && q < 1) {
+			bad(fmt.Sprintf("quantiles[%d]", i), "must be between 0 and 1 (exclusive), got %v", q)
+		}
+	}
+	history := defaultHistory
+	if h := req.GetHistory(); h != "" {
+		d, err := model.ParseDuration(h)
+		if err != nil {
+			bad("history", "%q is not a duration such as 6h or 1d", h)
+		}
+		history = time.Duration(d)
+	}
+	if len(violations) > 0 {
+		return nil, invalid(violations)
+	}
+	if len(quantiles) == 0 {
+		quantiles = defaultQuantiles[:]
+	}
+	horizon := int(req.GetHorizon())
+	if horizon == 0 {
+		st, err := s.b.Get(name)
+		if err != nil {
+			return nil, s.status(ctx, "forecast", name, err)
+		}
+		t := &st.Target
+		horizon = int(math.Ceil(float64(t.LeadTime+t.Margin+forecastExtra) / float64(t.Step)))
+		horizon = min(max(horizon, 1), maxHorizon)
+	}
+	v, err := s.b.Forecast(name, horizon, quantiles, history)
+	if err != nil {
+		return nil, s.status(ctx, "forecast", name, err)
+	}
+	f := &prescalev1.Forecast{
+		Name:         v.Target,
+		Model:        v.Model,
+		Generation:   v.Generation,
+		Seasons:      int32s(v.Seasons),
+		Notes:        v.Notes,
+		Step:         durationpb.New(v.Step),
+		HistoryStart: timestamp(v.HistoryStart),
+		History:      v.History,
+		Start:        timestamp(v.Start),
+		Point:        v.Point,
+		Quantiles:    make([]*prescalev1.QuantileValues, len(v.Quantiles)),
+	}
+	for i, q := range v.Quantiles {
+		f.Quantiles[i] = &prescalev1.QuantileValues{Level: q.Level, Values: q.Values}
+	}
+	return f, nil
+}
+
+// ListAnomalies returns the anomalous spans in a window.
+func (s *Server) ListAnomalies(ctx context.Context, req *prescalev1.ListAnomaliesRequest) (*prescalev1.ListAnomaliesResponse, error) {
+	name := req.GetName()
+	if err := requireName(name); err != nil {
+		return nil, err
+	}
+	end := s.now()
+	if req.GetEnd() != nil {
+		if err := req.GetEnd().CheckValid(); err != nil {
+			return nil, invalidField("end", err.Error())
+		}
+		end = req.GetEnd().AsTime()
+	}
+	start := end.Add(-anomalyWindow)
+	if req.GetStart() != nil {
+		if err := req.GetStart().CheckValid(); err != nil {
+			return nil, invalidField("start", err.Error())
+		}
+		start = req.GetStart().AsTime()
+	}
+	if !start.Before(end) {
+		return nil, invalidField("start", fmt.Sprintf("must be before end (%s), got %s", end.Format(time.RFC3339), start.Format(time.RFC3339)))
+	}
+	events, err := s.b.Anomalies(name, start, end)
+	if err != nil {
+		return nil, s.status(ctx, "anomalies", name, err)
+	}
+	resp := &prescalev1.ListAnomaliesResponse{Anomalies: make([]*prescalev1.AnomalySpan, len(events))}
+	for i, e := range events {
+		resp.Anomalies[i] = &prescalev1.AnomalySpan{Start: timestamp(e.Start), End: timestamp(e.End), Kind: e.Kind, Score: e.Score}
+	}
+	return resp, nil
+}
+
+// status maps a backend error to a gRPC status once, at the edge: domain
+// errors keep their message, anything else is logged and reported as an
+// internal error without its details.
+func (s *Server) status(ctx context.Context, op, name string, err error) error {
+	return grpcStatus(ctx, s.log, op, name, err)
+}
+
+func grpcStatus(ctx context.Context, log *slog.Logger, op, name string, err error) error {
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return status.Errorf(codes.NotFound, "target %q not found", name)
+	case errors.Is(err, models.ErrExists):
+		return status.Errorf(codes.AlreadyExists, "target %q already exists", name)
+	case errors.Is(err, models.ErrReadOnly):
+		return status.Errorf(codes.FailedPrecondition, "target %q is declared in the config file (or is the demo); change it there", name)
+	case errors.Is(err, models.ErrNotReady):
+		return status.Errorf(codes.Unavailable, "target %q has no data yet; retry shortly", name)
+	case errors.Is(err, models.ErrConfig), errors.Is(err, forecast.ErrBadOptions):
+		return invalid(fieldViolations(err))
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return err
+	}
+	log.ErrorContext(ctx, "internal error", "op", op, "target", name, "err", err)
+	return status.Errorf(codes.Internal, "internal error during %s", op)
+}
+
+// fieldViolations lists the field errors in err (a join of
+// *models.FieldError, or any other error as a single violation).
+func fieldViolations(err error) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var fe *models.FieldError
+		if errors.As(e, &fe) {
+			out = append(out, &errdetails.BadRequest_FieldViolation{Field: fe.Field, Description: fe.Msg})
+			return
+		}
+		out = append(out, &errdetails.BadRequest_FieldViolation{Description: e.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// invalid is an InvalidArgument status whose message names every field
+// and whose details carry them as a BadRequest.
+func invalid(violations []*errdetails.BadRequest_FieldViolation) error {
+	msg := "invalid argument"
+	for i, v := range violations {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		if v.Field != "" {
+			msg += sep + v.Field + ": " + v.Description
+		} else {
+			msg += sep + v.Description
+		}
+	}
+	st := status.New(codes.InvalidArgument, msg)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: violations}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func invalidField(field, desc string) error {
+	return invalid([]*errdetails.BadRequest_FieldViolation{{Field: field, Description: desc}})
+}
+
+func requireName(name string) error {
+	if name == "" {
+		return invalidField("name", "is required")
+	}
+	return nil
+}
+
+// targetFromSpec turns an API target spec into a Target, starting from
+// the config file's defaults. Unparsable durations are field errors named
+// after the JSON field (path.field); Validate's rules are the backend's.
+func targetFromSpec(spec *prescalev1.TargetSpec, path string) (models.Target, error) {
+	t := models.DefaultTarget()
+	if spec == nil {
+		return t, &models.FieldError{Field: path, Msg: "is required"}
+	}
+	var errs []error
+	duration := func(dst *time.Duration, v, field string) {
+		if v == "" {
+			return
+		}
+		d, err := model.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, &models.FieldError{Field: field, Msg: fmt.Sprintf("%q is not a duration such as 30s, 5m or 14d", v)})
+			return
+		}
+		*dst = time.Duration(d)
+	}
+	t.Name = spec.GetName()
+	t.Query = spec.GetQuery()
+	duration(&t.Step, spec.GetStep(), "step")
+	duration(&t.History, spec.GetHistory(), "history")
+	t.CapacityPerReplica = spec.GetCapacityPerReplica()
+	duration(&t.LeadTime, spec.GetLeadTime(), "leadTime")
+	duration(&t.Margin, spec.GetMargin(), "margin")
+	if spec.Quantile != nil {
+		t.Quantile = spec.GetQuantile()
+	}
+	if spec.MinReplicas != nil {
+		t.MinReplicas = int(spec.GetMinReplicas())
+	}
+	if spec.MaxReplicas != nil {
+		t.MaxReplicas = int(spec.GetMaxReplicas())
+	}
+	for i, v := range spec.GetSeasons() {
+		var d time.Duration
+		duration(&d, v, fmt.Sprintf("seasons[%d]", i))
+		if v == "" {
+			errs = append(errs, &models.FieldError{Field: fmt.Sprintf("seasons[%d]", i), Msg: "is empty"})
+		}
+		t.Seasons = append(t.Seasons, d)
+	}
+	duration(&t.RefitInterval, spec.GetRefitInterval(), "refitInterval")
+	if m := spec.GetModel(); m != "" {
+		t.Model = m
+	}
+	duration(&t.HoldFor, spec.GetHoldFor(), "holdFor")
+	if len(errs) > 0 {
+		return t, errors.Join(errs...)
+	}
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// SpecProto is a Target as an API spec, durations in the config syntax.
+func SpecProto(t *models.Target) *prescalev1.TargetSpec {
+	spec := &prescalev1.TargetSpec{
+		Name:               t.Name,
+		Query:              t.Query,
+		Step:               fmtDuration(t.Step),
+		History:            fmtDuration(t.History),
+		CapacityPerReplica: t.CapacityPerReplica,
+		LeadTime:           fmtDuration(t.LeadTime),
+		Margin:             fmtDuration(t.Margin),
+		Quantile:           &t.Quantile,
+		MinReplicas:        int32p(t.MinReplicas),
+		MaxReplicas:        int32p(t.MaxReplicas),
+		RefitInterval:      fmtDuration(t.RefitInterval),
+		Model:              t.Model,
+		HoldFor:            fmtDuration(t.HoldFor),
+	}
+	for _, s := range t.Seasons {
+		spec.Seasons = append(spec.Seasons, fmtDuration(s))
+	}
+	return spec
+}
+
+func targetProto(st *models.TargetStatus) *prescalev1.Target {
+	p := &prescalev1.Target{
+		Spec:   SpecProto(&st.Target),
+		Origin: st.Origin,
+		Model: &prescalev1.ModelStatus{
+			Kind:        st.ModelKind,
+			Generation:  st.Generation,
+			FittedAt:    timestamp(st.FittedAt),
+			FitDuration: durationpb.New(st.FitDuration),
+			Seasons:     int32s(st.Seasons),
+			FitError:    st.FitError,
+			FitErrors:   st.FitErrors,
+			NextRefit:   timestamp(st.NextRefit),
+		},
+		Data: &prescalev1.DataStatus{
+			DataStart:    timestamp(st.DataStart),
+			DataEnd:      timestamp(st.DataEnd),
+			LastObserved: timestamp(st.LastObserved),
+			Observed:     st.Observed,
+			ObservedAt:   timestamp(st.ObservedAt),
+			LastFetch:    timestamp(st.LastFetch),
+			FetchError:   st.FetchError,
+			FetchErrors:  st.FetchErrors,
+		},
+		Accuracy: &prescalev1.LiveAccuracy{
+			Points:       int64(st.Accuracy.Points),
+			Wape:         st.Accuracy.WAPE,
+			Bias:         st.Accuracy.Bias,
+			Coverage:     st.Accuracy.Coverage,
+			IntervalLow:  st.Accuracy.IntervalLow,
+			IntervalHigh: st.Accuracy.IntervalHigh,
+		},
+	}
+	if st.Recommendation != nil {
+		p.Recommendation = RecommendationProto(st.Recommendation)
+	}
+	return p
+}
+
+// RecommendationProto is a recommendation as an API message.
+func RecommendationProto(r *models.Recommendation) *prescalev1.Recommendation {
+	return &prescalev1.Recommendation{
+		Target: r.Target,
+		Time:   timestamp(r.Time),
+		// Replica counts are bounded by MaxInt32 in the policy.
+		Replicas: int32(r.Replicas),
+		Won:      r.Won,
+		Reason:   r.Reason,
+		Forecast: &prescalev1.ForecastInput{
+			Quantile:  r.Forecast.Quantile,
+			WindowEnd: timestamp(r.Forecast.WindowEnd),
+			Steps:     int32(r.Forecast.Steps),
+			From:      timestamp(r.Forecast.From),
+			To:        timestamp(r.Forecast.To),
+			Max:       r.Forecast.Max,
+			MaxAt:     timestamp(r.Forecast.MaxAt),
+			Replicas:  int32(r.Forecast.Replicas),
+			Short:     r.Forecast.Short,
+		},
+		Reactive: &prescalev1.ReactiveInput{
+			Known:    r.Reactive.Known,
+			Load:     r.Reactive.Load,
+			At:       timestamp(r.Reactive.At),
+			Replicas: int32(r.Reactive.Replicas),
+		},
+		MinReplicas:        int32(r.MinReplicas),
+		MaxReplicas:        int32(r.MaxReplicas),
+		CapacityPerReplica: r.CapacityPerReplica,
+		LeadTime:           durationpb.New(r.LeadTime),
+		Margin:             durationpb.New(r.Margin),
+		ModelKind:          r.ModelKind,
+		ModelVersion:       r.ModelVersion,
+		ModelFittedAt:      timestamp(r.ModelFittedAt),
+		DataStart:          timestamp(r.DataStart),
+		DataEnd:            timestamp(r.DataEnd),
+		Stale:              r.Stale,
+		StaleFor:           durationpb.New(r.StaleFor),
+		StaleSince:         timestamp(r.StaleSince),
+		StaleAfter:         durationpb.New(r.StaleAfter),
+		HoldFor:            durationpb.New(r.HoldFor),
+		LastFetch:          timestamp(r.LastFetch),
+		PreviousReplicas:   int32(r.PreviousReplicas),
+		PreviousTime:       timestamp(r.PreviousTime),
+		Demo:               r.Demo,
+	}
+}
+
+// timestamp is nil for the zero time, so absent times stay absent.
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func fmtDuration(d time.Duration) string { return model.Duration(d).String() }
+
+func int32p(n int) *int32 {
+	v := int32(min(max(n, math.MinInt32), math.MaxInt32))
+	return &v
+}
+
+func int32s(v []int) []int32 {
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(min(max(x, math.MinInt32), math.MaxInt32))
+	}
+	return out
+}

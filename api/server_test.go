@@ -1,0 +1,371 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/prescale/prescale/api"
+	"github.com/prescale/prescale/api/apitest"
+	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
+	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
+)
+
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// newFixture returns a fake backend with a config target "web" that has a
+// recommendation, a forecast and anomalies, and an API target "batch" with
+// no data yet.
+func newFixture(t *testing.T) *apitest.Backend {
+	t.Helper()
+	b := apitest.NewBackend()
+	web := models.DefaultTarget()
+	web.Name, web.Query, web.CapacityPerReplica, web.LeadTime = "web", "sum(rate(x[5m]))", 50, 3*time.Minute
+	b.Put(models.TargetStatus{Target: web, Origin: models.OriginConfig, ModelKind: "harmonic", Generation: 3, Seasons: []int{1440}})
+	b.SetRecommendation("web", models.Recommendation{
+		Target: "web", Time: testNow, Replicas: 7, Won: models.WonForecast, Reason: "forecast wins",
+		Forecast:           models.ForecastPart{Quantile: 0.9, Steps: 3, Max: 321, Replicas: 7},
+		Reactive:           models.ReactivePart{Known: true, Load: 200, Replicas: 4},
+		MinReplicas:        1,
+		MaxReplicas:        100,
+		CapacityPerReplica: 50,
+		LeadTime:           3 * time.Minute,
+		ModelKind:          "harmonic",
+		ModelVersion:       3,
+	})
+	b.SetForecast("web", &models.ForecastView{
+		Target: "web", Model: "harmonic", Generation: 3, Step: time.Minute,
+		HistoryStart: testNow.Add(-2 * time.Minute), History: []float64{1, 2},
+		Start: testNow, Point: []float64{3, 4},
+		Quantiles: []forecast.Quantile{{Level: 0.9, Values: []float64{5, 6}}},
+	})
+	b.SetAnomalies("web", []models.AnomalyEvent{{Start: testNow.Add(-time.Hour), End: testNow.Add(-50 * time.Minute), Kind: models.AnomalyLive, Score: 0.8}})
+	batch := models.DefaultTarget()
+	batch.Name, batch.Query, batch.CapacityPerReplica, batch.LeadTime = "batch", "jobs", 10, time.Minute
+	if _, err := b.Create(batch, models.OriginAPI); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newREST(t *testing.T, b api.Backend) *httptest.Server {
+	t.Helper()
+	srv, err := api.NewServer(b, &api.ServerOptions{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.NewHTTPHandler(t.Context(), srv, &api.HTTPOptions{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(data)
+}
+
+func TestRESTRecommendation(t *testing.T) {
+	ts := newREST(t, newFixture(t))
+	code, body := do(t, "GET", ts.URL+"/v1/targets/web/recommendation", "")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var rec struct {
+		Target    string `json:"target"`
+		Replicas  int    `json:"replicas"`
+		Won       string `json:"won"`
+		LeadTime  string `json:"leadTime"`
+		ModelKind string `json:"modelKind"`
+		Stale     bool   `json:"stale"`
+		Forecast  struct {
+			Max      float64 `json:"max"`
+			Replicas int     `json:"replicas"`
+		} `json:"forecast"`
+		Reactive struct {
+			Known bool    `json:"known"`
+			Load  float64 `json:"load"`
+		} `json:"reactive"`
+	}
+	if err := json.Unmarshal([]byte(body), &rec); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if rec.Target != "web" || rec.Replicas != 7 || rec.Won != "forecast" || rec.LeadTime != "180s" ||
+		rec.ModelKind != "harmonic" || rec.Stale || rec.Forecast.Max != 321 || rec.Forecast.Replicas != 7 ||
+		!rec.Reactive.Known || rec.Reactive.Load != 200 {
+		t.Errorf("recommendation = %+v\nfrom %s", rec, body)
+	}
+	// Unpopulated fields are present, so a client sees stale:false.
+	if !strings.Contains(body, `"stale":false`) {
+		t.Errorf("stale:false missing from %s", body)
+	}
+}
+
+func TestRESTErrors(t *testing.T) {
+	b := newFixture(t)
+	b.Put(models.TargetStatus{Target: models.Target{Name: "broken"}, Origin: models.OriginAPI})
+	b.SetError("broken", errors.New("disk on fire at /var/lib/secret"))
+	ts := newREST(t, b)
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+		want                     []string
+		notWant                  string
+	}{
+		{name: "unknown target", method: "GET", path: "/v1/targets/nope/recommendation", code: 404, want: []string{`target \"nope\" not found`}},
+		{name: "unknown target get", method: "GET", path: "/v1/targets/nope", code: 404},
+		{name: "not ready", method: "GET", path: "/v1/targets/batch/recommendation", code: 503, want: []string{"no data yet"}},
+		{name: "internal error not leaked", method: "GET", path: "/v1/targets/broken/recommendation", code: 500, want: []string{"internal error"}, notWant: "disk on fire"},
+		{name: "negative capacity", method: "POST", path: "/v1/targets", body: `{"name":"api1","query":"q","capacityPerReplica":-1,"leadTime":"2m"}`,
+			code: 400, want: []string{"capacityPerReplica", "fieldViolations"}},
+		{name: "bad duration", method: "POST", path: "/v1/targets", body: `{"name":"api1","query":"q","capacityPerReplica":5,"leadTime":"soon"}`,
+			code: 400, want: []string{"leadTime", `\"soon\" is not a duration`}},
+		{name: "bad season", method: "POST", path: "/v1/targets", body: `{"name":"api1","query":"q","capacityPerReplica":5,"leadTime":"2m","seasons":["1d","x"]}`,
+			code: 400, want: []string{"seasons[1]"}},
+		{name: "unknown JSON field", method: "POST", path: "/v1/targets", body: `{"name":"api1","capacity":5}`, code: 400, want: []string{"capacity"}},
+		{name: "malformed JSON", method: "POST", path: "/v1/targets", body: `{"name":`, code: 400},
+		{name: "duplicate", method: "POST", path: "/v1/targets", body: `{"name":"batch","query":"q","capacityPerReplica":5,"leadTime":"2m"}`, code: 409, want: []string{"already exists"}},
+		{name: "update config target", method: "PUT", path: "/v1/targets/web", body: `{"name":"web","query":"q","capacityPerReplica":5,"leadTime":"2m"}`,
+			code: 400, want: []string{"declared in the config file"}},
+		{name: "delete config target", method: "DELETE", path: "/v1/targets/web", code: 400, want: []string{"declared in the config file"}},
+		{name: "bad horizon", method: "GET", path: "/v1/targets/web/forecast?horizon=-3", code: 400, want: []string{"horizon"}},
+		{name: "bad quantile", method: "GET", path: "/v1/targets/web/forecast?quantiles=0.5&quantiles=1.5", code: 400, want: []string{"quantiles[1]"}},
+		{name: "bad history", method: "GET", path: "/v1/targets/web/forecast?history=long", code: 400, want: []string{"history"}},
+		{name: "anomaly window backwards", method: "GET", path: "/v1/targets/web/anomalies?start=2026-11-26T12:00:00Z&end=2026-11-26T11:00:00Z", code: 400, want: []string{"start", "must be before end"}},
+		{name: "bad timestamp", method: "GET", path: "/v1/targets/web/anomalies?start=yesterday", code: 400},
+		{name: "unknown path", method: "GET", path: "/v1/nothing", code: 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := do(t, tc.method, ts.URL+tc.path, tc.body)
+			if code != tc.code {
+				t.Fatalf("status %d, want %d: %s", code, tc.code, body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("body lacks %q: %s", w, body)
+				}
+			}
+			if tc.notWant != "" && strings.Contains(body, tc.notWant) {
+				t.Errorf("body leaks %q: %s", tc.notWant, body)
+			}
+		})
+	}
+}
+
+func TestRESTTargetLifecycle(t *testing.T) {
+	b := newFixture(t)
+	ts := newREST(t, b)
+	code, body := do(t, "POST", ts.URL+"/v1/targets", `{"name":"api1","query":"sum(up)","capacityPerReplica":5,"leadTime":"2m","seasons":["1d"],"quantile":0.95,"minReplicas":2}`)
+	if code != 200 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	st, err := b.Get("api1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := models.DefaultTarget()
+	want.Name, want.Query, want.CapacityPerReplica, want.LeadTime = "api1", "sum(up)", 5, 2*time.Minute
+	want.Seasons, want.Quantile, want.MinReplicas = []time.Duration{24 * time.Hour}, 0.95, 2
+	if st.Origin != models.OriginAPI || !equalTarget(st.Target, want) {
+		t.Errorf("created %+v (origin %s), want %+v", st.Target, st.Origin, want)
+	}
+	// The answer echoes the spec in the config syntax, defaults filled.
+	for _, w := range []string{`"history":"2w"`, `"step":"1m"`, `"seasons":["1d"]`, `"origin":"api"`} {
+		if !strings.Contains(body, w) {
+			t.Errorf("create answer lacks %s: %s", w, body)
+		}
+	}
+	code, body = do(t, "GET", ts.URL+"/v1/targets", "")
+	if code != 200 || !strings.Contains(body, `"name":"api1"`) || !strings.Contains(body, `"name":"web"`) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	code, body = do(t, "PUT", ts.URL+"/v1/targets/api1", `{"query":"sum(up)","capacityPerReplica":8,"leadTime":"2m"}`)
+	if code != 200 {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	if st, _ := b.Get("api1"); st.Target.CapacityPerReplica != 8 || st.Target.Quantile != 0.9 {
+		t.Errorf("after PUT (a full replacement): %+v", st.Target)
+	}
+	if code, body = do(t, "DELETE", ts.URL+"/v1/targets/api1", ""); code != 200 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _ = do(t, "GET", ts.URL+"/v1/targets/api1", ""); code != 404 {
+		t.Errorf("get after delete: %d", code)
+	}
+}
+
+func equalTarget(a, b models.Target) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func TestRESTForecastAndAnomalies(t *testing.T) {
+	ts := newREST(t, newFixture(t))
+	code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast?quantiles=0.9", "")
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	var f struct {
+		Model     string    `json:"model"`
+		Step      string    `json:"step"`
+		History   []float64 `json:"history"`
+		Point     []float64 `json:"point"`
+		Start     time.Time `json:"start"`
+		Quantiles []struct {
+			Level  float64   `json:"level"`
+			Values []float64 `json:"values"`
+		} `json:"quantiles"`
+	}
+	if err := json.Unmarshal([]byte(body), &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.Model != "harmonic" || f.Step != "60s" || len(f.History) != 2 || len(f.Point) != 2 || !f.Start.Equal(testNow) ||
+		len(f.Quantiles) != 1 || f.Quantiles[0].Level != 0.9 || f.Quantiles[0].Values[1] != 6 {
+		t.Errorf("forecast = %+v", f)
+	}
+	code, body = do(t, "GET", ts.URL+"/v1/targets/web/anomalies", "")
+	if code != 200 || !strings.Contains(body, `"kind":"live"`) || !strings.Contains(body, `"score":0.8`) {
+		t.Errorf("anomalies in the default last day: %d %s", code, body)
+	}
+	code, body = do(t, "GET", ts.URL+"/v1/targets/web/anomalies?start=2026-11-26T11:30:00Z", "")
+	if code != 200 || strings.Contains(body, `"kind"`) {
+		t.Errorf("anomalies after the span: %d %s", code, body)
+	}
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	b := newFixture(t)
+	ts := newREST(t, b)
+	code, body := do(t, "GET", ts.URL+"/openapi.json", "")
+	if code != 200 {
+		t.Fatalf("openapi: %d", code)
+	}
+	var doc struct {
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("openapi is not JSON: %v", err)
+	}
+	for path, method := range map[string]string{
+		"/v1/targets": "post", "/v1/targets/{name}": "delete", "/v1/targets/{target.name}": "put",
+		"/v1/targets/{name}/recommendation": "get", "/v1/targets/{name}/forecast": "get", "/v1/targets/{name}/anomalies": "get",
+	} {
+		if _, ok := doc.Paths[path][method]; !ok {
+			t.Errorf("openapi lacks %s %s", method, path)
+		}
+	}
+	if code, _ := do(t, "GET", ts.URL+"/healthz", ""); code != 200 {
+		t.Errorf("healthz %d", code)
+	}
+	if code, _ := do(t, "GET", ts.URL+"/readyz", ""); code != 200 {
+		t.Errorf("readyz %d while ready", code)
+	}
+	b.SetReady(false)
+	if code, _ := do(t, "GET", ts.URL+"/readyz", ""); code != 503 {
+		t.Errorf("readyz %d while not ready", code)
+	}
+	b.Put(models.TargetStatus{Target: models.Target{Name: "demo"}, Origin: models.OriginDemo})
+	code, body = do(t, "GET", ts.URL+"/", "")
+	if code != 200 || !strings.Contains(body, "web") || !strings.Contains(body, "Demo mode") {
+		t.Errorf("status page: %d %s", code, body)
+	}
+}
+
+func newGRPC(t *testing.T, b api.Backend) (*grpc.ClientConn, *health.Server) {
+	t.Helper()
+	srv, err := api.NewServer(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := health.NewServer()
+	g := api.NewGRPCServer(srv, nil, hs, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(ln) }()
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, hs
+}
+
+func TestGRPC(t *testing.T) {
+	conn, hs := newGRPC(t, newFixture(t))
+	c := prescalev1.NewPrescaleServiceClient(conn)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	rec, err := c.GetRecommendation(ctx, &prescalev1.GetRecommendationRequest{Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.GetReplicas() != 7 || rec.GetWon() != "forecast" || rec.GetLeadTime().AsDuration() != 3*time.Minute {
+		t.Errorf("recommendation = %v", rec)
+	}
+	_, err = c.GetRecommendation(ctx, &prescalev1.GetRecommendationRequest{Name: "nope"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("unknown target: %v, want NotFound", err)
+	}
+	_, err = c.GetRecommendation(ctx, &prescalev1.GetRecommendationRequest{})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "name") {
+		t.Errorf("no name: %v", err)
+	}
+	_, err = c.CreateTarget(ctx, &prescalev1.CreateTargetRequest{Target: &prescalev1.TargetSpec{Name: "x", Query: "q", CapacityPerReplica: 0, LeadTime: "1m"}})
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("create with capacity 0: %v", err)
+	}
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	if strings.Join(fields, ",") != "capacityPerReplica" {
+		t.Errorf("field violations %v, want capacityPerReplica (%v)", fields, err)
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	h, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health: %v %v", h, err)
+	}
+}

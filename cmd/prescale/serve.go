@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/prescale/prescale/api"
+	"github.com/prescale/prescale/feed/demo"
+	"github.com/prescale/prescale/models"
+)
+
+// shutdownGrace bounds the graceful stop of the listeners.
+const shutdownGrace = 10 * time.Second
+
+// readyPoll is how often serve checks whether the registry became ready.
+const readyPoll = 200 * time.Millisecond
+
+// demoTarget is the target of the built-in simulated workload: requests
+// per second with a daily and a weekly cycle, served by replicas of 50
+// requests per second each that take 3 minutes to help.
+func demoTarget() models.Target {
+	t := models.DefaultTarget()
+	t.Name = "demo"
+	t.Query = demo.Query
+	t.CapacityPerReplica = 50
+	t.LeadTime = 3 * time.Minute
+	t.Margin = time.Minute
+	t.MaxReplicas = 50
+	t.Seasons = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour}
+	return t
+}
+
+// serveOptions are the parsed flags of serve.
+type serveOptions struct {
+	config        string
+	watchInterval time.Duration
+	promURL       string
+	promTimeout   time.Duration
+	promHTTP      string
+	dataDir       string
+	httpAddr      string
+	grpcAddr      string
+	workers       int
+	staleAfter    time.Duration
+	snapshotEvery time.Duration
+	logLevel      string
+	logFormat     string
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("serve", "serve [--config FILE --prometheus.url URL] [flags]", e.stderr)
+	var o serveOptions
+	fs.StringVar(&o.config, "config", "", "YAML file of targets (reloaded on SIGHUP and when it changes); without it and without --prometheus.url, serve runs the built-in demo workload")
+	fs.DurationVar(&o.watchInterval, "config.watch-interval", 5*time.Second, "how often --config is checked for changes (0 reloads only on SIGHUP)")
+	fs.StringVar(&o.promURL, "prometheus.url", "", "Prometheus server the targets' queries run on (e.g. http://prometheus:9090)")
+	fs.DurationVar(&o.promTimeout, "prometheus.timeout", 0, "timeout of one Prometheus request (default 2m)")
+	fs.StringVar(&o.promHTTP, "prometheus.http-config", "", "a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory of model snapshots, so a restart serves at once (default: none, a restart refits from scratch)")
+	fs.StringVar(&o.httpAddr, "http.addr", ":8080", "listen address of REST (/v1/), OpenAPI (/openapi.json), /metrics, /healthz, /readyz and the status page")
+	fs.StringVar(&o.grpcAddr, "grpc.addr", ":9000", "listen address of the gRPC API and the KEDA external scaler")
+	fs.IntVar(&o.workers, "workers", 2, "models fitted at the same time")
+	fs.DurationVar(&o.staleAfter, "stale-after", 0, "data older than this is stale and the last good recommendation is held (default: two steps plus 30s)")
+	fs.DurationVar(&o.snapshotEvery, "snapshot.interval", 5*time.Minute, "how often each target's state is saved between fits, with --data-dir")
+	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug|info|warn|error")
+	fs.StringVar(&o.logFormat, "log.format", "text", "log format: text|json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(e, o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.workers < 1:
+		return fmt.Errorf("%w: --workers %d: want at least 1", errUsage, o.workers)
+	case o.staleAfter < 0, o.snapshotEvery <= 0, o.watchInterval < 0:
+		return fmt.Errorf("%w: --stale-after, --snapshot.interval and --config.watch-interval must not be negative", errUsage)
+	case o.config != "" && o.promURL == "":
+		return fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
+	}
+
+	// SIGHUP would end the process by default; catch it before anything
+	// else so a reload sent during start-up is not fatal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var (
+		src    models.Source
+		config *models.Config
+		isDemo = o.config == "" && o.promURL == ""
+	)
+	if isDemo {
+		d, err := demo.New(nil)
+		if err != nil {
+			return err
+		}
+		src = d
+		log.Warn("DEMO MODE: no --config and no --prometheus.url; serving the built-in simulated workload as target \"demo\" (not real data)")
+	} else {
+		client, err := newPrometheusClient(log, o.promURL, o.promTimeout, o.promHTTP)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		src = client
+		if o.config != "" {
+			if config, err = models.LoadConfig(o.config); err != nil {
+				return err
+			}
+		}
+	}
+
+	var store *models.Store
+	if o.dataDir != "" {
+		if store, err = models.OpenStore(o.dataDir); err != nil {
+			return fmt.Errorf("--data-dir: %w", err)
+		}
+	} else {
+		log.Info("no --data-dir: models are not saved, a restart refits from scratch")
+	}
+	registry, err := models.NewRegistry(src, &models.RegistryOptions{
+		Store:            store,
+		Logger:           log,
+		Workers:          o.workers,
+		StaleAfter:       o.staleAfter,
+		SnapshotInterval: o.snapshotEvery,
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case isDemo:
+		if _, err := registry.Create(demoTarget(), models.OriginDemo); err != nil {
+			return fmt.Errorf("demo target: %w", err)
+		}
+	case config != nil:
+		if err := registry.SetConfig(config.Targets); err != nil {
+			return fmt.Errorf("%s: %w", o.config, err)
+		}
+		log.Info("config loaded", "file", o.config, "targets", len(config.Targets))
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := api.NewMetrics(registry, reg); err != nil {
+		return err
+	}
+	srv, err := api.NewServer(registry, &api.ServerOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	keda, err := api.NewKEDAScaler(registry, &api.KEDAOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	grpcServer := api.NewGRPCServer(srv, keda, hs, log)
+	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	httpLn, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http.addr: %w", err)
+	}
+	grpcLn, err := net.Listen("tcp", o.grpcAddr)
+	if err != nil {
+		httpLn.Close()
+		return fmt.Errorf("--grpc.addr: %w", err)
+	}
+	log.Info("listening", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "demo", isDemo)
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	fail := func(what string, err error) {
+		if err != nil && ctx.Err() == nil {
+			cancel(fmt.Errorf("%s: %w", what, err))
+		}
+	}
+	wg.Go(func() {
+		if err := httpServer.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			fail("http server", err)
+		}
+	})
+	wg.Go(func() { fail("grpc server", grpcServer.Serve(grpcLn)) })
+	registryDone := make(chan struct{})
+	wg.Go(func() {
+		defer close(registryDone)
+		fail("registry", registry.Run(ctx))
+	})
+	wg.Go(func() { watchReady(ctx, registry, hs, log) })
+	if o.config != "" {
+		wg.Go(func() { watchConfig(ctx, o.config, o.watchInterval, hup, registry, log) })
+	}
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	hs.Shutdown()
+	keda.Close()
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer stop()
+	_ = httpServer.Shutdown(shutdownCtx)
+	stopped := make(chan struct{})
+	go func() { grpcServer.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		grpcServer.Stop()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// watchReady turns the gRPC health status to SERVING once the registry is
+// ready, and logs it.
+func watchReady(ctx context.Context, registry *models.Registry, hs *health.Server, log *slog.Logger) {
+	t := time.NewTicker(readyPoll)
+	defer t.Stop()
+	for {
+		if registry.Ready() {
+			hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			log.Info("ready", "targets", len(registry.List()))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// watchConfig reloads the config file on SIGHUP and, every interval, when
+// its contents change. An invalid file is reported and the targets stay as
+// they were.
+func watchConfig(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal, registry *models.Registry, log *slog.Logger) {
+	last, _ := os.ReadFile(path)
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		var why string
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			why = "SIGHUP"
+		case <-tick:
+			data, err := os.ReadFile(path)
+			if err != nil || bytes.Equal(data, last) {
+				continue
+			}
+			why = "file changed"
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", err)
+			continue
+		}
+		last = data
+		cfg, err := models.ParseConfig(data, path)
+		if err != nil {
+			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
+			continue
+		}
+		if err := registry.SetConfig(cfg.Targets); err != nil {
+			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", err)
+			continue
+		}
+		log.Info("config reloaded", "file", path, "why", why, "targets", len(cfg.Targets))
+	}
+}
+
+// newLogger builds serve's logger from --log.level and --log.format.
+func newLogger(e *env, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log.level %q: want debug, info, warn or error", errUsage, level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log.format %q: want text or json", errUsage, format)
+}

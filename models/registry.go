@@ -1,0 +1,830 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/forecast"
+)
+
+// Source gives a target's load history on a regular grid.
+// *prometheus.Client (feed/prometheus) and the demo workload (feed/demo)
+// implement it.
+type Source interface {
+	Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (*feed.Series, error)
+}
+
+// Where a target was declared (TargetStatus.Origin).
+const (
+	OriginConfig = "config" // the --config file; changed only by editing it
+	OriginAPI    = "api"    // created through the gRPC / REST API
+	OriginKEDA   = "keda"   // registered from a KEDA ScaledObject's trigger metadata
+	OriginDemo   = "demo"   // the built-in simulated workload
+)
+
+// Errors of the registry, mapped to gRPC codes and HTTP statuses by api.
+var (
+	// ErrNotFound: no target of that name.
+	ErrNotFound = errors.New("models: target not found")
+	// ErrExists: Create with the name of an existing target.
+	ErrExists = errors.New("models: target already exists")
+	// ErrReadOnly: Update or Delete through the API of a target declared
+	// in the config file (or the demo); edit the file instead.
+	ErrReadOnly = errors.New("models: target is declared in the config file")
+	// ErrNotReady: the target has neither a fitted model nor any observed
+	// load yet, so there is nothing to answer with.
+	ErrNotReady = errors.New("models: target has no data yet")
+	// ErrOptions: RegistryOptions out of range.
+	ErrOptions = errors.New("models: invalid registry options")
+)
+
+// RegistryOptions configure a Registry. A nil *RegistryOptions means the
+// defaults.
+type RegistryOptions struct {
+	// Store keeps snapshots; nil keeps none (a restart refits from scratch).
+	Store *Store
+	// Logger receives fit, fetch and snapshot events; nil discards them.
+	Logger *slog.Logger
+	// Workers bounds concurrent fits. Default 2.
+	Workers int
+	// Fetchers bounds concurrent streaming fetches. Default 4.
+	Fetchers int
+	// Jitter spreads refits: each is scheduled at RefitInterval times a
+	// random factor in [1-Jitter, 1+Jitter]. Default 0.1.
+	Jitter float64
+	// SnapshotInterval is how often a target's advanced state is saved
+	// between fits (fits always save). Default 5m.
+	SnapshotInterval time.Duration
+	// StaleAfter overrides the policy's staleness threshold (default two
+	// steps plus StaleGrace) for every target.
+	StaleAfter time.Duration
+	// HistoryCache is how much recent history each target keeps in memory
+	// for Forecast's history. Default 1 day; negative keeps none.
+	HistoryCache time.Duration
+	// Quantiles are the forecast quantiles tracked at the lead time for
+	// every target (TargetStatus.LeadForecast), besides the target's own.
+	// Default 0.1, 0.5, 0.9.
+	Quantiles []float64
+	// Now reads the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand draws the jitter; nil means a randomly seeded source.
+	Rand *rand.Rand
+}
+
+// Defaults of RegistryOptions.
+const (
+	defaultWorkers          = 2
+	defaultFetchers         = 4
+	defaultJitter           = 0.1
+	defaultSnapshotInterval = 5 * time.Minute
+	defaultHistoryCache     = 24 * time.Hour
+)
+
+// Validate reports the first option out of range, wrapping ErrOptions.
+func (o *RegistryOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	switch {
+	case o.Workers < 0:
+		return fmt.Errorf("%w: workers %d is negative", ErrOptions, o.Workers)
+	case o.Fetchers < 0:
+		return fmt.Errorf("%w: fetchers %d is negative", ErrOptions, o.Fetchers)
+	case !(o.Jitter >= 0 && o.Jitter < 1):
+		return fmt.Errorf("%w: jitter %v is not in [0, 1)", ErrOptions, o.Jitter)
+	case o.SnapshotInterval < 0:
+		return fmt.Errorf("%w: snapshot interval %v is negative", ErrOptions, o.SnapshotInterval)
+	case o.StaleAfter < 0:
+		return fmt.Errorf("%w: stale after %v is negative", ErrOptions, o.StaleAfter)
+	}
+	for _, q := range o.Quantiles {
+		if !(q > 0 && q < 1) {
+			return fmt.Errorf("%w: quantile %v is not in (0, 1)", ErrOptions, q)
+		}
+	}
+	return nil
+}
+
+func (o *RegistryOptions) withDefaults() RegistryOptions {
+	var d RegistryOptions
+	if o != nil {
+		d = *o
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Workers == 0 {
+		d.Workers = defaultWorkers
+	}
+	if d.Fetchers == 0 {
+		d.Fetchers = defaultFetchers
+	}
+	if d.Jitter == 0 {
+		d.Jitter = defaultJitter
+	}
+	if d.SnapshotInterval == 0 {
+		d.SnapshotInterval = defaultSnapshotInterval
+	}
+	switch {
+	case d.HistoryCache == 0:
+		d.HistoryCache = defaultHistoryCache
+	case d.HistoryCache < 0:
+		d.HistoryCache = 0
+	}
+	if len(d.Quantiles) == 0 {
+		d.Quantiles = []float64{0.1, 0.5, 0.9}
+	} else {
+		d.Quantiles = slices.Clone(d.Quantiles)
+		slices.Sort(d.Quantiles)
+		d.Quantiles = slices.Compact(d.Quantiles)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Rand == nil {
+		d.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return d
+}
+
+// Registry holds every target with its fitted forecaster, anomaly
+// detector and calibration, keeps them current, and answers for them.
+// Its methods are safe for concurrent use.
+//
+// Each target has its own lock, held briefly: fetches and fits run without
+// it and install their result under it, so a recommendation never waits
+// for I/O or a fit. Run's loop hands due fetches and fits to two bounded
+// pools of workers.
+type Registry struct {
+	src  Source
+	opts RegistryOptions // with the defaults
+	log  *slog.Logger
+	now  func() time.Time
+
+	randMu sync.Mutex // *rand.Rand is not safe for concurrent use
+	rand   *rand.Rand
+
+	sched *scheduler
+
+	mu      sync.RWMutex
+	targets map[string]*targetState
+	// configMu makes SetConfig calls one at a time.
+	configMu sync.Mutex
+
+	running  atomic.Bool
+	restored atomic.Bool
+}
+
+// TargetStatus is a target with the state of its model and data.
+type TargetStatus struct {
+	Target Target
+	Origin string
+
+	// The fitted model: kind (empty before the first fit), generation
+	// (counts fits), when and how long the last fit took, the seasons in
+	// steps, and the last fit's error (empty when it succeeded).
+	ModelKind   string
+	Generation  uint64
+	FittedAt    time.Time
+	FitDuration time.Duration
+	Seasons     []int
+	FitError    string
+	FitErrors   uint64
+	NextRefit   time.Time
+
+	// The data: the fitted history window, the last point the model has
+	// observed, the latest observed load and its time, the last successful
+	// fetch, and the last fetch's error.
+	DataStart    time.Time
+	DataEnd      time.Time
+	LastObserved time.Time
+	Observed     float64
+	ObservedAt   time.Time
+	LastFetch    time.Time
+	FetchError   string
+	FetchErrors  uint64
+
+	// LeadForecast is the forecast at the lead time (LeadTime + Margin
+	// after the last observation), one value per tracked quantile, for
+	// /metrics.
+	LeadForecast []forecast.Quantile
+	// Accuracy is the live accuracy of past lead-time forecasts, scored as
+	// their actuals arrive, since the target was declared or its lead
+	// window or model configuration last changed.
+	Accuracy Accuracy
+	// Recommendation is the last recommendation made, or nil.
+	Recommendation *Recommendation
+}
+
+// Accuracy scores past forecasts made LeadTime+Margin ahead against the
+// actual load when it arrives.
+type Accuracy struct {
+	// Points is how many forecasts have been scored.
+	Points int
+	// WAPE is sum|forecast-actual| / sum|actual| of the point forecasts.
+	WAPE float64
+	// Bias is sum(forecast-actual) / sum|actual|: positive over-forecasts.
+	Bias float64
+	// Coverage is the share of actuals inside the [IntervalLow,
+	// IntervalHigh] quantile interval.
+	Coverage     float64
+	IntervalLow  float64
+	IntervalHigh float64
+}
+
+// ForecastView is a forecast with the recent history it continues.
+type ForecastView struct {
+	Target     string
+	Model      string
+	Generation uint64
+	Seasons    []int
+	Notes      []string
+	Step       time.Duration
+	// HistoryStart is the time of History[0]; NaN is a gap.
+	HistoryStart time.Time
+	History      []float64
+	// Start is the time of Point[0] and of each quantile's Values[0].
+	Start     time.Time
+	Point     []float64
+	Quantiles []forecast.Quantile
+}
+
+// Anomaly kinds reported by Registry.Anomalies, besides forecast's
+// outage, spike and dip found in the training history.
+const (
+	AnomalyLive       = "live"        // flagged by the streaming detector
+	AnomalyLevelShift = "level_shift" // a confirmed level shift (a refit follows)
+)
+
+// AnomalyEvent is a span of a target's load flagged as anomalous.
+type AnomalyEvent struct {
+	Start time.Time
+	End   time.Time // exclusive
+	Kind  string
+	// Score is the detector's largest score over the span, in [0,1]; 1
+	// for spans found in training.
+	Score float64
+}
+
+// maxForecastHorizon bounds the steps of one Forecast call.
+const maxForecastHorizon = 10000
+
+// NewRegistry returns an empty registry reading history from src.
+func NewRegistry(src Source, opts *RegistryOptions) (*Registry, error) {
+	if src == nil {
+		return nil, fmt.Errorf("%w: nil source", ErrOptions)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	return &Registry{
+		src:     src,
+		opts:    o,
+		log:     o.Logger,
+		now:     o.Now,
+		rand:    o.Rand,
+		sched:   newScheduler(),
+		targets: map[string]*targetState{},
+	}, nil
+}
+
+// Run restores targets from the snapshot store, then keeps every target
+// current until ctx is done: streaming fetches each step, refits on
+// schedule (and after a level shift), snapshots. It saves every target's
+// state before returning.
+//
+// A snapshot is used when its target is declared (by SetConfig or Create,
+// before or after Run starts) with the same query, step, history, seasons
+// and model: the target serves from it at once, catches up on the points
+// since it was saved and is refitted soon after. Targets created through
+// the API or by KEDA are registered again from their snapshots. Snapshots
+// of other targets (a config target no longer declared) are left on disk
+// untouched. Snapshots that cannot be read are logged and their targets
+// fitted anew; no snapshot problem is fatal.
+//
+// Run returns nil when ctx is done, after every goroutine it started has
+// ended. It may be called once.
+func (r *Registry) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("models: Registry.Run called twice")
+	}
+	r.restore()
+	r.restored.Store(true)
+
+	fits, fetches := make(chan *task), make(chan *task)
+	saves := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	for range r.opts.Workers {
+		wg.Go(func() { r.worker(ctx, fits) })
+	}
+	for range r.opts.Fetchers {
+		wg.Go(func() { r.worker(ctx, fetches) })
+	}
+	if r.opts.Store != nil {
+		wg.Go(func() { r.saver(ctx, saves) })
+	}
+	r.loop(ctx, fits, fetches, saves)
+	close(fits)
+	close(fetches)
+	wg.Wait()
+	r.saveChanged()
+	return nil
+}
+
+// Ready reports whether Run has restored the snapshots and every target
+// has either a model or has completed its first fit attempt.
+func (r *Registry) Ready() bool {
+	if !r.restored.Load() {
+		return false
+	}
+	for _, s := range r.states() {
+		s.mu.Lock()
+		ok := s.fitted != nil || s.fitAttempted
+		s.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// SetConfig makes the config-declared targets exactly targets: new ones
+// are added, removed ones deleted, changed ones updated. A target whose
+// query, step, history, seasons and model are unchanged keeps its fitted
+// model.
+//
+// Every target is validated first; if any is invalid (or two share a
+// name) nothing changes and the error joins the problems, wrapping
+// ErrConfig. A declared target takes over a target of the same name
+// created through the API. The snapshots of removed targets stay on disk,
+// as at a restart, so that a target removed by mistake and declared again
+// is not refitted from scratch.
+func (r *Registry) SetConfig(targets []Target) error {
+	var errs []error
+	declared := make(map[string]int, len(targets))
+	for i := range targets {
+		t := &targets[i]
+		if err := t.Validate(); err != nil {
+			errs = append(errs, inTargets(i, err)...)
+			continue
+		}
+		if j, dup := declared[t.Name]; dup {
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("targets[%d].name", i), Msg: fmt.Sprintf("duplicates targets[%d].name (%q)", j, t.Name)})
+			continue
+		}
+		declared[t.Name] = i
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
+	// One configuration at a time; the changes to existing targets are
+	// applied after r.mu is released, as each may take a few sorts of
+	// calibration errors and lookups must not wait for them.
+	r.configMu.Lock()
+	defer r.configMu.Unlock()
+	type change struct {
+		s *targetState
+		t Target
+	}
+	var added []*targetState
+	var changed []change
+	r.mu.Lock()
+	for _, t := range targets {
+		s := r.targets[t.Name]
+		if s == nil {
+			s = r.newState(t, OriginConfig)
+			r.targets[t.Name] = s
+			added = append(added, s)
+			continue
+		}
+		s.mu.Lock()
+		s.origin = OriginConfig
+		if !sameModel(&s.target, &t) || !samePolicy(&s.target, &t) {
+			changed = append(changed, change{s, t})
+		}
+		s.mu.Unlock()
+	}
+	var removed []*targetState
+	for name, s := range r.targets {
+		s.mu.Lock()
+		if _, ok := declared[name]; !ok && s.origin == OriginConfig {
+			s.deleted = true
+			delete(r.targets, name)
+			removed = append(removed, s)
+		}
+		s.mu.Unlock()
+	}
+	r.mu.Unlock()
+
+	for _, s := range removed {
+		r.sched.remove(&s.fetchTask)
+		r.sched.remove(&s.fitTask)
+	}
+	for _, c := range changed {
+		c.s.mu.Lock()
+		r.reconfigure(c.s, c.t)
+		c.s.mu.Unlock()
+	}
+	for _, s := range added {
+		r.start(s)
+	}
+	return nil
+}
+
+// inTargets names the fields of Validate's errors for target i of a list,
+// as a config file does: "targets[i].field: message".
+func inTargets(i int, err error) []error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for k, e := range errs {
+		var fe *FieldError
+		if !errors.As(e, &fe) {
+			out[k] = fmt.Errorf("targets[%d]: %w", i, e)
+			continue
+		}
+		c := *fe
+		c.Field = fmt.Sprintf("targets[%d].%s", i, fe.Field)
+		out[k] = &c
+	}
+	return out
+}
+
+// Create registers a new target after Validate; origin is OriginAPI,
+// OriginKEDA or OriginDemo. The target is fetched and fitted at once (or
+// restored from its snapshot, if one matches).
+func (r *Registry) Create(t Target, origin string) (TargetStatus, error) {
+	switch origin {
+	case OriginAPI, OriginKEDA, OriginDemo:
+	default:
+		return TargetStatus{}, &FieldError{Field: "origin", Msg: fmt.Sprintf("must be %s, %s or %s, got %q", OriginAPI, OriginKEDA, OriginDemo, origin)}
+	}
+	if err := t.Validate(); err != nil {
+		return TargetStatus{}, err
+	}
+	r.mu.Lock()
+	if _, ok := r.targets[t.Name]; ok {
+		r.mu.Unlock()
+		return TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, ErrExists)
+	}
+	s := r.newState(t, origin)
+	r.targets[t.Name] = s
+	r.mu.Unlock()
+	r.start(s)
+	return r.status(s), nil
+}
+
+// Update replaces a target's configuration (ErrReadOnly for config
+// targets, and the demo). A change of capacity, lead time, margin,
+// quantile, replica bounds, refit interval or hold keeps the model; a
+// change of query, step, history, seasons or model drops it and fits anew.
+func (r *Registry) Update(t Target) (TargetStatus, error) {
+	if err := t.Validate(); err != nil {
+		return TargetStatus{}, err
+	}
+	s, err := r.lookup("update", t.Name)
+	if err != nil {
+		return TargetStatus{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.deleted:
+		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, ErrNotFound)
+	case s.origin == OriginConfig || s.origin == OriginDemo:
+		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, ErrReadOnly)
+	}
+	r.reconfigure(s, t)
+	return r.statusLocked(s), nil
+}
+
+// Delete removes a target and its snapshot (ErrReadOnly for config
+// targets, and the demo). Should removing the snapshot fail, the target is
+// removed all the same and the error says so.
+func (r *Registry) Delete(name string) error {
+	r.mu.Lock()
+	s := r.targets[name]
+	if s == nil {
+		r.mu.Unlock()
+		return fmt.Errorf("delete %q: %w", name, ErrNotFound)
+	}
+	s.mu.Lock()
+	if s.origin == OriginConfig || s.origin == OriginDemo {
+		s.mu.Unlock()
+		r.mu.Unlock()
+		return fmt.Errorf("delete %q: %w", name, ErrReadOnly)
+	}
+	s.deleted = true
+	s.mu.Unlock()
+	delete(r.targets, name)
+	r.mu.Unlock()
+
+	r.sched.remove(&s.fetchTask)
+	r.sched.remove(&s.fitTask)
+	if r.opts.Store == nil {
+		return nil
+	}
+	// saveMu waits for a save in progress, and every later save sees
+	// deleted: the file cannot come back.
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if err := r.opts.Store.Delete(name); err != nil && !errors.Is(err, ErrSnapshotNotFound) {
+		return fmt.Errorf("delete %q: %w", name, err)
+	}
+	return nil
+}
+
+// Get returns one target's status.
+func (r *Registry) Get(name string) (TargetStatus, error) {
+	s, err := r.lookup("get", name)
+	if err != nil {
+		return TargetStatus{}, err
+	}
+	return r.status(s), nil
+}
+
+// List returns every target's status, sorted by name.
+func (r *Registry) List() []TargetStatus {
+	states := r.states()
+	out := make([]TargetStatus, 0, len(states))
+	for _, s := range states {
+		out = append(out, r.status(s))
+	}
+	slices.SortFunc(out, func(a, b TargetStatus) int { return strings.Compare(a.Target.Name, b.Target.Name) })
+	return out
+}
+
+// Recommendation computes the target's recommendation now, from the
+// forecast cached at the last observation (no forecasting happens here),
+// and remembers it as the previous one, which is held while data is
+// stale. It is ErrNotReady while the target has no model, no observed load
+// and no previous recommendation.
+func (r *Registry) Recommendation(name string) (Recommendation, error) {
+	s, err := r.lookup("recommendation", name)
+	if err != nil {
+		return Recommendation{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fitted == nil && s.observedAt.IsZero() && !s.hasLast {
+		return Recommendation{}, fmt.Errorf("recommendation %q: %w", name, ErrNotReady)
+	}
+	in := PolicyInput{
+		Target:        s.target,
+		Now:           r.now(),
+		Forecast:      s.fc,
+		ForecastStart: s.fcStart,
+		ForecastStep:  s.target.Step,
+		Observed:      s.observed,
+		ObservedAt:    s.observedAt,
+		DataStart:     s.dataStart,
+		DataEnd:       s.dataEnd,
+		ModelVersion:  s.generation,
+		ModelFittedAt: s.fittedAt,
+		LastFetch:     s.lastFetch,
+		StaleAfter:    r.opts.StaleAfter,
+	}
+	if s.fitted != nil {
+		in.ModelKind = s.fitted.Model
+	}
+	if s.hasLast {
+		in.Previous = &s.last
+	}
+	rec := Recommend(in)
+	rec.Demo = s.origin == OriginDemo
+	s.last, s.hasLast = rec, true
+	if !rec.Stale {
+		if rec.Replicas != s.lastGood || s.lastGoodAt.IsZero() {
+			s.version++ // worth a snapshot: a restart holds it
+		}
+		s.lastGood, s.lastGoodAt = rec.Replicas, rec.Time
+	}
+	return rec, nil
+}
+
+// Forecast returns the forecast for horizon steps after the last
+// observation with the given quantiles, and up to history of the recent
+// load. A horizon outside [1, 10000], a quantile outside (0, 1) or a
+// negative history is an error wrapping forecast.ErrBadOptions; a target
+// without a model is ErrNotReady.
+func (r *Registry) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*ForecastView, error) {
+	if horizon < 1 || horizon > maxForecastHorizon {
+		return nil, fmt.Errorf("%w: horizon: must be between 1 and %d, got %d", forecast.ErrBadOptions, maxForecastHorizon, horizon)
+	}
+	for i, q := range quantiles {
+		if !(q > 0 && q < 1) {
+			return nil, fmt.Errorf("%w: quantiles[%d]: must be between 0 and 1 (exclusive), got %v", forecast.ErrBadOptions, i, q)
+		}
+	}
+	if history < 0 {
+		return nil, fmt.Errorf("%w: history: must not be negative, got %v", forecast.ErrBadOptions, history)
+	}
+	s, err := r.lookup("forecast", name)
+	if err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	if s.fitted == nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("forecast %q: %w", name, ErrNotReady)
+	}
+	res, err := s.fitted.Forecast(horizon, nil)
+	// The calibration is never changed after a fit, so its quantiles can
+	// be computed without the lock: each step sorts the pooled errors, and
+	// a long forecast must not hold up recommendations.
+	cal := s.fitted.Calibration
+	step := s.target.Step
+	v := &ForecastView{
+		Target:     name,
+		Generation: s.generation,
+		Step:       step,
+		Start:      s.lastObserved.Add(step),
+	}
+	if k := int(history / step); k > 0 {
+		v.History, v.HistoryStart = s.history.last(k, step)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("forecast %q: %w", name, err)
+	}
+	v.Model, v.Seasons, v.Notes, v.Point = res.Model, res.Seasons, res.Notes, res.Point
+	if len(quantiles) > 0 {
+		v.Quantiles = make([]forecast.Quantile, len(quantiles))
+		for j, q := range quantiles {
+			v.Quantiles[j] = forecast.Quantile{Level: q, Values: quantileForecast(res.Point, &cal, q)}
+		}
+		if horizon > cal.Horizon() {
+			// As forecast.Fitted.Forecast says.
+			v.Notes = append(v.Notes, fmt.Sprintf("intervals beyond step %d are extrapolated (square-root rule)", cal.Horizon()))
+		}
+	}
+	return v, nil
+}
+
+// quantileForecast is the q-quantile forecast for the point forecast, as
+// forecast.Fitted.Forecast computes it.
+func quantileForecast(point []float64, cal *forecast.Calibration, q float64) []float64 {
+	out := offsets(cal, q, len(point))
+	for i, p := range point {
+		out[i] = quantileAt(p, out[i], cal.Relative)
+	}
+	return out
+}
+
+// offsets returns cal.Offset(h, q) for steps h = 1..n. Each calibrated step
+// sorts its pooled errors; beyond the calibrated horizon H the offset is
+// that of step H times the square root of h/H (Offset's rule), found here
+// without sorting again.
+func offsets(cal *forecast.Calibration, q float64, n int) []float64 {
+	H := cal.Horizon()
+	out := make([]float64, n)
+	for i := range out {
+		if h := i + 1; h <= H || H == 0 {
+			out[i] = cal.Offset(h, q)
+		} else {
+			out[i] = math.Sqrt(float64(h)/float64(H)) * out[H-1]
+		}
+	}
+	return out
+}
+
+// Anomalies returns the anomalous spans overlapping [start, end), sorted
+// by start: those the live detector flagged (the last 1000), the
+// confirmed level shifts, and those kept out of the last fit's training.
+func (r *Registry) Anomalies(name string, start, end time.Time) ([]AnomalyEvent, error) {
+	s, err := r.lookup("anomalies", name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	out := s.anomalies(start, end)
+	s.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b AnomalyEvent) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// lookup finds a target for op.
+func (r *Registry) lookup(op, name string) (*targetState, error) {
+	r.mu.RLock()
+	s := r.targets[name]
+	r.mu.RUnlock()
+	if s == nil {
+		return nil, fmt.Errorf("%s %q: %w", op, name, ErrNotFound)
+	}
+	return s, nil
+}
+
+// states returns every target's state.
+func (r *Registry) states() []*targetState {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*targetState, 0, len(r.targets))
+	for _, s := range r.targets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// newState returns the state of a target just declared, not yet
+// scheduled.
+func (r *Registry) newState(t Target, origin string) *targetState {
+	t.Seasons = slices.Clone(t.Seasons)
+	s := &targetState{target: t, origin: origin, lastShift: -1}
+	s.fetchTask = task{state: s, kind: taskFetch, index: -1}
+	s.fitTask = task{state: s, kind: taskFit, index: -1}
+	s.history = newHistoryRing(r.historySteps(&t))
+	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
+	s.leadValues = make([]float64, len(r.opts.Quantiles))
+	return s
+}
+
+// start schedules a new target's first fetch, for a reactive answer soon,
+// and its first fit.
+func (r *Registry) start(s *targetState) {
+	now := r.now()
+	r.sched.schedule(&s.fetchTask, now)
+	r.sched.schedule(&s.fitTask, now)
+}
+
+// reconfigure applies a new configuration to a target; s.mu is held.
+func (r *Registry) reconfigure(s *targetState, t Target) {
+	t.Seasons = slices.Clone(t.Seasons)
+	old := s.target
+	s.target = t
+	now := r.now()
+	if sameModel(&old, &t) {
+		if s.fitted != nil && (old.Quantile != t.Quantile || old.LeadTime != t.LeadTime || old.Margin != t.Margin) {
+			s.plan = r.newPlan(s.fitted, &t)
+			if leadSteps(&old) != leadSteps(&t) {
+				s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
+			}
+			s.refreshForecast()
+		}
+		if s.fitted != nil && s.fitFailures == 0 && old.RefitInterval != t.RefitInterval {
+			r.sched.schedule(&s.fitTask, s.fittedAt.Add(r.jittered(t.RefitInterval)))
+		}
+		return
+	}
+	// The model no longer applies: fits and fetches under way are
+	// discarded, and the target is fitted anew. Its data and detector
+	// stay if the series is the same.
+	keepData := old.Query == t.Query && old.Step == t.Step
+	s.epoch++
+	s.dropModel(keepData)
+	s.history.resize(r.historySteps(&t), keepData, t.Step)
+	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
+	r.sched.schedule(&s.fetchTask, now)
+	r.sched.schedule(&s.fitTask, now)
+}
+
+// historySteps is how many points a target's history cache holds.
+func (r *Registry) historySteps(t *Target) int {
+	return int(min(r.opts.HistoryCache, t.History) / t.Step)
+}
+
+// jittered is d times a random factor in [1-Jitter, 1+Jitter].
+func (r *Registry) jittered(d time.Duration) time.Duration {
+	r.randMu.Lock()
+	u := r.rand.Float64()
+	r.randMu.Unlock()
+	return time.Duration(float64(d) * (1 + r.opts.Jitter*(2*u-1)))
+}
+
+// sameModel reports whether a model fitted for a applies to b: the fields
+// that shape a fit are equal.
+func sameModel(a, b *Target) bool {
+	return a.Query == b.Query && a.Step == b.Step && a.History == b.History &&
+		a.Model == b.Model && slices.Equal(a.Seasons, b.Seasons)
+}
+
+// samePolicy reports whether the fields that do not shape a fit are equal.
+func samePolicy(a, b *Target) bool {
+	return a.Name == b.Name && a.CapacityPerReplica == b.CapacityPerReplica &&
+		a.LeadTime == b.LeadTime && a.Margin == b.Margin && a.Quantile == b.Quantile &&
+		a.MinReplicas == b.MinReplicas && a.MaxReplicas == b.MaxReplicas &&
+		a.RefitInterval == b.RefitInterval && a.HoldFor == b.HoldFor
+}
+
+// quantileAt is the quantile value for a point forecast and its
+// calibration offset, as forecast.Fitted.Forecast computes it.
+func quantileAt(point, offset float64, relative bool) float64 {
+	if relative {
+		offset *= point
+	}
+	return math.Max(0, point+offset)
+}

@@ -1,0 +1,5 @@
+package models
+
+// Wake makes Run's loop read the clock again at once, for tests that move
+// a fake clock (RegistryOptions.Now) instead of waiting.
+func (r *Registry) Wake() { r.sched.poke() }

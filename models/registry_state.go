@@ -1,0 +1,579 @@
+package models
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prescale/prescale/anomaly"
+	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/forecast"
+)
+
+// Limits of a target's state.
+const (
+	// maxEvents bounds the live and level-shift anomaly events kept.
+	maxEvents = 1000
+	// liveThreshold is the detector score from which a point is anomalous.
+	liveThreshold = 0.5
+	// detectorWarmUp is the fewest trailing points of a fit's history a new
+	// detector is warmed up on (more with a long season: three seasons
+	// and a window).
+	detectorWarmUp = 4000
+	// shiftRefitSteps is the fewest steps between refits for level shifts.
+	shiftRefitSteps = 10
+	// Fit horizons, in steps: twice the lead window within these bounds.
+	minFitHorizon = 48
+	maxFitHorizon = 1440
+)
+
+// targetState is one target: its configuration, fitted model, detector,
+// recent data, cached forecast and last recommendation. mu guards every
+// field but saveMu and the tasks (which the scheduler guards).
+type targetState struct {
+	mu sync.Mutex
+
+	target Target
+	origin string
+	// epoch counts the changes that void the model (query, step, history,
+	// seasons or model kind); a fit or fetch begun in an earlier epoch is
+	// discarded.
+	epoch   uint64
+	deleted bool
+	// loadTried is set once the snapshot store has been asked for this
+	// target (by Run's restore, or by its first fit).
+	loadTried bool
+
+	// The model, its state advanced through lastObserved.
+	fitted       *forecast.Fitted
+	plan         forecastPlan
+	generation   uint64
+	fittedAt     time.Time
+	fitDuration  time.Duration
+	fitErr       string
+	fitErrors    uint64
+	fitFailures  int // in a row, for the backoff
+	fitAttempted bool
+	dataStart    time.Time
+	dataEnd      time.Time
+	lastObserved time.Time
+	training     []AnomalyEvent
+
+	// The live detector: it has seen every step from detStart through
+	// detEnd, and Shifts up to index lastShift have been reported.
+	detector   *anomaly.Default
+	detStart   time.Time
+	detEnd     time.Time
+	lastShift  int
+	shiftRefit time.Time // when the last refit for a level shift was asked for
+	events     eventRing
+	live       AnomalyEvent // the live span still open, when liveOpen
+	liveOpen   bool
+
+	// The data: every point through streamed went into the history cache,
+	// the latest observation and the accuracy tracker.
+	streamed     time.Time
+	observed     float64
+	observedAt   time.Time
+	lastFetch    time.Time
+	fetchErr     string
+	fetchErrors  uint64
+	fetchFailing bool
+	history      historyRing
+
+	// The forecast cached at lastObserved: Target.Quantile for steps
+	// 1..len(fc), from fcStart, and the tracked quantiles at the lead step.
+	fc         []float64
+	fcStart    time.Time
+	leadValues []float64
+	accuracy   accuracyTracker
+
+	last       Recommendation
+	hasLast    bool
+	lastGood   int
+	lastGoodAt time.Time
+
+	// version counts changes worth a snapshot; savedVersion is the one on
+	// disk.
+	version      uint64
+	savedVersion uint64
+	// saveMu orders saves and the removal of the snapshot; held before mu.
+	saveMu sync.Mutex
+
+	fetchTask task
+	fitTask   task
+}
+
+// leadSteps is the lead window, LeadTime+Margin, in whole steps.
+func leadSteps(t *Target) int {
+	return max(1, int(ceilDiv(t.LeadTime+t.Margin, t.Step)))
+}
+
+// fitHorizon is the horizon a target's model is fitted and calibrated for.
+func fitHorizon(t *Target) int {
+	return min(max(2*leadSteps(t), minFitHorizon), maxFitHorizon)
+}
+
+// accuracyCapacity is how many forecasts may wait for their actual: one
+// per step of the lead window, and as many for late data.
+func accuracyCapacity(t *Target) int { return 2*leadSteps(t) + 8 }
+
+func ceilDiv(a, b time.Duration) time.Duration { return (a + b - 1) / b }
+
+// periods are the declared seasons in steps.
+func periods(t *Target) []int {
+	var out []int
+	for _, s := range t.Seasons {
+		out = append(out, int(s/t.Step))
+	}
+	return out
+}
+
+// forecastPlan is what a target's cached forecast takes from the model's
+// calibration. The calibration does not change between fits, so the
+// quantile offsets are found once per fit (each is a sort of pooled
+// errors) and a streaming update needs only the point forecast.
+type forecastPlan struct {
+	lead     int // steps from the last observation to the end of the lead window
+	steps    int // length of the cached forecast
+	relative bool
+	offsets  []float64 // of Target.Quantile, for steps 1..steps
+	tracked  []float64 // of the registry's quantiles, at step lead
+	low      float64   // of accuracyLow and accuracyHigh, at step lead
+	high     float64
+}
+
+// newPlan finds the offsets for target t. The cached forecast reaches past
+// the lead window by the staleness threshold and two steps, so that it
+// covers the window until the data turns stale.
+func (r *Registry) newPlan(f *forecast.Fitted, t *Target) forecastPlan {
+	lead := leadSteps(t)
+	staleAfter := r.opts.StaleAfter
+	if staleAfter <= 0 {
+		staleAfter = 2*t.Step + StaleGrace
+	}
+	cal := &f.Calibration
+	p := forecastPlan{
+		lead:     lead,
+		steps:    lead + int(ceilDiv(staleAfter, t.Step)) + 2,
+		relative: cal.Relative,
+		tracked:  make([]float64, len(r.opts.Quantiles)),
+	}
+	p.offsets = offsets(cal, t.Quantile, p.steps)
+	// Offsets at the lead step, each found once.
+	found := map[float64]float64{t.Quantile: p.offsets[lead-1]}
+	at := func(q float64) float64 {
+		off, ok := found[q]
+		if !ok {
+			off = cal.Offset(lead, q)
+			found[q] = off
+		}
+		return off
+	}
+	for i, q := range r.opts.Quantiles {
+		p.tracked[i] = at(q)
+	}
+	p.low, p.high = at(accuracyLow), at(accuracyHigh)
+	return p
+}
+
+// refreshForecast recomputes the cached forecast from the model's state
+// at lastObserved, and puts its lead-step forecast aside for the accuracy
+// tracker.
+func (s *targetState) refreshForecast() {
+	s.fc = s.fc[:0]
+	s.fcStart = time.Time{}
+	clear(s.leadValues)
+	if s.fitted == nil || s.plan.steps == 0 {
+		return
+	}
+	res, err := s.fitted.Forecast(s.plan.steps, nil)
+	if err != nil {
+		return // a model that cannot forecast leaves the reactive floor
+	}
+	rel := s.plan.relative
+	for i, p := range res.Point {
+		s.fc = append(s.fc, quantileAt(p, s.plan.offsets[i], rel))
+	}
+	step := s.target.Step
+	s.fcStart = s.lastObserved.Add(step)
+	p := res.Point[s.plan.lead-1]
+	for i, off := range s.plan.tracked {
+		s.leadValues[i] = quantileAt(p, off, rel)
+	}
+	at := s.lastObserved.Add(time.Duration(s.plan.lead) * step)
+	s.accuracy.add(at, p, quantileAt(p, s.plan.low, rel), quantileAt(p, s.plan.high, rel))
+}
+
+// watermark is the time of the last point every part of the state has
+// taken, or zero when none has taken any: the next fetch starts after it.
+func (s *targetState) watermark() time.Time {
+	w := s.streamed
+	if s.fitted != nil && (w.IsZero() || s.lastObserved.Before(w)) {
+		w = s.lastObserved
+	}
+	if s.detector != nil && (w.IsZero() || s.detEnd.Before(w)) {
+		w = s.detEnd
+	}
+	return w
+}
+
+// ingest takes the points of series up to index last (its last finite
+// point, so that trailing gaps are read again when their samples come
+// late). Each part of the state takes the points after the last one it
+// took, a missing step between as a gap: the history cache, the latest
+// observation and the accuracy tracker; the detector; the model. A part
+// more than maxGap steps behind does not stream: the detector is dropped
+// and the model left as it is, and behind asks for a refit, which
+// replaces both. advanced says whether the model moved, shift whether the
+// detector confirmed a level shift.
+func (s *targetState) ingest(series *feed.Series, last, maxGap int) (advanced, shift, behind bool) {
+	step := s.target.Step
+	for i := 0; i <= last; i++ {
+		t := series.Time(i)
+		v := series.Values[i]
+		if math.IsInf(v, 0) {
+			v = math.NaN() // Fitted.Observe rejects infinities; no load is infinite
+		}
+		if t.After(s.streamed) {
+			s.history.put(t, v, step)
+			if !math.IsNaN(v) {
+				s.observed, s.observedAt = v, t
+			}
+			s.accuracy.observe(t, v)
+			s.streamed = t
+		}
+		if s.detector != nil && t.After(s.detEnd) {
+			if gap := stepsBetween(s.detEnd, t, step); gap > maxGap {
+				s.dropDetector()
+				behind = true
+			} else if s.detect(t, v, gap) {
+				shift = true
+			}
+		}
+		if s.fitted != nil && t.After(s.lastObserved) {
+			gap := stepsBetween(s.lastObserved, t, step)
+			if gap > maxGap {
+				behind = true
+				continue
+			}
+			for range gap {
+				s.fitted.Observe(math.NaN())
+			}
+			s.fitted.Observe(v)
+			s.lastObserved = t
+			advanced = true
+		}
+	}
+	return advanced, shift, behind
+}
+
+// replay feeds the model and the detector, when they are behind the data
+// (a model installed while streaming went on), the points they missed
+// from the history cache, if it holds them all. It reports whether they
+// caught up.
+func (s *targetState) replay() bool {
+	from := s.watermark()
+	if !from.Before(s.streamed) {
+		return true
+	}
+	step := s.target.Step
+	k := stepsBetween(from, s.streamed, step) + 1
+	vals, start := s.history.last(k, step)
+	if len(vals) < k || !start.Equal(from.Add(step)) {
+		return false
+	}
+	s.ingest(&feed.Series{Start: start, Step: step, Values: vals}, len(vals)-1, maxGap(&s.target))
+	return !s.watermark().Before(s.streamed)
+}
+
+// stepsBetween is how many grid steps lie strictly between a and b.
+func stepsBetween(a, b time.Time, step time.Duration) int {
+	return max(int(b.Sub(a)/step)-1, 0)
+}
+
+// detect feeds the detector gap missing steps and then v at t, records
+// the live anomaly spans and level shifts, and reports a new level shift.
+func (s *targetState) detect(t time.Time, v float64, gap int) bool {
+	step := s.target.Step
+	for range gap {
+		s.detector.Update(math.NaN())
+	}
+	if gap > 0 {
+		s.closeLive()
+	}
+	s.scoreLive(t, s.detector.Update(v))
+	s.detEnd = t
+	shifts := s.detector.Shifts()
+	if len(shifts) == 0 || shifts[len(shifts)-1] <= s.lastShift {
+		return false
+	}
+	for _, k := range shifts {
+		if k > s.lastShift {
+			s.events.add(AnomalyEvent{
+				Start: s.detStart.Add(time.Duration(k) * step),
+				End:   t.Add(step),
+				Kind:  AnomalyLevelShift,
+				Score: 1,
+			})
+		}
+	}
+	s.lastShift = shifts[len(shifts)-1]
+	return true
+}
+
+// scoreLive extends the open live span with the point at t, or opens one,
+// when its score reaches liveThreshold, and closes it otherwise.
+func (s *targetState) scoreLive(t time.Time, score float64) {
+	if !(score >= liveThreshold) {
+		s.closeLive()
+		return
+	}
+	step := s.target.Step
+	if s.liveOpen && s.live.End.Equal(t) {
+		s.live.End = t.Add(step)
+		s.live.Score = max(s.live.Score, score)
+		return
+	}
+	s.closeLive()
+	s.live = AnomalyEvent{Start: t, End: t.Add(step), Kind: AnomalyLive, Score: score}
+	s.liveOpen = true
+}
+
+func (s *targetState) closeLive() {
+	if s.liveOpen {
+		s.events.add(s.live)
+		s.liveOpen = false
+	}
+}
+
+// newDetector makes the live detector, with the model's shortest season,
+// and warms it up on the end of the history series[first:last+1]. Level
+// shifts within the warm-up are history: the fit has seen them.
+func (s *targetState) newDetector(series *feed.Series, first, last int) error {
+	period := -1 // no season
+	if len(s.fitted.Seasons) > 0 {
+		period = slices.Min(s.fitted.Seasons)
+	}
+	d, err := anomaly.NewDefault(&anomaly.Options{Period: period})
+	if err != nil {
+		return err
+	}
+	from := max(first, last+1-max(detectorWarmUp, 3*period+anomaly.DefaultWindow))
+	for _, v := range series.Values[from : last+1] {
+		d.Update(v) // the detector takes non-finite values as gaps
+	}
+	s.closeLive()
+	s.detector = d
+	s.detStart, s.detEnd = series.Time(from), series.Time(last)
+	s.lastShift = -1
+	if shifts := d.Shifts(); len(shifts) > 0 {
+		s.lastShift = shifts[len(shifts)-1]
+	}
+	return nil
+}
+
+func (s *targetState) dropDetector() {
+	s.closeLive()
+	s.detector = nil
+	s.detStart, s.detEnd = time.Time{}, time.Time{}
+	s.lastShift = -1
+}
+
+// dropModel forgets the model after a change of configuration that voids
+// it; keepData keeps the detector, the recent data and the anomaly
+// events, which stay valid when the series is the same. The previous
+// recommendation stays: it is what a stale target holds.
+func (s *targetState) dropModel(keepData bool) {
+	s.fitted = nil
+	s.plan = forecastPlan{}
+	s.fittedAt, s.fitDuration = time.Time{}, 0
+	s.fitErr, s.fitFailures = "", 0
+	s.dataStart, s.dataEnd, s.lastObserved = time.Time{}, time.Time{}, time.Time{}
+	s.training = nil
+	s.fc, s.fcStart = s.fc[:0], time.Time{}
+	clear(s.leadValues)
+	s.version++
+	if keepData {
+		return
+	}
+	s.dropDetector()
+	s.events = eventRing{}
+	s.streamed, s.observed, s.observedAt = time.Time{}, 0, time.Time{}
+}
+
+// trainingEvents turns the spans a fit kept out of training into events.
+func trainingEvents(anomalies []forecast.Anomaly, dataStart time.Time, step time.Duration) []AnomalyEvent {
+	if len(anomalies) == 0 {
+		return nil
+	}
+	out := make([]AnomalyEvent, len(anomalies))
+	for i, a := range anomalies {
+		out[i] = AnomalyEvent{
+			Start: dataStart.Add(time.Duration(a.Start) * step),
+			End:   dataStart.Add(time.Duration(a.End) * step),
+			Kind:  a.Kind,
+			Score: 1,
+		}
+	}
+	return out
+}
+
+// anomalies returns the events overlapping [start, end), unsorted.
+func (s *targetState) anomalies(start, end time.Time) []AnomalyEvent {
+	var out []AnomalyEvent
+	keep := func(e AnomalyEvent) {
+		if e.Start.Before(end) && e.End.After(start) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range s.events.buf {
+		keep(e)
+	}
+	if s.liveOpen {
+		keep(s.live)
+	}
+	for _, e := range s.training {
+		keep(e)
+	}
+	return out
+}
+
+// status returns the target's status.
+func (r *Registry) status(s *targetState) TargetStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return r.statusLocked(s)
+}
+
+// statusLocked returns the target's status; s.mu is held.
+func (r *Registry) statusLocked(s *targetState) TargetStatus {
+	st := TargetStatus{
+		Target:       s.target,
+		Origin:       s.origin,
+		Generation:   s.generation,
+		FittedAt:     s.fittedAt,
+		FitDuration:  s.fitDuration,
+		FitError:     s.fitErr,
+		FitErrors:    s.fitErrors,
+		NextRefit:    r.sched.next(&s.fitTask),
+		DataStart:    s.dataStart,
+		DataEnd:      s.dataEnd,
+		LastObserved: s.lastObserved,
+		Observed:     s.observed,
+		ObservedAt:   s.observedAt,
+		LastFetch:    s.lastFetch,
+		FetchError:   s.fetchErr,
+		FetchErrors:  s.fetchErrors,
+		Accuracy:     s.accuracy.summary(),
+	}
+	st.Target.Seasons = slices.Clone(s.target.Seasons)
+	if s.fitted != nil {
+		st.ModelKind = s.fitted.Model
+		st.Seasons = slices.Clone(s.fitted.Seasons)
+	}
+	if len(s.fc) > 0 {
+		st.LeadForecast = make([]forecast.Quantile, len(r.opts.Quantiles))
+		for i, q := range r.opts.Quantiles {
+			st.LeadForecast[i] = forecast.Quantile{Level: q, Values: []float64{s.leadValues[i]}}
+		}
+	}
+	if s.hasLast {
+		rec := s.last
+		st.Recommendation = &rec
+	}
+	return st
+}
+
+// historyRing keeps a target's most recent points, gaps as NaN.
+type historyRing struct {
+	buf  []float64
+	head int // index of the oldest point
+	n    int
+	end  time.Time // time of the newest point
+}
+
+func newHistoryRing(capacity int) historyRing {
+	if capacity <= 0 {
+		return historyRing{}
+	}
+	return historyRing{buf: make([]float64, capacity)}
+}
+
+// put appends the point at t after a NaN for each step missing since the
+// newest. A point not after the newest is ignored.
+func (h *historyRing) put(t time.Time, v float64, step time.Duration) {
+	if len(h.buf) == 0 {
+		return
+	}
+	if h.n > 0 {
+		if !t.After(h.end) {
+			return
+		}
+		if gap := stepsBetween(h.end, t, step); gap >= len(h.buf) {
+			h.head, h.n = 0, 0
+		} else {
+			for range gap {
+				h.push(math.NaN())
+			}
+		}
+	}
+	h.push(v)
+	h.end = t
+}
+
+func (h *historyRing) push(v float64) {
+	if h.n < len(h.buf) {
+		h.buf[(h.head+h.n)%len(h.buf)] = v
+		h.n++
+		return
+	}
+	h.buf[h.head] = v
+	h.head = (h.head + 1) % len(h.buf)
+}
+
+// last returns up to k newest points, oldest first, and the time of the
+// first, for a grid of step.
+func (h *historyRing) last(k int, step time.Duration) ([]float64, time.Time) {
+	k = min(k, h.n)
+	if k == 0 {
+		return nil, time.Time{}
+	}
+	out := make([]float64, k)
+	for i := range out {
+		out[i] = h.buf[(h.head+h.n-k+i)%len(h.buf)]
+	}
+	return out, h.end.Add(-time.Duration(k-1) * step)
+}
+
+// resize changes the capacity to n points, keeping the newest when keep.
+func (h *historyRing) resize(n int, keep bool, step time.Duration) {
+	if keep && n == len(h.buf) {
+		return
+	}
+	old := *h
+	*h = newHistoryRing(n)
+	if !keep {
+		return
+	}
+	vals, start := old.last(n, step)
+	for i, v := range vals {
+		h.put(start.Add(time.Duration(i)*step), v, step)
+	}
+}
+
+// eventRing keeps the last maxEvents anomaly events.
+type eventRing struct {
+	buf  []AnomalyEvent
+	next int // where the next event goes once buf is full
+}
+
+func (r *eventRing) add(e AnomalyEvent) {
+	if len(r.buf) < maxEvents {
+		r.buf = append(r.buf, e)
+		return
+	}
+	r.buf[r.next] = e
+	r.next = (r.next + 1) % maxEvents
+}
