@@ -107,21 +107,39 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		periods = append(periods, s.Period)
 	}
 
+	// A season that takes the whole history to fit twice leaves nothing
+	// to validate on: drop the longest seasons until the rest can be
+	// validated (two weeks of minutes keep the daily season, not the
+	// weekly one).
+	var train, cvH int
+	for {
+		minTrain, longest := 4, 0
+		for _, period := range periods {
+			minTrain = max(minTrain, 2*period)
+			longest = max(longest, period)
+		}
+		train, cvH = cvPlan(target, o.Horizon, o.Folds, minTrain, longest)
+		if cvH > 0 || len(periods) < 2 {
+			break
+		}
+		reasons = append(reasons, fmt.Sprintf("season of %d steps ignored: %d points leave no history to validate it after two seasons", longest, n))
+		periods = slices.DeleteFunc(periods, func(p int) bool { return p == longest })
+		if !slices.Contains(periods, primary) {
+			var kept []Season
+			for _, s := range seasons {
+				if slices.Contains(periods, s.Period) {
+					kept = append(kept, s)
+				}
+			}
+			primary = primarySeason(kept, n)
+		}
+	}
 	cands, why := candidates(o, y, periods, primary)
 	reasons = append(reasons, why...)
 	if len(cands) == 0 {
 		reasons = append(reasons, "falling back to the naive forecast")
 		cands = []candidate{naiveCandidate(1)}
 	}
-	minTrain := 4
-	for _, period := range periods {
-		minTrain = max(minTrain, 2*period)
-	}
-	longest := 0
-	if len(periods) > 0 {
-		longest = slices.Max(periods)
-	}
-	train, cvH := cvPlan(target, o.Horizon, o.Folds, minTrain, longest)
 	if cvH == 0 {
 		// Too short for any season in validation: compare what fits.
 		reasons = append(reasons, fmt.Sprintf("%d points are too few to validate seasonal models", n))

@@ -42,6 +42,7 @@ func demoTarget() models.Target {
 	t.LeadTime = 3 * time.Minute
 	t.Margin = time.Minute
 	t.MaxReplicas = 50
+	t.History = 21 * 24 * time.Hour // three weeks, so the weekly season can be validated
 	t.Seasons = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour}
 	return t
 }

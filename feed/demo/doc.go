@@ -15,7 +15,7 @@
 //	capacityPerReplica  50 (3 to 13 replicas, about 40 in a spike)
 //	leadTime            3m, with a margin of 1m
 //	step                1m (the default)
-//	history             14d (the default: two weeks show the weekly cycle)
+//	history             21d (three weeks: two fit the weekly cycle, the third validates it)
 //	seasons             1d, 1w
 //	maxReplicas         50
 package demo
