@@ -424,6 +424,8 @@ func targetProto(st *models.TargetStatus) *prescalev1.Target {
 			FitError:    st.FitError,
 			FitErrors:   st.FitErrors,
 			NextRefit:   timestamp(st.NextRefit),
+			Reason:      st.ModelReason,
+			Notes:       st.ModelNotes,
 		},
 		Data: &prescalev1.DataStatus{
 			DataStart:    timestamp(st.DataStart),

@@ -537,6 +537,11 @@ func appendClock(b []byte, t time.Time) []byte {
 
 // appendDuration writes d without zero units ("3m", "1h30m", "90ms").
 func appendDuration(b []byte, d time.Duration) []byte {
+	if d > time.Second && d%time.Second != 0 {
+		d = d.Round(time.Second) // "stale for 12s", not "12.453868924s"
+	} else if d > 0 && d < time.Second {
+		d = d.Round(time.Millisecond)
+	}
 	if d%time.Second != 0 || d < 0 {
 		return append(b, d.String()...)
 	}

@@ -198,6 +198,12 @@ type TargetStatus struct {
 	FittedAt    time.Time
 	FitDuration time.Duration
 	Seasons     []int
+	// ModelReason says why the model is simpler than asked (a season
+	// dropped for too little history, a fallback), or is empty;
+	// ModelNotes say what was done to the history (gaps filled, anomalies
+	// replaced).
+	ModelReason string
+	ModelNotes  []string
 	FitError    string
 	FitErrors   uint64
 	NextRefit   time.Time

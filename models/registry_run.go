@@ -273,12 +273,12 @@ func (r *Registry) fit(ctx context.Context, t *task) {
 	catchUp := !s.replay()
 	s.refreshForecast()
 	s.version++
-	generation, kind := s.generation, f.Model
+	generation, kind, reason := s.generation, f.Model, f.Reason
 	r.sched.finish(t, now.Add(r.jittered(s.target.RefitInterval)))
 	s.mu.Unlock()
 
 	r.log.Info("fitted", "target", tg.Name, "model", kind, "generation", generation,
-		"points", last+1-first, "took", now.Sub(start))
+		"points", last+1-first, "took", now.Sub(start), "seasons", f.Seasons, "reason", reason)
 	if detErr != nil {
 		r.log.Warn("no live anomaly detection", "target", tg.Name, "err", detErr)
 	}

@@ -472,6 +472,8 @@ func (r *Registry) statusLocked(s *targetState) TargetStatus {
 	if s.fitted != nil {
 		st.ModelKind = s.fitted.Model
 		st.Seasons = slices.Clone(s.fitted.Seasons)
+		st.ModelReason = s.fitted.Reason
+		st.ModelNotes = slices.Clone(s.fitted.Notes)
 	}
 	if len(s.fc) > 0 {
 		st.LeadForecast = make([]forecast.Quantile, len(r.opts.Quantiles))

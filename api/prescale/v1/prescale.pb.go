@@ -292,9 +292,14 @@ type ModelStatus struct {
 	// Seasonal periods in steps.
 	Seasons []int32 `protobuf:"varint,5,rep,packed,name=seasons,proto3" json:"seasons,omitempty"`
 	// The last fit's error; empty when it succeeded.
-	FitError      string                 `protobuf:"bytes,6,opt,name=fit_error,json=fitError,proto3" json:"fit_error,omitempty"`
-	FitErrors     uint64                 `protobuf:"varint,7,opt,name=fit_errors,json=fitErrors,proto3" json:"fit_errors,omitempty"`
-	NextRefit     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_refit,json=nextRefit,proto3" json:"next_refit,omitempty"`
+	FitError  string                 `protobuf:"bytes,6,opt,name=fit_error,json=fitError,proto3" json:"fit_error,omitempty"`
+	FitErrors uint64                 `protobuf:"varint,7,opt,name=fit_errors,json=fitErrors,proto3" json:"fit_errors,omitempty"`
+	NextRefit *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_refit,json=nextRefit,proto3" json:"next_refit,omitempty"`
+	// Why the model is simpler than asked (a season dropped for too little
+	// history, a fallback); empty when it is not.
+	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What was done to the history (gaps filled, anomalies replaced).
+	Notes         []string `protobuf:"bytes,10,rep,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -381,6 +386,20 @@ func (x *ModelStatus) GetFitErrors() uint64 {
 func (x *ModelStatus) GetNextRefit() *timestamppb.Timestamp {
 	if x != nil {
 		return x.NextRefit
+	}
+	return nil
+}
+
+func (x *ModelStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ModelStatus) GetNotes() []string {
+	if x != nil {
+		return x.Notes
 	}
 	return nil
 }
@@ -1795,7 +1814,7 @@ const file_prescale_proto_rawDesc = "" +
 	"\x05model\x18\x03 \x01(\v2\x18.prescale.v1.ModelStatusR\x05model\x12+\n" +
 	"\x04data\x18\x04 \x01(\v2\x17.prescale.v1.DataStatusR\x04data\x12C\n" +
 	"\x0erecommendation\x18\x05 \x01(\v2\x1b.prescale.v1.RecommendationR\x0erecommendation\x125\n" +
-	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\"\xc9\x02\n" +
+	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\"\xf7\x02\n" +
 	"\vModelStatus\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
@@ -1808,7 +1827,10 @@ const file_prescale_proto_rawDesc = "" +
 	"\n" +
 	"fit_errors\x18\a \x01(\x04R\tfitErrors\x129\n" +
 	"\n" +
-	"next_refit\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tnextRefit\"\x97\x03\n" +
+	"next_refit\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tnextRefit\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12\x14\n" +
+	"\x05notes\x18\n" +
+	" \x03(\tR\x05notes\"\x97\x03\n" +
 	"\n" +
 	"DataStatus\x129\n" +
 	"\n" +
