@@ -45,12 +45,16 @@ func NewChangePoint(opts *Options) (*ChangePoint, error) {
 }
 
 func newChangePoint(o Options) *ChangePoint {
-	return &ChangePoint{
-		opts:   o,
-		season: newSeasonal(o),
-		ref:    newRolling(o.Window),
-		recent: newRing(o.Window),
-	}
+	d := newChangePointScorer(o)
+	d.season = newSeasonal(o)
+	return d
+}
+
+// newChangePointScorer returns a ChangePoint without a seasonal predictor
+// of its own, for a caller that scores it with the predictions of one it
+// shares (see score); its Update must not be called.
+func newChangePointScorer(o Options) *ChangePoint {
+	return &ChangePoint{opts: o, ref: newRolling(o.Window), recent: newRing(o.Window)}
 }
 
 // Shifts returns the stream indices (0-based, counting every point given to
@@ -60,10 +64,16 @@ func (d *ChangePoint) Shifts() []int { return d.shifts }
 
 // Update scores y; see Detector.
 func (d *ChangePoint) Update(y float64) float64 {
-	t := d.t
-	d.t++
 	pred := d.season.predict()
 	d.season.observe(y)
+	return d.score(y, pred)
+}
+
+// score scores y given the seasonal prediction made before y was observed
+// (NaN when there is none).
+func (d *ChangePoint) score(y, pred float64) float64 {
+	t := d.t
+	d.t++
 	if !finite(y) {
 		d.recent.push(math.NaN())
 		return 0
@@ -79,7 +89,7 @@ func (d *ChangePoint) Update(y float64) float64 {
 		return 0
 	}
 	med := d.ref.median()
-	s := robustScale(d.ref, med)
+	s := robustScale(d.ref.sorted, med)
 	var z float64
 	switch {
 	case s > 0:

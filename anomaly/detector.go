@@ -222,15 +222,15 @@ func gaussTail(z float64) float64 {
 	return -ln / math.Ln10
 }
 
-// robustScale returns a robust standard deviation of the values of w around
-// med: 1.4826 MAD, else a scaled inter-quantile range when more than half
-// the values tie, else 0.
-func robustScale(w *rolling, med float64) float64 {
-	if s := 1.4826 * w.mad(med); s > 0 {
-		return s
+// robustScale returns a robust standard deviation of the ascending values
+// s around med: 1.4826 MAD, else a scaled inter-quantile range when more
+// than half the values tie, else 0.
+func robustScale(s []float64, med float64) float64 {
+	if sd := 1.4826 * sortedMAD(s, med); sd > 0 {
+		return sd
 	}
-	if s := (w.quantile(0.95) - w.quantile(0.05)) / 3.29; s > 0 {
-		return s
+	if sd := (sortedQuantile(s, 0.95) - sortedQuantile(s, 0.05)) / 3.29; sd > 0 {
+		return sd
 	}
-	return (w.quantile(1) - w.quantile(0)) / 6
+	return (sortedQuantile(s, 1) - sortedQuantile(s, 0)) / 6
 }

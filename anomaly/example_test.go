@@ -23,7 +23,7 @@ func Example() {
 		}
 	}
 	// Output:
-	// step 500: score 0.69
+	// step 500: score 1.00
 }
 
 func ExampleClean() {

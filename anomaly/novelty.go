@@ -9,24 +9,34 @@ import "math"
 // nearest-neighbour novelty of KNN-CAD (Burnaev and Ishimtsev 2016) and
 // ARTime, with a bounded memory. Vectors overlapping the current one are
 // left out, so a point is not its own neighbour.
+//
+// The remembered vectors are windows of the stream of finite values, a
+// stride apart, so they are read off one history of those values rather
+// than stored each (dim/stride times less memory); the same history
+// holds the trailing window for the scale, of which only the sorted copy
+// is kept besides.
 type novelty struct {
-	dim, stride int
-	recent      *ring     // last 2·dim finite values
-	mem         []float64 // memory vectors, flat, dim each
-	memLen      int       // vectors held
-	memNext     int       // slot the next vector goes to
-	values      *rolling  // trailing finite values, for the scale
-	seen        int
-	vec         []float64
+	dim, stride, memory int
+	hist                *ring     // the last finite values, newest last
+	window              int       // values the scale is taken over
+	sorted              []float64 // the last window finite values, sorted
+	seen                int       // finite values seen
+	vec                 []float64 // the current vector
+	wrapped             []float64 // a remembered vector that wraps around hist
 }
 
 func newNovelty(dim, stride, memory, window int) *novelty {
+	// The oldest remembered vector starts up to (memory-1)·stride +
+	// stride-1 + 2·dim - 1 values back: the newest joined memory up to
+	// stride-1 values ago, dim values behind the current vector.
+	held := max((memory-1)*stride+stride-1+2*dim, window+1)
 	return &novelty{
-		dim: dim, stride: stride,
-		recent: newRing(2 * dim),
-		mem:    make([]float64, memory*dim),
-		values: newRolling(window),
-		vec:    make([]float64, dim),
+		dim: dim, stride: stride, memory: memory,
+		hist:    newRing(held),
+		window:  window,
+		sorted:  make([]float64, 0, window),
+		vec:     make([]float64, dim),
+		wrapped: make([]float64, dim),
 	}
 }
 
@@ -37,28 +47,42 @@ func (n *novelty) update(y float64) float64 {
 	if !finite(y) {
 		return 0
 	}
-	n.recent.push(y)
-	n.values.push(y)
+	if len(n.sorted) == n.window {
+		n.sorted = removeSorted(n.sorted, n.hist.ago(n.window-1))
+	}
+	n.hist.push(y)
+	n.sorted = insertSorted(n.sorted, y)
 	n.seen++
 	if n.seen < 2*n.dim {
 		return 0
 	}
-	// The vector ending dim steps ago joins memory once it no longer
-	// overlaps the current one.
-	if (n.seen-n.dim)%n.stride == 0 {
-		slot := n.mem[n.memNext*n.dim : (n.memNext+1)*n.dim]
-		for k := range slot {
-			slot[k] = n.recent.ago(2*n.dim - 1 - k)
-		}
-		n.memNext = (n.memNext + 1) % (len(n.mem) / n.dim)
-		n.memLen = min(n.memLen+1, len(n.mem)/n.dim)
+	// Finite value p (0-based) sits at buf[(base+p) % len(buf)]. The
+	// vectors in memory start at p ≡ -dim (mod stride), the newest at
+	// most at seen-2·dim: each joined memory once it no longer overlapped
+	// the vector then current.
+	buf := n.hist.buf
+	size := len(buf)
+	base := ((n.hist.next-n.seen)%size + size) % size
+	newest := n.seen - 2*n.dim
+	newest -= ((newest+n.dim)%n.stride + n.stride) % n.stride
+	count := 0 // vectors in memory
+	if newest >= 0 {
+		count = min(n.memory, newest/n.stride+1)
 	}
 	for k := range n.vec {
-		n.vec[k] = n.recent.ago(n.dim - 1 - k)
+		n.vec[k] = buf[(base+n.seen-n.dim+k)%size]
 	}
 	best := math.Inf(1)
-	for m := range n.memLen {
-		v := n.mem[m*n.dim : (m+1)*n.dim]
+	for j := range count {
+		start := (base + newest - j*n.stride) % size
+		v := n.wrapped
+		if start+n.dim <= size {
+			v = buf[start : start+n.dim]
+		} else {
+			for k := range v {
+				v[k] = buf[(start+k)%size]
+			}
+		}
 		var s float64
 		for k, x := range n.vec {
 			d := x - v[k]
@@ -73,8 +97,8 @@ func (n *novelty) update(y float64) float64 {
 		return 0
 	}
 	dist := math.Sqrt(best)
-	med := n.values.median()
-	scale := robustScale(n.values, med)
+	med := sortedQuantile(n.sorted, 0.5)
+	scale := robustScale(n.sorted, med)
 	switch {
 	case scale > 0:
 		return dist / scale

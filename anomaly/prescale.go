@@ -30,7 +30,7 @@ import "math"
 // runs for Shifts.
 type Default struct {
 	rz    *RobustZ
-	cp    *ChangePoint
+	cp    *ChangePoint // on rz's seasonal predictions, for Shifts
 	nov   *novelty
 	short *ring
 	sum   float64
@@ -67,7 +67,7 @@ func NewDefault(opts *Options) (*Default, error) {
 	o := opts.withDefaults()
 	d := &Default{
 		rz:    newRobustZ(o),
-		cp:    newChangePoint(o),
+		cp:    newChangePointScorer(o), // scored on the predictions of rz's season
 		nov:   newNovelty(noveltyDim, noveltyStride, noveltyMemory, o.Window),
 		short: newRing(shortSpan),
 		level: newRing(levelWindow),
@@ -84,8 +84,13 @@ func (d *Default) Shifts() []int { return d.cp.Shifts() }
 
 // Update scores y; see Detector.
 func (d *Default) Update(y float64) float64 {
-	a := min(scoreEvidence(d.rz.Update(y)), maxRawEvidence)
-	d.cp.Update(y) // for Shifts only
+	// RobustZ and ChangePoint share one seasonal predictor: the same
+	// history of Period·Seasons points would otherwise be kept twice.
+	season := d.rz.season
+	pred := season.predict()
+	season.observe(y)
+	a := min(scoreEvidence(d.rz.score(y, pred)), maxRawEvidence)
+	d.cp.score(y, pred) // for Shifts only
 	if !finite(y) {
 		return 0
 	}

@@ -40,24 +40,26 @@ func newRobustZ(o Options) *RobustZ {
 	}
 }
 
-// predict returns the prediction for the next point, NaN before any.
-func (d *RobustZ) predict() float64 {
-	if p := d.season.predict(); finite(p) {
-		return p
-	}
-	return d.recent.median()
-}
-
 // Z returns the signed robust z-score of the last finite point (0 before
 // MinHistory points, ±Inf for a departure from a constant history).
 func (d *RobustZ) Z() float64 { return d.z }
 
 // Update scores y; see Detector.
 func (d *RobustZ) Update(y float64) float64 {
-	pred := d.predict()
+	pred := d.season.predict()
 	d.season.observe(y)
+	return d.score(y, pred)
+}
+
+// score scores y given the seasonal prediction made before y was observed
+// (NaN when there is none; the median of the last few points stands in).
+func (d *RobustZ) score(y, seasonal float64) float64 {
 	if !finite(y) {
 		return 0
+	}
+	pred := seasonal
+	if !finite(pred) {
+		pred = d.recent.median()
 	}
 	d.recent.push(y)
 	d.z = 0
@@ -83,7 +85,7 @@ func robustZ(w *rolling, x float64) float64 {
 	if dev == 0 {
 		return 0
 	}
-	s := robustScale(w, med)
+	s := robustScale(w.sorted, med)
 	if s > 0 {
 		return dev / s
 	}

@@ -32,11 +32,23 @@ func (r *rolling) push(x float64) {
 		old := r.ring[r.next]
 		r.ring[r.next] = x
 		r.next = (r.next + 1) % len(r.ring)
-		i, _ := slices.BinarySearch(r.sorted, old)
-		r.sorted = slices.Delete(r.sorted, i, i+1)
+		r.sorted = removeSorted(r.sorted, old)
 	}
-	i, _ := slices.BinarySearch(r.sorted, x)
-	r.sorted = slices.Insert(r.sorted, i, x)
+	r.sorted = insertSorted(r.sorted, x)
+}
+
+// insertSorted inserts x into ascending s, within its capacity if it has
+// room.
+func insertSorted(s []float64, x float64) []float64 {
+	i, _ := slices.BinarySearch(s, x)
+	return slices.Insert(s, i, x)
+}
+
+// removeSorted removes one value equal to x from ascending s, which must
+// hold it.
+func removeSorted(s []float64, x float64) []float64 {
+	i, _ := slices.BinarySearch(s, x)
+	return slices.Delete(s, i, i+1)
 }
 
 // at returns the k-th most recent value, k = 0 being the newest.

@@ -12,13 +12,35 @@ import (
 // spread of a load grows with it.
 type Calibration struct {
 	// Errors[h-1] are the errors (actual minus forecast) of h-step-ahead
-	// forecasts, sorted ascending.
+	// forecasts, sorted ascending. When there were more than
+	// calibrationThinAbove of them, it holds calibrationKeep quantiles of
+	// them instead (see thinnedLayout), and Counts[h-1] says how many
+	// errors they stand for.
 	Errors [][]float64 `json:"errors"`
+	// Counts[h-1], when larger than len(Errors[h-1]), is the number of
+	// errors that the quantiles in Errors[h-1] summarize. Missing or
+	// smaller, Errors[h-1] is every error (as in calibrations saved
+	// before errors were thinned).
+	Counts []int `json:"counts,omitempty"`
 	// Relative says the errors are relative to the forecast (actual over
 	// forecast, minus 1), for positive series whose spread grows with the
 	// load.
 	Relative bool `json:"relative,omitempty"`
 }
+
+// A step's errors are kept whole up to calibrationThinAbove of them, where
+// thinning would save less than a factor of 4 (M4 Hourly has at most 276
+// a step, so hourly data keep their exact conformal ranks); beyond that
+// they are thinned to calibrationKeep quantiles. On fits to two weeks of
+// one-minute requests (the NASA trace; 1,441 errors a step, 48 steps,
+// pooled 13 at a time) this moves the offsets of the 0.1% to 99.9%
+// quantiles by at most 0.6% of the 80% interval's width on average (3.3%
+// at worst): a quarter to a third of their own sampling error, for an
+// eleventh of the memory.
+const (
+	calibrationKeep      = 128
+	calibrationThinAbove = 4 * calibrationKeep
+)
 
 func newCalibration(cv *cvResult, relative bool) Calibration {
 	c := Calibration{Errors: cv.errors, Relative: relative}
@@ -35,10 +57,56 @@ func newCalibration(cv *cvResult, relative bool) Calibration {
 		}
 	}
 	for s, e := range c.Errors {
-		c.Errors[s] = slices.DeleteFunc(e, math.IsNaN)
-		slices.Sort(c.Errors[s])
+		e = slices.DeleteFunc(e, math.IsNaN)
+		slices.Sort(e)
+		if len(e) <= calibrationThinAbove {
+			c.Errors[s] = slices.Clone(e) // without the spare capacity of appending
+			continue
+		}
+		if c.Counts == nil {
+			c.Counts = make([]int, len(c.Errors))
+		}
+		c.Errors[s], c.Counts[s] = thin(e, calibrationKeep), len(e)
 	}
 	return c
+}
+
+// thin returns k < len(s) quantiles of the ascending values s, at the
+// positions thinnedLayout gives, each interpolated linearly between the
+// order statistics around it.
+func thin(s []float64, k int) []float64 {
+	l := thinnedLayout{n: len(s), k: k}
+	out := make([]float64, k)
+	for i := range out {
+		t := l.pos(i)
+		lo := int(t)
+		out[i] = s[lo]
+		if f := t - float64(lo); f > 0 && lo+1 < len(s) {
+			out[i] += f * (s[lo+1] - s[lo])
+		}
+	}
+	return out
+}
+
+// thinnedLayout places k kept values among n > k sorted errors: value i
+// sits at level S((i+1/2)/k) of the errors, where S(u) = u²(3-2u) packs
+// the values towards both ends, as the sampling error of a quantile
+// shrinks there (the spacing in ranks grows like √(p(1-p)), much as for
+// the arcsine law), but never closer than one error apart: the few most
+// extreme errors at each end are kept exactly (for n up to 2k²/3).
+// On two weeks of one-minute errors, evenly spaced levels missed the 99%
+// quantile by several times its sampling error; these keep the offsets
+// of 0.1% to 99.9% within about one standard error of the rank.
+type thinnedLayout struct{ n, k int }
+
+// pos is the 0-based position among the n errors of kept value i, from 0
+// to n-1, increasing with i and symmetric about the middle.
+func (l thinnedLayout) pos(i int) float64 {
+	if 2*i >= l.k {
+		return float64(l.n-1) - l.pos(l.k-1-i)
+	}
+	u := (float64(i) + 0.5) / float64(l.k)
+	return max(float64(i), u*u*(3-2*u)*float64(l.n)-0.5)
 }
 
 // calibrationPool is how many neighbouring steps on each side are pooled
@@ -56,6 +124,12 @@ func (c *Calibration) Horizon() int { return len(c.Errors) }
 // not narrower than the errors warrant). Beyond the calibrated horizon the
 // offset of the last step grows with the square root of the step. With no
 // errors it is 0.
+//
+// The pooled errors are not sorted afresh: the order statistic is found by
+// merging the steps' sorted lists from the nearer end. Where a step's
+// errors were thinned, each quantile kept stands for its share of them,
+// and the rank, taken among all the errors, is read off by linear
+// interpolation between the kept values.
 func (c *Calibration) Offset(h int, q float64) float64 {
 	H := len(c.Errors)
 	if H == 0 {
@@ -68,21 +142,195 @@ func (c *Calibration) Offset(h int, q float64) float64 {
 	}
 	w := int(float64(H) * calibrationPool)
 	lo, hi := max(1, h-w), min(H, h+w)
-	var pool []float64
+	var lists [2*maxPooledOnStack + 1]mergeList
+	var heads [2*maxPooledOnStack + 1]mergeHead
+	m := merge{lists: lists[:0], heads: heads[:0]}
+	n := 0
 	for s := lo; s <= hi; s++ {
-		pool = append(pool, c.Errors[s-1]...)
+		e := c.Errors[s-1]
+		if len(e) == 0 {
+			continue
+		}
+		count := len(e)
+		if s-1 < len(c.Counts) && c.Counts[s-1] > count {
+			count = c.Counts[s-1]
+		}
+		m.lists = append(m.lists, mergeList{sorted: e, count: count})
+		m.heads = append(m.heads, mergeHead{list: len(m.lists) - 1})
+		n += count
 	}
-	if len(pool) == 0 {
+	if n == 0 {
 		return 0
 	}
-	slices.Sort(pool)
-	n := float64(len(pool))
 	var rank int
 	if q >= 0.5 {
-		rank = int(math.Ceil((n + 1) * q))
+		rank = int(math.Ceil((float64(n) + 1) * q))
 	} else {
-		rank = int(math.Floor((n + 1) * q))
+		rank = int(math.Floor((float64(n) + 1) * q))
 	}
-	rank = min(max(rank, 1), len(pool))
-	return scale * pool[rank-1]
+	rank = min(max(rank, 1), n)
+	return scale * m.orderStat(rank, n)
+}
+
+// maxPooledOnStack is the pool half-width up to which Offset does not
+// allocate (horizons up to 8·maxPooledOnStack steps).
+const maxPooledOnStack = 16
+
+// merge walks the pooled steps' sorted lists in order, ascending or, when
+// desc, descending, by a heap of their next values; ties go to the step
+// that comes first.
+type merge struct {
+	lists []mergeList
+	heads []mergeHead // a heap, one a list to begin with
+	desc  bool
+}
+
+// mergeList is one step's sorted errors, or their thinned quantiles, and
+// how many errors they stand for.
+type mergeList struct {
+	sorted []float64
+	count  int
+	next   int // index of the next value
+	// For thinned quantiles: the positions (thinnedLayout.pos) of the
+	// values at next-1, next and next+1.
+	before, at, after float64
+}
+
+type mergeHead struct {
+	v    float64
+	list int
+}
+
+// orderStat returns the rank-th smallest (1-based) of the n errors of the
+// lists. Each kept value stands for its share of its step's errors (a
+// single error when every one is kept) and sits at its own rank in the
+// step; among all n errors it sits at that rank plus the errors of the
+// other steps before it. The middle of the rank wanted, rank - 1/2, is
+// interpolated between the two values around it, which is exactly the
+// rank-th error when no step is thinned. The merge starts from the end
+// nearer the rank.
+func (m *merge) orderStat(rank, n int) float64 {
+	target := float64(rank) - 0.5
+	m.desc = 2*rank > n
+	if m.desc {
+		target = float64(n) - target
+	}
+	for i := range m.lists {
+		l := &m.lists[i]
+		if m.desc {
+			l.next = len(l.sorted) - 1
+		}
+		if k := len(l.sorted); l.count > k {
+			tl := thinnedLayout{n: l.count, k: k}
+			l.at = tl.pos(l.next)
+			if l.next > 0 {
+				l.before = tl.pos(l.next - 1)
+			}
+			if l.next+1 < k {
+				l.after = tl.pos(l.next + 1)
+			}
+		}
+		m.heads[i].v = l.sorted[l.next]
+	}
+	for i := len(m.heads)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	var prev, prevCenter, below float64
+	for first := true; len(m.heads) > 0; first = false {
+		v, offset, share := m.pop()
+		center := below + offset
+		below += share
+		if center >= target {
+			if center == target || first {
+				return v
+			}
+			return prev + (target-prevCenter)/(center-prevCenter)*(v-prev)
+		}
+		prev, prevCenter = v, center
+	}
+	return prev // the rank is past the middle of the last value
+}
+
+// pop returns the next value of the merge, how far the middle of its rank
+// lies from where its share of its step's errors begins (in the direction
+// of the merge), and the size of that share.
+func (m *merge) pop() (v, offset, share float64) {
+	l := &m.lists[m.heads[0].list]
+	i, k := l.next, len(l.sorted)
+	v, offset, share = l.sorted[i], 0.5, 1
+	thinned := l.count > k
+	if thinned {
+		// The share reaches halfway to the neighbouring kept values, and
+		// from the first and last to the ends.
+		lo, hi := 0.0, float64(l.count)
+		if i > 0 {
+			lo = (l.before+l.at)/2 + 0.5
+		}
+		if i+1 < k {
+			hi = (l.at+l.after)/2 + 0.5
+		}
+		share = hi - lo
+		if m.desc {
+			offset = hi - (l.at + 0.5)
+		} else {
+			offset = l.at + 0.5 - lo
+		}
+	}
+	if m.desc {
+		l.next--
+	} else {
+		l.next++
+	}
+	if l.next < 0 || l.next >= k {
+		last := len(m.heads) - 1
+		m.heads[0] = m.heads[last]
+		m.heads = m.heads[:last]
+	} else {
+		m.heads[0].v = l.sorted[l.next]
+		if thinned {
+			tl := thinnedLayout{n: l.count, k: k}
+			if m.desc {
+				l.after, l.at = l.at, l.before
+				if l.next > 0 {
+					l.before = tl.pos(l.next - 1)
+				}
+			} else {
+				l.before, l.at = l.at, l.after
+				if l.next+1 < k {
+					l.after = tl.pos(l.next + 1)
+				}
+			}
+		}
+	}
+	m.down(0)
+	return v, offset, share
+}
+
+func (m *merge) less(i, j int) bool {
+	a, b := m.heads[i], m.heads[j]
+	switch {
+	case a.v == b.v:
+		return a.list < b.list
+	case m.desc:
+		return a.v > b.v
+	}
+	return a.v < b.v
+}
+
+func (m *merge) down(i int) {
+	n := len(m.heads)
+	for {
+		least := i
+		if l := 2*i + 1; l < n && m.less(l, least) {
+			least = l
+		}
+		if r := 2*i + 2; r < n && m.less(r, least) {
+			least = r
+		}
+		if least == i {
+			return
+		}
+		m.heads[i], m.heads[least] = m.heads[least], m.heads[i]
+		i = least
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -178,6 +179,50 @@ func TestSaveLoadForecastsTheSame(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSaveLoadThinnedCalibration does the same for a model whose
+// calibration errors were thinned (five days of one-minute data, 1,441
+// errors a step): the calibration and the quantile forecasts are the same
+// after a reload.
+func TestSaveLoadThinnedCalibration(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	y := make([]float64, 5*1440)
+	for i := range y {
+		y[i] = 200 + 80*math.Sin(2*math.Pi*float64(i)/1440) + 10*rng.NormFloat64()
+	}
+	f, err := forecast.Fit(y, &forecast.Options{Periods: []int{1440}, Horizon: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Calibration.Counts) == 0 || f.Calibration.Counts[0] <= len(f.Calibration.Errors[0]) {
+		t.Fatalf("step 1 keeps %d errors of %v: not thinned", len(f.Calibration.Errors[0]), f.Calibration.Counts)
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g forecast.Fitted
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g.Calibration, f.Calibration) {
+		t.Fatal("calibration changed by saving and loading")
+	}
+	levels := []float64{0.025, 0.1, 0.5, 0.9, 0.975}
+	want, err := f.Forecast(60, levels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.Forecast(60, levels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.Quantiles {
+		if !slices.Equal(got.Quantiles[i].Values, want.Quantiles[i].Values) {
+			t.Fatalf("quantile %v after reload differs", want.Quantiles[i].Level)
+		}
 	}
 }
 
