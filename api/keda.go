@@ -55,14 +55,14 @@ func (o *KEDAOptions) Validate() error {
 // metadata either names an existing target:
 //
 //	metadata:
-//	  scalerAddress: prescale.prescale.svc:9090
+//	  scalerAddress: prescale.prescale-system.svc:9000
 //	  target: checkout
 //
 // or defines one, registered with origin models.OriginKEDA on first use
 // and updated when the definition changes:
 //
 //	metadata:
-//	  scalerAddress: prescale.prescale.svc:9090
+//	  scalerAddress: prescale.prescale-system.svc:9000
 //	  query: sum(rate(http_requests_total{service="checkout"}[2m]))
 //	  capacityPerReplica: "50"
 //	  leadTime: 3m
@@ -72,8 +72,9 @@ func (o *KEDAOptions) Validate() error {
 // refitInterval, model and holdFor are optional, with the meaning, syntax
 // (Prometheus durations) and defaults of the config file. name sets the
 // target's name; it defaults to "<namespace>-<ScaledObject name>" made a
-// DNS-1123 label. Other keys, such as KEDA's own scalerAddress, are
-// ignored.
+// DNS-1123 label. The target's namespace is the ScaledObject's, so the
+// external metrics API serves it only in that namespace. Other keys, such
+// as KEDA's own scalerAddress, are ignored.
 //
 // The metric is the recommended replica count with a target of 1, so an
 // AverageValue metric (KEDA's default for external triggers) makes the
@@ -376,11 +377,16 @@ func kedaTarget(ref *externalscaler.ScaledObjectRef) (models.Target, error) {
 	} else if t.Name = kedaTargetName(ref.GetNamespace(), ref.GetName()); t.Name == "" {
 		fail("name", "is required when the ScaledObject reference has no name")
 	}
+	t.Namespace = ref.GetNamespace()
 
 	if err := t.Validate(); err != nil {
 		for _, v := range fieldViolations(err) {
 			key, _, _ := strings.Cut(v.Field, "[")
-			if !unreadable[key] {
+			switch {
+			case key == "namespace": // from the reference, not the metadata
+				v.Field = "scaledObjectRef.namespace"
+				bad = append(bad, v)
+			case !unreadable[key]:
 				bad = append(bad, kedaViolation(v.Field, v.Description))
 			}
 		}

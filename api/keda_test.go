@@ -180,6 +180,7 @@ func TestKEDALazyTarget(t *testing.T) {
 	}
 	want := models.Target{
 		Name:               "shop-web",
+		Namespace:          "shop",
 		Query:              full["query"],
 		Step:               30 * time.Second,
 		History:            21 * 24 * time.Hour,
@@ -248,6 +249,7 @@ func TestKEDALazyTarget(t *testing.T) {
 		}
 		want := models.DefaultTarget()
 		want.Name, want.Query, want.CapacityPerReplica, want.LeadTime = "my-target", "up", 10, 2*time.Minute
+		want.Namespace = "shop"
 		st, err := b.Get("my-target")
 		if err != nil || !reflect.DeepEqual(st.Target, want) {
 			t.Fatalf("created %+v, %v;\nwant %+v", st.Target, err, want)
@@ -418,6 +420,12 @@ func TestKEDABadMetadata(t *testing.T) {
 	t.Run("no reference", func(t *testing.T) {
 		_, err := ks.client.GetMetrics(ctx, &externalscaler.GetMetricsRequest{MetricName: "prescale-x"})
 		wantStatus(t, err, codes.InvalidArgument, "scaledObjectRef: is required")
+	})
+	t.Run("bad namespace", func(t *testing.T) {
+		// Not from a real cluster, whose namespaces are labels: the
+		// problem names the reference, not the metadata.
+		_, err := ks.client.GetMetricSpec(ctx, kedaRef("Shop_EU", "web", valid))
+		wantStatus(t, err, codes.InvalidArgument, `scaledObjectRef.namespace: must be empty or a DNS-1123 label`)
 	})
 	if creates, updates := b.Calls(); creates != 0 || updates != 0 {
 		t.Fatalf("%d creates and %d updates, want none from bad metadata", creates, updates)

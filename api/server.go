@@ -351,6 +351,7 @@ func targetFromSpec(spec *prescalev1.TargetSpec, path string) (models.Target, er
 		*dst = time.Duration(d)
 	}
 	t.Name = spec.GetName()
+	t.Namespace = spec.GetNamespace()
 	t.Query = spec.GetQuery()
 	duration(&t.Step, spec.GetStep(), "step")
 	duration(&t.History, spec.GetHistory(), "history")
@@ -392,6 +393,7 @@ func targetFromSpec(spec *prescalev1.TargetSpec, path string) (models.Target, er
 func SpecProto(t *models.Target) *prescalev1.TargetSpec {
 	spec := &prescalev1.TargetSpec{
 		Name:               t.Name,
+		Namespace:          t.Namespace,
 		Query:              t.Query,
 		Step:               fmtDuration(t.Step),
 		History:            fmtDuration(t.History),

@@ -154,6 +154,8 @@ func TestRESTErrors(t *testing.T) {
 			code: 400, want: []string{"leadTime", `\"soon\" is not a duration`}},
 		{name: "bad season", method: "POST", path: "/v1/targets", body: `{"name":"api1","query":"q","capacityPerReplica":5,"leadTime":"2m","seasons":["1d","x"]}`,
 			code: 400, want: []string{"seasons[1]"}},
+		{name: "bad namespace", method: "POST", path: "/v1/targets", body: `{"name":"api1","namespace":"Shop_EU","query":"q","capacityPerReplica":5,"leadTime":"2m"}`,
+			code: 400, want: []string{`"field":"namespace"`, "DNS-1123 label"}},
 		{name: "unknown JSON field", method: "POST", path: "/v1/targets", body: `{"name":"api1","capacity":5}`, code: 400, want: []string{"capacity"}},
 		{name: "malformed JSON", method: "POST", path: "/v1/targets", body: `{"name":`, code: 400},
 		{name: "duplicate", method: "POST", path: "/v1/targets", body: `{"name":"batch","query":"q","capacityPerReplica":5,"leadTime":"2m"}`, code: 409, want: []string{"already exists"}},
@@ -187,7 +189,7 @@ func TestRESTErrors(t *testing.T) {
 func TestRESTTargetLifecycle(t *testing.T) {
 	b := newFixture(t)
 	ts := newREST(t, b)
-	code, body := do(t, "POST", ts.URL+"/v1/targets", `{"name":"api1","query":"sum(up)","capacityPerReplica":5,"leadTime":"2m","seasons":["1d"],"quantile":0.95,"minReplicas":2}`)
+	code, body := do(t, "POST", ts.URL+"/v1/targets", `{"name":"api1","namespace":"shop","query":"sum(up)","capacityPerReplica":5,"leadTime":"2m","seasons":["1d"],"quantile":0.95,"minReplicas":2}`)
 	if code != 200 {
 		t.Fatalf("create: %d %s", code, body)
 	}
@@ -196,13 +198,13 @@ func TestRESTTargetLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := models.DefaultTarget()
-	want.Name, want.Query, want.CapacityPerReplica, want.LeadTime = "api1", "sum(up)", 5, 2*time.Minute
+	want.Name, want.Namespace, want.Query, want.CapacityPerReplica, want.LeadTime = "api1", "shop", "sum(up)", 5, 2*time.Minute
 	want.Seasons, want.Quantile, want.MinReplicas = []time.Duration{24 * time.Hour}, 0.95, 2
 	if st.Origin != models.OriginAPI || !equalTarget(st.Target, want) {
 		t.Errorf("created %+v (origin %s), want %+v", st.Target, st.Origin, want)
 	}
 	// The answer echoes the spec in the config syntax, defaults filled.
-	for _, w := range []string{`"history":"2w"`, `"step":"1m"`, `"seasons":["1d"]`, `"origin":"api"`} {
+	for _, w := range []string{`"namespace":"shop"`, `"history":"2w"`, `"step":"1m"`, `"seasons":["1d"]`, `"origin":"api"`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("create answer lacks %s: %s", w, body)
 		}
@@ -215,7 +217,7 @@ func TestRESTTargetLifecycle(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("update: %d %s", code, body)
 	}
-	if st, _ := b.Get("api1"); st.Target.CapacityPerReplica != 8 || st.Target.Quantile != 0.9 {
+	if st, _ := b.Get("api1"); st.Target.CapacityPerReplica != 8 || st.Target.Quantile != 0.9 || st.Target.Namespace != "" {
 		t.Errorf("after PUT (a full replacement): %+v", st.Target)
 	}
 	if code, body = do(t, "DELETE", ts.URL+"/v1/targets/api1", ""); code != 200 {

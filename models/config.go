@@ -77,6 +77,7 @@ func (e *FieldError) Unwrap() error { return ErrConfig }
 // field. Loaders start from it and overwrite the fields that are given, so
 // a default only ever replaces an absent value, never an invalid one:
 //
+//	namespace      none (served in every namespace)
 //	step           1m
 //	history        14d
 //	margin         0s
@@ -209,6 +210,10 @@ func (t *Target) check(state func(field string) fieldState) []issue {
 			add("name", "must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', "+
 				"starting and ending with a letter or digit), got %q", t.Name)
 		}
+	}
+	if usable("namespace") && t.Namespace != "" && !isDNSLabel(t.Namespace) {
+		add("namespace", "must be empty or a DNS-1123 label (at most 63 lowercase letters, digits or '-', "+
+			"starting and ending with a letter or digit), got %q", t.Namespace)
 	}
 	if required("query") && strings.TrimSpace(t.Query) == "" {
 		add("query", "required")
@@ -494,7 +499,7 @@ func failsWith(data []byte, msg string) bool {
 // order.
 func targetFields() []string {
 	return []string{
-		"name", "query", "step", "history", "capacityPerReplica", "leadTime", "margin", "quantile",
+		"name", "namespace", "query", "step", "history", "capacityPerReplica", "leadTime", "margin", "quantile",
 		"minReplicas", "maxReplicas", "seasons", "refitInterval", "model", "holdFor",
 	}
 }
@@ -614,6 +619,8 @@ func (p *configParser) decodeField(t *Target, f string, v *yaml.Node, path strin
 	switch f {
 	case "name":
 		return p.decodeString(&t.Name, v, field)
+	case "namespace":
+		return p.decodeString(&t.Namespace, v, field)
 	case "query":
 		return p.decodeString(&t.Query, v, field)
 	case "model":

@@ -56,12 +56,18 @@ func TestParseConfigErrors(t *testing.T) {
 			`t.yaml:2: targets[0].name: must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "web-"`},
 		{"name is a list", strings.Replace(minimalTarget, "name: web", "name: [web]", 1),
 			"t.yaml:2: targets[0].name: must be a string, got a list"},
+		{"namespace not a label", minimalTarget + "    namespace: Shop_EU\n",
+			`t.yaml:6: targets[0].namespace: must be empty or a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "Shop_EU"`},
+		{"namespace is a list", minimalTarget + "    namespace: [shop]\n",
+			"t.yaml:6: targets[0].namespace: must be a string, got a list"},
+		{"namespace is nothing", minimalTarget + "    namespace:\n",
+			"t.yaml:6: targets[0].namespace: must be a string, got nothing"},
 		{"unknown field close to a known one", minimalTarget + "    minReplica: 2\n",
 			`t.yaml:6: targets[0].minReplica: unknown field, did you mean "minReplicas"?`},
 		{"unknown field in snake case", minimalTarget + "    refit_interval: 2h\n",
 			`t.yaml:6: targets[0].refit_interval: unknown field, did you mean "refitInterval"?`},
 		{"unknown field far from all", minimalTarget + "    replicas: 2\n",
-			"t.yaml:6: targets[0].replicas: unknown field; known fields are name, query, step, history, " +
+			"t.yaml:6: targets[0].replicas: unknown field; known fields are name, namespace, query, step, history, " +
 				"capacityPerReplica, leadTime, margin, quantile, minReplicas, maxReplicas, seasons, refitInterval, model, holdFor"},
 		{"unknown top-level field", "target:\n  - name: web\n",
 			`t.yaml:1: target: unknown field, did you mean "targets"?`},
@@ -183,6 +189,7 @@ func TestLoadConfigValid(t *testing.T) {
 	want := []models.Target{
 		{
 			Name:               "checkout",
+			Namespace:          "shop",
 			Query:              `sum(rate(http_requests_total{job="checkout"}[1m]))`,
 			Step:               30 * time.Second,
 			History:            14 * day,
@@ -252,13 +259,14 @@ FILE:17: targets[1].maxReplicas: must be an integer, got "many"
 FILE:18: targets[2].refitInterval: must be at least step (2h), got 1h (the default)
 FILE:18: targets[2].name: duplicate target name "checkout", first declared at FILE:2 (targets[0])
 FILE:22: targets[2].leadTime: must be positive, got 0s
-FILE:23: targets[2].holdFor: must not be negative, got -1m`, "FILE", path)
+FILE:23: targets[2].holdFor: must not be negative, got -1m
+FILE:24: targets[2].namespace: must be empty or a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "-shop"`, "FILE", path)
 	if got := err.Error(); got != want {
 		t.Errorf("error:\n%s\nwant:\n%s", got, want)
 	}
 	var joined interface{ Unwrap() []error }
-	if !errors.As(err, &joined) || len(joined.Unwrap()) != 17 {
-		t.Fatalf("error is not 17 joined errors: %#v", err)
+	if !errors.As(err, &joined) || len(joined.Unwrap()) != 18 {
+		t.Fatalf("error is not 18 joined errors: %#v", err)
 	}
 	for _, e := range joined.Unwrap() {
 		var fe *models.FieldError
@@ -342,6 +350,9 @@ func TestTargetValidate(t *testing.T) {
 			"capacityPerReplica: must be positive, got -Inf"},
 		{"infinite capacity", func(tg *models.Target) { tg.CapacityPerReplica = math.Inf(1) },
 			"capacityPerReplica: must be finite, got +Inf"},
+		{"namespace", func(tg *models.Target) { tg.Namespace = "shop-eu" }, ""},
+		{"namespace not a label", func(tg *models.Target) { tg.Namespace = "shop.eu" },
+			`namespace: must be empty or a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "shop.eu"`},
 		{"long name", func(tg *models.Target) { tg.Name = strings.Repeat("a", 64) },
 			`name: must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "` +
 				strings.Repeat("a", 64) + `"`},

@@ -495,7 +495,7 @@ func (r *Registry) Create(t Target, origin string) (TargetStatus, error) {
 }
 
 // Update replaces a target's configuration (ErrReadOnly for config
-// targets, and the demo). A change of capacity, lead time, margin,
+// targets, and the demo). A change of namespace, capacity, lead time, margin,
 // quantile, replica bounds, refit interval or hold keeps the model; a
 // change of query, step, history, seasons or model drops it and fits anew.
 func (r *Registry) Update(t Target) (TargetStatus, error) {
@@ -584,6 +584,14 @@ func (r *Registry) Recommendation(name string) (Recommendation, error) {
 	if err != nil {
 		return Recommendation{}, err
 	}
+	return r.recommend(s, name)
+}
+
+// recommend makes the target's recommendation now and keeps it as the
+// previous one. The scheduler calls it after every fetch and fit too, so
+// /metrics and the status always carry a current recommendation (and a
+// stale one during an outage), whether or not a client asks.
+func (r *Registry) recommend(s *targetState, name string) (Recommendation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fitted == nil && s.observedAt.IsZero() && !s.hasLast {
@@ -651,8 +659,8 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	}
 	res, err := s.fitted.Forecast(horizon, nil)
 	// The calibration is never changed after a fit, so its quantiles can
-	// be computed without the lock: each step sorts the pooled errors, and
-	// a long forecast must not hold up recommendations.
+	// be computed without the lock: a long forecast with several quantiles
+	// must not hold up recommendations.
 	cal := s.fitted.Calibration
 	step := s.target.Step
 	v := &ForecastView{
@@ -692,10 +700,10 @@ func quantileForecast(point []float64, cal *forecast.Calibration, q float64) []f
 	return out
 }
 
-// offsets returns cal.Offset(h, q) for steps h = 1..n. Each calibrated step
-// sorts its pooled errors; beyond the calibrated horizon H the offset is
-// that of step H times the square root of h/H (Offset's rule), found here
-// without sorting again.
+// offsets returns cal.Offset(h, q) for steps h = 1..n. Beyond the
+// calibrated horizon H the offset is that of step H times the square root
+// of h/H (Offset's rule), found here without merging the pooled errors
+// again.
 func offsets(cal *forecast.Calibration, q float64, n int) []float64 {
 	H := cal.Horizon()
 	out := make([]float64, n)
@@ -820,7 +828,7 @@ func sameModel(a, b *Target) bool {
 
 // samePolicy reports whether the fields that do not shape a fit are equal.
 func samePolicy(a, b *Target) bool {
-	return a.Name == b.Name && a.CapacityPerReplica == b.CapacityPerReplica &&
+	return a.Name == b.Name && a.Namespace == b.Namespace && a.CapacityPerReplica == b.CapacityPerReplica &&
 		a.LeadTime == b.LeadTime && a.Margin == b.Margin && a.Quantile == b.Quantile &&
 		a.MinReplicas == b.MinReplicas && a.MaxReplicas == b.MaxReplicas &&
 		a.RefitInterval == b.RefitInterval && a.HoldFor == b.HoldFor

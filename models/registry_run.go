@@ -391,6 +391,7 @@ func (r *Registry) fetch(ctx context.Context, t *task) {
 		if began {
 			r.log.Warn("fetch failed; the last good state is kept until data is back", "target", tg.Name, "err", err)
 		}
+		_, _ = r.recommend(s, tg.Name) // stale now, or soon: held, never lower
 		r.sched.finish(t, next)
 		return
 	}
@@ -425,6 +426,7 @@ func (r *Registry) fetch(ctx context.Context, t *task) {
 	if behind {
 		r.sched.expedite(&s.fitTask, now)
 	}
+	_, _ = r.recommend(s, tg.Name) // ErrNotReady only before any data
 	r.sched.finish(t, next)
 }
 

@@ -9,6 +9,10 @@ type Target struct {
 	// Name identifies the target (a DNS-1123 label, like a Kubernetes
 	// object name).
 	Name string `yaml:"name" json:"name"`
+	// Namespace, when set, is the Kubernetes namespace the target belongs
+	// to (a DNS-1123 label): the external metrics API serves it only to
+	// requests for that namespace. Empty means every namespace.
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
 	// Query is the PromQL query giving the target's load as one series.
 	Query string `yaml:"query" json:"query"`
 	// Step is the resolution of the history and the forecasts.

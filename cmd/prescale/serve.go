@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,8 +20,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"k8s.io/klog/v2"
 
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/feed/demo"
@@ -62,6 +67,9 @@ type serveOptions struct {
 	snapshotEvery time.Duration
 	logLevel      string
 	logFormat     string
+	// externalMetrics serves external.metrics.k8s.io with the adapter's
+	// settings, which its flags set.
+	externalMetrics bool
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -80,6 +88,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.snapshotEvery, "snapshot.interval", 5*time.Minute, "how often each target's state is saved between fits, with --data-dir")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug|info|warn|error")
 	fs.StringVar(&o.logFormat, "log.format", "text", "log format: text|json")
+	fs.BoolVar(&o.externalMetrics, "external-metrics", false, "serve the Kubernetes external metrics API (external.metrics.k8s.io/v1beta1: prescale_recommended_replicas, prescale_forecast_load) over HTTPS on --secure-port, with the flags marked \"external metrics API\"")
+	// The adapter's settings exist to hold its flags; its server is built
+	// only with --external-metrics.
+	adapter := api.NewExternalMetricsAdapter()
+	adapterFlags := bindAdapterFlags(fs, adapter.FlagSet)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +107,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w: --stale-after, --snapshot.interval and --config.watch-interval must not be negative", errUsage)
 	case o.config != "" && o.promURL == "":
 		return fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
+	}
+	if err := checkExternalMetricsFlags(fs, o.externalMetrics, adapterFlags, os.Getenv("KUBERNETES_SERVICE_HOST") != ""); err != nil {
+		return err
 	}
 
 	// SIGHUP would end the process by default; catch it before anything
@@ -189,7 +205,20 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		httpLn.Close()
 		return fmt.Errorf("--grpc.addr: %w", err)
 	}
-	log.Info("listening", "http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "demo", isDemo)
+	listening := []any{"http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "demo", isDemo}
+	var external *api.ExternalMetricsServer
+	if o.externalMetrics {
+		// The adapter logs through klog: send it to serve's logger.
+		klog.SetSlogLogger(log.With("component", "external-metrics"))
+		external, err = api.NewExternalMetricsServer(registry, adapter, &api.ExternalMetricsOptions{Logger: log})
+		if err != nil {
+			httpLn.Close()
+			grpcLn.Close()
+			return err
+		}
+		listening = append(listening, "external_metrics", external.Addr().String())
+	}
+	log.Info("listening", listening...)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -210,6 +239,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		defer close(registryDone)
 		fail("registry", registry.Run(ctx))
 	})
+	if external != nil {
+		wg.Go(func() {
+			err := external.Run(ctx)
+			if err == nil && ctx.Err() == nil {
+				err = errors.New("stopped on its own")
+			}
+			fail("external metrics server", err)
+		})
+	}
 	wg.Go(func() { watchReady(ctx, registry, hs, log) })
 	if o.config != "" {
 		wg.Go(func() { watchConfig(ctx, o.config, o.watchInterval, hup, registry, log) })
@@ -234,6 +272,86 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// adapterFlagPrefix starts the usage of every flag of the external metrics
+// API, so that they stand out among serve's own in -h.
+const adapterFlagPrefix = "external metrics API"
+
+// bindAdapterFlags defines every flag of the external metrics adapter in
+// fs, sharing its value, and returns their names.
+func bindAdapterFlags(fs *flag.FlagSet, adapter *pflag.FlagSet) map[string]bool {
+	names := map[string]bool{}
+	adapter.VisitAll(func(f *pflag.Flag) {
+		typ, usage := pflag.UnquoteUsage(f)
+		prefix := adapterFlagPrefix + ": "
+		if typ != "" {
+			prefix = adapterFlagPrefix + " (`" + typ + "`): " // -h shows the type after the name
+		}
+		fs.Var(adapterFlag{f.Value}, f.Name, prefix+usage)
+		if zeroDefault(f.DefValue) {
+			fs.Lookup(f.Name).DefValue = "" // -h shows no "(default [])"
+		}
+		names[f.Name] = true
+	})
+	return names
+}
+
+// adapterFlag is a pflag.Value as a flag.Value. Unlike some pflag values,
+// its zero value prints (flag.PrintDefaults calls String on it), and a
+// boolean takes no argument.
+type adapterFlag struct{ v pflag.Value }
+
+func (f adapterFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return f.v.String()
+}
+
+func (f adapterFlag) Set(s string) error { return f.v.Set(s) }
+
+func (f adapterFlag) IsBoolFlag() bool { return f.v != nil && f.v.Type() == "bool" }
+
+// zeroDefault reports a pflag default that -h should not print.
+func zeroDefault(def string) bool {
+	switch def {
+	case "", "[]", "0", "false", "0s", "<nil>":
+		return true
+	}
+	return false
+}
+
+// checkExternalMetricsFlags reports adapter flags given without
+// --external-metrics, and, outside a cluster, the kubeconfigs the adapter
+// cannot start without.
+func checkExternalMetricsFlags(fs *flag.FlagSet, enabled bool, adapterFlags map[string]bool, inCluster bool) error {
+	set := map[string]string{}
+	fs.Visit(func(f *flag.Flag) {
+		if adapterFlags[f.Name] {
+			set[f.Name] = f.Value.String()
+		}
+	})
+	if !enabled {
+		if len(set) > 0 {
+			return fmt.Errorf("%w: --%s is a flag of the external metrics API: add --external-metrics", errUsage, slices.Sorted(maps.Keys(set))[0])
+		}
+		return nil
+	}
+	if inCluster {
+		return nil
+	}
+	var missing []string
+	for _, name := range []string{"lister-kubeconfig", "authentication-kubeconfig", "authorization-kubeconfig"} {
+		if set[name] == "" {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: --external-metrics outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs a kubeconfig for the lister, "+
+			"and for delegated authentication and authorization: missing %s", errUsage, strings.Join(missing, ", "))
+	}
 	return nil
 }
 

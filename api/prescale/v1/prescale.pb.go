@@ -35,6 +35,10 @@ type TargetSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// DNS-1123 label naming the target.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Kubernetes namespace of the target (a DNS-1123 label), or empty: the
+	// external metrics API serves a target with a namespace only to requests
+	// for that namespace, and one without to every namespace.
+	Namespace string `protobuf:"bytes,15,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// PromQL query giving the load as one series.
 	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
 	// Resolution of the history and the forecasts (default 1m).
@@ -98,6 +102,13 @@ func (*TargetSpec) Descriptor() ([]byte, []int) {
 func (x *TargetSpec) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *TargetSpec) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
 	}
 	return ""
 }
@@ -1787,10 +1798,11 @@ var File_prescale_proto protoreflect.FileDescriptor
 
 const file_prescale_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprescale.proto\x12\vprescale.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x03\n" +
+	"\x0eprescale.proto\x12\vprescale.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x03\n" +
 	"\n" +
 	"TargetSpec\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x0f \x01(\tR\tnamespace\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x12\n" +
 	"\x04step\x18\x03 \x01(\tR\x04step\x12\x18\n" +
 	"\ahistory\x18\x04 \x01(\tR\ahistory\x120\n" +

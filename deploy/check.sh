@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Checks deploy/ without a cluster: every YAML file parses, the Grafana dashboard is valid
+# JSON, kustomize renders the base and the overlays, and the rendered objects agree with
+# each other (the Service selects the pods and names their ports, the APIService and the
+# RBAC name objects that exist, the examples name targets of the ConfigMap, ...).
+# Needs python3 with PyYAML (Debian's python3-yaml, installed when missing) and Go (for a
+# pinned kustomize from the Go module proxy). Usage: bash deploy/check.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "check.sh: installing Debian package python3-yaml"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >/dev/null
+fi
+
+# v5.8.3 and later need Go 1.27.
+KUSTOMIZE="sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for k in base overlays/keda overlays/cert-manager; do
+  (cd .. && go run "$KUSTOMIZE" build "deploy/$k") >"$out/${k//\//-}.yaml"
+  echo "check.sh: kustomize build deploy/$k: $(grep -c '^kind:' "$out/${k//\//-}.yaml") objects"
+done
+
+python3 - "$out" <<'EOF'
+import glob, json, os, re, sys
+import yaml
+
+out = sys.argv[1]
+errors = []
+def check(ok, msg):
+    if not ok:
+        errors.append(msg)
+
+def load(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+# Every YAML file parses.
+files = sorted(glob.glob("**/*.yaml", recursive=True))
+for path in files:
+    try:
+        load(path)
+    except yaml.YAMLError as e:
+        errors.append(f"{path}: {e}")
+
+# The dashboard.
+with open("examples/grafana-dashboard.json") as f:
+    dash = json.load(f)
+ids = [p["id"] for p in dash["panels"]]
+check(len(ids) == len(set(ids)), "grafana-dashboard.json: panel ids are not unique")
+variables = {v["name"] for v in dash["templating"]["list"]} | {"__rate_interval"}
+for p in dash["panels"]:
+    for t in p.get("targets", []):
+        check(t.get("expr") and t.get("refId"), f"grafana-dashboard.json: panel {p['title']!r} has a target without expr or refId")
+        for v in re.findall(r"\$(\w+)", t.get("expr", "")):
+            check(v in variables, f"grafana-dashboard.json: panel {p['title']!r} uses the undefined variable ${v}")
+
+def by_kind(docs):
+    objs = {}
+    for d in docs:
+        objs.setdefault(d["kind"], []).append(d)
+    return objs
+
+base = by_kind(load(f"{out}/base.yaml"))
+want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 2, "RoleBinding": 1,
+        "ConfigMap": 1, "Service": 1, "Deployment": 1, "APIService": 1}
+check({k: len(v) for k, v in base.items()} == want, f"base: objects {sorted(base)} are not {sorted(want)}")
+
+dep, svc, cm, sa = base["Deployment"][0], base["Service"][0], base["ConfigMap"][0], base["ServiceAccount"][0]
+ns = dep["metadata"]["namespace"]
+pod = dep["spec"]["template"]
+c = pod["spec"]["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+
+# Namespaces.
+check(base["Namespace"][0]["metadata"]["name"] == ns, "base: the Deployment is not in the Namespace of the base")
+for kind in ("ServiceAccount", "ConfigMap", "Service"):
+    check(base[kind][0]["metadata"]["namespace"] == ns, f"base: the {kind} is not in {ns}")
+check(base["RoleBinding"][0]["metadata"]["namespace"] == "kube-system", "base: the RoleBinding must be in kube-system")
+
+# Deployment <-> Service.
+sel = dep["spec"]["selector"]["matchLabels"]
+check(all(pod["metadata"]["labels"].get(k) == v for k, v in sel.items()), "base: the Deployment's selector does not match its pods")
+check(all(pod["metadata"]["labels"].get(k) == v for k, v in svc["spec"]["selector"].items()), "base: the Service does not select the pods")
+for p in svc["spec"]["ports"]:
+    check(p["targetPort"] in ports, f"base: Service port {p['name']} targets {p['targetPort']!r}, not a container port")
+for probe in ("livenessProbe", "readinessProbe"):
+    check(c[probe]["httpGet"]["port"] == "http", f"base: the {probe} is not on the http port")
+check(c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz",
+      "base: probes are not /healthz (liveness) and /readyz (readiness)")
+
+# Flags: the ports they open are the container's.
+args = c["args"]
+def flag(name):
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
+check(args[0] == "serve", "base: args do not start with serve")
+check("--external-metrics" in args, "base: --external-metrics is not set")
+check(str(ports.get("https")) == flag("--secure-port"), "base: --secure-port is not the https container port")
+check(ports.get("http") == 8080 and ports.get("grpc") == 9000, "base: http and grpc are not 8080 and 9000 (the serve defaults)")
+
+# Security.
+psc, csc = pod["spec"]["securityContext"], c["securityContext"]
+check(psc.get("runAsNonRoot") is True and psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
+      "base: the pod is not runAsNonRoot with seccomp RuntimeDefault")
+check(csc.get("readOnlyRootFilesystem") is True and csc.get("allowPrivilegeEscalation") is False
+      and csc.get("capabilities", {}).get("drop") == ["ALL"], "base: the container is not read-only, no-escalation, drop ALL")
+
+# Volumes: config, data dir and cert dir are mounted; the ConfigMap exists and parses.
+mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+def mounted(path):
+    return any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts)
+for f in ("--config", "--data-dir", "--cert-dir"):
+    check(flag(f) and mounted(flag(f)), f"base: {f} {flag(f)} is not on a mounted volume")
+cfg_mount = max((m for m in mounts if flag("--config").startswith(m.rstrip("/") + "/")), key=len)
+cfg_vol = volumes[mounts[cfg_mount]]
+check(cfg_vol.get("configMap", {}).get("name") == cm["metadata"]["name"], "base: --config is not on the ConfigMap's volume")
+key = os.path.relpath(flag("--config"), cfg_mount)
+check(key in cm["data"], f"base: the ConfigMap has no key {key}")
+targets = {t["name"]: t for t in yaml.safe_load(cm["data"].get(key, "targets: []"))["targets"]}
+check(targets, "base: the ConfigMap declares no target")
+
+# RBAC and APIService name what exists.
+for b in base["ClusterRoleBinding"] + base["RoleBinding"]:
+    for s in b["subjects"]:
+        if s["name"] == "horizontal-pod-autoscaler":
+            check(s["namespace"] == "kube-system", "base: the HPA controller's ServiceAccount is in kube-system")
+        else:
+            check((s["name"], s["namespace"]) == (sa["metadata"]["name"], ns), f"base: {b['metadata']['name']} binds an unknown subject {s}")
+    if b["roleRef"]["name"].startswith("prescale:"):
+        check(b["roleRef"]["name"] == base["ClusterRole"][0]["metadata"]["name"], f"base: {b['metadata']['name']} refers to a missing role")
+check(dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"], "base: the pods do not run as the ServiceAccount")
+api = base["APIService"][0]
+ref = api["spec"]["service"]
+check((ref["name"], ref["namespace"]) == (svc["metadata"]["name"], ns), "base: the APIService does not name the Service")
+check(ref.get("port", 443) in [p["port"] for p in svc["spec"]["ports"] if p["targetPort"] == "https"],
+      "base: the APIService's port is not the Service's https port")
+check(api["metadata"]["name"] == f"{api['spec']['version']}.{api['spec']['group']}", "base: the APIService's name is not version.group")
+metrics = set(base["ClusterRole"][0]["rules"][0]["resources"])
+check(metrics == {"prescale_recommended_replicas", "prescale_forecast_load"}, "base: the reader role does not name prescale's two metrics")
+
+# The keda overlay leaves the APIService and its RBAC out and turns the API off.
+keda = by_kind(load(f"{out}/overlays-keda.yaml"))
+check(not {"APIService", "ClusterRole", "ClusterRoleBinding", "RoleBinding"} & set(keda), "overlays/keda: still has the external metrics objects")
+def without_external_metrics(args):
+    out, skip = [], 0
+    for a in args:
+        if skip:
+            skip -= 1
+        elif a == "--external-metrics":
+            pass
+        elif a in ("--secure-port", "--cert-dir"):
+            skip = 1
+        elif not a.startswith(("--secure-port=", "--cert-dir=")):
+            out.append(a)
+    return out
+check(keda["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"] == without_external_metrics(args),
+      "overlays/keda: the arguments are not the base's without --external-metrics, --secure-port and --cert-dir")
+
+# The cert-manager overlay: a certificate for the Service's name, mounted, injected into the APIService.
+cmo = by_kind(load(f"{out}/overlays-cert-manager.yaml"))
+cert, capi = cmo["Certificate"][0], cmo["APIService"][0]
+cdep = cmo["Deployment"][0]["spec"]["template"]["spec"]
+check(f"{svc['metadata']['name']}.{ns}.svc" in cert["spec"]["dnsNames"], "overlays/cert-manager: the certificate is not for <service>.<namespace>.svc")
+check("insecureSkipTLSVerify" not in capi["spec"], "overlays/cert-manager: the APIService still skips verification")
+check(capi["metadata"].get("annotations", {}).get("cert-manager.io/inject-ca-from") == f"{ns}/{cert['metadata']['name']}",
+      "overlays/cert-manager: the APIService's inject-ca-from does not name the Certificate")
+check(any(v.get("secret", {}).get("secretName") == cert["spec"]["secretName"] for v in cdep["volumes"]),
+      "overlays/cert-manager: the certificate's Secret is not mounted")
+
+# The examples select targets of the ConfigMap (in their namespace), or define their own.
+for path in ("examples/hpa.yaml", "examples/hpa-forecast-load.yaml"):
+    for hpa in load(path):
+        for m in hpa["spec"]["metrics"]:
+            if m["type"] != "External":
+                continue
+            check(m["external"]["metric"]["name"] in metrics, f"{path}: metric {m['external']['metric']['name']} is not prescale's")
+            name = m["external"]["metric"]["selector"]["matchLabels"].get("target")
+            t = targets.get(name)
+            check(t is not None, f"{path}: target {name!r} is not in the ConfigMap")
+            if t and t.get("namespace"):
+                check(t["namespace"] == hpa["metadata"]["namespace"], f"{path}: target {name} is served only in {t['namespace']}")
+            if t and m["external"]["metric"]["name"] == "prescale_forecast_load":
+                check(float(m["external"]["target"]["averageValue"]) == float(t["capacityPerReplica"]),
+                      f"{path}: averageValue is not the target's capacityPerReplica")
+for so in load("examples/keda-scaledobject.yaml"):
+    for tr in so["spec"]["triggers"]:
+        md = tr["metadata"]
+        check(md["scalerAddress"] == f"{svc['metadata']['name']}.{ns}.svc:{ports['grpc']}", f"keda-scaledobject.yaml: scalerAddress {md['scalerAddress']}")
+        check(all(isinstance(v, str) for v in md.values()), f"keda-scaledobject.yaml: {so['metadata']['name']}: metadata values must be strings")
+        if "target" in md:
+            check(md["target"] in targets, f"keda-scaledobject.yaml: target {md['target']!r} is not in the ConfigMap")
+        else:
+            check({"query", "capacityPerReplica", "leadTime"} <= set(md), f"keda-scaledobject.yaml: {so['metadata']['name']} defines no target")
+
+# The scrape job keeps the Service's http port.
+scrape = load("examples/prometheus-scrape.yaml")[0]["scrape_configs"][0]
+keep = [r for r in scrape["relabel_configs"] if r.get("action") == "keep"][0]
+check(keep["regex"] == f"{svc['metadata']['name']};http" and "http" in ports, "prometheus-scrape.yaml: the keep rule is not the Service's http port")
+
+for e in errors:
+    print("check.sh:", e, file=sys.stderr)
+if errors:
+    sys.exit(1)
+print(f"check.sh: {len(files)} YAML files and the dashboard parse; base, overlays and examples agree")
+EOF
