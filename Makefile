@@ -6,7 +6,7 @@ BIN        := bin/prescale
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go notebooks prometheus bench lint generate check-generate eval-m4 clean
+.PHONY: help build run test test-go e2e notebooks prometheus bench lint generate check-generate eval-m4 clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ test: lint check-generate notebooks prometheus test-go ## run the whole test sui
 
 test-go: ## Go tests with the race detector (data from $(DATA))
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+e2e: ## end-to-end test on a real control plane (etcd, kube-apiserver, kube-controller-manager built from k8s.io/kubernetes) with Prometheus and an HPA
+	bash .ci/e2e.sh
 
 notebooks: ## execute the notebooks headless and check the reference data they write
 	bash .ci/notebooks.sh

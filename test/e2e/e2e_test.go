@@ -1,0 +1,866 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	externalmetrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
+)
+
+// The scenario, in wall time: a daily cycle compressed into a 30-minute
+// "day" (15 s steps, 4 hours = 8 days of history) whose next ramp starts
+// rampIn after Prometheus is up. prescale, three minutes of lead time
+// ahead, makes the HPA scale the Deployment before the ramp; then prescale
+// is restarted at the peak, then Prometheus is stopped while the real load
+// goes back down, and the Deployment must stay up.
+const (
+	targetName = "checkout"
+	namespace  = "default"
+	metricName = "e2e_requests_per_second"
+	extMetric  = "prescale_recommended_replicas"
+
+	step     = 15 * time.Second
+	period   = 30 * time.Minute
+	history  = 4 * time.Hour
+	leadTime = 3 * time.Minute
+	capacity = 100.0 // load one replica serves
+
+	// The load: lowLoad needs 1 replica, peakLoad 7, with room for noise.
+	lowLoad, peakLoad, noise = 60.0, 630.0, 3.0
+	rampUp, high, rampDown   = 2 * time.Minute, 3 * time.Minute, time.Minute
+
+	rampIn     = 4 * time.Minute  // from Prometheus up to the ramp
+	hpaSync    = 5 * time.Second  // --horizontal-pod-autoscaler-sync-period
+	staleAfter = 45 * time.Second // prescale serve --stale-after
+
+	// followLag is how long the HPA may take to apply a new value of
+	// prescale's: three sync periods and the sampler's second.
+	followLag = 3*hpaSync + 2*time.Second
+)
+
+// binaries are the programs under test: paths from .ci/e2e.sh for the
+// ones it builds, PATH for the Debian packages.
+type binaries struct {
+	Prescale, APIServer, ControllerManager string
+	Etcd, Prometheus, Promtool             string
+}
+
+func lookBinaries(t *testing.T) binaries {
+	t.Helper()
+	var b binaries
+	var missing []string
+	env := func(dst *string, name string) {
+		if *dst = os.Getenv(name); *dst == "" {
+			missing = append(missing, "$"+name+" is not set")
+		} else if _, err := os.Stat(*dst); err != nil {
+			missing = append(missing, "$"+name+": "+err.Error())
+		}
+	}
+	env(&b.Prescale, "PRESCALE_E2E_PRESCALE")
+	env(&b.APIServer, "PRESCALE_E2E_KUBE_APISERVER")
+	env(&b.ControllerManager, "PRESCALE_E2E_KUBE_CONTROLLER_MANAGER")
+	path := func(dst *string, name, pkg string) {
+		var err error
+		if *dst, err = exec.LookPath(name); err != nil {
+			missing = append(missing, fmt.Sprintf("%v (Debian package %s)", err, pkg))
+		}
+	}
+	path(&b.Etcd, "etcd", "etcd-server")
+	path(&b.Prometheus, "prometheus", "prometheus")
+	path(&b.Promtool, "promtool", "prometheus")
+	if len(missing) > 0 {
+		t.Fatalf("run the end-to-end test with `bash .ci/e2e.sh` (make e2e): it installs the packages and builds the binaries:\n  %s",
+			strings.Join(missing, "\n  "))
+	}
+	return b
+}
+
+// sample is what the sampler saw at one moment.
+type sample struct {
+	At       time.Time
+	Load     float64 // the load written for the current step (the real load, also while Prometheus is down)
+	Rec      int     // prescale's REST recommendation, -1 when it did not answer
+	Forecast float64 // its forecast maximum over the lead time
+	Won      string
+	Stale    bool
+	Desired  int32 // the HPA's status.desiredReplicas
+	Replicas int32 // the Deployment's spec.replicas, -1 when unknown
+}
+
+// timeline collects samples and events from the sampler goroutine.
+type timeline struct {
+	mu      sync.Mutex
+	samples []sample
+	events  []event
+}
+
+type event struct {
+	At   time.Time
+	What string
+}
+
+func (tl *timeline) add(s sample) {
+	tl.mu.Lock()
+	tl.samples = append(tl.samples, s)
+	tl.mu.Unlock()
+}
+
+func (tl *timeline) event(what string) {
+	tl.mu.Lock()
+	tl.events = append(tl.events, event{time.Now(), what})
+	tl.mu.Unlock()
+}
+
+func (tl *timeline) snapshot() ([]sample, []event) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return append([]sample(nil), tl.samples...), append([]event(nil), tl.events...)
+}
+
+func need(load float64) int { return int(math.Ceil(load / capacity)) }
+
+func TestHPAFollowsPrescale(t *testing.T) {
+	testStart := time.Now()
+	bins := lookBinaries(t)
+	root := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var (
+		c        = &cluster{Dir: filepath.Join(root, "cluster")}
+		prom     *prometheus
+		current  atomic.Pointer[prescale]
+		workers  sync.WaitGroup // the load writer and the sampler
+		tl       timeline
+		shape    loadShape
+		printed  bool
+		printAll = func() {}
+	)
+	// Stop everything in order even when the test fails: the goroutines
+	// that call the components, then prescale, the controllers,
+	// kube-apiserver (it hangs in its graceful shutdown if etcd goes
+	// first), etcd, Prometheus; then no child process may be left.
+	t.Cleanup(func() {
+		cancel()
+		workers.Wait()
+		if !printed {
+			printAll()
+		}
+		stop := func(p *proc, grace time.Duration) {
+			if p == nil {
+				return
+			}
+			select {
+			case <-p.Exited(): // stopped by the test, or dead
+				if err := p.Unexpected(); err != nil {
+					t.Error(err)
+				}
+				return
+			default:
+			}
+			took, killed := p.Stop(grace)
+			if killed {
+				t.Errorf("%s did not stop within %v of SIGTERM and was killed\n%s", p.Name, grace, p.LogTail(4<<10))
+			} else {
+				t.Logf("stopped %s (pid %d) in %v", p.Name, p.Pid(), took.Round(time.Millisecond))
+			}
+		}
+		stop(current.Load().process(), 20*time.Second)
+		stop(c.ControllerManager, 10*time.Second)
+		stop(c.APIServer, 30*time.Second)
+		stop(c.Etcd, 10*time.Second)
+		stop(prom.process(), 10*time.Second)
+		if t.Failed() {
+			for _, p := range []*proc{c.Etcd, c.APIServer, c.ControllerManager, prom.process(), current.Load().process()} {
+				if p != nil {
+					t.Logf("the end of %s's log:\n%s", p.Name, p.LogTail(6<<10))
+				}
+			}
+		}
+		left, err := children()
+		if err != nil {
+			t.Errorf("list child processes: %v", err)
+		}
+		if len(left) > 0 {
+			t.Errorf("child processes left running: %q", left)
+		}
+		t.Logf("whole test: %v", time.Since(testStart).Round(time.Second))
+	})
+
+	// The control plane.
+	for _, d := range []string{c.Dir, filepath.Join(root, "prometheus"), filepath.Join(root, "prescale")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if c.PKI, err = newPKI(c.Dir); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	var etcdURL string
+	if c.Etcd, etcdURL, err = startEtcd(c.Dir, bins.Etcd); err != nil {
+		t.Fatal(err)
+	}
+	if err := startAPIServer(ctx, c, bins.APIServer, etcdURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-apiserver ready on %s in %v", c.Server, time.Since(t0).Round(time.Millisecond))
+	if err := startControllerManager(c, bins.ControllerManager, clusterOptions{
+		HPASyncPeriod: hpaSync,
+		// Scale-down stabilization is the HPA's job in production (default
+		// 5m); here it is off so that any wrong scale-down shows at once.
+		HPADownscaleStabilization: 0,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := grantPrescale(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+
+	// Prometheus, with eight "days" of history and the live load written
+	// every step from now on.
+	promDir := filepath.Join(root, "prometheus")
+	now := time.Now()
+	shape = loadShape{
+		Origin: now.Add(rampIn).Truncate(step), Period: period, Step: step,
+		RampUp: rampUp, High: high, RampDown: rampDown,
+		Low: lowLoad, Peak: peakLoad, Noise: noise,
+	}
+	lastWritten := shape.Grid(now)
+	n, err := backfill(bins.Promtool, filepath.Join(promDir, "data"), metricName, shape, lastWritten.Add(-history), lastWritten.Add(step))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prom, err = startPrometheus(ctx, promDir, bins.Prometheus); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prometheus ready on %s with %d backfilled points; the ramp starts at %s (in %v)",
+		prom.URL, n, shape.Origin.Format(time.TimeOnly), time.Until(shape.Origin).Round(time.Second))
+	writerCtx, stopWriter := context.WithCancel(ctx)
+	var writeErrs atomic.Int64
+	workers.Go(func() {
+		for t := lastWritten.Add(step); ; t = t.Add(step) {
+			select {
+			case <-writerCtx.Done():
+				return
+			case <-time.After(time.Until(t)):
+			}
+			if err := prom.write(writerCtx, metricName, t, shape.At(t)); err != nil && writerCtx.Err() == nil {
+				writeErrs.Add(1)
+				tl.event("remote write failed: " + err.Error())
+			}
+		}
+	})
+
+	// prescale, serving the external metrics API on a port the APIService
+	// names, so a restart must take the same one.
+	psDir := filepath.Join(root, "prescale")
+	securePort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`targets:
+  - name: %s
+    namespace: %s
+    query: %s
+    capacityPerReplica: %g
+    leadTime: %v
+    step: %v
+    history: %v
+    seasons: [%v]
+    maxReplicas: 20
+`, targetName, namespace, metricName, capacity, leadTime, step, history, period)
+	configFile, err := writeFile(psDir, "targets.yaml", []byte(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	psArgs := []string{
+		"--config=" + configFile,
+		"--prometheus.url=" + prom.URL,
+		"--data-dir=" + filepath.Join(psDir, "data"),
+		"--stale-after=" + staleAfter.String(),
+		"--external-metrics",
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(securePort),
+		"--tls-cert-file=" + c.PKI.PrescaleCert, "--tls-private-key-file=" + c.PKI.PrescaleKey,
+		"--lister-kubeconfig=" + c.PrescaleConfig,
+		"--authentication-kubeconfig=" + c.PrescaleConfig,
+		"--authorization-kubeconfig=" + c.PrescaleConfig,
+	}
+	psLog := filepath.Join(psDir, "prescale.log")
+	t0 = time.Now()
+	ps, err := startPrescale(ctx, psDir, psLog, bins.Prescale, psArgs...)
+	if ps != nil {
+		current.Store(ps)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prescale ready on %s in %v (external metrics on 127.0.0.1:%d)", ps.URL, time.Since(t0).Round(time.Millisecond), securePort)
+
+	// Register prescale as external.metrics.k8s.io, then the workload.
+	t0 = time.Now()
+	if err := registerAPIService(ctx, c, securePort); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("APIService v1beta1.external.metrics.k8s.io available in %v", time.Since(t0).Round(time.Millisecond))
+	if err := createWorkload(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+
+	// The sampler: every second, the load, prescale's answer, the HPA and
+	// the Deployment.
+	workers.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			s := sample{At: time.Now(), Rec: -1, Replicas: -1}
+			s.Load = shape.At(shape.Grid(s.At))
+			if r, err := current.Load().Recommendation(ctx, targetName); err == nil {
+				s.Rec, s.Forecast, s.Won, s.Stale = r.Replicas, r.Forecast.Max, r.Won, r.Stale
+			}
+			if d, err := c.Admin.AppsV1().Deployments(namespace).Get(ctx, targetName, metav1.GetOptions{}); err == nil && d.Spec.Replicas != nil {
+				s.Replicas = *d.Spec.Replicas
+			}
+			if h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, targetName, metav1.GetOptions{}); err == nil {
+				s.Desired = h.Status.DesiredReplicas
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			tl.add(s)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	printAll = func() {
+		samples, events := tl.snapshot()
+		printTimeline(t, shape.Origin, samples, events)
+	}
+
+	// 1. Before the ramp: the external metric is prescale's answer, and
+	// the HPA applies it.
+	t.Run("external metric is the recommendation", func(t *testing.T) {
+		before, err := ps.Recommendation(ctx, targetName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := externalMetric(ctx, c, namespace, extMetric, "target="+targetName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := ps.Recommendation(ctx, targetName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Items) != 1 {
+			t.Fatalf("external metric: %d items, want 1: %+v", len(list.Items), list.Items)
+		}
+		it := list.Items[0]
+		got := it.Value.Value()
+		t.Logf("GET external metric: %s %v = %s at %s; REST recommendation %d (%s) before, %d after",
+			it.MetricName, it.MetricLabels, it.Value.String(), it.Timestamp.Format(time.TimeOnly), before.Replicas, before.Won, after.Replicas)
+		if got != int64(before.Replicas) && got != int64(after.Replicas) {
+			t.Errorf("external metric %d, want prescale's REST recommendation %d", got, before.Replicas)
+		}
+		if it.MetricName != extMetric || it.MetricLabels["target"] != targetName || it.MetricLabels["namespace"] != namespace {
+			t.Errorf("external metric item %s %v, want %s with labels target=%s, namespace=%s", it.MetricName, it.MetricLabels, extMetric, targetName, namespace)
+		}
+		if _, err := externalMetric(ctx, c, namespace, extMetric, "target=nope"); !apierrors.IsNotFound(err) {
+			t.Errorf("external metric of an unknown target: %v, want NotFound", err)
+		}
+		// The target belongs to its namespace: an HPA elsewhere cannot read it.
+		if _, err := externalMetric(ctx, c, "kube-system", extMetric, "target="+targetName); !apierrors.IsNotFound(err) {
+			t.Errorf("external metric of %s from namespace kube-system: %v, want NotFound", targetName, err)
+		}
+	})
+	t.Run("HPA applies the recommendation", func(t *testing.T) {
+		deadline := time.Now().Add(followLag + 30*time.Second) // the HPA's first sync comes first
+		for {
+			samples, _ := tl.snapshot()
+			if n := len(samples); n > 0 {
+				s := samples[n-1]
+				if s.Rec > 0 && s.Desired == int32(s.Rec) && s.Replicas == int32(s.Rec) {
+					t.Logf("HPA desired %d, Deployment %d = prescale %d after %v", s.Desired, s.Replicas, s.Rec, time.Since(t0).Round(time.Second))
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after %v: HPA desired %d, Deployment %d, prescale %d\n%s", time.Since(t0).Round(time.Second),
+						s.Desired, s.Replicas, s.Rec, hpaConditions(ctx, c))
+				}
+			}
+			time.Sleep(time.Second)
+		}
+	})
+
+	// 2. The ramp: wait until the load has been at its peak for a while,
+	// then restart prescale.
+	sleepUntil(ctx, shape.Origin.Add(rampUp+30*time.Second))
+	restartAt := time.Now()
+	var restartedAt time.Time
+	var peakReplicas int32
+	t.Run("restart prescale", func(t *testing.T) {
+		samples, _ := tl.snapshot()
+		peakReplicas = samples[len(samples)-1].Replicas
+		tl.event("prescale: SIGTERM")
+		took, killed := ps.Proc.Stop(20 * time.Second)
+		if killed {
+			t.Errorf("prescale did not stop within 20s of SIGTERM\n%s", ps.Proc.LogTail(4<<10))
+		} else if err := ps.Proc.ExitErr(); err != nil {
+			t.Errorf("prescale exited with %v after SIGTERM\n%s", err, ps.Proc.LogTail(4<<10))
+		}
+		t0 := time.Now()
+		ps, err = startPrescale(ctx, psDir, psLog, bins.Prescale, psArgs...)
+		if ps != nil {
+			current.Store(ps)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		restartedAt = time.Now()
+		tl.event("prescale: ready again")
+		t.Logf("prescale stopped in %v, ready again in %v, down %v", took.Round(time.Millisecond),
+			time.Since(t0).Round(time.Millisecond), restartedAt.Sub(restartAt).Round(time.Millisecond))
+		r, err := ps.Recommendation(ctx, targetName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("first recommendation after the restart: %d (%s, stale %v)", r.Replicas, r.Won, r.Stale)
+		// The aggregator reaches the new process: the metric answers again.
+		deadline := time.Now().Add(followLag)
+		for {
+			list, err := externalMetric(ctx, c, namespace, extMetric, "target="+targetName)
+			if err == nil && len(list.Items) == 1 {
+				v := list.Items[0].Value.Value()
+				t.Logf("external metric answers %d %v after the restart", v, time.Since(restartedAt).Round(time.Millisecond))
+				if v != int64(r.Replicas) {
+					// Both at the peak plateau: no step changes it.
+					t.Errorf("external metric %d after the restart, want prescale's REST recommendation %d", v, r.Replicas)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("external metric after the restart: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		// Four sync periods after it, judge the Deployment over the whole
+		// window.
+		sleepUntil(ctx, restartedAt.Add(4*hpaSync+time.Second))
+		samples, _ = tl.snapshot()
+		var off time.Time
+		for _, s := range samples {
+			if s.At.Before(restartAt) {
+				continue
+			}
+			switch {
+			case s.Replicas != peakReplicas && off.IsZero():
+				off = s.At
+			case s.Replicas == peakReplicas && !off.IsZero():
+				if d := s.At.Sub(off); d > hpaSync+time.Second {
+					t.Errorf("Deployment left %d replicas for %v around the restart, want at most one sync period (%v)", peakReplicas, d, hpaSync)
+				}
+				off = time.Time{}
+			}
+		}
+		if !off.IsZero() {
+			t.Errorf("Deployment at %d replicas since %s, not back to %d after the restart", samples[len(samples)-1].Replicas, off.Format(time.TimeOnly), peakReplicas)
+		}
+	})
+
+	// 3. Prometheus goes away at the peak; the real load goes back down
+	// soon after, but nothing tells prescale: the Deployment must stay up.
+	sleepUntil(ctx, shape.Origin.Add(rampUp+time.Minute))
+	stopWriter()
+	tl.event("prometheus: SIGTERM (the real load is no longer recorded)")
+	promStoppedAt := time.Now()
+	took, killed := prom.Proc.Stop(10 * time.Second)
+	t.Logf("prometheus stopped in %v (killed %v)", took.Round(time.Millisecond), killed)
+	endAt := shape.Origin.Add(rampUp + high + rampDown + 30*time.Second)
+	if min := promStoppedAt.Add(staleAfter + 4*hpaSync); endAt.Before(min) {
+		endAt = min
+	}
+	sleepUntil(ctx, endAt)
+	cancel() // stop the sampler; cleanup waits for it
+	workers.Wait()
+	samples, events := tl.snapshot()
+	printTimeline(t, shape.Origin, samples, events)
+	printed = true
+
+	t.Run("no scale-down without data", func(t *testing.T) {
+		var sawStale bool
+		for _, s := range samples {
+			if s.At.Before(promStoppedAt) {
+				continue
+			}
+			sawStale = sawStale || s.Stale
+			if s.Replicas >= 0 && s.Replicas < peakReplicas {
+				t.Errorf("%s: Deployment scaled down to %d replicas (load %.0f, prescale %d) while Prometheus was down",
+					s.At.Format(time.TimeOnly), s.Replicas, s.Load, s.Rec)
+				break
+			}
+		}
+		if !sawStale {
+			t.Errorf("prescale never said stale in the %v after Prometheus stopped (--stale-after %v)", endAt.Sub(promStoppedAt).Round(time.Second), staleAfter)
+		}
+		if last := samples[len(samples)-1]; last.Load >= capacity {
+			t.Errorf("the real load is still %.0f at the end: the window does not cover the ramp down", last.Load)
+		}
+	})
+	t.Run("HPA follows prescale", func(t *testing.T) {
+		for _, e := range followErrors(samples, restartAt, restartedAt) {
+			t.Error(e)
+		}
+	})
+	t.Run("scaled up before the load", func(t *testing.T) {
+		leads, err := leads(samples, shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range leads {
+			t.Logf("%-36s Deployment at %d replicas %s, load needs them %s: lead %4.0fs",
+				l.What, l.Replicas, l.Scaled.Format(time.TimeOnly), l.Needed.Format(time.TimeOnly), l.Lead().Seconds())
+			if l.Lead() <= 0 {
+				t.Errorf("%s: Deployment reached %d replicas %v after the load needed them", l.What, l.Replicas, -l.Lead())
+			}
+		}
+	})
+	if n := writeErrs.Load(); n > 0 {
+		t.Errorf("%d remote writes failed", n)
+	}
+}
+
+// grantPrescale gives the user "prescale" what an external metrics
+// server needs: delegated authentication and authorization
+// (system:auth-delegator) and the front proxy's settings
+// (extension-apiserver-authentication-reader in kube-system). The HPA
+// controller's own right to read external.metrics.k8s.io is in the
+// cluster's bootstrap role system:controller:horizontal-pod-autoscaler.
+func grantPrescale(ctx context.Context, c *cluster) error {
+	user := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "prescale"}}
+	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prescale-system"}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := c.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "prescale:system:auth-delegator"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects:   user,
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := c.Admin.RbacV1().RoleBindings("kube-system").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "prescale-auth-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "extension-apiserver-authentication-reader"},
+		Subjects:   user,
+	}, metav1.CreateOptions{})
+	return err
+}
+
+// registerAPIService points external.metrics.k8s.io at prescale through
+// an ExternalName Service for localhost, and waits until the aggregator
+// finds it available.
+func registerAPIService(ctx context.Context, c *cluster, port int) error {
+	if _, err := c.Admin.CoreV1().Services("prescale-system").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "prescale"},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	ca, err := os.ReadFile(c.PKI.CACert)
+	if err != nil {
+		return err
+	}
+	agg, err := aggregator.NewForConfig(c.AdminREST)
+	if err != nil {
+		return err
+	}
+	p := int32(port)
+	apis := agg.ApiregistrationV1().APIServices()
+	if _, err := apis.Create(ctx, &apiregistrationv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: "v1beta1.external.metrics.k8s.io"},
+		Spec: apiregistrationv1.APIServiceSpec{
+			Group: "external.metrics.k8s.io", Version: "v1beta1",
+			Service:              &apiregistrationv1.ServiceReference{Namespace: "prescale-system", Name: "prescale", Port: &p},
+			CABundle:             ca,
+			GroupPriorityMinimum: 100, VersionPriority: 100,
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s, err := apis.Get(ctx, "v1beta1.external.metrics.k8s.io", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range s.Status.Conditions {
+			if cond.Type == apiregistrationv1.Available {
+				if cond.Status == apiregistrationv1.ConditionTrue {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("APIService not available after 60s: %s: %s", cond.Reason, cond.Message)
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("APIService has no Available condition after 60s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// createWorkload creates the Deployment (its Pods never run: there is no
+// scheduler or kubelet; the HPA only sets spec.replicas) and the HPA on
+// prescale's external metric: AverageValue 1 makes the desired replicas
+// the recommendation.
+func createWorkload(ctx context.Context, c *cluster) error {
+	one := int32(1)
+	labels := map[string]string{"app": targetName}
+	if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: targetName},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/checkout:e2e"}}},
+			},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: targetName},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: targetName},
+			MinReplicas:    &one,
+			MaxReplicas:    20,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ExternalMetricSourceType,
+				External: &autoscalingv2.ExternalMetricSource{
+					Metric: autoscalingv2.MetricIdentifier{
+						Name:     extMetric,
+						Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"target": targetName}},
+					},
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(1, resource.DecimalSI)},
+				},
+			}},
+		},
+	}, metav1.CreateOptions{})
+	return err
+}
+
+// externalMetric GETs an external metric through kube-apiserver, as the
+// HPA controller does.
+func externalMetric(ctx context.Context, c *cluster, ns, metric, selector string) (*externalmetrics.ExternalMetricValueList, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	body, err := c.Admin.Discovery().RESTClient().Get().
+		AbsPath("/apis/external.metrics.k8s.io/v1beta1/namespaces", ns, metric).
+		Param("labelSelector", selector).
+		DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var list externalmetrics.ExternalMetricValueList
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", body, err)
+	}
+	return &list, nil
+}
+
+// hpaConditions describes the HPA's conditions, for failure messages.
+func hpaConditions(ctx context.Context, c *cluster) string {
+	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, targetName, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, cond := range h.Status.Conditions {
+		fmt.Fprintf(&b, "HPA %s=%s %s: %s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+	return b.String()
+}
+
+// sleepUntil sleeps until t or until ctx is done.
+func sleepUntil(ctx context.Context, t time.Time) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(t)):
+	}
+}
+
+// lead is when the Deployment reached a replica count and when the load
+// first needed it.
+type lead struct {
+	What           string
+	Replicas       int32
+	Scaled, Needed time.Time
+}
+
+func (l lead) Lead() time.Duration { return l.Needed.Sub(l.Scaled) }
+
+// leads measures two leads: of the first scale-up beyond what the load
+// then needed (the first proactive step), and of the peak.
+func leads(samples []sample, s loadShape) ([]lead, error) {
+	// needAt is the first step at or after from whose load needs n
+	// replicas.
+	needAt := func(n int32, from time.Time) (time.Time, bool) {
+		for t := s.Grid(from); t.Before(s.Origin.Add(s.RampUp + s.Step)); t = t.Add(s.Step) {
+			if int32(need(s.At(t))) >= n {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	peak := int32(need(s.Peak))
+	var out []lead
+	for _, sm := range samples {
+		if sm.Replicas > int32(need(sm.Load)) {
+			t, ok := needAt(sm.Replicas, sm.At)
+			if !ok {
+				return nil, fmt.Errorf("%s: Deployment at %d replicas, which the load never needs", sm.At.Format(time.TimeOnly), sm.Replicas)
+			}
+			out = append(out, lead{"first scale-up beyond the load:", sm.Replicas, sm.At, t})
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the Deployment never had more replicas than the load needed: no proactive scale-up")
+	}
+	for _, sm := range samples {
+		if sm.Replicas >= peak {
+			t, _ := needAt(peak, s.Origin)
+			out = append(out, lead{fmt.Sprintf("peak (%.0f needs %d):", s.Peak, peak), peak, sm.At, t})
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("the Deployment never reached the %d replicas the peak needs", peak)
+}
+
+// followErrors checks that the HPA follows prescale within followLag,
+// both ways: every value of the HPA's desired replicas and of the
+// Deployment was prescale's recommendation at some moment of the followLag
+// before, and every value prescale holds for followLag is reached within
+// followLag. Samples in [down, up+followLag) (prescale restarting) and
+// before the HPA's first sync are left out.
+func followErrors(samples []sample, down, up time.Time) []string {
+	skip := func(s sample) bool {
+		return s.Desired == 0 || !s.At.Before(down) && s.At.Before(up.Add(followLag))
+	}
+	var errs []string
+	for j, s := range samples {
+		if skip(s) {
+			continue
+		}
+		desiredOK, replicasOK := false, false
+		for i := j; i >= 0 && !samples[i].At.Before(s.At.Add(-followLag)); i-- {
+			desiredOK = desiredOK || int32(samples[i].Rec) == s.Desired
+			replicasOK = replicasOK || int32(samples[i].Rec) == s.Replicas
+		}
+		if !desiredOK || !replicasOK {
+			errs = append(errs, fmt.Sprintf("%s: HPA desired %d, Deployment %d: not what prescale recommended in the %v before",
+				s.At.Format(time.TimeOnly), s.Desired, s.Replicas, followLag))
+		}
+	}
+	for i := 0; i < len(samples); {
+		j := i
+		for j < len(samples) && samples[j].Rec == samples[i].Rec {
+			j++
+		}
+		from, v, end := samples[i].At, samples[i].Rec, samples[j-1].At
+		i = j
+		if v < 0 || end.Sub(from) < followLag {
+			continue
+		}
+		reached, judged := false, false
+		for _, s := range samples {
+			if s.At.Before(from) || s.At.After(from.Add(followLag)) || skip(s) {
+				continue
+			}
+			judged = true
+			if s.Desired == int32(v) && s.Replicas == int32(v) {
+				reached = true
+				break
+			}
+		}
+		if judged && !reached {
+			errs = append(errs, fmt.Sprintf("prescale recommended %d from %s to %s, but the HPA and the Deployment did not reach it within %v",
+				v, from.Format(time.TimeOnly), end.Format(time.TimeOnly), followLag))
+		}
+	}
+	return errs
+}
+
+// printTimeline logs one line per HPA sync period, and the events.
+func printTimeline(t *testing.T, origin time.Time, samples []sample, events []event) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "timeline (t is relative to the start of the ramp, %s):\n", origin.Format(time.TimeOnly))
+	fmt.Fprintf(&b, "%8s %8s %5s %4s  %-24s %4s %6s\n", "time", "t", "load", "need", "prescale (forecast max)", "HPA", "deploy")
+	var next time.Time
+	ev := 0
+	for _, s := range samples {
+		for ev < len(events) && !events[ev].At.After(s.At) {
+			fmt.Fprintf(&b, "%8s %8s  --- %s\n", events[ev].At.Format(time.TimeOnly), rel(events[ev].At, origin), events[ev].What)
+			ev++
+		}
+		if s.At.Before(next) {
+			continue
+		}
+		next = s.At.Add(hpaSync)
+		rec, forecast := "-", "-"
+		if s.Rec >= 0 {
+			rec, forecast = strconv.Itoa(s.Rec), strconv.FormatFloat(s.Forecast, 'f', 0, 64)
+		}
+		stale := ""
+		if s.Stale {
+			stale = "stale"
+		}
+		fmt.Fprintf(&b, "%8s %8s %5.0f %4d  %-2s %-8s %5s %-6s %4d %6d\n", s.At.Format(time.TimeOnly), rel(s.At, origin),
+			s.Load, need(s.Load), rec, s.Won, forecast, stale, s.Desired, s.Replicas)
+	}
+	for ; ev < len(events); ev++ {
+		fmt.Fprintf(&b, "%8s %8s  --- %s\n", events[ev].At.Format(time.TimeOnly), rel(events[ev].At, origin), events[ev].What)
+	}
+	t.Log(b.String())
+}
+
+func rel(t, origin time.Time) string {
+	d := t.Sub(origin).Round(time.Second)
+	if d < 0 {
+		return "-" + (-d).String()
+	}
+	return "+" + d.String()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if left, err := children(); err == nil && len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "child processes left running: %q\n", left)
+		code = 1
+	}
+	os.Exit(code)
+}

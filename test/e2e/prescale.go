@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// prescale is a running `prescale serve`.
+type prescale struct {
+	URL  string // http://host:port of --http.addr
+	Proc *proc
+}
+
+// process is prescale's process, nil if it never started.
+func (p *prescale) process() *proc {
+	if p == nil {
+		return nil
+	}
+	return p.Proc
+}
+
+// recommendation is the part of GET /v1/targets/{name}/recommendation the
+// test reads.
+type recommendation struct {
+	Replicas int       `json:"replicas"`
+	Won      string    `json:"won"`
+	Reason   string    `json:"reason"`
+	Stale    bool      `json:"stale"`
+	Time     time.Time `json:"time"`
+	Forecast struct {
+		Max      float64 `json:"max"`
+		Replicas int     `json:"replicas"`
+	} `json:"forecast"`
+	Reactive struct {
+		Load     float64 `json:"load"`
+		Replicas int     `json:"replicas"`
+	} `json:"reactive"`
+}
+
+// startPrescale runs `prescale serve` with args after the loopback
+// listen addresses and JSON logs, appending to logFile, and returns once
+// it logged its addresses and /readyz answers 200.
+func startPrescale(ctx context.Context, dir, logFile, bin string, args ...string) (*prescale, error) {
+	var size int64
+	if fi, err := os.Stat(logFile); err == nil {
+		size = fi.Size() // a restart appends: read only the new lines
+	}
+	args = append([]string{"serve", "--http.addr=127.0.0.1:0", "--grpc.addr=127.0.0.1:0", "--log.format=json"}, args...)
+	p, err := startProc("prescale", dir, logFile, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	ps := &prescale{Proc: p}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		if ps.URL == "" {
+			ps.URL = listeningURL(logFile, size)
+		}
+		if ps.URL != "" {
+			resp, err := http.Get(ps.URL + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return ps, nil
+				}
+			}
+		}
+		select {
+		case <-p.Exited():
+			return ps, fmt.Errorf("prescale exited before it was ready: %v\n%s", p.ExitErr(), p.LogTail(8<<10))
+		case <-ctx.Done():
+			return ps, fmt.Errorf("prescale not ready after 60s\n%s", p.LogTail(8<<10))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// listeningURL finds serve's msg="listening" line after offset and returns
+// its REST address.
+func listeningURL(logFile string, offset int64) string {
+	f, err := os.Open(logFile)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, 0); err != nil {
+		return ""
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if !strings.Contains(sc.Text(), `"listening"`) {
+			continue
+		}
+		var l struct {
+			Msg  string `json:"msg"`
+			HTTP string `json:"http"`
+		}
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" && l.HTTP != "" {
+			return "http://" + l.HTTP
+		}
+	}
+	return ""
+}
+
+// Recommendation asks prescale's REST API for target's recommendation.
+func (p *prescale) Recommendation(ctx context.Context, target string) (recommendation, error) {
+	var r recommendation
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/v1/targets/"+target+"/recommendation", nil)
+	if err != nil {
+		return r, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
+	}
+	return r, json.NewDecoder(resp.Body).Decode(&r)
+}
