@@ -1,0 +1,366 @@
+// Package backtest replays a load history through the service's
+// recommendation policy and through an emulation of the Kubernetes HPA,
+// with pods that take time to become ready, and measures what each policy
+// would have cost and missed.
+package backtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prescale/prescale/feed"
+)
+
+// ErrInput marks a demand series the backtest cannot replay.
+var ErrInput = errors.New("invalid backtest input")
+
+// Result is a backtest's outcome.
+type Result struct {
+	Input    InputInfo           `json:"input"`
+	Settings Settings            `json:"settings"`
+	Policies map[string]*Metrics `json:"policies"`
+	// Order lists the policies in Policies in report order.
+	Order []string `json:"-"`
+	// Forecast is the prescale policy's forecast accuracy.
+	Forecast *Accuracy `json:"forecast,omitempty"`
+	// Frontier is each swept policy's cost against risk, sorted by knob.
+	Frontier map[string][]FrontierPoint `json:"frontier,omitempty"`
+	// ReductionAtEqualCost is the headline: by how much prescale cuts the
+	// under-provisioned minutes of the reactive HPA with the reference
+	// margin, at the same replica-hours, in percent (interpolated along
+	// prescale's sweep). Nil when prescale's sweep does not reach that
+	// cost; EqualCost says why.
+	ReductionAtEqualCost *float64   `json:"reduction_at_equal_cost,omitempty"`
+	EqualCost            *EqualCost `json:"equal_cost,omitempty"`
+	// Anomalies are the spans the live detector flagged, and LevelShifts
+	// the level shifts it confirmed (times).
+	Anomalies   []TimeSpan  `json:"anomalies,omitempty"`
+	LevelShifts []time.Time `json:"level_shifts,omitempty"`
+	Timing      Timing      `json:"timing"`
+
+	// Traces holds each policy's replicas per tick (Config.KeepTraces),
+	// Demand the demand as replayed (missing is NaN), Band the prescale
+	// forecast made a lead time before each step (its 0.1, chosen and 0.9
+	// quantiles; NaN where none).
+	Traces map[string]*Trace `json:"-"`
+	Demand []float64         `json:"-"`
+	Band   *Band             `json:"-"`
+}
+
+// InputInfo describes the replayed series.
+type InputInfo struct {
+	Start  time.Time     `json:"start"`
+	End    time.Time     `json:"end"`
+	Step   time.Duration `json:"step"`
+	Points int           `json:"points"`
+	// Missing counts the points without a value, including ZeroRuns.
+	Missing int `json:"missing"`
+	// ZeroRuns are the runs of zeros treated as missing data.
+	ZeroRuns []TimeSpan `json:"zero_runs,omitempty"`
+	// EvaluatedFrom is the end of the warm-up; EvaluatedMinutes how long
+	// the metrics cover (where the demand is known).
+	EvaluatedFrom    time.Time `json:"evaluated_from"`
+	EvaluatedMinutes float64   `json:"evaluated_minutes"`
+}
+
+// Settings echoes the configuration the backtest ran with.
+type Settings struct {
+	CapacityPerReplica float64       `json:"capacity_per_replica"`
+	Startup            string        `json:"startup"`
+	Sync               time.Duration `json:"sync"`
+	Lag                time.Duration `json:"lag"`
+	Lead               time.Duration `json:"lead"`
+	Quantile           float64       `json:"quantile"`
+	Margin             float64       `json:"margin"`
+	MinReplicas        int           `json:"min_replicas"`
+	MaxReplicas        int           `json:"max_replicas"`
+	Warmup             time.Duration `json:"warmup"`
+	Model              string        `json:"model"`
+	History            time.Duration `json:"history"`
+	RefitInterval      time.Duration `json:"refit_interval"`
+	Tolerance          float64       `json:"tolerance"`
+}
+
+// TimeSpan is a half-open time range.
+type TimeSpan struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Band is a forecast band per step.
+type Band struct {
+	Low, Mid, High []float64
+}
+
+// Accuracy is the prescale policy's forecast accuracy at the lead time,
+// over the evaluated steps where both the forecast and the actual exist.
+type Accuracy struct {
+	// LeadSteps is how many steps ahead the forecasts were made.
+	LeadSteps int `json:"lead_steps"`
+	Points    int `json:"points"`
+	// MASE is the mean absolute error of the point forecast scaled by the
+	// mean absolute error of the seasonal naive forecast (period
+	// SeasonSteps) over the same steps.
+	MASE        float64 `json:"mase"`
+	SeasonSteps int     `json:"season_steps"`
+	// RelativeMAE is the point forecast's mean absolute error over that of
+	// the value LeadSteps earlier (what a reactive autoscaler acts on).
+	RelativeMAE float64 `json:"relative_mae"`
+	// Coverage80 is the share of actuals within the 0.1..0.9 quantiles;
+	// QuantileCoverage the share at or below the chosen quantile.
+	Coverage80       float64 `json:"coverage_80"`
+	QuantileCoverage float64 `json:"quantile_coverage"`
+	// Fits counts the model fits, FailedFits those that failed (the
+	// policy was reactive only until the next).
+	Fits       int `json:"fits"`
+	FailedFits int `json:"failed_fits"`
+}
+
+// FrontierPoint is one setting of a swept policy.
+type FrontierPoint struct {
+	Knob                    float64 `json:"knob"`
+	ReplicaHours            float64 `json:"replica_hours"`
+	UnderprovisionedMinutes float64 `json:"underprovisioned_minutes"`
+	UnservedFraction        float64 `json:"unserved_fraction"`
+}
+
+// EqualCost is how the reduction at equal cost was found.
+type EqualCost struct {
+	ReferenceMargin                 float64 `json:"reference_margin"`
+	ReplicaHours                    float64 `json:"replica_hours"`
+	ReactiveUnderprovisionedMinutes float64 `json:"reactive_underprovisioned_minutes"`
+	PrescaleUnderprovisionedMinutes float64 `json:"prescale_underprovisioned_minutes,omitempty"`
+	PrescaleQuantile                float64 `json:"prescale_quantile,omitempty"`
+	Note                            string  `json:"note,omitempty"`
+	// FrontierBelowAt counts the reactive settings, of FrontierCompared
+	// within prescale's range of cost, where prescale's frontier is below.
+	FrontierBelowAt  int `json:"frontier_below_at"`
+	FrontierCompared int `json:"frontier_compared"`
+}
+
+// Timing says where the time went.
+type Timing struct {
+	Fits         int     `json:"fits"`
+	FitSeconds   float64 `json:"fit_seconds"` // CPU time of all fits together
+	ForecastWall float64 `json:"forecast_wall_seconds"`
+	ReplayWall   float64 `json:"replay_wall_seconds"`
+	Replays      int     `json:"replays"`
+	TotalSeconds float64 `json:"total_seconds"`
+	Workers      int     `json:"workers"`
+}
+
+// Run replays series (the demand, one value per step; NaN is unknown)
+// under cfg.
+func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) {
+	began := time.Now()
+	if series == nil || len(series.Values) == 0 {
+		return nil, fmt.Errorf("%w: the series is empty", ErrInput)
+	}
+	if series.Step <= 0 {
+		return nil, fmt.Errorf("%w: the series has no step", ErrInput)
+	}
+	c, err := cfg.withDefaults(series.Step)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range series.Values {
+		if math.IsInf(v, 0) || v < 0 {
+			return nil, fmt.Errorf("%w: the value at %s (index %d) is %v; a load is finite and not negative",
+				ErrInput, series.Time(i).Format(time.RFC3339), i, v)
+		}
+	}
+	d := &data{values: slices.Clone(series.Values), start: series.Start, step: series.Step}
+	res := &Result{
+		Policies: map[string]*Metrics{},
+		Traces:   map[string]*Trace{},
+		Input: InputInfo{
+			Start:  series.Start,
+			End:    series.End(),
+			Step:   series.Step,
+			Points: len(d.values),
+		},
+		Settings: Settings{
+			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: c.Sync, Lag: c.Lag,
+			Lead: c.Lead, Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
+			Warmup: c.Warmup, Model: c.Model, History: c.History, RefitInterval: c.RefitInterval, Tolerance: c.Behavior.Tolerance,
+		},
+	}
+	if c.ZeroRunsMissing > 0 {
+		minRun := max(1, int((c.ZeroRunsMissing+d.step-1)/d.step))
+		for _, s := range markZeroRuns(d.values, minRun) {
+			res.Input.ZeroRuns = append(res.Input.ZeroRuns, TimeSpan{series.Time(s.Start), series.Time(s.End)})
+		}
+	}
+	res.Input.Missing = len(d.values) - finiteIn(d.values)
+	if finiteIn(d.values) == 0 {
+		return nil, fmt.Errorf("%w: no point of the series has a value", ErrInput)
+	}
+	d.ticks = int((series.End().Sub(series.Start) + c.Sync - 1) / c.Sync)
+	d.evalFrom = int((c.Warmup + c.Sync - 1) / c.Sync)
+	if d.evalFrom >= d.ticks {
+		return nil, fmt.Errorf("%w: the warm-up (%v) is as long as the series (%v)", ErrInput, c.Warmup, series.End().Sub(series.Start))
+	}
+	res.Input.EvaluatedFrom = series.Start.Add(time.Duration(d.evalFrom) * c.Sync)
+	for k := d.evalFrom; k < d.ticks; k++ {
+		if !math.IsNaN(d.at(d.index(series.Start.Add(time.Duration(k) * c.Sync)))) {
+			res.Input.EvaluatedMinutes += c.Sync.Minutes()
+		}
+	}
+	d.lastObs = make([]int32, len(d.values))
+	last := int32(-1)
+	for i, v := range d.values {
+		if !math.IsNaN(v) {
+			last = int32(i)
+		}
+		d.lastObs[i] = last
+	}
+	if c.runsPolicy(Oracle) {
+		d.oracle = oracleWindow(d, &c)
+	}
+	res.Demand = d.values
+
+	// The replays to run: each policy at its setting, then the sweeps.
+	type job struct {
+		policy string
+		knob   float64
+		main   bool // the policy's own setting (reported in Policies)
+	}
+	var jobs []job
+	quants := []float64{c.Quantile, 0.1, 0.9}
+	for _, p := range Policies() {
+		if !slices.Contains(c.Policies, p) {
+			continue
+		}
+		switch p {
+		case Reactive:
+			jobs = append(jobs, job{p, 0, true})
+		case Margin:
+			jobs = append(jobs, job{p, c.Margin, true})
+		case Prescale:
+			jobs = append(jobs, job{p, c.Quantile, true})
+		case Oracle:
+			jobs = append(jobs, job{p, 0, true})
+		}
+		res.Order = append(res.Order, p)
+	}
+	if c.Sweep {
+		margins := append(slices.Clone(c.SweepMargins), c.Margin) // the reference is always run
+		slices.Sort(margins)
+		for _, m := range slices.Compact(margins) {
+			jobs = append(jobs, job{Reactive, m, false})
+		}
+		for _, q := range c.SweepQuantiles {
+			jobs = append(jobs, job{Prescale, q, false})
+			quants = append(quants, q)
+		}
+	}
+	slices.Sort(quants)
+	quants = slices.Compact(quants)
+
+	// Prescale's forecasts, made once for every quantile.
+	var fc *forecasts
+	if c.runsPolicy(Prescale) {
+		t0 := time.Now()
+		fc, err = planFits(ctx, d.values, &c, d.step)
+		if err != nil {
+			return nil, err
+		}
+		staleSteps := int((c.Lag + 2*d.step + 30*time.Second + d.step - 1) / d.step)
+		fc.h = int((c.Lag+c.Lead+d.step-1)/d.step) + staleSteps + 2
+		var progress func(done, total int)
+		if c.Progress != nil {
+			progress = func(done, total int) { c.Progress("fit", done, total) }
+		}
+		if err := fc.stream(ctx, d.values, &c, d.step, quants, progress); err != nil {
+			return nil, err
+		}
+		res.Timing.ForecastWall = time.Since(t0).Seconds()
+		res.Timing.Fits = len(fc.segs)
+		for _, s := range fc.segs {
+			res.Timing.FitSeconds += s.fitTime.Seconds()
+		}
+		res.Forecast = accuracy(d, fc, &c)
+		res.Band = band(d, fc, &c)
+		for _, a := range fc.anomalies {
+			res.Anomalies = append(res.Anomalies, TimeSpan{series.Time(a.Start), series.Time(a.End)})
+		}
+		for _, k := range fc.shifts {
+			res.LevelShifts = append(res.LevelShifts, series.Time(k))
+		}
+	}
+
+	// The replays, on workers.
+	t0 := time.Now()
+	results := make([]*Metrics, len(jobs))
+	traces := make([]*Trace, len(jobs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for range c.Workers {
+		wg.Go(func() {
+			for i := range work {
+				j := jobs[i]
+				cc := c
+				cc.KeepTraces = c.KeepTraces && j.main
+				r := &replay{c: &cc, d: d, fc: fc, policy: j.policy, knob: j.knob}
+				results[i], traces[i] = r.run()
+				mu.Lock()
+				done++
+				if c.Progress != nil {
+					c.Progress("replay", done, len(jobs))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.Timing.ReplayWall = time.Since(t0).Seconds()
+	res.Timing.Replays = len(jobs)
+	res.Timing.Workers = c.Workers
+
+	for i, j := range jobs {
+		m := results[i]
+		if j.main {
+			res.Policies[j.policy] = m
+			if traces[i] != nil {
+				res.Traces[j.policy] = traces[i]
+			}
+			continue
+		}
+		if res.Frontier == nil {
+			res.Frontier = map[string][]FrontierPoint{}
+		}
+		res.Frontier[j.policy] = append(res.Frontier[j.policy], FrontierPoint{
+			Knob: j.knob, ReplicaHours: m.ReplicaHours,
+			UnderprovisionedMinutes: m.UnderprovisionedMinutes, UnservedFraction: m.UnservedFraction,
+		})
+	}
+	for _, pts := range res.Frontier {
+		sort.Slice(pts, func(a, b int) bool { return pts[a].Knob < pts[b].Knob })
+	}
+	if c.Sweep {
+		res.EqualCost, res.ReductionAtEqualCost = equalCost(res.Frontier[Reactive], res.Frontier[Prescale], c.Margin)
+	}
+	if !c.KeepTraces {
+		res.Traces = nil
+	}
+	res.Timing.TotalSeconds = time.Since(began).Seconds()
+	return res, nil
+}

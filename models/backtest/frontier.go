@@ -1,0 +1,212 @@
+package backtest
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// markZeroRuns sets every run of at least minRun zeros to NaN and returns
+// the runs.
+func markZeroRuns(values []float64, minRun int) []Span {
+	var runs []Span
+	for i := 0; i < len(values); {
+		if values[i] != 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < len(values) && values[j] == 0 {
+			j++
+		}
+		if j-i >= minRun {
+			for k := i; k < j; k++ {
+				values[k] = math.NaN()
+			}
+			runs = append(runs, Span{i, j})
+		}
+		i = j
+	}
+	return runs
+}
+
+// oracleWindow is, per tick t, the largest known demand over
+// [t, t + Startup.Max() + Sync]: the replicas asked for at t are ready at
+// t + start-up, and a scale-down at t takes effect at once, so what the
+// oracle asks for must cover the whole window until its next decision
+// lands. NaN when no demand in the window is known.
+func oracleWindow(d *data, c *Config) []float64 {
+	out := make([]float64, d.ticks)
+	reach := c.Startup.Max() + c.Sync
+	for k := range out {
+		t := d.start.Add(time.Duration(k) * c.Sync)
+		lo, hi := d.index(t), d.index(t.Add(reach))
+		best := math.NaN()
+		for i := max(lo, 0); i <= hi && i < len(d.values); i++ {
+			if v := d.values[i]; !math.IsNaN(v) && !(v <= best) {
+				best = v
+			}
+		}
+		out[k] = best
+	}
+	return out
+}
+
+// accuracy scores the forecasts made a lead time ahead from fresh states
+// (the model has seen the latest point) against the actuals, over the
+// evaluated steps.
+func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
+	h := max(1, int((c.Lead+d.step-1)/d.step))
+	if h > fc.h {
+		h = fc.h
+	}
+	season := 1
+	if day := int(24 * time.Hour / d.step); day >= 2 && day*2 < len(d.values) {
+		season = day
+	}
+	a := &Accuracy{LeadSteps: h, SeasonSteps: season, Fits: len(fc.segs)}
+	for _, s := range fc.segs {
+		if s.err != nil {
+			a.FailedFits++
+		}
+	}
+	evalFrom := d.index(d.start.Add(c.Warmup))
+	var errSum, naiveSum, seasonSum float64
+	var in80, inQ int
+	for j := max(evalFrom-h, 0); j+h < len(d.values); j++ {
+		if fc.seg[j] < 0 || int(fc.lastObs[j]) != j || j+h < evalFrom {
+			continue
+		}
+		y := d.values[j+h]
+		if math.IsNaN(y) || j+h-season < 0 || math.IsNaN(d.values[j+h-season]) {
+			continue
+		}
+		s := fc.segs[fc.seg[j]]
+		p := fc.point[j*fc.h+h-1]
+		errSum += math.Abs(y - p)
+		naiveSum += math.Abs(y - d.values[j])
+		seasonSum += math.Abs(y - d.values[j+h-season])
+		q := func(level float64) float64 {
+			return quantileValue(p, s.offsets[level][h-1], s.relative)
+		}
+		if y >= q(0.1) && y <= q(0.9) {
+			in80++
+		}
+		if y <= q(c.Quantile) {
+			inQ++
+		}
+		a.Points++
+	}
+	if a.Points == 0 {
+		return a
+	}
+	n := float64(a.Points)
+	if seasonSum > 0 {
+		a.MASE = errSum / seasonSum
+	}
+	if naiveSum > 0 {
+		a.RelativeMAE = errSum / naiveSum
+	}
+	a.Coverage80 = float64(in80) / n
+	a.QuantileCoverage = float64(inQ) / n
+	return a
+}
+
+func quantileValue(point, offset float64, relative bool) float64 {
+	if relative {
+		offset *= point
+	}
+	return math.Max(0, point+offset)
+}
+
+// band is, per step i, the forecast for i made a lead time before (from
+// state i-h, when fresh): its 0.1, chosen and 0.9 quantiles.
+func band(d *data, fc *forecasts, c *Config) *Band {
+	n := len(d.values)
+	h := max(1, min(int((c.Lead+d.step-1)/d.step), fc.h))
+	b := &Band{Low: make([]float64, n), Mid: make([]float64, n), High: make([]float64, n)}
+	for i := range n {
+		b.Low[i], b.Mid[i], b.High[i] = math.NaN(), math.NaN(), math.NaN()
+		j := i - h
+		if j < 0 || fc.seg[j] < 0 {
+			continue
+		}
+		first := int(fc.lastObs[j]) + 1
+		k := i - first
+		if k < 0 || k >= fc.h {
+			continue
+		}
+		s := fc.segs[fc.seg[j]]
+		p := fc.point[j*fc.h+k]
+		b.Low[i] = quantileValue(p, s.offsets[0.1][k], s.relative)
+		b.Mid[i] = quantileValue(p, s.offsets[c.Quantile][k], s.relative)
+		b.High[i] = quantileValue(p, s.offsets[0.9][k], s.relative)
+	}
+	return b
+}
+
+// equalCost finds prescale's under-provisioned minutes at the
+// replica-hours of the reactive HPA with the reference margin, by linear
+// interpolation between the two prescale settings whose replica-hours
+// bracket it, and the reduction in percent. It also counts the reactive
+// settings within prescale's range of cost at which prescale's frontier
+// is below (fewer under-provisioned minutes at the same cost).
+func equalCost(reactive, prescale []FrontierPoint, margin float64) (*EqualCost, *float64) {
+	e := &EqualCost{ReferenceMargin: margin}
+	ref := -1
+	for i, p := range reactive {
+		if math.Abs(p.Knob-margin) < 1e-9 {
+			ref = i
+		}
+	}
+	if ref < 0 || len(prescale) == 0 {
+		e.Note = "the sweep has no reference or no prescale setting"
+		return e, nil
+	}
+	e.ReplicaHours = reactive[ref].ReplicaHours
+	e.ReactiveUnderprovisionedMinutes = reactive[ref].UnderprovisionedMinutes
+	pts := append([]FrontierPoint(nil), prescale...)
+	sort.Slice(pts, func(a, b int) bool { return pts[a].ReplicaHours < pts[b].ReplicaHours })
+	for _, r := range reactive {
+		if u, _, ok := interpolate(pts, r.ReplicaHours); ok {
+			e.FrontierCompared++
+			if u < r.UnderprovisionedMinutes {
+				e.FrontierBelowAt++
+			}
+		}
+	}
+	u, q, ok := interpolate(pts, e.ReplicaHours)
+	if !ok {
+		e.Note = fmt.Sprintf("prescale's sweep costs %.1f to %.1f replica-hours and does not reach the reference's %.1f",
+			pts[0].ReplicaHours, pts[len(pts)-1].ReplicaHours, e.ReplicaHours)
+		return e, nil
+	}
+	e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile = u, q
+	if e.ReactiveUnderprovisionedMinutes <= 0 {
+		e.Note = "the reference was never under-provisioned"
+		return e, nil
+	}
+	red := 100 * (1 - u/e.ReactiveUnderprovisionedMinutes)
+	return e, &red
+}
+
+// interpolate is the under-provisioned minutes (and knob) at cost rh along
+// pts sorted by replica-hours.
+func interpolate(pts []FrontierPoint, rh float64) (under, knob float64, ok bool) {
+	for i := 0; i+1 < len(pts); i++ {
+		a, b := pts[i], pts[i+1]
+		if rh < a.ReplicaHours || rh > b.ReplicaHours {
+			continue
+		}
+		w := 0.0
+		if b.ReplicaHours > a.ReplicaHours {
+			w = (rh - a.ReplicaHours) / (b.ReplicaHours - a.ReplicaHours)
+		}
+		return a.UnderprovisionedMinutes + w*(b.UnderprovisionedMinutes-a.UnderprovisionedMinutes), a.Knob + w*(b.Knob-a.Knob), true
+	}
+	if len(pts) == 1 && pts[0].ReplicaHours == rh {
+		return pts[0].UnderprovisionedMinutes, pts[0].Knob, true
+	}
+	return 0, 0, false
+}

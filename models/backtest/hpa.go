@@ -1,0 +1,332 @@
+package backtest
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// The Kubernetes HPA's defaults (autoscaling/v2; kube-controller-manager's
+// --horizontal-pod-autoscaler-sync-period and -tolerance).
+const (
+	DefaultSync      = 15 * time.Second
+	DefaultTolerance = 0.1
+)
+
+// Policy types of an HPA scaling rule (HPAScalingPolicyType).
+const (
+	PodsPolicy    = "Pods"
+	PercentPolicy = "Percent"
+)
+
+// Select policies of an HPA scaling rule (ScalingPolicySelect).
+const (
+	SelectMax      = "Max"
+	SelectMin      = "Min"
+	SelectDisabled = "Disabled"
+)
+
+// ScalingPolicy is one HPAScalingPolicy: at most Value pods (Pods) or
+// Value percent of the replicas at the start of the period (Percent) may
+// be added or removed within Period.
+type ScalingPolicy struct {
+	Type   string
+	Value  int
+	Period time.Duration
+}
+
+// ScalingRules is one direction of an HPA's behavior
+// (HPAScalingRules).
+type ScalingRules struct {
+	// StabilizationWindow: when scaling down, the highest recommendation
+	// within the window is used; when scaling up, the lowest.
+	StabilizationWindow time.Duration
+	// SelectPolicy picks among Policies: Max (the biggest change, the
+	// default), Min (the smallest) or Disabled (no scaling this way).
+	SelectPolicy string
+	Policies     []ScalingPolicy
+}
+
+// Behavior is an HPA's spec.behavior together with its tolerance.
+type Behavior struct {
+	ScaleUp   ScalingRules
+	ScaleDown ScalingRules
+	// Tolerance is the ratio band around 1 within which the current
+	// replica count is kept (kube-controller-manager's
+	// --horizontal-pod-autoscaler-tolerance, 0.1).
+	Tolerance float64
+}
+
+// DefaultBehavior is the behavior the API server fills in for an
+// autoscaling/v2 HPA that declares none: scale up by at most 4 pods or
+// 100% per 15 s, whichever is more, at once; scale down to the highest
+// recommendation of the last 5 minutes, by up to 100% per 15 s.
+func DefaultBehavior() Behavior {
+	return Behavior{
+		ScaleUp: ScalingRules{
+			SelectPolicy: SelectMax,
+			Policies: []ScalingPolicy{
+				{Type: PodsPolicy, Value: 4, Period: 15 * time.Second},
+				{Type: PercentPolicy, Value: 100, Period: 15 * time.Second},
+			},
+		},
+		ScaleDown: ScalingRules{
+			StabilizationWindow: 300 * time.Second,
+			SelectPolicy:        SelectMax,
+			Policies:            []ScalingPolicy{{Type: PercentPolicy, Value: 100, Period: 15 * time.Second}},
+		},
+		Tolerance: DefaultTolerance,
+	}
+}
+
+// Validate reports a behavior the API server would reject.
+func (b *Behavior) Validate() error {
+	if !(b.Tolerance >= 0 && b.Tolerance < 1) {
+		return fmt.Errorf("tolerance: must be in [0, 1), got %v", b.Tolerance)
+	}
+	for _, r := range []struct {
+		name  string
+		rules *ScalingRules
+	}{{"scaleUp", &b.ScaleUp}, {"scaleDown", &b.ScaleDown}} {
+		rules := r.rules
+		if rules.StabilizationWindow < 0 || rules.StabilizationWindow > time.Hour {
+			return fmt.Errorf("%s.stabilizationWindowSeconds: must be between 0 and 3600 s, got %v", r.name, rules.StabilizationWindow)
+		}
+		switch rules.SelectPolicy {
+		case "", SelectMax, SelectMin, SelectDisabled:
+		default:
+			return fmt.Errorf("%s.selectPolicy: must be Max, Min or Disabled, got %q", r.name, rules.SelectPolicy)
+		}
+		if len(rules.Policies) == 0 && rules.SelectPolicy != SelectDisabled {
+			return fmt.Errorf("%s.policies: at least one policy is needed", r.name)
+		}
+		for i, p := range rules.Policies {
+			if p.Type != PodsPolicy && p.Type != PercentPolicy {
+				return fmt.Errorf("%s.policies[%d].type: must be Pods or Percent, got %q", r.name, i, p.Type)
+			}
+			if p.Value <= 0 {
+				return fmt.Errorf("%s.policies[%d].value: must be positive, got %d", r.name, i, p.Value)
+			}
+			if p.Period <= 0 || p.Period > 30*time.Minute {
+				return fmt.Errorf("%s.policies[%d].periodSeconds: must be between 1 and 1800 s, got %v", r.name, i, p.Period)
+			}
+		}
+	}
+	return nil
+}
+
+// ExternalAverageValue is the HPA's replica proposal for an External
+// metric with an AverageValue target (ReplicaCalculator's
+// GetExternalPerPodMetricReplicas): the current count while the usage
+// ratio usage/(target*current) is within tolerance of 1, otherwise
+// ceil(usage/target). usage and target are in milli-units as the HPA reads
+// quantities.
+func ExternalAverageValue(current int, usage, target, tolerance float64) int {
+	milliUsage := math.Ceil(usage * 1000)
+	milliTarget := math.Ceil(target * 1000)
+	if milliTarget <= 0 {
+		return current
+	}
+	if current > 0 {
+		ratio := milliUsage / (milliTarget * float64(current))
+		if math.Abs(1-ratio) <= tolerance {
+			return current
+		}
+	}
+	n := math.Ceil(milliUsage / milliTarget)
+	if n >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(n)
+}
+
+// HPA emulates one HorizontalPodAutoscaler's replica decisions as
+// kube-controller-manager's horizontal.go makes them with a behavior:
+// the recommendation is stabilized over the windows, then limited by the
+// scaling policies over the scale events of their periods, then by the
+// min and max replicas.
+type HPA struct {
+	Behavior    Behavior
+	MinReplicas int
+	MaxReplicas int
+
+	recommendations []timedValue // unstabilized proposals, with their times
+	upEvents        []timedValue // replicas added, with the time
+	downEvents      []timedValue // replicas removed
+}
+
+type timedValue struct {
+	at time.Time
+	n  int
+}
+
+// Sync is one reconcile at now: current is the scale's replica count and
+// proposal the metric's replica proposal (ExternalAverageValue). It
+// returns the new desired count and records the decision as the
+// controller does. A current count of 0 means scaling is disabled (the
+// HPA leaves an idled workload alone).
+func (h *HPA) Sync(now time.Time, current, proposal int) int {
+	if current == 0 && h.MinReplicas != 0 {
+		return 0
+	}
+	var desired int
+	switch {
+	case current > h.MaxReplicas:
+		desired = h.MaxReplicas
+	case current < h.MinReplicas:
+		desired = h.MinReplicas
+	default:
+		desired = h.normalize(now, current, proposal)
+	}
+	if desired != current {
+		h.storeEvent(now, current, desired)
+	}
+	return desired
+}
+
+// normalize is normalizeDesiredReplicasWithBehaviors: stabilize, then
+// apply the rate limits and the bounds.
+func (h *HPA) normalize(now time.Time, current, proposal int) int {
+	stabilized := h.stabilize(now, current, proposal)
+	return h.limit(now, current, stabilized)
+}
+
+// stabilize is stabilizeRecommendationWithBehaviors.
+func (h *HPA) stabilize(now time.Time, current, proposal int) int {
+	upCutoff := now.Add(-h.Behavior.ScaleUp.StabilizationWindow)
+	downCutoff := now.Add(-h.Behavior.ScaleDown.StabilizationWindow)
+	up, down := proposal, proposal
+	old := -1
+	for i, r := range h.recommendations {
+		if r.at.After(upCutoff) {
+			up = min(up, r.n)
+		}
+		if r.at.After(downCutoff) {
+			down = max(down, r.n)
+		}
+		if r.at.Before(upCutoff) && r.at.Before(downCutoff) {
+			old = i
+		}
+	}
+	rec := current
+	if rec < up {
+		rec = up
+	}
+	if rec > down {
+		rec = down
+	}
+	if old >= 0 {
+		h.recommendations[old] = timedValue{now, proposal}
+	} else {
+		h.recommendations = append(h.recommendations, timedValue{now, proposal})
+	}
+	return rec
+}
+
+// limit is convertDesiredReplicasWithBehaviorRate.
+func (h *HPA) limit(now time.Time, current, desired int) int {
+	switch {
+	case desired > current:
+		limit := scaleUpLimit(now, current, h.upEvents, h.downEvents, &h.Behavior.ScaleUp)
+		if limit < current {
+			limit = current // no further scale-up until the events age out
+		}
+		return min(desired, h.MaxReplicas, limit)
+	case desired < current:
+		limit := scaleDownLimit(now, current, h.upEvents, h.downEvents, &h.Behavior.ScaleDown)
+		if limit > current {
+			limit = current
+		}
+		return max(desired, h.MinReplicas, limit)
+	}
+	return desired
+}
+
+// scaleUpLimit is calculateScaleUpLimitWithScalingRules.
+func scaleUpLimit(now time.Time, current int, up, down []timedValue, r *ScalingRules) int {
+	if r.SelectPolicy == SelectDisabled {
+		return current
+	}
+	pick, result := maxInt, math.MinInt32
+	if r.SelectPolicy == SelectMin {
+		pick, result = minInt, math.MaxInt32
+	}
+	for _, p := range r.Policies {
+		start := current - changeIn(now, p.Period, up) + changeIn(now, p.Period, down)
+		var proposed int
+		if p.Type == PodsPolicy {
+			proposed = start + p.Value
+		} else {
+			proposed = int(math.Ceil(float64(start) * (1 + float64(p.Value)/100)))
+		}
+		result = pick(result, proposed)
+	}
+	return result
+}
+
+// scaleDownLimit is calculateScaleDownLimitWithBehaviors.
+func scaleDownLimit(now time.Time, current int, up, down []timedValue, r *ScalingRules) int {
+	if r.SelectPolicy == SelectDisabled {
+		return current
+	}
+	pick, result := minInt, math.MaxInt32
+	if r.SelectPolicy == SelectMin {
+		pick, result = maxInt, math.MinInt32
+	}
+	for _, p := range r.Policies {
+		start := current - changeIn(now, p.Period, up) + changeIn(now, p.Period, down)
+		var proposed int
+		if p.Type == PodsPolicy {
+			proposed = start - p.Value
+		} else {
+			proposed = int(float64(start) * (1 - float64(p.Value)/100))
+		}
+		result = pick(result, proposed)
+	}
+	return result
+}
+
+// changeIn is getReplicasChangePerPeriod: the replicas changed by the
+// events after now-period.
+func changeIn(now time.Time, period time.Duration, events []timedValue) int {
+	cutoff := now.Add(-period)
+	n := 0
+	for _, e := range events {
+		if e.at.After(cutoff) {
+			n += e.n
+		}
+	}
+	return n
+}
+
+// storeEvent is storeScaleEvent: it records a rescale and forgets the
+// events older than the longest policy period of its direction.
+func (h *HPA) storeEvent(now time.Time, prev, next int) {
+	if next > prev {
+		h.upEvents = appendEvent(h.upEvents, now, next-prev, longestPeriod(&h.Behavior.ScaleUp))
+	} else {
+		h.downEvents = appendEvent(h.downEvents, now, prev-next, longestPeriod(&h.Behavior.ScaleDown))
+	}
+}
+
+func appendEvent(events []timedValue, now time.Time, n int, keep time.Duration) []timedValue {
+	cutoff := now.Add(-keep)
+	kept := events[:0]
+	for _, e := range events {
+		if e.at.After(cutoff) {
+			kept = append(kept, e)
+		}
+	}
+	return append(kept, timedValue{now, n})
+}
+
+func longestPeriod(r *ScalingRules) time.Duration {
+	var d time.Duration
+	for _, p := range r.Policies {
+		d = max(d, p.Period)
+	}
+	return d
+}
+
+func minInt(a, b int) int { return min(a, b) }
+func maxInt(a, b int) int { return max(a, b) }

@@ -1,0 +1,257 @@
+package backtest
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prescale/prescale/models"
+)
+
+// Metrics is what one policy cost and missed over the evaluated time
+// (after the warm-up, where the demand is known).
+type Metrics struct {
+	// UnderprovisionedMinutes is how long the demand was above the ready
+	// capacity.
+	UnderprovisionedMinutes float64 `json:"underprovisioned_minutes"`
+	// UnservedFraction is the share of the demand above the ready
+	// capacity: the integral of max(0, demand - ready capacity) over the
+	// integral of demand.
+	UnservedFraction float64 `json:"unserved_fraction"`
+	// ReplicaHours is the cost: every pod, ready or starting, for the time
+	// it existed.
+	ReplicaHours float64 `json:"replica_hours"`
+	// Overprovisioning is the ready capacity beyond the demand, as a share
+	// of the demand: the integral of max(0, ready capacity - demand) over
+	// the integral of demand.
+	Overprovisioning float64 `json:"overprovisioning"`
+	// ScaleEvents counts the HPA's changes of the replica count.
+	ScaleEvents int `json:"scale_events"`
+	// Elasticity holds the SPEC Research Group's elasticity metrics.
+	Elasticity Elasticity `json:"elasticity"`
+	// MeanReplicas is the average pod count.
+	MeanReplicas float64 `json:"mean_replicas"`
+	// Knob is the policy's setting: the margin (reactive, margin) or the
+	// quantile (prescale); 0 for the oracle.
+	Knob float64 `json:"knob"`
+}
+
+// Elasticity is the SPEC Research Group's elasticity metrics (Herbst et
+// al., "Quantifying Cloud Performance and Dependability", ACM ToMPECS
+// 2018), in percent, with the demand d in replicas (ceil(load/capacity))
+// and the supply s the ready replicas, over the evaluated time T:
+//
+//	under accuracy  θU = 100/T ∫ max(d-s, 0)/max(d, 1) dt
+//	over accuracy   θO = 100/T ∫ max(s-d, 0)/max(d, 1) dt
+//	under timeshare τU = 100/T ∫ [d > s] dt
+//	over timeshare  τO = 100/T ∫ [s > d] dt
+type Elasticity struct {
+	UnderAccuracy  float64 `json:"under_accuracy"`
+	OverAccuracy   float64 `json:"over_accuracy"`
+	UnderTimeshare float64 `json:"under_timeshare"`
+	OverTimeshare  float64 `json:"over_timeshare"`
+}
+
+// Trace is one policy's replicas over time, one value per tick.
+type Trace struct {
+	Pods  []int32 // pods existing (ready or starting)
+	Ready []int32 // pods ready
+}
+
+// replay is one run of one policy with its knob through the emulated HPA
+// and pods.
+type replay struct {
+	c      *Config
+	d      *data
+	fc     *forecasts
+	policy string
+	knob   float64
+}
+
+// data is the demand as the replay reads it.
+type data struct {
+	values   []float64 // per step; NaN is unknown
+	start    time.Time
+	step     time.Duration
+	ticks    int       // replay ticks
+	evalFrom int       // first tick the metrics count
+	lastObs  []int32   // last observed index at or before each index, -1 if none
+	oracle   []float64 // per tick: the largest demand in the oracle's window, NaN if unknown
+}
+
+// index is the step index holding time t (may be out of range).
+func (d *data) index(t time.Time) int {
+	off := t.Sub(d.start)
+	if off < 0 {
+		return -1
+	}
+	return int(off / d.step)
+}
+
+func (d *data) at(i int) float64 {
+	if i < 0 || i >= len(d.values) {
+		return math.NaN()
+	}
+	return d.values[i]
+}
+
+// run replays the policy and returns its metrics (and trace if asked).
+func (r *replay) run() (*Metrics, *Trace) {
+	c, d := r.c, r.d
+	hpa := &HPA{Behavior: *c.Behavior, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas}
+	p := &pods{startup: c.Startup, rng: rand.New(rand.NewPCG(c.Seed, 0x9e3779b97f4a7c15))}
+	target := models.Target{
+		Name:               r.policy,
+		Step:               d.step,
+		History:            c.History,
+		CapacityPerReplica: c.CapacityPerReplica,
+		LeadTime:           c.Lead,
+		Quantile:           r.knob,
+		MinReplicas:        c.MinReplicas,
+		MaxReplicas:        c.MaxReplicas,
+		RefitInterval:      c.RefitInterval,
+		HoldFor:            c.HoldFor,
+	}
+	// A point of time T is seen at T+Lag: it is stale once it is that
+	// much older than the service's default threshold allows.
+	staleAfter := c.Lag + 2*d.step + models.StaleGrace
+	var prev *models.Recommendation
+	var buf []float64
+	if r.fc != nil {
+		buf = make([]float64, r.fc.h)
+	}
+
+	// Start with what the first known demand needs, all ready.
+	first := 0
+	for i, v := range d.values {
+		if !math.IsNaN(v) {
+			first = i
+			break
+		}
+	}
+	initial := min(max(ceilDiv(d.values[first], c.CapacityPerReplica), c.MinReplicas), c.MaxReplicas)
+	p.scale(d.start.Add(-c.Startup.Max()-time.Nanosecond), initial)
+
+	var tr *Trace
+	if c.KeepTraces {
+		tr = &Trace{Pods: make([]int32, d.ticks), Ready: make([]int32, d.ticks)}
+	}
+	var m Metrics
+	m.Knob = r.knob
+	var demandSum, unserved, surplus, podTicks, evalTicks float64
+	var el Elasticity
+	dt := c.Sync.Minutes()
+	for k := 0; k < d.ticks; k++ {
+		t := d.start.Add(time.Duration(k) * c.Sync)
+		current := len(p.readyAt)
+		proposal, ok := 0, false
+		switch r.policy {
+		case Reactive, Margin:
+			if v := d.at(d.index(t.Add(-c.Lag))); !math.IsNaN(v) {
+				proposal = ExternalAverageValue(current, v*(1+r.knob), c.CapacityPerReplica, c.Behavior.Tolerance)
+				ok = true
+			}
+		case Oracle:
+			if v := d.oracle[k]; !math.IsNaN(v) {
+				proposal = ExternalAverageValue(current, float64(ceilDiv(v, c.CapacityPerReplica)), 1, c.Behavior.Tolerance)
+				ok = true
+			}
+		case Prescale:
+			rec := r.recommend(t, &target, staleAfter, prev, buf)
+			prev = &rec
+			proposal = ExternalAverageValue(current, float64(rec.Replicas), 1, c.Behavior.Tolerance)
+			ok = true
+		}
+		if ok {
+			if want := hpa.Sync(t, current, proposal); want != current {
+				p.scale(t, want)
+				if k >= d.evalFrom {
+					m.ScaleEvents++
+				}
+			}
+		}
+		ready := p.ready(t)
+		if tr != nil {
+			tr.Pods[k], tr.Ready[k] = int32(len(p.readyAt)), int32(ready)
+		}
+		if k < d.evalFrom {
+			continue
+		}
+		load := d.at(d.index(t))
+		if math.IsNaN(load) {
+			continue
+		}
+		evalTicks++
+		podTicks += float64(len(p.readyAt))
+		supply := float64(ready) * c.CapacityPerReplica
+		demandSum += load
+		need := ceilDiv(load, c.CapacityPerReplica)
+		denom := float64(max(need, 1))
+		if load > supply {
+			m.UnderprovisionedMinutes += dt
+			unserved += load - supply
+		} else {
+			surplus += supply - load
+		}
+		switch {
+		case need > ready:
+			el.UnderTimeshare++
+			el.UnderAccuracy += float64(need-ready) / denom
+		case ready > need:
+			el.OverTimeshare++
+			el.OverAccuracy += float64(ready-need) / denom
+		}
+	}
+	if demandSum > 0 {
+		m.UnservedFraction = unserved / demandSum
+		m.Overprovisioning = surplus / demandSum
+	}
+	m.ReplicaHours = podTicks * dt / 60
+	if evalTicks > 0 {
+		m.MeanReplicas = podTicks / evalTicks
+		el.UnderAccuracy *= 100 / evalTicks
+		el.OverAccuracy *= 100 / evalTicks
+		el.UnderTimeshare *= 100 / evalTicks
+		el.OverTimeshare *= 100 / evalTicks
+	}
+	m.Elasticity = el
+	return &m, tr
+}
+
+// recommend is the service's recommendation at t from what it would
+// know: the forecast of the state the visible data gives, and the latest
+// visible observation.
+func (r *replay) recommend(t time.Time, target *models.Target, staleAfter time.Duration, prev *models.Recommendation, buf []float64) models.Recommendation {
+	d := r.d
+	j := min(d.index(t.Add(-r.c.Lag)), len(d.values)-1)
+	in := models.PolicyInput{
+		Target:     *target,
+		Now:        t,
+		StaleAfter: staleAfter,
+		Previous:   prev,
+	}
+	if j >= 0 {
+		if obs := d.lastObs[j]; obs >= 0 {
+			in.Observed, in.ObservedAt = d.values[obs], d.start.Add(time.Duration(obs)*d.step)
+		}
+		if vals, from := r.fc.quantile(buf, j, r.knob); vals != nil {
+			in.Forecast = vals
+			in.ForecastStart = d.start.Add(time.Duration(from) * d.step)
+			in.ForecastStep = d.step
+		}
+	}
+	return models.Recommend(in)
+}
+
+// ceilDiv is ceil(load/capacity) with the policy's tolerance for
+// floating-point error.
+func ceilDiv(load, capacity float64) int {
+	if !(load > 0) {
+		return 0
+	}
+	x := load / capacity
+	if x >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(math.Ceil(x * (1 - 1e-9)))
+}
