@@ -846,7 +846,11 @@ func quantileAt(point, offset float64, relative bool) float64 {
 // QuantileOffsets returns the calibration offsets of quantile q for steps
 // 1..n, as the registry finds them once per fit (the backtest replays the
 // service's forecasts with them).
-func QuantileOffsets(cal *forecast.Calibration, q float64, n int) []float64 { return offsets(cal, q, n) }
+func QuantileOffsets(cal *forecast.Calibration, q float64, n int) []float64 {
+	return offsets(cal, q, n)
+}
 
 // QuantileAt is the quantile value for a point forecast and its offset.
-func QuantileAt(point, offset float64, relative bool) float64 { return quantileAt(point, offset, relative) }
+func QuantileAt(point, offset float64, relative bool) float64 {
+	return quantileAt(point, offset, relative)
+}
