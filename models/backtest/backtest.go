@@ -55,10 +55,12 @@ type Result struct {
 
 // InputInfo describes the replayed series.
 type InputInfo struct {
-	Start  time.Time     `json:"start"`
-	End    time.Time     `json:"end"`
-	Step   time.Duration `json:"step"`
-	Points int           `json:"points"`
+	Start time.Time     `json:"start"`
+	End   time.Time     `json:"end"`
+	Step  time.Duration `json:"-"`
+	// StepText is Step as a Go duration ("1m0s").
+	StepText string `json:"step"`
+	Points   int    `json:"points"`
 	// Missing counts the points without a value, including ZeroRuns.
 	Missing int `json:"missing"`
 	// ZeroRuns are the runs of zeros treated as missing data.
@@ -70,22 +72,28 @@ type InputInfo struct {
 }
 
 // Settings echoes the configuration the backtest ran with.
+// Durations are written as Go durations ("3m15s").
 type Settings struct {
-	CapacityPerReplica float64       `json:"capacity_per_replica"`
-	Startup            string        `json:"startup"`
-	Sync               time.Duration `json:"sync"`
-	Lag                time.Duration `json:"lag"`
-	Lead               time.Duration `json:"lead"`
-	Quantile           float64       `json:"quantile"`
-	Margin             float64       `json:"margin"`
-	MinReplicas        int           `json:"min_replicas"`
-	MaxReplicas        int           `json:"max_replicas"`
-	Warmup             time.Duration `json:"warmup"`
-	Model              string        `json:"model"`
-	History            time.Duration `json:"history"`
-	RefitInterval      time.Duration `json:"refit_interval"`
-	Tolerance          float64       `json:"tolerance"`
+	CapacityPerReplica float64 `json:"capacity_per_replica"`
+	Startup            string  `json:"startup"`
+	Sync               string  `json:"sync"`
+	Lag                string  `json:"lag"`
+	Lead               string  `json:"lead"`
+	Quantile           float64 `json:"quantile"`
+	Margin             float64 `json:"margin"`
+	MinReplicas        int     `json:"min_replicas"`
+	MaxReplicas        int     `json:"max_replicas"`
+	Warmup             string  `json:"warmup"`
+	Model              string  `json:"model"`
+	History            string  `json:"history"`
+	RefitInterval      string  `json:"refit_interval"`
+	Tolerance          float64 `json:"tolerance"`
+
+	sync time.Duration
 }
+
+// SyncPeriod is the time between ticks (and trace values).
+func (s *Settings) SyncPeriod() time.Duration { return s.sync }
 
 // TimeSpan is a half-open time range.
 type TimeSpan struct {
@@ -180,15 +188,17 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 		Policies: map[string]*Metrics{},
 		Traces:   map[string]*Trace{},
 		Input: InputInfo{
-			Start:  series.Start,
-			End:    series.End(),
-			Step:   series.Step,
-			Points: len(d.values),
+			Start:    series.Start,
+			End:      series.End(),
+			Step:     series.Step,
+			StepText: series.Step.String(),
+			Points:   len(d.values),
 		},
 		Settings: Settings{
-			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: c.Sync, Lag: c.Lag,
-			Lead: c.Lead, Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
-			Warmup: c.Warmup, Model: c.Model, History: c.History, RefitInterval: c.RefitInterval, Tolerance: c.Behavior.Tolerance,
+			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: c.Sync.String(), Lag: c.Lag.String(),
+			Lead: c.Lead.String(), Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
+			Warmup: c.Warmup.String(), Model: c.Model, History: c.History.String(), RefitInterval: c.RefitInterval.String(),
+			Tolerance: c.Behavior.Tolerance, sync: c.Sync,
 		},
 	}
 	if c.ZeroRunsMissing > 0 {

@@ -45,6 +45,9 @@ type ScalingRules struct {
 	// default), Min (the smallest) or Disabled (no scaling this way).
 	SelectPolicy string
 	Policies     []ScalingPolicy
+	// Tolerance, when set, replaces Behavior.Tolerance for changes in
+	// this direction (HPAScalingRules.tolerance).
+	Tolerance *float64
 }
 
 // Behavior is an HPA's spec.behavior together with its tolerance.
@@ -89,6 +92,9 @@ func (b *Behavior) Validate() error {
 		rules *ScalingRules
 	}{{"scaleUp", &b.ScaleUp}, {"scaleDown", &b.ScaleDown}} {
 		rules := r.rules
+		if t := rules.Tolerance; t != nil && !(*t >= 0 && *t < 1) {
+			return fmt.Errorf("%s.tolerance: must be in [0, 1), got %v", r.name, *t)
+		}
 		if rules.StabilizationWindow < 0 || rules.StabilizationWindow > time.Hour {
 			return fmt.Errorf("%s.stabilizationWindowSeconds: must be between 0 and 3600 s, got %v", r.name, rules.StabilizationWindow)
 		}
@@ -122,6 +128,24 @@ func (b *Behavior) Validate() error {
 // ceil(usage/target). usage and target are in milli-units as the HPA reads
 // quantities.
 func ExternalAverageValue(current int, usage, target, tolerance float64) int {
+	return externalAverageValue(current, usage, target, tolerance, tolerance)
+}
+
+// Propose is ExternalAverageValue with the behavior's tolerances: a
+// ratio below 1 is within the scale-down tolerance, above 1 within the
+// scale-up one.
+func (b *Behavior) Propose(current int, usage, target float64) int {
+	down, up := b.Tolerance, b.Tolerance
+	if t := b.ScaleDown.Tolerance; t != nil {
+		down = *t
+	}
+	if t := b.ScaleUp.Tolerance; t != nil {
+		up = *t
+	}
+	return externalAverageValue(current, usage, target, down, up)
+}
+
+func externalAverageValue(current int, usage, target, down, up float64) int {
 	milliUsage := math.Ceil(usage * 1000)
 	milliTarget := math.Ceil(target * 1000)
 	if milliTarget <= 0 {
@@ -129,7 +153,7 @@ func ExternalAverageValue(current int, usage, target, tolerance float64) int {
 	}
 	if current > 0 {
 		ratio := milliUsage / (milliTarget * float64(current))
-		if math.Abs(1-ratio) <= tolerance {
+		if (ratio < 1 && 1-ratio <= down) || (ratio >= 1 && ratio-1 <= up) {
 			return current
 		}
 	}

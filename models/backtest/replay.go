@@ -148,18 +148,18 @@ func (r *replay) run() (*Metrics, *Trace) {
 		switch r.policy {
 		case Reactive, Margin:
 			if v := d.at(d.index(t.Add(-c.Lag))); !math.IsNaN(v) {
-				proposal = ExternalAverageValue(current, v*(1+r.knob), c.CapacityPerReplica, c.Behavior.Tolerance)
+				proposal = c.Behavior.Propose(current, v*(1+r.knob), c.CapacityPerReplica)
 				ok = true
 			}
 		case Oracle:
 			if v := d.oracle[k]; !math.IsNaN(v) {
-				proposal = ExternalAverageValue(current, float64(ceilDiv(v, c.CapacityPerReplica)), 1, c.Behavior.Tolerance)
+				proposal = c.Behavior.Propose(current, float64(ceilDiv(v, c.CapacityPerReplica)), 1)
 				ok = true
 			}
 		case Prescale:
 			rec := r.recommend(t, &target, staleAfter, prev, buf)
 			prev = &rec
-			proposal = ExternalAverageValue(current, float64(rec.Replicas), 1, c.Behavior.Tolerance)
+			proposal = c.Behavior.Propose(current, float64(rec.Replicas), 1)
 			ok = true
 		}
 		if ok {
