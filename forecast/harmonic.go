@@ -103,8 +103,8 @@ func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
 	for t := range z {
 		m.features(x.RawRowView(t), t)
 	}
-	var coef mat.VecDense
-	if err := coef.SolveVec(x, mat.NewVecDense(len(z), z)); err != nil {
+	coef, err := leastSquares(x, z)
+	if err != nil {
 		return nil, fmt.Errorf("harmonic least squares: %w", err)
 	}
 	m.Coef = make([]float64, p)
@@ -339,4 +339,28 @@ func fitAR(x []float64, maxOrder int) []float64 {
 		}
 	}
 	return best
+}
+
+// leastSquares solves min |x c - z| through the normal equations and a
+// Cholesky factorization: the regressors (an intercept, a scaled trend and
+// Fourier pairs over whole seasons) are well conditioned, and forming
+// x'x costs a quarter of a QR factorization of the tall x. When x'x is not
+// positive definite (collinear regressors) it falls back to QR.
+func leastSquares(x *mat.Dense, z []float64) (*mat.VecDense, error) {
+	_, p := x.Dims()
+	zv := mat.NewVecDense(len(z), z)
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, x.T())
+	var xtz, coef mat.VecDense
+	xtz.MulVec(x.T(), zv)
+	var ch mat.Cholesky
+	if ch.Factorize(&xtx) {
+		if err := ch.SolveVecTo(&coef, &xtz); err == nil && coef.Len() == p {
+			return &coef, nil
+		}
+	}
+	if err := coef.SolveVec(x, zv); err != nil {
+		return nil, err
+	}
+	return &coef, nil
 }

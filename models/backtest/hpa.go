@@ -60,10 +60,14 @@ type Behavior struct {
 	Tolerance float64
 }
 
-// DefaultBehavior is the behavior the API server fills in for an
-// autoscaling/v2 HPA that declares none: scale up by at most 4 pods or
-// 100% per 15 s, whichever is more, at once; scale down to the highest
-// recommendation of the last 5 minutes, by up to 100% per 15 s.
+// DefaultBehavior is the behavior the API server fills in where an
+// autoscaling/v2 HPA's spec.behavior leaves a field out, and the one the
+// documentation gives as the default: scale up by at most 4 pods or 100%
+// per 15 s, whichever is more, at once; scale down to the highest
+// recommendation of the last 5 minutes, by up to 100% per 15 s. (An HPA
+// with no spec.behavior at all takes the controller's older path, which
+// limits a scale-up to max(2*current, 4) per sync and differs from this
+// only below 4 replicas; the emulation follows the behavior path.)
 func DefaultBehavior() Behavior {
 	return Behavior{
 		ScaleUp: ScalingRules{
@@ -84,16 +88,16 @@ func DefaultBehavior() Behavior {
 
 // Validate reports a behavior the API server would reject.
 func (b *Behavior) Validate() error {
-	if !(b.Tolerance >= 0 && b.Tolerance < 1) {
-		return fmt.Errorf("tolerance: must be in [0, 1), got %v", b.Tolerance)
+	if !(b.Tolerance >= 0) || math.IsInf(b.Tolerance, 0) {
+		return fmt.Errorf("tolerance: must not be negative, got %v", b.Tolerance)
 	}
 	for _, r := range []struct {
 		name  string
 		rules *ScalingRules
 	}{{"scaleUp", &b.ScaleUp}, {"scaleDown", &b.ScaleDown}} {
 		rules := r.rules
-		if t := rules.Tolerance; t != nil && !(*t >= 0 && *t < 1) {
-			return fmt.Errorf("%s.tolerance: must be in [0, 1), got %v", r.name, *t)
+		if t := rules.Tolerance; t != nil && (!(*t >= 0) || math.IsInf(*t, 0)) {
+			return fmt.Errorf("%s.tolerance: must not be negative, got %v", r.name, *t)
 		}
 		if rules.StabilizationWindow < 0 || rules.StabilizationWindow > time.Hour {
 			return fmt.Errorf("%s.stabilizationWindowSeconds: must be between 0 and 3600 s, got %v", r.name, rules.StabilizationWindow)
@@ -153,7 +157,9 @@ func externalAverageValue(current int, usage, target, down, up float64) int {
 	}
 	if current > 0 {
 		ratio := milliUsage / (milliTarget * float64(current))
-		if (ratio < 1 && 1-ratio <= down) || (ratio >= 1 && ratio-1 <= up) {
+		// Tolerances.isWithin, written as the controller writes it: with
+		// ratio-1 <= up, 1.1-1 would be 0.10000000000000009.
+		if 1-down <= ratio && ratio <= 1+up {
 			return current
 		}
 	}
@@ -323,25 +329,32 @@ func changeIn(now time.Time, period time.Duration, events []timedValue) int {
 	return n
 }
 
-// storeEvent is storeScaleEvent: it records a rescale and forgets the
-// events older than the longest policy period of its direction.
+// storeEvent is storeScaleEvent: it records a rescale in its direction,
+// reusing the slot of the last event older than the direction's longest policy
+// period (markScaleEventsOutdated). Outdated events are kept otherwise:
+// the other direction's policies may have longer periods and still count
+// them.
 func (h *HPA) storeEvent(now time.Time, prev, next int) {
 	if next > prev {
-		h.upEvents = appendEvent(h.upEvents, now, next-prev, longestPeriod(&h.Behavior.ScaleUp))
+		h.upEvents = storeEvent(h.upEvents, now, next-prev, longestPeriod(&h.Behavior.ScaleUp))
 	} else {
-		h.downEvents = appendEvent(h.downEvents, now, prev-next, longestPeriod(&h.Behavior.ScaleDown))
+		h.downEvents = storeEvent(h.downEvents, now, prev-next, longestPeriod(&h.Behavior.ScaleDown))
 	}
 }
 
-func appendEvent(events []timedValue, now time.Time, n int, keep time.Duration) []timedValue {
-	cutoff := now.Add(-keep)
-	kept := events[:0]
-	for _, e := range events {
-		if e.at.After(cutoff) {
-			kept = append(kept, e)
+func storeEvent(events []timedValue, now time.Time, n int, longest time.Duration) []timedValue {
+	cutoff := now.Add(-longest)
+	old := -1
+	for i, e := range events {
+		if e.at.Before(cutoff) {
+			old = i // the last outdated one, as the controller picks
 		}
 	}
-	return append(kept, timedValue{now, n})
+	if old >= 0 {
+		events[old] = timedValue{now, n}
+		return events
+	}
+	return append(events, timedValue{now, n})
 }
 
 func longestPeriod(r *ScalingRules) time.Duration {

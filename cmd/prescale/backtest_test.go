@@ -1,0 +1,271 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prescale/prescale/feed/prometheus/promtest"
+)
+
+// writeLoadCSV writes days of one-minute load with a daily cycle, a dip
+// to zero for three hours on the second day (an outage), and a surge.
+func writeLoadCSV(t *testing.T, days int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("timestamp,requests\n")
+	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range days * 1440 {
+		at := start.Add(time.Duration(i) * time.Minute)
+		v := 100 + 80*math.Sin(2*math.Pi*float64(i)/1440) + float64(i%5)
+		switch {
+		case i >= 1440+600 && i < 1440+780:
+			v = 0
+		case i >= 2*1440+300 && i < 2*1440+330:
+			v *= 2
+		}
+		fmt.Fprintf(&b, "%s,%.0f\n", at.Format("2006-01-02 15:04:05"), v)
+	}
+	path := filepath.Join(t.TempDir(), "load.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type backtestJSON struct {
+	Input struct {
+		Points   int `json:"points"`
+		ZeroRuns []struct {
+			Start, End time.Time
+		} `json:"zero_runs"`
+		EvaluatedMinutes float64 `json:"evaluated_minutes"`
+	} `json:"input"`
+	Policies map[string]struct {
+		UnderprovisionedMinutes *float64 `json:"underprovisioned_minutes"`
+		UnservedFraction        *float64 `json:"unserved_fraction"`
+		ReplicaHours            *float64 `json:"replica_hours"`
+		Overprovisioning        *float64 `json:"overprovisioning"`
+		ScaleEvents             *int     `json:"scale_events"`
+	} `json:"policies"`
+	Forecast *struct {
+		Fits int     `json:"fits"`
+		MASE float64 `json:"mase"`
+	} `json:"forecast"`
+	Frontier map[string][]struct {
+		Knob                    *float64 `json:"knob"`
+		ReplicaHours            *float64 `json:"replica_hours"`
+		UnderprovisionedMinutes *float64 `json:"underprovisioned_minutes"`
+	} `json:"frontier"`
+	Reduction *float64 `json:"reduction_at_equal_cost"`
+	EqualCost *struct {
+		ReferenceMargin float64 `json:"reference_margin"`
+		Note            string  `json:"note"`
+	} `json:"equal_cost"`
+}
+
+// TestBacktestCSV runs the command on a CSV file with every output: the
+// JSON document, the HTML report, the trace and the progress lines.
+func TestBacktestCSV(t *testing.T) {
+	in := writeLoadCSV(t, 4)
+	dir := t.TempDir()
+	report, trace := filepath.Join(dir, "report.html"), filepath.Join(dir, "trace.csv")
+	code, out, stderr := runCLI(t, "backtest", "--input", in, "--capacity", "20", "--startup", "3m", "--lag", "2m",
+		"--warmup", "1d", "--missing-zeros", "1h", "--history", "3d", "--sweep", "--workers", "2",
+		"--format", "json", "--report", report, "--trace", trace)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r backtestJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if r.Input.Points != 4*1440 || len(r.Input.ZeroRuns) != 1 {
+		t.Errorf("input: %d points, %d zero runs; want %d and 1 (the 3-hour outage)", r.Input.Points, len(r.Input.ZeroRuns), 4*1440)
+	}
+	if want := 3*1440.0 - 180; r.Input.EvaluatedMinutes != want {
+		t.Errorf("evaluated %v minutes, want %v (three days less the outage)", r.Input.EvaluatedMinutes, want)
+	}
+	for _, p := range []string{"reactive", "margin", "prescale", "oracle"} {
+		m, ok := r.Policies[p]
+		if !ok || m.UnderprovisionedMinutes == nil || m.UnservedFraction == nil || m.ReplicaHours == nil ||
+			m.Overprovisioning == nil || m.ScaleEvents == nil {
+			t.Fatalf("policy %s: missing or incomplete in %s", p, out)
+		}
+		// Three days of 1 to 10 replicas.
+		if h := *m.ReplicaHours; h < 72 || h > 72*12 {
+			t.Errorf("policy %s: %v replica-hours, want within [72, 864]", p, h)
+		}
+	}
+	if *r.Policies["oracle"].UnderprovisionedMinutes > *r.Policies["reactive"].UnderprovisionedMinutes {
+		t.Errorf("the oracle was under-provisioned longer than the reactive HPA")
+	}
+	if *r.Policies["margin"].ReplicaHours <= *r.Policies["reactive"].ReplicaHours {
+		t.Errorf("a 20%% margin cost no more than none")
+	}
+	if r.Forecast == nil || r.Forecast.Fits < 48 {
+		t.Errorf("forecast: %+v, want at least the 48 hourly fits of two days", r.Forecast)
+	}
+	if len(r.Frontier["reactive"]) != 11 || len(r.Frontier["prescale"]) != 9 {
+		t.Errorf("frontier: %d reactive and %d prescale points, want 11 and 9", len(r.Frontier["reactive"]), len(r.Frontier["prescale"]))
+	}
+	if r.EqualCost == nil || r.EqualCost.ReferenceMargin != 0.2 || (r.Reduction == nil) == (r.EqualCost.Note == "") {
+		t.Errorf("equal cost: %+v, reduction %v: want the 20%% reference and either a reduction or a note", r.EqualCost, r.Reduction)
+	}
+
+	html, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), "<svg") || !strings.Contains(string(html), "reactive") {
+		t.Errorf("the report has no chart or no policy")
+	}
+
+	f, err := os.Open(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4*1440+1 || rows[0][0] != "time" || !strings.Contains(strings.Join(rows[0], ","), "prescale_ready") {
+		t.Errorf("trace: %d rows, header %v", len(rows), rows[0])
+	}
+	if !strings.Contains(stderr, "backtest: fit") || !strings.Contains(stderr, "backtest: replay") {
+		t.Errorf("no progress lines on stderr: %q", stderr)
+	}
+
+	code, out, stderr = runCLI(t, "backtest", "--input", in, "--capacity", "20", "--startup", "2m..4m",
+		"--warmup", "1d", "--history", "3d", "--policies", "reactive,oracle", "--sweep")
+	if code != 0 {
+		t.Fatalf("table: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"under-provisioned min", "reactive", "oracle", "frontier:", "reduction at equal cost", "zeros from"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table has no %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBacktestErrors checks that bad input is a clear error naming what
+// was wrong and where.
+func TestBacktestErrors(t *testing.T) {
+	in := writeLoadCSV(t, 2)
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	if err := os.WriteFile(bad, []byte("timestamp,requests\n2024-03-01 00:00:00,5\n2024-03-01 00:01:00,lots\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	behavior := filepath.Join(t.TempDir(), "behavior.yaml")
+	if err := os.WriteFile(behavior, []byte("scaleDown:\n  policies:\n  - type: Pods\n    value: 0\n    periodSeconds: 60\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
+	if err := os.WriteFile(unknown, []byte("scaleUp:\n  stabilizationWindow: 60\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--input", in}, 2, "--capacity"},
+		{[]string{"--capacity", "10"}, 2, "exactly one of --input and --prometheus.url"},
+		{[]string{"--input", in, "--capacity", "10", "--startup", "soon"}, 2, `"soon" is not a duration`},
+		{[]string{"--input", in, "--capacity", "10", "--startup", "4m..2m"}, 2, "empty"},
+		{[]string{"--input", in, "--capacity", "10", "--policies", "reactive,psychic"}, 2, `unknown policy "psychic"`},
+		{[]string{"--input", in, "--capacity", "10", "--quantile", "1"}, 2, "quantile"},
+		{[]string{"--input", in, "--capacity", "10", "--warmup", "3d"}, 1, "warm-up"},
+		{[]string{"--input", in, "--capacity", "10", "--format", "xml"}, 2, "--format"},
+		{[]string{"--input", bad, "--capacity", "10"}, 1, "bad.csv:3"},
+		{[]string{"--input", in, "--capacity", "10", "--behavior", behavior}, 1, "scaleDown.policies[0].value"},
+		{[]string{"--input", in, "--capacity", "10", "--behavior", unknown}, 1, "stabilizationWindow"},
+	} {
+		code, _, stderr := runCLI(t, append([]string{"backtest"}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("backtest %s: exit %d, stderr %q; want exit %d naming %q", strings.Join(c.args, " "), code, stderr, c.code, c.want)
+		}
+	}
+}
+
+// TestBacktestBehavior checks that a behavior file reaches the HPA: with
+// scale-down disabled the reactive policy never scales down, so it makes
+// fewer scale events at a higher cost than with the default behavior.
+func TestBacktestBehavior(t *testing.T) {
+	in := writeLoadCSV(t, 2)
+	behavior := filepath.Join(t.TempDir(), "hpa.yaml")
+	hpa := `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 100
+  behavior:
+    scaleDown:
+      selectPolicy: Disabled
+`
+	if err := os.WriteFile(behavior, []byte(hpa), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra ...string) backtestJSON {
+		args := append([]string{"backtest", "--input", in, "--capacity", "20", "--warmup", "1h", "--policies", "reactive", "--format", "json"}, extra...)
+		code, out, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var r backtestJSON
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	def, held := run(), run("--behavior", behavior)
+	d, h := def.Policies["reactive"], held.Policies["reactive"]
+	if !(*h.ReplicaHours > *d.ReplicaHours && *h.ScaleEvents < *d.ScaleEvents) {
+		t.Errorf("scale-down disabled: %v replica-hours and %d events; default %v and %d: want more hours and fewer events",
+			*h.ReplicaHours, *h.ScaleEvents, *d.ReplicaHours, *d.ScaleEvents)
+	}
+}
+
+// TestBacktestFromPrometheus replays a range read from a real Prometheus.
+func TestBacktestFromPrometheus(t *testing.T) {
+	end := time.Date(2024, 3, 4, 0, 0, 0, 0, time.UTC)
+	load := promtest.Series{
+		Name:   "prescale_backtest_load",
+		Labels: map[string]string{"job": "web"},
+		Start:  end.Add(-3 * 24 * time.Hour),
+		Step:   time.Minute,
+		Values: make([]float64, 3*1440),
+	}
+	for i := range load.Values {
+		load.Values[i] = 100 + 80*math.Sin(2*math.Pi*float64(i)/1440) + float64(i%7)
+	}
+	srv := promtest.Start(t, &promtest.Options{Series: []promtest.Series{load}})
+	code, out, stderr := runCLI(t, "backtest", "--prometheus.url", srv.URL, "--query", load.Selector(),
+		"--range", "3d", "--step", "1m", "--end", end.Format(time.RFC3339), "--capacity", "20",
+		"--warmup", "1d", "--history", "2d", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r backtestJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if r.Input.Points != 3*1440 || r.Forecast == nil || r.Forecast.Fits == 0 || len(r.Policies) != 4 {
+		t.Errorf("from Prometheus: %d points, forecast %+v, %d policies; want %d points, fits and 4 policies",
+			r.Input.Points, r.Forecast, len(r.Policies), 3*1440)
+	}
+	srv.Kill()
+	code, _, stderr = runCLI(t, "backtest", "--prometheus.url", srv.URL, "--query", load.Selector(),
+		"--range", "1d", "--end", end.Format(time.RFC3339), "--capacity", "20", "--prometheus.timeout", "2s")
+	if code != 1 || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("Prometheus down: exit %d, stderr %q; want exit 1 saying connection refused", code, stderr)
+	}
+}
