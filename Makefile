@@ -6,7 +6,7 @@ BIN        := bin/prescale
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go e2e notebooks prometheus bench lint generate check-generate eval-m4 clean
+.PHONY: help build run test test-go e2e notebooks prometheus bench lint generate check-generate eval-m4 backtest-nasa clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ check-generate: ## fail when the committed generated code is not what make gener
 
 eval-m4: build ## accuracy, calibration and fit time on M4 Hourly
 	$(BIN) eval m4 --data $(DATA)
+
+backtest-nasa: build ## the backtest of the NASA-HTTP trace with the sweep (HTML report in bin/backtest-nasa.html)
+	$(BIN) backtest --input $(DATA)/nasa_http/nasa_http_1995_requests_per_minute.csv --capacity 20 --startup 3m --lag 2m \
+	  --sweep --report bin/backtest-nasa.html
 
 clean: ## remove build output
 	rm -rf bin

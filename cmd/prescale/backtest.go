@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models/backtest"
@@ -196,11 +198,11 @@ func writeFile(path string, fn func(io.Writer) error) error {
 // writeBacktestTable prints the result for a reader.
 func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 	in, st := &r.Input, &r.Settings
-	fmt.Fprintf(w, "input:     %s: %d points every %v, %s to %s; %d missing\n", name, in.Points, in.Step,
+	fmt.Fprintf(w, "input:     %s: %d points every %s, %s to %s; %d missing\n", name, in.Points, in.StepText,
 		in.Start.Format(time.RFC3339), in.End.Format(time.RFC3339), in.Missing)
 	for _, z := range in.ZeroRuns {
 		fmt.Fprintf(w, "           zeros from %s to %s (%v) treated as missing data\n",
-			z.Start.Format(time.RFC3339), z.End.Format(time.RFC3339), z.End.Sub(z.Start))
+			z.Start.Format(time.RFC3339), z.End.Format(time.RFC3339), model.Duration(z.End.Sub(z.Start)))
 	}
 	fmt.Fprintf(w, "evaluated: from %s (after a %s warm-up), %.0f minutes with known demand\n",
 		in.EvaluatedFrom.Format(time.RFC3339), st.Warmup, in.EvaluatedMinutes)

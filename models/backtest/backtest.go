@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/prescale/prescale/feed"
 )
 
@@ -58,7 +60,7 @@ type InputInfo struct {
 	Start time.Time     `json:"start"`
 	End   time.Time     `json:"end"`
 	Step  time.Duration `json:"-"`
-	// StepText is Step as a Go duration ("1m0s").
+	// StepText is Step as a Prometheus duration ("1m").
 	StepText string `json:"step"`
 	Points   int    `json:"points"`
 	// Missing counts the points without a value, including ZeroRuns.
@@ -72,7 +74,7 @@ type InputInfo struct {
 }
 
 // Settings echoes the configuration the backtest ran with.
-// Durations are written as Go durations ("3m15s").
+// Durations are written as Prometheus durations ("3m15s", "14d").
 type Settings struct {
 	CapacityPerReplica float64 `json:"capacity_per_replica"`
 	Startup            string  `json:"startup"`
@@ -163,6 +165,15 @@ type Timing struct {
 	Workers      int     `json:"workers"`
 }
 
+// fmtDuration writes d as Prometheus does ("3m15s", "14d"), or as Go does
+// below a millisecond.
+func fmtDuration(d time.Duration) string {
+	if d%time.Millisecond != 0 {
+		return d.String()
+	}
+	return model.Duration(d).String()
+}
+
 // Run replays series (the demand, one value per step; NaN is unknown)
 // under cfg.
 func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) {
@@ -191,13 +202,13 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 			Start:    series.Start,
 			End:      series.End(),
 			Step:     series.Step,
-			StepText: series.Step.String(),
+			StepText: fmtDuration(series.Step),
 			Points:   len(d.values),
 		},
 		Settings: Settings{
-			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: c.Sync.String(), Lag: c.Lag.String(),
-			Lead: c.Lead.String(), Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
-			Warmup: c.Warmup.String(), Model: c.Model, History: c.History.String(), RefitInterval: c.RefitInterval.String(),
+			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: fmtDuration(c.Sync), Lag: fmtDuration(c.Lag),
+			Lead: fmtDuration(c.Lead), Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
+			Warmup: fmtDuration(c.Warmup), Model: c.Model, History: fmtDuration(c.History), RefitInterval: fmtDuration(c.RefitInterval),
 			Tolerance: c.Behavior.Tolerance, sync: c.Sync,
 		},
 	}

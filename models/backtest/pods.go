@@ -73,11 +73,11 @@ func ParseStartup(s string) (Startup, error) {
 func (s Startup) String() string {
 	switch s.Kind {
 	case StartupUniform:
-		return s.A.String() + ".." + s.B.String()
+		return fmtDuration(s.A) + ".." + fmtDuration(s.B)
 	case StartupNormal:
-		return s.A.String() + "~" + s.B.String()
+		return fmtDuration(s.A) + "~" + fmtDuration(s.B)
 	}
-	return s.A.String()
+	return fmtDuration(s.A)
 }
 
 // Max is the longest delay the distribution gives in practice (for a
