@@ -39,7 +39,7 @@ func runBacktest(ctx context.Context, e *env, args []string) error {
 	startup := fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)")
 	sync := fs.Duration("sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period)")
 	lag := fs.Duration("lag", time.Minute, "metric pipeline lag (scrape interval plus rate window): at t an autoscaler sees the load of t-lag")
-	lead := fs.Duration("lead", 0, "prescale's lead time (default: the longest start-up plus the sync period)")
+	lead := fs.Duration("lead", 0, "prescale's lead time, as a target declares it (default: the longest start-up plus the sync period plus the lag)")
 	quantile := fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for")
 	margin := fs.Float64("margin", 0.2, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction")
 	minReplicas := fs.Int("min", 1, "minimum replicas")

@@ -25,7 +25,7 @@ func nasaConfig() backtest.Config {
 	}
 }
 
-func nasa(b *testing.B) *feed.Series {
+func nasa(b testing.TB) *feed.Series {
 	s, err := feed.ReadCSVFile(filepath.Join(feedtest.DataDir(b), "nasa_http", "nasa_http_1995_requests_per_minute.csv"), &feed.CSVOptions{Column: "requests"})
 	if err != nil {
 		b.Fatal(err)
