@@ -263,11 +263,12 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 	return nil
 }
 
-// writeTrace writes one row per step: the demand, the forecast band made
-// a lead time before, and each policy's replicas at the step's start.
+// writeTrace writes one row per step: the demand, prescale's forecast made
+// a lead time before (0.1 quantile, point, 0.9 quantile, and the quantile
+// it provisions for), and each policy's replicas at the step's start.
 func writeTrace(w io.Writer, r *backtest.Result) error {
 	cw := csv.NewWriter(w)
-	header := []string{"time", "demand", "forecast_low", "forecast", "forecast_high"}
+	header := []string{"time", "demand", "forecast_low", "forecast", "forecast_high", "forecast_quantile"}
 	for _, p := range r.Order {
 		header = append(header, p+"_ready", p+"_pods")
 	}
@@ -287,9 +288,9 @@ func writeTrace(w io.Writer, r *backtest.Result) error {
 		row = row[:0]
 		row = append(row, t.Format(time.RFC3339), num(v))
 		if b := r.Band; b != nil {
-			row = append(row, num(b.Low[i]), num(b.Mid[i]), num(b.High[i]))
+			row = append(row, num(b.Low[i]), num(b.Point[i]), num(b.High[i]), num(b.Mid[i]))
 		} else {
-			row = append(row, "", "", "")
+			row = append(row, "", "", "", "")
 		}
 		k := int(time.Duration(i) * r.Input.Step / sync)
 		for _, p := range r.Order {

@@ -48,8 +48,8 @@ type Result struct {
 
 	// Traces holds each policy's replicas per tick (Config.KeepTraces),
 	// Demand the demand as replayed (missing is NaN), Band the prescale
-	// forecast made a lead time before each step (its 0.1, chosen and 0.9
-	// quantiles; NaN where none).
+	// forecast made a lead time before each step (its 0.1 quantile, point
+	// forecast, chosen quantile and 0.9 quantile; NaN where none).
 	Traces map[string]*Trace `json:"-"`
 	Demand []float64         `json:"-"`
 	Band   *Band             `json:"-"`
@@ -103,9 +103,11 @@ type TimeSpan struct {
 	End   time.Time `json:"end"`
 }
 
-// Band is a forecast band per step.
+// Band is a forecast band per step: the 0.1 quantile (Low), the point
+// forecast (Point), the quantile prescale provisions for (Mid) and the 0.9
+// quantile (High).
 type Band struct {
-	Low, Mid, High []float64
+	Low, Point, Mid, High []float64
 }
 
 // Accuracy is the prescale policy's forecast accuracy at the lead time,

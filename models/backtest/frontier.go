@@ -121,13 +121,13 @@ func quantileValue(point, offset float64, relative bool) float64 {
 }
 
 // band is, per step i, the forecast for i made a lead time before (from
-// state i-h, when fresh): its 0.1, chosen and 0.9 quantiles.
+// state i-h): its 0.1 quantile, point, chosen quantile and 0.9 quantile.
 func band(d *data, fc *forecasts, c *Config) *Band {
 	n := len(d.values)
 	h := max(1, min(int((c.Lead+d.step-1)/d.step), fc.h))
-	b := &Band{Low: make([]float64, n), Mid: make([]float64, n), High: make([]float64, n)}
+	b := &Band{Low: make([]float64, n), Point: make([]float64, n), Mid: make([]float64, n), High: make([]float64, n)}
 	for i := range n {
-		b.Low[i], b.Mid[i], b.High[i] = math.NaN(), math.NaN(), math.NaN()
+		b.Low[i], b.Point[i], b.Mid[i], b.High[i] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		j := i - h
 		if j < 0 || fc.seg[j] < 0 {
 			continue
@@ -140,6 +140,7 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 		s := fc.segs[fc.seg[j]]
 		p := fc.point[j*fc.h+k]
 		b.Low[i] = quantileValue(p, s.offsets[0.1][k], s.relative)
+		b.Point[i] = p
 		b.Mid[i] = quantileValue(p, s.offsets[c.Quantile][k], s.relative)
 		b.High[i] = quantileValue(p, s.offsets[0.9][k], s.relative)
 	}
