@@ -840,7 +840,7 @@ func newTimePlot(title string, from, to time.Time) *plot.Plot {
 }
 
 // timeTicker puts ticks at round times: every minute to every four weeks,
-// at most about eight.
+// at most about six.
 type timeTicker struct{}
 
 func (timeTicker) Ticks(lo, hi float64) []plot.Tick {
@@ -856,11 +856,12 @@ func (timeTicker) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // tickInterval is the round interval (seconds) that puts at most about
-// eight ticks on span seconds; 0 when none does.
+// six ticks on span seconds (labels such as "07-13 06:00" need the room);
+// 0 when none does.
 func tickInterval(span float64) float64 {
 	for _, d := range []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour,
 		3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour} {
-		if span/d.Seconds() <= 8 {
+		if span/d.Seconds() <= 6 {
 			return d.Seconds()
 		}
 	}
@@ -964,7 +965,9 @@ func drawWithLegend(plt *plot.Plot, c draw.Canvas) {
 	legend.Top, legend.Left = true, true
 	width := legend.Rectangle(c).Size().X
 	if width > 0 {
-		width += vg.Points(12)
+		// Room to spare: a viewer without the embedded font's metrics
+		// (Liberation) draws the labels with a wider fallback.
+		width = width*1.25 + vg.Points(12)
 	}
 	plt.Draw(draw.Crop(c, 0, -width, 0, 0))
 	legend.Draw(draw.Crop(c, c.Size().X-width+vg.Points(8), 0, 0, -vg.Points(24)))
