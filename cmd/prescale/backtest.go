@@ -25,15 +25,9 @@ import (
 
 func runBacktest(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("backtest", "backtest (--input FILE.csv | --prometheus.url URL --query PROMQL) --capacity N [flags]", e.stderr)
-	input := fs.String("input", "", "CSV load history with a header: a timestamp column and a value column (the demand)")
-	promURL := fs.String("prometheus.url", "", "read the history from this Prometheus server instead of a CSV file")
-	query := fs.String("query", "", "with --prometheus.url: the PromQL query giving the load, one series")
-	rangeFlag := fs.String("range", "14d", "with --prometheus.url: how much history to replay, ending at --end")
-	endFlag := fs.String("end", "", "with --prometheus.url: end of the history, RFC 3339 (default: now)")
-	promTimeout := fs.Duration("prometheus.timeout", 0, "with --prometheus.url: timeout of one request (default 2m)")
-	promHTTP := fs.String("prometheus.http-config", "", "with --prometheus.url: a YAML file of Prometheus http_config settings")
-	column := fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")")
-	stepFlag := fs.String("step", "", "grid step, e.g. 1m (default: inferred from the timestamps; 1m from Prometheus)")
+	h := addHistoryFlags(fs, "replay")
+	input, promURL, query, rangeFlag, endFlag := h.input, h.promURL, h.query, h.rangeFlag, h.end
+	promTimeout, promHTTP, column, stepFlag := h.promTimeout, h.promHTTP, h.column, h.step
 
 	capacity := fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)")
 	startup := fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)")

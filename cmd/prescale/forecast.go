@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,29 @@ import (
 	"github.com/prescale/prescale/forecast"
 )
 
+// historyFlags say where a load history comes from: a CSV file or a range
+// of a Prometheus query.
+type historyFlags struct {
+	input, promURL, query, rangeFlag, end, promHTTP, column, step *string
+	promTimeout                                                   *time.Duration
+}
+
+// addHistoryFlags defines the history flags on fs; verb says what is done
+// with the range ("read", "replay").
+func addHistoryFlags(fs *flag.FlagSet, verb string) *historyFlags {
+	return &historyFlags{
+		input:       fs.String("input", "", "CSV load history with a header: a timestamp column and a value column"),
+		promURL:     fs.String("prometheus.url", "", "read the history from this Prometheus server (e.g. http://prometheus:9090) instead of a CSV file"),
+		query:       fs.String("query", "", "with --prometheus.url: the PromQL query giving the load, one series (e.g. sum(rate(http_requests_total[5m])))"),
+		rangeFlag:   fs.String("range", "14d", "with --prometheus.url: how much history to "+verb+", ending at --end"),
+		end:         fs.String("end", "", "with --prometheus.url: end of the history, RFC 3339 (default: now)"),
+		promTimeout: fs.Duration("prometheus.timeout", 0, "with --prometheus.url: timeout of one request (default 2m); long ranges are split and failed requests retried"),
+		promHTTP:    fs.String("prometheus.http-config", "", "with --prometheus.url: a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)"),
+		column:      fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")"),
+		step:        fs.String("step", "", "grid step, e.g. 1m (default: inferred from the timestamps; 1m from Prometheus)"),
+	}
+}
+
 // savedModel is what --save writes and --load reads: the fitted forecaster
 // and the time grid it was fitted on, so forecasts get their timestamps.
 type savedModel struct {
@@ -39,15 +63,9 @@ type savedModel struct {
 
 func runForecast(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("forecast", "forecast (--input FILE.csv | --prometheus.url URL --query PROMQL | --load MODEL.json) --horizon N|DURATION [flags]", e.stderr)
-	input := fs.String("input", "", "CSV load history with a header: a timestamp column and a value column")
-	promURL := fs.String("prometheus.url", "", "read the history from this Prometheus server (e.g. http://prometheus:9090) instead of a CSV file")
-	query := fs.String("query", "", "with --prometheus.url: the PromQL query giving the load, one series (e.g. sum(rate(http_requests_total[5m])))")
-	rangeFlag := fs.String("range", "14d", "with --prometheus.url: how much history to read, ending at --end")
-	endFlag := fs.String("end", "", "with --prometheus.url: end of the history, RFC 3339 (default: now)")
-	promTimeout := fs.Duration("prometheus.timeout", 0, "with --prometheus.url: timeout of one request (default 2m); long ranges are split and failed requests retried")
-	promHTTP := fs.String("prometheus.http-config", "", "with --prometheus.url: a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)")
-	column := fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")")
-	stepFlag := fs.String("step", "", "grid step, e.g. 1m (default: inferred from the timestamps)")
+	h := addHistoryFlags(fs, "read")
+	input, promURL, query, rangeFlag, endFlag := h.input, h.promURL, h.query, h.rangeFlag, h.end
+	promTimeout, promHTTP, column, stepFlag := h.promTimeout, h.promHTTP, h.column, h.step
 	horizonFlag := fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d")
 	quantilesFlag := fs.String("quantiles", "0.5,0.8,0.9,0.95", "quantile levels to forecast, each in (0,1)")
 	model := fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|"))
