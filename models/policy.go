@@ -560,3 +560,11 @@ func appendDuration(b []byte, d time.Duration) []byte {
 	}
 	return b
 }
+
+// ReplicasFor is the replicas a load needs: ceil(load / capacity), with
+// the policy's tolerance for floating-point error; 0 for an unusable load
+// or capacity.
+func ReplicasFor(load, capacity float64) int {
+	n, _ := replicasFor(load, capacity)
+	return n
+}

@@ -579,3 +579,18 @@ func (r *eventRing) add(e AnomalyEvent) {
 	r.buf[r.next] = e
 	r.next = (r.next + 1) % maxEvents
 }
+
+// The registry's schedule and detector constants, for the backtest's
+// replay of what the service would do.
+const (
+	// LiveThreshold is the detector score from which a point is anomalous.
+	LiveThreshold = liveThreshold
+	// DetectorWarmUp is the fewest points a new live detector is warmed up on.
+	DetectorWarmUp = detectorWarmUp
+	// ShiftRefitSteps is the fewest steps between refits for level shifts.
+	ShiftRefitSteps = shiftRefitSteps
+)
+
+// FitHorizon is the horizon, in steps, a target's model is fitted and
+// calibrated for: twice its lead window, within [48, 1440].
+func FitHorizon(t *Target) int { return fitHorizon(t) }

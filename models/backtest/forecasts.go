@@ -13,15 +13,6 @@ import (
 	"github.com/prescale/prescale/models"
 )
 
-// The registry's constants that the replay of its schedule follows.
-const (
-	minFitHorizon   = 48   // a fit is calibrated for at least this many steps
-	maxFitHorizon   = 1440 // and at most this many
-	shiftRefitSteps = 10   // a level shift refits at most this often
-	detectorWarmUp  = 4000 // points the live detector is warmed up on
-	liveThreshold   = 0.5  // the detector score from which a point is anomalous
-)
-
 // forecasts are the prescale policy's forecasts as the service would have
 // made them: state j is the model after the points up to index j became
 // visible (the model steps over missing points, as the registry does).
@@ -58,8 +49,9 @@ type Span struct {
 // planFits lays out the registry's fit schedule over the visible index:
 // the first fit once MinHistory is visible, then every RefitInterval, a
 // level shift the live detector confirms sooner (at most every
-// shiftRefitSteps), and a gap longer than half the history at once. The
-// live detector needs the first fit's season, so that fit is made here.
+// models.ShiftRefitSteps), and a gap longer than half the history at
+// once. The live detector needs the first fit's season, so that fit is
+// made here.
 func planFits(ctx context.Context, values []float64, c *Config, step time.Duration) (*forecasts, error) {
 	n := len(values)
 	histSteps := int(c.History / step)
@@ -103,7 +95,7 @@ func planFits(ctx context.Context, values []float64, c *Config, step time.Durati
 				}
 				det = d
 				last := lastFinite(values, j)
-				from := max(0, j+1-histSteps, last+1-max(detectorWarmUp, 3*period+anomaly.DefaultWindow))
+				from := max(0, j+1-histSteps, last+1-max(models.DetectorWarmUp, 3*period+anomaly.DefaultWindow))
 				for _, v := range values[from : last+1] {
 					det.Update(v)
 				}
@@ -132,7 +124,7 @@ func planFits(ctx context.Context, values []float64, c *Config, step time.Durati
 		if gap > 0 {
 			closeLive()
 		}
-		if score := det.Update(values[j]); score >= liveThreshold {
+		if score := det.Update(values[j]); score >= models.LiveThreshold {
 			if live != nil && live.End == j {
 				live.End = j + 1
 			} else {
@@ -152,7 +144,7 @@ func planFits(ctx context.Context, values []float64, c *Config, step time.Durati
 			lastShift = sh[len(sh)-1]
 			at := j
 			if shiftRefit >= 0 {
-				at = max(at, shiftRefit+shiftRefitSteps)
+				at = max(at, shiftRefit+models.ShiftRefitSteps)
 			}
 			shiftRefit = at
 			next = min(next, at)
@@ -192,14 +184,13 @@ func fitSegment(s *segment, values []float64, c *Config, step time.Duration) {
 		s.err = fmt.Errorf("no observed point in the history")
 		return
 	}
-	leadSteps := max(1, int((c.Lead+step-1)/step))
 	var periods []int
 	for _, p := range c.Seasons {
 		periods = append(periods, int(p/step))
 	}
 	s.fitted, s.err = forecast.Fit(window[lo:hi+1], &forecast.Options{
 		Model:   c.Model,
-		Horizon: min(max(2*leadSteps, minFitHorizon), maxFitHorizon),
+		Horizon: models.FitHorizon(&models.Target{Step: step, LeadTime: c.Lead}),
 		Periods: periods,
 		Step:    step,
 	})

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/prescale/prescale/models"
 )
 
 // markZeroRuns sets every run of at least minRun zeros to NaN and returns
@@ -88,7 +90,7 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 		naiveSum += math.Abs(y - d.values[j])
 		seasonSum += math.Abs(y - d.values[j+h-season])
 		q := func(level float64) float64 {
-			return quantileValue(p, s.offsets[level][h-1], s.relative)
+			return models.QuantileAt(p, s.offsets[level][h-1], s.relative)
 		}
 		if y >= q(0.1) && y <= q(0.9) {
 			in80++
@@ -113,13 +115,6 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 	return a
 }
 
-func quantileValue(point, offset float64, relative bool) float64 {
-	if relative {
-		offset *= point
-	}
-	return math.Max(0, point+offset)
-}
-
 // band is, per step i, the forecast for i made a lead time before (from
 // state i-h): its 0.1 quantile, point, chosen quantile and 0.9 quantile.
 func band(d *data, fc *forecasts, c *Config) *Band {
@@ -139,10 +134,10 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 		}
 		s := fc.segs[fc.seg[j]]
 		p := fc.point[j*fc.h+k]
-		b.Low[i] = quantileValue(p, s.offsets[0.1][k], s.relative)
+		b.Low[i] = models.QuantileAt(p, s.offsets[0.1][k], s.relative)
 		b.Point[i] = p
-		b.Mid[i] = quantileValue(p, s.offsets[c.Quantile][k], s.relative)
-		b.High[i] = quantileValue(p, s.offsets[0.9][k], s.relative)
+		b.Mid[i] = models.QuantileAt(p, s.offsets[c.Quantile][k], s.relative)
+		b.High[i] = models.QuantileAt(p, s.offsets[0.9][k], s.relative)
 	}
 	return b
 }

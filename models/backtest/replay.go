@@ -129,7 +129,7 @@ func (r *replay) run() (*Metrics, *Trace) {
 			break
 		}
 	}
-	initial := min(max(ceilDiv(d.values[first], c.CapacityPerReplica), c.MinReplicas), c.MaxReplicas)
+	initial := min(max(models.ReplicasFor(d.values[first], c.CapacityPerReplica), c.MinReplicas), c.MaxReplicas)
 	p.scale(d.start.Add(-c.Startup.Max()-time.Nanosecond), initial)
 
 	var tr *Trace
@@ -153,7 +153,7 @@ func (r *replay) run() (*Metrics, *Trace) {
 			}
 		case Oracle:
 			if v := d.oracle[k]; !math.IsNaN(v) {
-				proposal = c.Behavior.Propose(current, float64(ceilDiv(v, c.CapacityPerReplica)), 1)
+				proposal = c.Behavior.Propose(current, float64(models.ReplicasFor(v, c.CapacityPerReplica)), 1)
 				ok = true
 			}
 		case Prescale:
@@ -185,7 +185,7 @@ func (r *replay) run() (*Metrics, *Trace) {
 		podTicks += float64(len(p.readyAt))
 		supply := float64(ready) * c.CapacityPerReplica
 		demandSum += load
-		need := ceilDiv(load, c.CapacityPerReplica)
+		need := models.ReplicasFor(load, c.CapacityPerReplica)
 		denom := float64(max(need, 1))
 		if load > supply {
 			m.UnderprovisionedMinutes += dt
@@ -241,17 +241,4 @@ func (r *replay) recommend(t time.Time, target *models.Target, staleAfter time.D
 		}
 	}
 	return models.Recommend(in)
-}
-
-// ceilDiv is ceil(load/capacity) with the policy's tolerance for
-// floating-point error.
-func ceilDiv(load, capacity float64) int {
-	if !(load > 0) {
-		return 0
-	}
-	x := load / capacity
-	if x >= math.MaxInt32 {
-		return math.MaxInt32
-	}
-	return int(math.Ceil(x * (1 - 1e-9)))
 }
