@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models/backtest"
 )
@@ -26,8 +25,7 @@ import (
 func runBacktest(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("backtest", "backtest (--input FILE.csv | --prometheus.url URL --query PROMQL) --capacity N [flags]", e.stderr)
 	h := addHistoryFlags(fs, "replay")
-	input, promURL, query, rangeFlag, endFlag := h.input, h.promURL, h.query, h.rangeFlag, h.end
-	promTimeout, promHTTP, column, stepFlag := h.promTimeout, h.promHTTP, h.column, h.step
+	input, promURL, query := h.input, h.promURL, h.query
 
 	capacity := fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)")
 	startup := fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)")
@@ -35,7 +33,7 @@ func runBacktest(ctx context.Context, e *env, args []string) error {
 	lag := fs.Duration("lag", time.Minute, "metric pipeline lag (scrape interval plus rate window): at t an autoscaler sees the load of t-lag")
 	lead := fs.Duration("lead", 0, "prescale's lead time, as a target declares it (default: the longest start-up plus the sync period plus the lag)")
 	quantile := fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for")
-	margin := fs.Float64("margin", 0.2, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction")
+	margin := fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction")
 	minReplicas := fs.Int("min", 1, "minimum replicas")
 	maxReplicas := fs.Int("max", 100, "maximum replicas")
 	tolerance := fs.Float64("tolerance", backtest.DefaultTolerance, "HPA tolerance (--horizontal-pod-autoscaler-tolerance)")
@@ -122,18 +120,8 @@ func runBacktest(ctx context.Context, e *env, args []string) error {
 	b.Tolerance = *tolerance
 	cfg.Behavior = &b
 
-	var step time.Duration
-	if *stepFlag != "" {
-		if step, err = parseDuration(*stepFlag); err != nil || step <= 0 {
-			return fmt.Errorf("%w: --step %q: want a positive duration such as 1m", errUsage, *stepFlag)
-		}
-	}
-	var s *feed.Series
-	if *promURL != "" {
-		if s, err = readPrometheus(ctx, e, *promURL, *query, *rangeFlag, *endFlag, step, *promTimeout, *promHTTP); err != nil {
-			return err
-		}
-	} else if s, err = feed.ReadCSVFile(*input, &feed.CSVOptions{Column: *column, Step: step}); err != nil {
+	s, _, err := h.read(ctx, e)
+	if err != nil {
 		return err
 	}
 	if *seasons != "" {

@@ -269,3 +269,23 @@ func TestBacktestFromPrometheus(t *testing.T) {
 		t.Errorf("Prometheus down: exit %d, stderr %q; want exit 1 saying connection refused", code, stderr)
 	}
 }
+
+// TestBacktestMarginZero checks that --margin 0 means no head room (not
+// the default): the margin policy then does what the reactive one does.
+func TestBacktestMarginZero(t *testing.T) {
+	in := writeLoadCSV(t, 2)
+	code, out, stderr := runCLI(t, "backtest", "--input", in, "--capacity", "20", "--warmup", "1h",
+		"--policies", "reactive,margin", "--margin", "0", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r backtestJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	re, m := r.Policies["reactive"], r.Policies["margin"]
+	if *m.ReplicaHours != *re.ReplicaHours || *m.UnderprovisionedMinutes != *re.UnderprovisionedMinutes {
+		t.Errorf("--margin 0: margin %v replica-hours, %v minutes short; reactive %v and %v: want the same",
+			*m.ReplicaHours, *m.UnderprovisionedMinutes, *re.ReplicaHours, *re.UnderprovisionedMinutes)
+	}
+}

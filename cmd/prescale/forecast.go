@@ -49,6 +49,28 @@ func addHistoryFlags(fs *flag.FlagSet, verb string) *historyFlags {
 	}
 }
 
+// read reads the history the flags name: the CSV file (with its
+// statistics) or the Prometheus range.
+func (h *historyFlags) read(ctx context.Context, e *env) (*feed.Series, feed.CSVStats, error) {
+	var step time.Duration
+	if *h.step != "" {
+		var err error
+		if step, err = parseDuration(*h.step); err != nil || step <= 0 {
+			return nil, feed.CSVStats{}, fmt.Errorf("%w: --step %q: want a positive duration such as 1m", errUsage, *h.step)
+		}
+	}
+	if *h.promURL != "" {
+		s, err := readPrometheus(ctx, e, *h.promURL, *h.query, *h.rangeFlag, *h.end, step, *h.promTimeout, *h.promHTTP)
+		return s, feed.CSVStats{}, err
+	}
+	f, err := os.Open(*h.input)
+	if err != nil {
+		return nil, feed.CSVStats{}, err
+	}
+	defer f.Close()
+	return feed.ReadCSVStats(f, *h.input, &feed.CSVOptions{Column: *h.column, Step: step})
+}
+
 // savedModel is what --save writes and --load reads: the fitted forecaster
 // and the time grid it was fitted on, so forecasts get their timestamps.
 type savedModel struct {
@@ -64,8 +86,7 @@ type savedModel struct {
 func runForecast(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("forecast", "forecast (--input FILE.csv | --prometheus.url URL --query PROMQL | --load MODEL.json) --horizon N|DURATION [flags]", e.stderr)
 	h := addHistoryFlags(fs, "read")
-	input, promURL, query, rangeFlag, endFlag := h.input, h.promURL, h.query, h.rangeFlag, h.end
-	promTimeout, promHTTP, column, stepFlag := h.promTimeout, h.promHTTP, h.column, h.step
+	input, promURL, query := h.input, h.promURL, h.query
 	horizonFlag := fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d")
 	quantilesFlag := fs.String("quantiles", "0.5,0.8,0.9,0.95", "quantile levels to forecast, each in (0,1)")
 	model := fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|"))
@@ -114,27 +135,9 @@ func runForecast(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%s: not a saved prescale model (no fitted model or step)", *load)
 		}
 	} else {
-		var step time.Duration
-		if *stepFlag != "" {
-			if step, err = parseDuration(*stepFlag); err != nil || step <= 0 {
-				return fmt.Errorf("%w: --step %q: want a positive duration such as 1m", errUsage, *stepFlag)
-			}
-		}
 		var s *feed.Series
-		if *promURL != "" {
-			if s, err = readPrometheus(ctx, e, *promURL, *query, *rangeFlag, *endFlag, step, *promTimeout, *promHTTP); err != nil {
-				return err
-			}
-		} else {
-			f, err := os.Open(*input)
-			if err != nil {
-				return err
-			}
-			s, stats, err = feed.ReadCSVStats(f, *input, &feed.CSVOptions{Column: *column, Step: step})
-			f.Close()
-			if err != nil {
-				return err
-			}
+		if s, stats, err = h.read(ctx, e); err != nil {
+			return err
 		}
 		periods, err := parseSeasons(*seasons, s.Step)
 		if err != nil {

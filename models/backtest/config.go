@@ -32,6 +32,9 @@ var (
 	DefaultSweepQuantiles = []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99}
 )
 
+// DefaultMargin is the naive alternative's head room: +20%.
+const DefaultMargin = 0.2
+
 // Config describes one backtest: the workload, the autoscaler around it
 // and the policies to compare.
 type Config struct {
@@ -57,8 +60,8 @@ type Config struct {
 	// (default 0.9).
 	Quantile float64
 	// Margin is the margin policy's head room over the observed load, as a
-	// fraction (0.2 is +20%; default 0.2). It is also the reference of
-	// the reduction at equal cost.
+	// fraction (DefaultMargin, 0.2, is +20%; 0 is none). It is also the
+	// reference of the reduction at equal cost.
 	Margin float64
 	// MinReplicas and MaxReplicas bound every policy (defaults 1 and 100).
 	MinReplicas int
@@ -114,9 +117,6 @@ func (c Config) withDefaults(step time.Duration) (Config, error) {
 	}
 	if c.Quantile == 0 {
 		c.Quantile = d.Quantile
-	}
-	if c.Margin == 0 {
-		c.Margin = 0.2
 	}
 	if c.MinReplicas == 0 && c.MaxReplicas == 0 {
 		c.MinReplicas, c.MaxReplicas = d.MinReplicas, d.MaxReplicas

@@ -46,6 +46,7 @@ func fixedStartup(d time.Duration) Startup { return Startup{Kind: StartupFixed, 
 // delay and metric lag.
 func replayConfig(startup, lag time.Duration) Config {
 	return Config{
+		Margin:             DefaultMargin,
 		CapacityPerReplica: 10,
 		Startup:            fixedStartup(startup),
 		Lag:                lag,

@@ -31,6 +31,7 @@ var reportResult = sync.OnceValues(func() (*Result, error) {
 		s.Values[i] = math.NaN()
 	}
 	return Run(context.Background(), s, Config{
+		Margin:             DefaultMargin,
 		CapacityPerReplica: 10,
 		Startup:            Startup{Kind: StartupFixed, A: 2 * time.Minute},
 		Lag:                time.Minute,
