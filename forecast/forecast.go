@@ -343,19 +343,11 @@ func (f *Fitted) Forecast(h int, quantiles []float64) (*Result, error) {
 			r.Point[i] = 0
 		}
 	}
-	if h > f.Calibration.Horizon() && len(quantiles) > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("intervals beyond step %d are extrapolated (square-root rule)", f.Calibration.Horizon()))
+	if note := f.Calibration.ExtrapolationNote(h); note != "" && len(quantiles) > 0 {
+		r.Notes = append(r.Notes, note)
 	}
 	for _, q := range quantiles {
-		vals := make([]float64, h)
-		for i := range vals {
-			off := f.Calibration.Offset(i+1, q)
-			if f.Calibration.Relative {
-				off *= r.Point[i]
-			}
-			vals[i] = math.Max(0, r.Point[i]+off)
-		}
-		r.Quantiles = append(r.Quantiles, Quantile{Level: q, Values: vals})
+		r.Quantiles = append(r.Quantiles, Quantile{Level: q, Values: f.Calibration.QuantileForecast(nil, r.Point, q)})
 	}
 	return r, nil
 }

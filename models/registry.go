@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -661,7 +660,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	// The calibration is never changed after a fit, so its quantiles can
 	// be computed without the lock: a long forecast with several quantiles
 	// must not hold up recommendations.
-	cal := s.fitted.Calibration
+	cal := &s.fitted.Calibration
 	step := s.target.Step
 	v := &ForecastView{
 		Target:     name,
@@ -680,41 +679,13 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	if len(quantiles) > 0 {
 		v.Quantiles = make([]forecast.Quantile, len(quantiles))
 		for j, q := range quantiles {
-			v.Quantiles[j] = forecast.Quantile{Level: q, Values: quantileForecast(res.Point, &cal, q)}
+			v.Quantiles[j] = forecast.Quantile{Level: q, Values: cal.QuantileForecast(nil, res.Point, q)}
 		}
-		if horizon > cal.Horizon() {
-			// As forecast.Fitted.Forecast says.
-			v.Notes = append(v.Notes, fmt.Sprintf("intervals beyond step %d are extrapolated (square-root rule)", cal.Horizon()))
+		if note := cal.ExtrapolationNote(horizon); note != "" {
+			v.Notes = append(v.Notes, note)
 		}
 	}
 	return v, nil
-}
-
-// quantileForecast is the q-quantile forecast for the point forecast, as
-// forecast.Fitted.Forecast computes it.
-func quantileForecast(point []float64, cal *forecast.Calibration, q float64) []float64 {
-	out := offsets(cal, q, len(point))
-	for i, p := range point {
-		out[i] = quantileAt(p, out[i], cal.Relative)
-	}
-	return out
-}
-
-// offsets returns cal.Offset(h, q) for steps h = 1..n. Beyond the
-// calibrated horizon H the offset is that of step H times the square root
-// of h/H (Offset's rule), found here without merging the pooled errors
-// again.
-func offsets(cal *forecast.Calibration, q float64, n int) []float64 {
-	H := cal.Horizon()
-	out := make([]float64, n)
-	for i := range out {
-		if h := i + 1; h <= H || H == 0 {
-			out[i] = cal.Offset(h, q)
-		} else {
-			out[i] = math.Sqrt(float64(h)/float64(H)) * out[H-1]
-		}
-	}
-	return out
 }
 
 // Anomalies returns the anomalous spans overlapping [start, end), sorted
@@ -758,7 +729,7 @@ func (r *Registry) states() []*targetState {
 // scheduled.
 func (r *Registry) newState(t Target, origin string) *targetState {
 	t.Seasons = slices.Clone(t.Seasons)
-	s := &targetState{target: t, origin: origin, lastShift: -1}
+	s := &targetState{target: t, origin: origin, timeline: NewTimeline(&t, r.now(), r.jitter)}
 	s.fetchTask = task{state: s, kind: taskFetch, index: -1}
 	s.fitTask = task{state: s, kind: taskFit, index: -1}
 	s.history = newHistoryRing(r.historySteps(&t))
@@ -789,8 +760,9 @@ func (r *Registry) reconfigure(s *targetState, t Target) {
 			}
 			s.refreshForecast()
 		}
-		if s.fitted != nil && s.fitFailures == 0 && old.RefitInterval != t.RefitInterval {
-			r.sched.schedule(&s.fitTask, s.fittedAt.Add(r.jittered(t.RefitInterval)))
+		reschedule := s.fitted != nil && !s.timeline.Failing() && old.RefitInterval != t.RefitInterval
+		if next := s.timeline.SetRefitInterval(t.RefitInterval, s.fittedAt); reschedule {
+			r.sched.schedule(&s.fitTask, next)
 		}
 		return
 	}
@@ -800,6 +772,7 @@ func (r *Registry) reconfigure(s *targetState, t Target) {
 	keepData := old.Query == t.Query && old.Step == t.Step
 	s.epoch++
 	s.dropModel(keepData)
+	s.timeline = NewTimeline(&t, now, r.jitter)
 	s.history.resize(r.historySteps(&t), keepData, t.Step)
 	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
 	r.sched.schedule(&s.fetchTask, now)
@@ -809,14 +782,6 @@ func (r *Registry) reconfigure(s *targetState, t Target) {
 // historySteps is how many points a target's history cache holds.
 func (r *Registry) historySteps(t *Target) int {
 	return int(min(r.opts.HistoryCache, t.History) / t.Step)
-}
-
-// jittered is d times a random factor in [1-Jitter, 1+Jitter].
-func (r *Registry) jittered(d time.Duration) time.Duration {
-	r.randMu.Lock()
-	u := r.rand.Float64()
-	r.randMu.Unlock()
-	return time.Duration(float64(d) * (1 + r.opts.Jitter*(2*u-1)))
 }
 
 // sameModel reports whether a model fitted for a applies to b: the fields
@@ -832,25 +797,4 @@ func samePolicy(a, b *Target) bool {
 		a.LeadTime == b.LeadTime && a.Margin == b.Margin && a.Quantile == b.Quantile &&
 		a.MinReplicas == b.MinReplicas && a.MaxReplicas == b.MaxReplicas &&
 		a.RefitInterval == b.RefitInterval && a.HoldFor == b.HoldFor
-}
-
-// quantileAt is the quantile value for a point forecast and its
-// calibration offset, as forecast.Fitted.Forecast computes it.
-func quantileAt(point, offset float64, relative bool) float64 {
-	if relative {
-		offset *= point
-	}
-	return math.Max(0, point+offset)
-}
-
-// QuantileOffsets returns the calibration offsets of quantile q for steps
-// 1..n, as the registry finds them once per fit (the backtest replays the
-// service's forecasts with them).
-func QuantileOffsets(cal *forecast.Calibration, q float64, n int) []float64 {
-	return offsets(cal, q, n)
-}
-
-// QuantileAt is the quantile value for a point forecast and its offset.
-func QuantileAt(point, offset float64, relative bool) float64 {
-	return quantileAt(point, offset, relative)
 }

@@ -5,22 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 )
-
-// restoreSpread bounds the random delay of the background refit of a
-// target restored from its snapshot, so that a restart does not refit
-// every target at once.
-const restoreSpread = 10 * time.Minute
-
-// maxGap is how many steps a model or detector may be behind and still
-// catch up by streaming: half the history. Further behind, it is refitted.
-func maxGap(t *Target) int { return max(1, int(t.History/t.Step/2)) }
 
 // restore loads every snapshot and installs those whose targets are
 // declared with the same model configuration; targets created through the
@@ -123,7 +113,7 @@ func (r *Registry) useSnapshot(s *targetState, snap *Snapshot, plan forecastPlan
 		plan = r.newPlan(snap.Model, &s.target)
 	}
 	s.restoreSnapshot(snap, plan)
-	refit := now.Add(r.restoreDelay(&s.target))
+	refit := s.timeline.Restored(now, r.uniform())
 	s.mu.Unlock()
 	r.log.Info("restored from snapshot", "target", snap.Name, "model", snap.Model.Model,
 		"generation", snap.Generation, "last_observed", snap.LastObserved)
@@ -131,14 +121,16 @@ func (r *Registry) useSnapshot(s *targetState, snap *Snapshot, plan forecastPlan
 	return refit, true
 }
 
-// restoreDelay is how long after a restore the target is refitted: a step,
-// and a random share of its refit interval (at most restoreSpread).
-func (r *Registry) restoreDelay(t *Target) time.Duration {
+// uniform draws a number in [0, 1) for the restore delay and the jitter.
+func (r *Registry) uniform() float64 {
 	r.randMu.Lock()
-	u := r.rand.Float64()
-	r.randMu.Unlock()
-	return t.Step + time.Duration(u*float64(min(t.RefitInterval, restoreSpread)))
+	defer r.randMu.Unlock()
+	return r.rand.Float64()
 }
+
+// jitter draws the factor a refit interval is multiplied by: in
+// [1-Jitter, 1+Jitter].
+func (r *Registry) jitter() float64 { return 1 + r.opts.Jitter*(2*r.uniform()-1) }
 
 // restoreSnapshot installs a snapshot; s.mu is held. The last good
 // recommendation it holds becomes the previous one, so that a restart
@@ -184,101 +176,64 @@ func (s *targetState) restoreSnapshot(snap *Snapshot, plan forecastPlan) {
 // declared after Run started, restores its snapshot). On failure the old
 // model stays and the fit is retried with a backoff.
 func (r *Registry) fit(ctx context.Context, t *task) {
-	s := t.state
+	r.sched.finish(t, r.runFit(ctx, t.state))
+}
+
+// runFit is fit's work; it returns when the target is fitted next.
+func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 	s.mu.Lock()
 	if s.deleted {
 		s.mu.Unlock()
-		r.sched.finish(t, r.now())
-		return
+		return r.now()
 	}
 	tg := s.target
 	epoch := s.epoch
 	tryLoad := r.opts.Store != nil && !s.loadTried && s.fitted == nil
 	s.loadTried = true
+	s.timeline.BeginFit()
 	s.mu.Unlock()
 
 	if tryLoad {
 		if at, ok := r.loadSnapshot(s, &tg, epoch); ok {
-			r.sched.finish(t, at)
-			return
+			return at
 		}
 	}
 
 	start := r.now()
-	series, first, last, err := r.history(ctx, &tg, start)
+	series, err := r.src.Range(ctx, tg.Query, HistoryStart(&tg, start.Truncate(tg.Step)), start.Truncate(tg.Step), tg.Step)
 	fetchedAt := r.now()
 	var f *forecast.Fitted
+	var first, last int
 	var plan forecastPlan
-	if err == nil {
-		f, err = forecast.Fit(series.Values[first:last+1], &forecast.Options{
-			Model:   tg.Model,
-			Horizon: fitHorizon(&tg),
-			Periods: periods(&tg),
-			Step:    tg.Step,
-		})
-		if err != nil {
-			err = fmt.Errorf("fit %d points: %w", last+1-first, err)
-		} else {
-			plan = r.newPlan(f, &tg)
-		}
+	if err != nil {
+		err = fmt.Errorf("fetch history: %w", err)
+	} else if f, first, last, err = FitHistory(&tg, series); err == nil {
+		plan = r.newPlan(f, &tg)
 	}
 	now := r.now()
-	if ctx.Err() != nil {
-		r.sched.finish(t, now) // shutting down: not the target's failure
-		return
-	}
 
 	s.mu.Lock()
-	if s.deleted || s.epoch != epoch {
+	if ctx.Err() != nil || s.deleted || s.epoch != epoch {
+		// Shutting down, or the target changed: not the target's failure.
+		s.timeline.Cancel(now)
 		s.mu.Unlock()
-		r.sched.finish(t, now)
-		return
+		return now
 	}
 	if series != nil {
 		s.lastFetch = later(s.lastFetch, fetchedAt)
 	}
 	if err != nil {
-		s.fitErr = err.Error()
-		s.fitErrors++
-		s.fitFailures++
-		s.fitAttempted = true
-		backoff := min(tg.RefitInterval, time.Minute<<min(s.fitFailures-1, 20))
-		failures, kept := s.fitFailures, s.fitted != nil
-		// Finished under the lock, so that a status never shows a fit
-		// done but not yet scheduled again.
-		r.sched.finish(t, now.Add(backoff))
-		s.mu.Unlock()
-		r.log.Warn("fit failed", "target", tg.Name, "failures", failures, "model_kept", kept, "retry_in", backoff, "err", err)
-		return
+		return r.fitFailed(s, &tg, now, err)
 	}
 	if !samePolicy(&tg, &s.target) {
 		plan = r.newPlan(f, &s.target)
 	}
-	s.fitted, s.plan = f, plan
-	s.generation++
-	s.fittedAt, s.fitDuration = now, now.Sub(start)
-	s.fitErr, s.fitFailures, s.fitAttempted = "", 0, true
-	s.dataStart, s.dataEnd = series.Time(first), series.Time(last)
-	s.lastObserved = s.dataEnd
-	s.training = trainingEvents(f.Anomalies, s.dataStart, tg.Step)
-	// The history goes to the parts that have not seen it: the data, and
-	// a detector kept from before (a detector is kept across refits).
-	s.ingest(series, last, maxGap(&tg))
-	var detErr error
-	if s.detector == nil {
-		detErr = s.newDetector(series, first, last)
-	}
-	// Streaming went on during the fit: the new model (or detector)
-	// catches up at once, from the history cache or else a fetch.
-	catchUp := !s.replay()
-	s.refreshForecast()
-	s.version++
-	generation, kind, reason := s.generation, f.Model, f.Reason
-	r.sched.finish(t, now.Add(r.jittered(s.target.RefitInterval)))
+	next, catchUp, detErr := s.install(f, plan, series, first, last, now, start)
+	generation := s.generation
 	s.mu.Unlock()
 
-	r.log.Info("fitted", "target", tg.Name, "model", kind, "generation", generation,
-		"points", last+1-first, "took", now.Sub(start), "seasons", f.Seasons, "reason", reason)
+	r.log.Info("fitted", "target", tg.Name, "model", f.Model, "generation", generation,
+		"points", last+1-first, "took", now.Sub(start), "seasons", f.Seasons, "reason", f.Reason)
 	if detErr != nil {
 		r.log.Warn("no live anomaly detection", "target", tg.Name, "err", detErr)
 	}
@@ -286,6 +241,44 @@ func (r *Registry) fit(ctx context.Context, t *task) {
 		r.sched.expedite(&s.fetchTask, now)
 	}
 	r.save(s)
+	return next
+}
+
+// fitFailed records a failed fit; s.mu is held and released.
+func (r *Registry) fitFailed(s *targetState, tg *Target, now time.Time, err error) time.Time {
+	s.fitErr = err.Error()
+	s.fitErrors++
+	s.fitAttempted = true
+	backoff := s.timeline.FitFailed(now)
+	failures, kept := s.timeline.Failures(), s.fitted != nil
+	s.mu.Unlock()
+	r.log.Warn("fit failed", "target", tg.Name, "failures", failures, "model_kept", kept, "retry_in", backoff, "err", err)
+	return now.Add(backoff)
+}
+
+// install puts a model fitted at now (begun at start) on history[first:last+1]
+// in place; s.mu is held. It returns when the next fit is due, whether the
+// model must catch up by a fetch, and why there is no live detector.
+func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *feed.Series, first, last int, now, start time.Time) (next time.Time, catchUp bool, detErr error) {
+	s.fitted, s.plan = f, plan
+	s.generation++
+	s.fittedAt, s.fitDuration = now, now.Sub(start)
+	s.fitErr, s.fitAttempted = "", true
+	s.dataStart, s.dataEnd = history.Time(first), history.Time(last)
+	s.lastObserved = s.dataEnd
+	s.training = trainingEvents(f.Anomalies, s.dataStart, s.target.Step)
+	// The history goes to the parts that have not seen it: the data, and
+	// a detector kept from before (a detector is kept across refits).
+	s.ingest(history, last)
+	if s.detector == nil {
+		detErr = s.newDetector(history, first, last)
+	}
+	// Streaming went on during the fit: the new model (or detector)
+	// catches up at once, from the history cache or else a fetch.
+	catchUp = !s.replay()
+	s.refreshForecast()
+	s.version++
+	return s.timeline.Fitted(now), catchUp, detErr
 }
 
 // loadSnapshot restores a target declared after Run started from its
@@ -305,95 +298,50 @@ func (r *Registry) loadSnapshot(s *targetState, tg *Target, epoch uint64) (time.
 	return r.useSnapshot(s, snap, r.newPlan(snap.Model, tg), tg, epoch)
 }
 
-// history fetches the target's history window ending at now, and returns
-// it with the indices of its first and last finite points.
-func (r *Registry) history(ctx context.Context, t *Target, now time.Time) (s *feed.Series, first, last int, err error) {
-	end := now.Truncate(t.Step)
-	n := max(int(t.History/t.Step), minHistorySteps)
-	start := end.Add(-time.Duration(n-1) * t.Step)
-	s, err = r.src.Range(ctx, t.Query, start, end, t.Step)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("fetch history: %w", err)
-	}
-	first, last = -1, -1
-	for i, v := range s.Values {
-		if finite(v) {
-			if first < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	if last < 0 {
-		return s, 0, 0, fmt.Errorf("fetch history: no data in the %s before %s", fmtDuration(t.History), end.Format(time.RFC3339))
-	}
-	return s, first, last, nil
-}
-
 // fetch streams the points since the last one the target took, through
 // the last grid point before now. A fetch that fails changes nothing but
 // the fetch error: the policy sees the data age and holds.
 func (r *Registry) fetch(ctx context.Context, t *task) {
-	s := t.state
+	r.sched.finish(t, r.runFetch(ctx, t.state))
+}
+
+// runFetch is fetch's work; it returns when the target is fetched next.
+func (r *Registry) runFetch(ctx context.Context, s *targetState) time.Time {
 	now := r.now()
 	s.mu.Lock()
 	if s.deleted {
 		s.mu.Unlock()
-		r.sched.finish(t, now)
-		return
+		return now
 	}
 	tg := s.target
 	epoch := s.epoch
 	step := tg.Step
 	end := now.Truncate(step)
 	next := end.Add(step)
-	gapLimit := maxGap(&tg)
-	var start time.Time
-	if w := s.watermark(); w.IsZero() {
-		// Nothing yet: enough for the history cache and a reactive answer.
-		n := min(max(len(s.history.buf), 5), max(int(tg.History/step), 1))
-		start = end.Add(-time.Duration(n-1) * step)
-	} else {
-		start = w.Add(step)
-	}
-	// Far behind, only the recent points are fetched, and the model is
-	// refitted rather than streamed through the gap (unless fits are
-	// failing: then their backoff stands).
-	start = later(start, end.Add(-time.Duration(gapLimit)*step))
-	refitting := s.fitFailures == 0
-	behind := refitting && s.fitted != nil && stepsBetween(s.lastObserved, end, step) > gapLimit
+	// Nothing yet: enough for the history cache and a reactive answer.
+	initial := min(max(len(s.history.buf), 5), max(int(tg.History/step), 1))
+	start := FetchStart(&tg, s.watermark(), end, initial)
+	behind := s.fitted != nil && stepsBetween(s.lastObserved, end, step) > MaxGap(&tg) && s.timeline.Behind(now)
 	s.mu.Unlock()
 	if behind {
 		r.sched.expedite(&s.fitTask, now)
 	}
 	if start.After(end) {
-		r.sched.finish(t, next)
-		return
+		return next
 	}
 
 	series, err := r.src.Range(ctx, tg.Query, start, end, step)
 	if ctx.Err() != nil {
-		r.sched.finish(t, next)
-		return
+		return next
 	}
 	s.mu.Lock()
 	if s.deleted || s.epoch != epoch {
 		s.mu.Unlock()
-		r.sched.finish(t, next)
-		return
+		return next
 	}
 	if err != nil {
-		s.fetchErr = err.Error()
-		s.fetchErrors++
-		began := !s.fetchFailing
-		s.fetchFailing = true
-		s.mu.Unlock()
-		if began {
-			r.log.Warn("fetch failed; the last good state is kept until data is back", "target", tg.Name, "err", err)
-		}
-		_, _ = r.recommend(s, tg.Name) // stale now, or soon: held, never lower
-		r.sched.finish(t, next)
-		return
+		r.fetchFailed(s, &tg, err)
+		return next
 	}
 	if s.fetchFailing {
 		r.log.Info("fetch recovered", "target", tg.Name, "errors", s.fetchErrors)
@@ -402,20 +350,16 @@ func (r *Registry) fetch(ctx context.Context, t *task) {
 	s.lastFetch = r.now()
 	var shiftAt time.Time
 	if last := lastFinite(series.Values); last >= 0 {
-		advanced, shift, lagging := s.ingest(series, last, gapLimit)
+		advanced, shift, lagging := s.ingest(series, last)
 		if advanced {
 			s.refreshForecast()
 		}
 		s.version++
-		behind = behind || refitting && lagging
+		if lagging && s.timeline.Behind(now) {
+			behind = true
+		}
 		if shift {
-			// A level shift: refit soon, but not more often than every
-			// shiftRefitSteps steps.
-			shiftAt = now
-			if !s.shiftRefit.IsZero() {
-				shiftAt = later(shiftAt, s.shiftRefit.Add(shiftRefitSteps*step))
-			}
-			s.shiftRefit = shiftAt
+			shiftAt = s.timeline.Shift(now)
 		}
 	}
 	s.mu.Unlock()
@@ -427,7 +371,20 @@ func (r *Registry) fetch(ctx context.Context, t *task) {
 		r.sched.expedite(&s.fitTask, now)
 	}
 	_, _ = r.recommend(s, tg.Name) // ErrNotReady only before any data
-	r.sched.finish(t, next)
+	return next
+}
+
+// fetchFailed records a failed fetch; s.mu is held and released.
+func (r *Registry) fetchFailed(s *targetState, tg *Target, err error) {
+	s.fetchErr = err.Error()
+	s.fetchErrors++
+	began := !s.fetchFailing
+	s.fetchFailing = true
+	s.mu.Unlock()
+	if began {
+		r.log.Warn("fetch failed; the last good state is kept until data is back", "target", tg.Name, "err", err)
+	}
+	_, _ = r.recommend(s, tg.Name) // stale now, or soon: held, never lower
 }
 
 // save writes the target's snapshot if its state changed since the last
@@ -500,13 +457,4 @@ func lastFinite(values []float64) int {
 		}
 	}
 	return -1
-}
-
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

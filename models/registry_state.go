@@ -6,27 +6,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prescale/prescale/anomaly"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 )
 
-// Limits of a target's state.
-const (
-	// maxEvents bounds the live and level-shift anomaly events kept.
-	maxEvents = 1000
-	// liveThreshold is the detector score from which a point is anomalous.
-	liveThreshold = 0.5
-	// detectorWarmUp is the fewest trailing points of a fit's history a new
-	// detector is warmed up on (more with a long season: three seasons
-	// and a window).
-	detectorWarmUp = 4000
-	// shiftRefitSteps is the fewest steps between refits for level shifts.
-	shiftRefitSteps = 10
-	// Fit horizons, in steps: twice the lead window within these bounds.
-	minFitHorizon = 48
-	maxFitHorizon = 1440
-)
+// maxEvents bounds the live and level-shift anomaly events kept.
+const maxEvents = 1000
 
 // targetState is one target: its configuration, fitted model, detector,
 // recent data, cached forecast and last recommendation. mu guards every
@@ -53,23 +38,18 @@ type targetState struct {
 	fitDuration  time.Duration
 	fitErr       string
 	fitErrors    uint64
-	fitFailures  int // in a row, for the backoff
 	fitAttempted bool
+	// timeline schedules the fits.
+	timeline     *Timeline
 	dataStart    time.Time
 	dataEnd      time.Time
 	lastObserved time.Time
 	training     []AnomalyEvent
 
-	// The live detector: it has seen every step from detStart through
-	// detEnd, and Shifts up to index lastShift have been reported.
-	detector   *anomaly.Default
-	detStart   time.Time
-	detEnd     time.Time
-	lastShift  int
-	shiftRefit time.Time // when the last refit for a level shift was asked for
-	events     eventRing
-	live       AnomalyEvent // the live span still open, when liveOpen
-	liveOpen   bool
+	// The live detector, nil until a fit makes it (and after it fell
+	// behind), and the events it reported.
+	detector *LiveDetector
+	events   eventRing
 
 	// The data: every point through streamed went into the history cache,
 	// the latest observation and the accuracy tracker.
@@ -105,68 +85,40 @@ type targetState struct {
 	fitTask   task
 }
 
-// leadSteps is the lead window, LeadTime+Margin, in whole steps.
-func leadSteps(t *Target) int {
-	return max(1, int(ceilDiv(t.LeadTime+t.Margin, t.Step)))
-}
-
-// fitHorizon is the horizon a target's model is fitted and calibrated for.
-func fitHorizon(t *Target) int {
-	return min(max(2*leadSteps(t), minFitHorizon), maxFitHorizon)
-}
-
 // accuracyCapacity is how many forecasts may wait for their actual: one
 // per step of the lead window, and as many for late data.
 func accuracyCapacity(t *Target) int { return 2*leadSteps(t) + 8 }
-
-func ceilDiv(a, b time.Duration) time.Duration { return (a + b - 1) / b }
-
-// periods are the declared seasons in steps.
-func periods(t *Target) []int {
-	var out []int
-	for _, s := range t.Seasons {
-		out = append(out, int(s/t.Step))
-	}
-	return out
-}
 
 // forecastPlan is what a target's cached forecast takes from the model's
 // calibration. The calibration does not change between fits, so the
 // quantile offsets are found once per fit (each is a sort of pooled
 // errors) and a streaming update needs only the point forecast.
 type forecastPlan struct {
-	lead     int // steps from the last observation to the end of the lead window
-	steps    int // length of the cached forecast
-	relative bool
-	offsets  []float64 // of Target.Quantile, for steps 1..steps
-	tracked  []float64 // of the registry's quantiles, at step lead
-	low      float64   // of accuracyLow and accuracyHigh, at step lead
-	high     float64
+	lead    int // steps from the last observation to the end of the lead window
+	steps   int // length of the cached forecast
+	cal     *forecast.Calibration
+	offsets []float64 // of Target.Quantile, for steps 1..steps
+	tracked []float64 // of the registry's quantiles, at step lead
+	low     float64   // of accuracyLow and accuracyHigh, at step lead
+	high    float64
 }
 
-// newPlan finds the offsets for target t. The cached forecast reaches past
-// the lead window by the staleness threshold and two steps, so that it
-// covers the window until the data turns stale.
+// newPlan finds the offsets for target t.
 func (r *Registry) newPlan(f *forecast.Fitted, t *Target) forecastPlan {
-	lead := leadSteps(t)
-	staleAfter := r.opts.StaleAfter
-	if staleAfter <= 0 {
-		staleAfter = 2*t.Step + StaleGrace
-	}
 	cal := &f.Calibration
 	p := forecastPlan{
-		lead:     lead,
-		steps:    lead + int(ceilDiv(staleAfter, t.Step)) + 2,
-		relative: cal.Relative,
-		tracked:  make([]float64, len(r.opts.Quantiles)),
+		lead:    leadSteps(t),
+		steps:   ForecastSteps(t, 0, StaleAfter(t, r.opts.StaleAfter)),
+		cal:     cal,
+		tracked: make([]float64, len(r.opts.Quantiles)),
 	}
-	p.offsets = offsets(cal, t.Quantile, p.steps)
+	p.offsets = cal.Offsets(make([]float64, p.steps), t.Quantile)
 	// Offsets at the lead step, each found once.
-	found := map[float64]float64{t.Quantile: p.offsets[lead-1]}
+	found := map[float64]float64{t.Quantile: p.offsets[p.lead-1]}
 	at := func(q float64) float64 {
 		off, ok := found[q]
 		if !ok {
-			off = cal.Offset(lead, q)
+			off = cal.Offset(p.lead, q)
 			found[q] = off
 		}
 		return off
@@ -192,18 +144,18 @@ func (s *targetState) refreshForecast() {
 	if err != nil {
 		return // a model that cannot forecast leaves the reactive floor
 	}
-	rel := s.plan.relative
+	cal := s.plan.cal
 	for i, p := range res.Point {
-		s.fc = append(s.fc, quantileAt(p, s.plan.offsets[i], rel))
+		s.fc = append(s.fc, cal.Apply(p, s.plan.offsets[i]))
 	}
 	step := s.target.Step
 	s.fcStart = s.lastObserved.Add(step)
 	p := res.Point[s.plan.lead-1]
 	for i, off := range s.plan.tracked {
-		s.leadValues[i] = quantileAt(p, off, rel)
+		s.leadValues[i] = cal.Apply(p, off)
 	}
 	at := s.lastObserved.Add(time.Duration(s.plan.lead) * step)
-	s.accuracy.add(at, p, quantileAt(p, s.plan.low, rel), quantileAt(p, s.plan.high, rel))
+	s.accuracy.add(at, p, cal.Apply(p, s.plan.low), cal.Apply(p, s.plan.high))
 }
 
 // watermark is the time of the last point every part of the state has
@@ -213,8 +165,8 @@ func (s *targetState) watermark() time.Time {
 	if s.fitted != nil && (w.IsZero() || s.lastObserved.Before(w)) {
 		w = s.lastObserved
 	}
-	if s.detector != nil && (w.IsZero() || s.detEnd.Before(w)) {
-		w = s.detEnd
+	if s.detector != nil && (w.IsZero() || s.detector.End().Before(w)) {
+		w = s.detector.End()
 	}
 	return w
 }
@@ -224,12 +176,13 @@ func (s *targetState) watermark() time.Time {
 // late). Each part of the state takes the points after the last one it
 // took, a missing step between as a gap: the history cache, the latest
 // observation and the accuracy tracker; the detector; the model. A part
-// more than maxGap steps behind does not stream: the detector is dropped
+// more than MaxGap steps behind does not stream: the detector is dropped
 // and the model left as it is, and behind asks for a refit, which
 // replaces both. advanced says whether the model moved, shift whether the
 // detector confirmed a level shift.
-func (s *targetState) ingest(series *feed.Series, last, maxGap int) (advanced, shift, behind bool) {
+func (s *targetState) ingest(series *feed.Series, last int) (advanced, shift, behind bool) {
 	step := s.target.Step
+	maxGap := MaxGap(&s.target)
 	for i := 0; i <= last; i++ {
 		t := series.Time(i)
 		v := series.Values[i]
@@ -244,11 +197,11 @@ func (s *targetState) ingest(series *feed.Series, last, maxGap int) (advanced, s
 			s.accuracy.observe(t, v)
 			s.streamed = t
 		}
-		if s.detector != nil && t.After(s.detEnd) {
-			if gap := stepsBetween(s.detEnd, t, step); gap > maxGap {
+		if s.detector != nil && t.After(s.detector.End()) {
+			if gap := s.detector.Gap(t); gap > maxGap {
 				s.dropDetector()
 				behind = true
-			} else if s.detect(t, v, gap) {
+			} else if s.detector.Observe(t, v, gap) {
 				shift = true
 			}
 		}
@@ -258,10 +211,7 @@ func (s *targetState) ingest(series *feed.Series, last, maxGap int) (advanced, s
 				behind = true
 				continue
 			}
-			for range gap {
-				s.fitted.Observe(math.NaN())
-			}
-			s.fitted.Observe(v)
+			_ = Advance(s.fitted, gap, v) // v is finite or NaN: Observe takes it
 			s.lastObserved = t
 			advanced = true
 		}
@@ -284,101 +234,26 @@ func (s *targetState) replay() bool {
 	if len(vals) < k || !start.Equal(from.Add(step)) {
 		return false
 	}
-	s.ingest(&feed.Series{Start: start, Step: step, Values: vals}, len(vals)-1, maxGap(&s.target))
+	s.ingest(&feed.Series{Start: start, Step: step, Values: vals}, len(vals)-1)
 	return !s.watermark().Before(s.streamed)
 }
 
-// stepsBetween is how many grid steps lie strictly between a and b.
-func stepsBetween(a, b time.Time, step time.Duration) int {
-	return max(int(b.Sub(a)/step)-1, 0)
-}
-
-// detect feeds the detector gap missing steps and then v at t, records
-// the live anomaly spans and level shifts, and reports a new level shift.
-func (s *targetState) detect(t time.Time, v float64, gap int) bool {
-	step := s.target.Step
-	for range gap {
-		s.detector.Update(math.NaN())
-	}
-	if gap > 0 {
-		s.closeLive()
-	}
-	s.scoreLive(t, s.detector.Update(v))
-	s.detEnd = t
-	shifts := s.detector.Shifts()
-	if len(shifts) == 0 || shifts[len(shifts)-1] <= s.lastShift {
-		return false
-	}
-	for _, k := range shifts {
-		if k > s.lastShift {
-			s.events.add(AnomalyEvent{
-				Start: s.detStart.Add(time.Duration(k) * step),
-				End:   t.Add(step),
-				Kind:  AnomalyLevelShift,
-				Score: 1,
-			})
-		}
-	}
-	s.lastShift = shifts[len(shifts)-1]
-	return true
-}
-
-// scoreLive extends the open live span with the point at t, or opens one,
-// when its score reaches liveThreshold, and closes it otherwise.
-func (s *targetState) scoreLive(t time.Time, score float64) {
-	if !(score >= liveThreshold) {
-		s.closeLive()
-		return
-	}
-	step := s.target.Step
-	if s.liveOpen && s.live.End.Equal(t) {
-		s.live.End = t.Add(step)
-		s.live.Score = max(s.live.Score, score)
-		return
-	}
-	s.closeLive()
-	s.live = AnomalyEvent{Start: t, End: t.Add(step), Kind: AnomalyLive, Score: score}
-	s.liveOpen = true
-}
-
-func (s *targetState) closeLive() {
-	if s.liveOpen {
-		s.events.add(s.live)
-		s.liveOpen = false
-	}
-}
-
-// newDetector makes the live detector, with the model's shortest season,
-// and warms it up on the end of the history series[first:last+1]. Level
-// shifts within the warm-up are history: the fit has seen them.
-func (s *targetState) newDetector(series *feed.Series, first, last int) error {
-	period := -1 // no season
-	if len(s.fitted.Seasons) > 0 {
-		period = slices.Min(s.fitted.Seasons)
-	}
-	d, err := anomaly.NewDefault(&anomaly.Options{Period: period})
+// newDetector makes the live detector for the model just fitted on
+// history[first:last+1].
+func (s *targetState) newDetector(history *feed.Series, first, last int) error {
+	d, err := NewLiveDetector(s.fitted.Seasons, history, first, last, s.events.add)
 	if err != nil {
 		return err
 	}
-	from := max(first, last+1-max(detectorWarmUp, 3*period+anomaly.DefaultWindow))
-	for _, v := range series.Values[from : last+1] {
-		d.Update(v) // the detector takes non-finite values as gaps
-	}
-	s.closeLive()
 	s.detector = d
-	s.detStart, s.detEnd = series.Time(from), series.Time(last)
-	s.lastShift = -1
-	if shifts := d.Shifts(); len(shifts) > 0 {
-		s.lastShift = shifts[len(shifts)-1]
-	}
 	return nil
 }
 
 func (s *targetState) dropDetector() {
-	s.closeLive()
+	if s.detector != nil {
+		s.detector.Close()
+	}
 	s.detector = nil
-	s.detStart, s.detEnd = time.Time{}, time.Time{}
-	s.lastShift = -1
 }
 
 // dropModel forgets the model after a change of configuration that voids
@@ -389,7 +264,7 @@ func (s *targetState) dropModel(keepData bool) {
 	s.fitted = nil
 	s.plan = forecastPlan{}
 	s.fittedAt, s.fitDuration = time.Time{}, 0
-	s.fitErr, s.fitFailures = "", 0
+	s.fitErr = ""
 	s.dataStart, s.dataEnd, s.lastObserved = time.Time{}, time.Time{}, time.Time{}
 	s.training = nil
 	s.fc, s.fcStart = s.fc[:0], time.Time{}
@@ -431,8 +306,10 @@ func (s *targetState) anomalies(start, end time.Time) []AnomalyEvent {
 	for _, e := range s.events.buf {
 		keep(e)
 	}
-	if s.liveOpen {
-		keep(s.live)
+	if s.detector != nil {
+		if e, open := s.detector.Open(); open {
+			keep(e)
+		}
 	}
 	for _, e := range s.training {
 		keep(e)
@@ -457,7 +334,7 @@ func (r *Registry) statusLocked(s *targetState) TargetStatus {
 		FitDuration:  s.fitDuration,
 		FitError:     s.fitErr,
 		FitErrors:    s.fitErrors,
-		NextRefit:    r.sched.next(&s.fitTask),
+		NextRefit:    s.timeline.NextRefit(),
 		DataStart:    s.dataStart,
 		DataEnd:      s.dataEnd,
 		LastObserved: s.lastObserved,
@@ -579,18 +456,3 @@ func (r *eventRing) add(e AnomalyEvent) {
 	r.buf[r.next] = e
 	r.next = (r.next + 1) % maxEvents
 }
-
-// The registry's schedule and detector constants, for the backtest's
-// replay of what the service would do.
-const (
-	// LiveThreshold is the detector score from which a point is anomalous.
-	LiveThreshold = liveThreshold
-	// DetectorWarmUp is the fewest points a new live detector is warmed up on.
-	DetectorWarmUp = detectorWarmUp
-	// ShiftRefitSteps is the fewest steps between refits for level shifts.
-	ShiftRefitSteps = shiftRefitSteps
-)
-
-// FitHorizon is the horizon, in steps, a target's model is fitted and
-// calibrated for: twice its lead window, within [48, 1440].
-func FitHorizon(t *Target) int { return fitHorizon(t) }

@@ -39,12 +39,13 @@ func TestLiveSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.newState(stateTarget(), OriginAPI)
+	s.detector = &LiveDetector{step: time.Minute, emit: s.events.add}
 	at := func(i int) time.Time { return stateStart.Add(time.Duration(i) * time.Minute) }
 	for i, score := range []float64{0.1, 0.6, 0.8, 0.5, 0.2, 0.7, 0.49, 0.9} {
-		s.scoreLive(at(i), score)
+		s.detector.score(at(i), score)
 	}
-	s.scoreLive(at(9), 0.95) // after a missing step (8): a new span
-	s.scoreLive(at(10), 0.6)
+	s.detector.score(at(9), 0.95) // after a missing step (8): a new span
+	s.detector.score(at(10), 0.6)
 
 	got := s.anomalies(at(0), at(20))
 	want := []AnomalyEvent{
@@ -67,9 +68,10 @@ func TestLiveSpans(t *testing.T) {
 
 	// Only the last maxEvents closed spans are kept.
 	s = r.newState(stateTarget(), OriginAPI)
+	s.detector = &LiveDetector{step: time.Minute, emit: s.events.add}
 	for i := range maxEvents + 5 {
-		s.scoreLive(at(2*i), 1)
-		s.scoreLive(at(2*i+1), 0)
+		s.detector.score(at(2*i), 1)
+		s.detector.score(at(2*i+1), 0)
 	}
 	got = s.anomalies(at(0), at(4*maxEvents))
 	slices.SortFunc(got, func(a, b AnomalyEvent) int { return a.Start.Compare(b.Start) })
@@ -209,7 +211,7 @@ func TestReplay(t *testing.T) {
 			s := r.newState(tg, OriginAPI)
 			s.history = newHistoryRing(c.capacity)
 			for i := -3; i <= 3; i++ {
-				s.ingest(&feed.Series{Start: at(i), Step: tg.Step, Values: []float64{float64(100 + i)}}, 0, maxGap(&tg))
+				s.ingest(&feed.Series{Start: at(i), Step: tg.Step, Values: []float64{float64(100 + i)}}, 0)
 			}
 			f := stateFit(t)
 			seen := f.Observations

@@ -1,8 +1,10 @@
 package models
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -237,15 +239,46 @@ func (r *Registry) loop(ctx context.Context, fits, fetches chan<- *task, saves c
 	}
 }
 
+// maxDueRounds bounds RunDue's rounds at one instant: a fit abandoned
+// because its target changed runs again at once, nothing else does.
+const maxDueRounds = 16
+
+// RunDue runs every fetch and fit due at the registry's clock on the calling
+// goroutine, the fetches first, again until none is due (a fetch that finds
+// a level shift makes a fit due at once), and returns how many ran. It is
+// Run's loop without goroutines or timers, for simulations and tests that
+// drive the clock through RegistryOptions.Now; it must not be called while
+// Run runs.
+func (r *Registry) RunDue(ctx context.Context) int {
+	ran := 0
+	var due []*task
+	for range maxDueRounds {
+		due, _ = r.sched.due(r.now(), due[:0])
+		if len(due) == 0 {
+			break
+		}
+		slices.SortStableFunc(due, func(a, b *task) int { return cmp.Compare(a.kind, b.kind) })
+		for _, t := range due {
+			r.run(ctx, t)
+		}
+		ran += len(due)
+	}
+	return ran
+}
+
+// run runs one task.
+func (r *Registry) run(ctx context.Context, t *task) {
+	if t.kind == taskFit {
+		r.fit(ctx, t)
+		return
+	}
+	r.fetch(ctx, t)
+}
+
 // worker runs the tasks it receives until the channel is closed.
 func (r *Registry) worker(ctx context.Context, tasks <-chan *task) {
 	for t := range tasks {
-		switch t.kind {
-		case taskFit:
-			r.fit(ctx, t)
-		default:
-			r.fetch(ctx, t)
-		}
+		r.run(ctx, t)
 	}
 }
 

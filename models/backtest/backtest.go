@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/models"
 )
 
 // ErrInput marks a demand series the backtest cannot replay.
@@ -289,32 +290,8 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 	// Prescale's forecasts, made once for every quantile.
 	var fc *forecasts
 	if c.runsPolicy(Prescale) {
-		t0 := time.Now()
-		fc, err = planFits(ctx, d.values, &c, d.step)
-		if err != nil {
+		if fc, err = prescaleForecasts(ctx, d, &c, quants, res); err != nil {
 			return nil, err
-		}
-		staleSteps := int((c.Lag + 2*d.step + 30*time.Second + d.step - 1) / d.step)
-		fc.h = int((c.Lag+c.Lead+d.step-1)/d.step) + staleSteps + 2
-		var progress func(done, total int)
-		if c.Progress != nil {
-			progress = func(done, total int) { c.Progress("fit", done, total) }
-		}
-		if err := fc.stream(ctx, d.values, &c, d.step, quants, progress); err != nil {
-			return nil, err
-		}
-		res.Timing.ForecastWall = time.Since(t0).Seconds()
-		res.Timing.Fits = len(fc.segs)
-		for _, s := range fc.segs {
-			res.Timing.FitSeconds += s.fitTime.Seconds()
-		}
-		res.Forecast = accuracy(d, fc, &c)
-		res.Band = band(d, fc, &c)
-		for _, a := range fc.anomalies {
-			res.Anomalies = append(res.Anomalies, TimeSpan{series.Time(a.Start), series.Time(a.End)})
-		}
-		for _, k := range fc.shifts {
-			res.LevelShifts = append(res.LevelShifts, series.Time(k))
 		}
 	}
 
@@ -386,4 +363,38 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 	}
 	res.Timing.TotalSeconds = time.Since(began).Seconds()
 	return res, nil
+}
+
+// prescaleForecasts makes the prescale policy's forecasts as the service
+// would have (the target is declared once MinHistory of data is visible)
+// and reports their accuracy, timing and anomalies in res.
+func prescaleForecasts(ctx context.Context, d *data, c *Config, quants []float64, res *Result) (*forecasts, error) {
+	t0 := time.Now()
+	target := c.target(d.step)
+	rt := &replayTarget{values: d.values, start: d.start, step: d.step, target: &target, from: max(0, int(c.MinHistory/d.step)-1)}
+	// Data reaches the service Lag late: the forecast of a state covers the
+	// lag, then the lead window until the data is stale.
+	h := models.ForecastSteps(&target, c.Lag, c.Lag+models.StaleAfter(&target, 0))
+	var progress func(done, total int)
+	if c.Progress != nil {
+		progress = func(done, total int) { c.Progress("fit", done, total) }
+	}
+	fc, err := makeForecasts(ctx, rt, h, quants, c.Workers, progress)
+	if err != nil {
+		return nil, err
+	}
+	res.Timing.ForecastWall = time.Since(t0).Seconds()
+	res.Timing.Fits = len(fc.fits) + fc.failed
+	res.Timing.FitSeconds = fc.fitTime.Seconds()
+	res.Forecast = accuracy(d, fc, c)
+	res.Band = band(d, fc, c)
+	for _, e := range fc.anomalies {
+		if e.Kind == models.AnomalyLevelShift {
+			res.LevelShifts = append(res.LevelShifts, e.Start)
+			continue
+		}
+		res.Anomalies = append(res.Anomalies, TimeSpan{e.Start, e.End})
+	}
+	slices.SortFunc(res.LevelShifts, func(a, b time.Time) int { return a.Compare(b) })
+	return fc, nil
 }

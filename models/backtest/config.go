@@ -239,3 +239,22 @@ func (c *Config) runsPolicy(p string) bool {
 	}
 	return c.Sweep && (p == Prescale || p == Reactive)
 }
+
+// target is the prescale policy's target, as a service would declare it
+// for a series of step.
+func (c *Config) target(step time.Duration) models.Target {
+	return models.Target{
+		Name:               Prescale,
+		Step:               step,
+		History:            c.History,
+		CapacityPerReplica: c.CapacityPerReplica,
+		LeadTime:           c.Lead,
+		Quantile:           c.Quantile,
+		MinReplicas:        c.MinReplicas,
+		MaxReplicas:        c.MaxReplicas,
+		Seasons:            c.Seasons,
+		RefitInterval:      c.RefitInterval,
+		Model:              c.Model,
+		HoldFor:            c.HoldFor,
+	}
+}

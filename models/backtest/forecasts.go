@@ -2,303 +2,437 @@ package backtest
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/prescale/prescale/anomaly"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
 
-// forecasts are the prescale policy's forecasts as the service would have
-// made them: state j is the model after the points up to index j became
-// visible (the model steps over missing points, as the registry does).
+// forecasts are the prescale policy's forecasts as the service makes them:
+// state j is the target after the points up to index j became visible and
+// the fit due then ran. The schedule is the service's own
+// (models.Timeline, models.LiveDetector, models.FetchStart,
+// models.FitHistory, models.Advance), driven by the replay clock.
 type forecasts struct {
-	h       int       // forecast steps kept per state
-	lastObs []int32   // the model's last observed index per state; -1 without a model
-	seg     []int32   // the fit in use per state
-	point   []float64 // h point forecasts per state, from lastObs+1
-	segs    []*segment
-	quants  []float64 // quantile levels with offsets in every segment
+	h      int       // forecast steps kept per state
+	quants []float64 // quantile levels with offsets in every segment
+	seg    []int32   // the segment serving each state; -1 without a model
+	segs   []*segment
 
-	anomalies []Span // live detector spans, in point indices
-	shifts    []int  // confirmed level shifts, point indices
-	detStart  int    // the index the live detector's first point had
+	fits      []int                 // the states the fits succeeded at
+	failed    int                   // fits that failed (the model before them stayed)
+	fitTime   time.Duration         // CPU time of every fit made
+	anomalies []models.AnomalyEvent // live spans and level shifts the detector reported
 }
 
-// segment is one fit and the states it serves.
+// segment is one successful fit and the states [at, to) it serves: the
+// model fitted at state at, streamed through each state's points.
 type segment struct {
-	at       int // the visible index the fit happened at
-	from, to int // the states [from, to) it serves
-	fitted   *forecast.Fitted
-	err      error
-	offsets  map[float64][]float64 // per quantile, steps 1..h
-	relative bool
-	fitTime  time.Duration
+	at, to  int
+	cal     *forecast.Calibration
+	offsets map[float64][]float64 // per quantile, steps 1..h
+	lastObs []int32               // per state: the model's last observed index; -1 without a forecast
+	point   []float64             // per state: h point forecasts from lastObs+1
 }
 
-// Span is a half-open range of point indices [Start, End), or of times.
+// Span is a half-open range of point indices [Start, End).
 type Span struct {
 	Start int `json:"start"`
 	End   int `json:"end"`
 }
 
-// planFits lays out the registry's fit schedule over the visible index:
-// the first fit once MinHistory is visible, then every RefitInterval, a
-// level shift the live detector confirms sooner (at most every
-// models.ShiftRefitSteps), and a gap longer than half the history at
-// once. The live detector needs the first fit's season, so that fit is
-// made here.
-func planFits(ctx context.Context, values []float64, c *Config, step time.Duration) (*forecasts, error) {
-	n := len(values)
-	histSteps := int(c.History / step)
-	refitSteps := max(1, int(c.RefitInterval/step))
-	maxGap := max(1, histSteps/2)
-	first := int(c.MinHistory/step) - 1
+// replayTarget is one target's schedule replayed over the visible data.
+type replayTarget struct {
+	values []float64
+	start  time.Time
+	step   time.Duration
+	target *models.Target
+	from   int // the first state: the target is declared then
 
-	fc := &forecasts{}
-	var det *anomaly.Default
-	detEnd, lastShift, shiftRefit := -1, -1, -1
-	var live *Span
-	closeLive := func() {
-		if live != nil {
-			fc.anomalies = append(fc.anomalies, *live)
-			live = nil
+	// deliveredLo[j]..deliveredHi[j] are the points the fetch of state j
+	// gave the target (none when hi < lo), as the registry's fetch does.
+	deliveredLo, deliveredHi []int32
+
+	mu       sync.Mutex
+	outcomes map[int]*fitOutcome // every fit made, by state
+}
+
+// fitOutcome is a fit made at one state. The fitted model, while kept, has
+// not been streamed yet.
+type fitOutcome struct {
+	err     error
+	fitted  *forecast.Fitted
+	seasons []int
+	took    time.Duration
+}
+
+func (rt *replayTarget) at(i int) time.Time { return rt.start.Add(time.Duration(i) * rt.step) }
+
+func (rt *replayTarget) index(t time.Time) int { return int(t.Sub(rt.start) / rt.step) }
+
+// plan is one pass of the schedule: the fits it made, and the fits whose
+// success it assumed without making them.
+type plan struct {
+	fits      []int
+	failed    int
+	assumed   []int
+	anomalies []models.AnomalyEvent
+}
+
+// makeForecasts replays the service's schedule and forecasts over values.
+// A fit's outcome shapes the schedule (a failure is retried with a
+// backoff), so the schedule is planned assuming the fits it has not made
+// succeed; the fits then run on workers while their models stream through
+// the states they serve, and should one fail, the schedule is planned
+// again with that outcome known, until no assumption was wrong. The
+// result is exactly the service's schedule; only the first fit (and any
+// that makes a new detector) is made while planning.
+func makeForecasts(ctx context.Context, rt *replayTarget, h int, quants []float64, workers int, progress func(done, total int)) (*forecasts, error) {
+	rt.outcomes = map[int]*fitOutcome{}
+	rt.deliveredLo = make([]int32, len(rt.values))
+	rt.deliveredHi = make([]int32, len(rt.values))
+	fc := &forecasts{h: h, quants: quants}
+	done := map[[2]int]*segment{}
+	for {
+		p, err := rt.pass(ctx)
+		if err != nil {
+			return nil, err
 		}
-	}
-	next := -1 // the index of the next fit
-	for j := max(first, 0); j < n; j++ {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if next < 0 && finiteIn(values[max(0, j+1-histSteps):j+1]) >= 2 {
-			next = j
-		}
-		if next >= 0 && j >= next {
-			s := &segment{at: j}
+		var todo []*segment
+		fc.segs = fc.segs[:0]
+		for k, at := range p.fits {
+			to := len(rt.values)
+			if k+1 < len(p.fits) {
+				to = p.fits[k+1]
+			}
+			s := done[[2]int{at, to}]
+			if s == nil {
+				s = &segment{at: at, to: to}
+				done[[2]int{at, to}] = s
+				todo = append(todo, s)
+			}
 			fc.segs = append(fc.segs, s)
-			next = j + refitSteps
-			if det == nil {
-				// The first fit (or the first after the detector fell
-				// behind) sets the detector's season.
-				fitSegment(s, values, c, step)
-				period := -1
-				if s.fitted != nil && len(s.fitted.Seasons) > 0 {
-					period = slices.Min(s.fitted.Seasons)
-				}
-				d, err := anomaly.NewDefault(&anomaly.Options{Period: period})
-				if err != nil {
-					return nil, fmt.Errorf("live detector: %w", err)
-				}
-				det = d
-				last := lastFinite(values, j)
-				from := max(0, j+1-histSteps, last+1-max(models.DetectorWarmUp, 3*period+anomaly.DefaultWindow))
-				for _, v := range values[from : last+1] {
-					det.Update(v)
-				}
-				detEnd, lastShift = last, -1
-				if sh := det.Shifts(); len(sh) > 0 {
-					lastShift = sh[len(sh)-1]
-				}
-				fc.detStart = from
-				continue
-			}
 		}
-		if det == nil || math.IsNaN(values[j]) {
-			continue
+		if err := rt.stream(ctx, todo, h, quants, workers, progress); err != nil {
+			return nil, err
 		}
-		gap := j - detEnd - 1
-		if gap > maxGap {
-			det = nil // behind: refit at once, with a new detector
-			closeLive()
-			next = j
-			j-- // this point is seen by the refit
-			continue
-		}
-		for range gap {
-			det.Update(math.NaN())
-		}
-		if gap > 0 {
-			closeLive()
-		}
-		if score := det.Update(values[j]); score >= models.LiveThreshold {
-			if live != nil && live.End == j {
-				live.End = j + 1
-			} else {
-				closeLive()
-				live = &Span{Start: j, End: j + 1}
-			}
-		} else {
-			closeLive()
-		}
-		detEnd = j
-		if sh := det.Shifts(); len(sh) > 0 && sh[len(sh)-1] > lastShift {
-			for _, k := range sh {
-				if k > lastShift {
-					fc.shifts = append(fc.shifts, fc.detStart+k)
-				}
-			}
-			lastShift = sh[len(sh)-1]
-			at := j
-			if shiftRefit >= 0 {
-				at = max(at, shiftRefit+models.ShiftRefitSteps)
-			}
-			shiftRefit = at
-			next = min(next, at)
+		if !rt.wrong(p.assumed) {
+			fc.fits, fc.failed, fc.anomalies = p.fits, p.failed, p.anomalies
+			break
 		}
 	}
-	closeLive()
-	for i, s := range fc.segs {
-		s.from = s.at
-		s.to = n
-		if i+1 < len(fc.segs) {
-			s.to = fc.segs[i+1].at
+	fc.seg = make([]int32, len(rt.values))
+	for i := range fc.seg {
+		fc.seg[i] = -1
+	}
+	for k, s := range fc.segs {
+		for j := s.at; j < s.to; j++ {
+			fc.seg[j] = int32(k)
 		}
+	}
+	for _, o := range rt.outcomes {
+		fc.fitTime += o.took
 	}
 	return fc, nil
 }
 
-// fitSegment fits the model on the history visible at s.at, as the
-// registry does: the last History, trimmed to its observed ends.
-func fitSegment(s *segment, values []float64, c *Config, step time.Duration) {
-	if s.fitted != nil || s.err != nil {
-		return
-	}
-	start := time.Now()
-	histSteps := int(c.History / step)
-	from := max(0, s.at+1-histSteps)
-	window := values[from : s.at+1]
-	lo, hi := -1, -1
-	for i, v := range window {
-		if !math.IsNaN(v) {
-			if lo < 0 {
-				lo = i
-			}
-			hi = i
+// wrong reports whether a fit assumed to succeed failed.
+func (rt *replayTarget) wrong(assumed []int) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, j := range assumed {
+		if o := rt.outcomes[j]; o != nil && o.err != nil {
+			return true
 		}
 	}
-	if lo < 0 {
-		s.err = fmt.Errorf("no observed point in the history")
-		return
-	}
-	var periods []int
-	for _, p := range c.Seasons {
-		periods = append(periods, int(p/step))
-	}
-	s.fitted, s.err = forecast.Fit(window[lo:hi+1], &forecast.Options{
-		Model:   c.Model,
-		Horizon: models.FitHorizon(&models.Target{Step: step, LeadTime: c.Lead}),
-		Periods: periods,
-		Step:    step,
-	})
-	s.fitTime = time.Since(start)
+	return false
 }
 
-// stream runs every segment: its fit (unless made already), the quantile
-// offsets, and the model streamed through the states it serves, writing
-// their point forecasts. Segments are independent and run on workers.
-func (fc *forecasts) stream(ctx context.Context, values []float64, c *Config, step time.Duration, quants []float64, progress func(done, total int)) error {
-	n := len(values)
-	fc.quants = quants
-	fc.lastObs = make([]int32, n)
-	fc.seg = make([]int32, n)
-	for i := range fc.lastObs {
-		fc.lastObs[i], fc.seg[i] = -1, -1
+// pass drives the service's schedule through every state once.
+func (rt *replayTarget) pass(ctx context.Context) (*plan, error) {
+	t := rt.target
+	maxGap := models.MaxGap(t)
+	sched := models.NewTimeline(t, rt.at(rt.from), nil)
+	p := &plan{}
+	emit := func(e models.AnomalyEvent) { p.anomalies = append(p.anomalies, e) }
+	var det *models.LiveDetector
+	watermark, modelLast := -1, -1 // the last point taken; by the model
+	for j := rt.from; j < len(rt.values); j++ {
+		if j%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		now := rt.at(j)
+		if modelLast >= 0 && j-modelLast-1 > maxGap {
+			sched.Behind(now)
+		}
+		// The fetch: the points after the watermark, through the last
+		// observed one.
+		var wm time.Time
+		if watermark >= 0 {
+			wm = rt.at(watermark)
+		}
+		lo, hi := rt.index(models.FetchStart(t, wm, now, 1)), j
+		for hi >= lo && math.IsNaN(rt.values[hi]) {
+			hi--
+		}
+		rt.deliveredLo[j], rt.deliveredHi[j] = int32(lo), int32(hi)
+		shift, lagging := false, false
+		for i := lo; i <= hi; i++ {
+			if det != nil && rt.at(i).After(det.End()) {
+				if gap := det.Gap(rt.at(i)); gap > maxGap {
+					det.Close()
+					det, lagging = nil, true
+				} else if det.Observe(rt.at(i), rt.values[i], gap) {
+					shift = true
+				}
+			}
+			if modelLast >= 0 && i > modelLast {
+				if i-modelLast-1 > maxGap {
+					lagging = true
+				} else {
+					modelLast = i
+				}
+			}
+			watermark = i
+		}
+		if lagging {
+			sched.Behind(now)
+		}
+		if shift {
+			sched.Shift(now)
+		}
+		if !sched.Due(now) {
+			continue
+		}
+		// The fit: its outcome if known, made now if the detector needs
+		// its seasons, else assumed to succeed.
+		sched.BeginFit()
+		o := rt.outcome(j, det == nil)
+		if o == nil {
+			p.assumed = append(p.assumed, j)
+		} else if o.err != nil {
+			sched.FitFailed(now)
+			p.failed++
+			continue
+		}
+		sched.Fitted(now)
+		p.fits = append(p.fits, j)
+		modelLast = lastObserved(rt.values, j)
+		if det == nil {
+			if d, err := models.NewLiveDetector(o.seasons, rt.history(j), o.first(rt, j), modelLast-rt.historyFrom(j), emit); err == nil {
+				det = d
+			}
+		}
 	}
-	fc.point = make([]float64, n*fc.h)
+	if det != nil {
+		det.Close()
+	}
+	return p, nil
+}
 
-	work := make(chan int)
-	var wg sync.WaitGroup
+// outcome returns the fit at state j if it was made, or makes it when
+// force is set; else nil.
+func (rt *replayTarget) outcome(j int, force bool) *fitOutcome {
+	rt.mu.Lock()
+	o := rt.outcomes[j]
+	rt.mu.Unlock()
+	if o != nil || !force {
+		return o
+	}
+	return rt.fit(j)
+}
+
+// fit makes the fit at state j, as the registry does, and records it.
+func (rt *replayTarget) fit(j int) *fitOutcome {
+	began := time.Now()
+	f, _, _, err := models.FitHistory(rt.target, rt.history(j))
+	o := &fitOutcome{err: err, fitted: f, took: time.Since(began)}
+	if f != nil {
+		o.seasons = f.Seasons
+	}
+	rt.mu.Lock()
+	rt.outcomes[j] = o
+	rt.mu.Unlock()
+	return o
+}
+
+// take returns the model fitted at state j for streaming: the one made
+// already if not streamed yet, else a new fit (the same model: fits are
+// deterministic).
+func (rt *replayTarget) take(j int) *fitOutcome {
+	rt.mu.Lock()
+	o := rt.outcomes[j]
+	if o != nil && o.fitted != nil {
+		taken := *o
+		o.fitted = nil
+		rt.mu.Unlock()
+		return &taken
+	}
+	rt.mu.Unlock()
+	return rt.fit(j)
+}
+
+// historyFrom is the index the history of a fit at state j starts at, as
+// the registry fetches it (the data starts at index 0).
+func (rt *replayTarget) historyFrom(j int) int {
+	return max(0, rt.index(models.HistoryStart(rt.target, rt.at(j))))
+}
+
+// history is the history a fit at state j reads.
+func (rt *replayTarget) history(j int) *feed.Series {
+	from := rt.historyFrom(j)
+	return &feed.Series{Start: rt.at(from), Step: rt.step, Values: rt.values[from : j+1]}
+}
+
+// first is the index in history(j) of its first observed point.
+func (o *fitOutcome) first(rt *replayTarget, j int) int {
+	from := rt.historyFrom(j)
+	for i := from; i <= j; i++ {
+		if !math.IsNaN(rt.values[i]) {
+			return i - from
+		}
+	}
+	return 0
+}
+
+// stream fits and streams the segments on workers.
+func (rt *replayTarget) stream(ctx context.Context, segs []*segment, h int, quants []float64, workers int, progress func(done, total int)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, workers))
 	var mu sync.Mutex
 	done := 0
-	for range max(1, c.Workers) {
-		wg.Go(func() {
-			for k := range work {
-				fc.runSegment(k, values, c, step)
-				mu.Lock()
-				done++
-				if progress != nil {
-					progress(done, len(fc.segs))
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	var err error
-	for k := range fc.segs {
-		if err = ctx.Err(); err != nil {
+	for _, s := range segs {
+		if gctx.Err() != nil {
 			break
 		}
-		work <- k
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			rt.runSegment(s, h, quants)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if progress != nil {
+				progress(done, len(segs))
+			}
+			return nil
+		})
 	}
-	close(work)
-	wg.Wait()
-	return err
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
-func (fc *forecasts) runSegment(k int, values []float64, c *Config, step time.Duration) {
-	s := fc.segs[k]
-	fitSegment(s, values, c, step)
-	if s.err != nil {
+// runSegment streams the model fitted at s.at through the points each
+// state s.at+1..s.to-1 was given, as the registry's ingest does, keeping
+// each state's point forecast. A failed fit leaves the segment empty (the
+// schedule is then planned again).
+func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
+	o := rt.take(s.at)
+	if o.err != nil {
 		return
 	}
-	cal := &s.fitted.Calibration
-	s.relative = cal.Relative
-	s.offsets = make(map[float64][]float64, len(fc.quants))
-	for _, q := range fc.quants {
-		s.offsets[q] = models.QuantileOffsets(cal, q, fc.h)
+	f := o.fitted
+	s.cal = &f.Calibration
+	s.offsets = make(map[float64][]float64, len(quants))
+	for _, q := range quants {
+		s.offsets[q] = s.cal.Offsets(make([]float64, h), q)
 	}
-	// The fit has seen the history up to its last observed point.
-	f := s.fitted
-	s.fitted = nil // the segment's model is advanced below; keep no reference
-	last := lastFinite(values, s.at)
-	point := make([]float64, fc.h)
+	maxGap := models.MaxGap(rt.target)
+	n := s.to - s.at
+	s.lastObs = make([]int32, n)
+	s.point = make([]float64, n*h)
+	last := lastObserved(rt.values, s.at) // the fit has seen its history
+	point := make([]float64, h)
 	predict := func() bool {
-		r, err := f.Forecast(fc.h, nil)
+		r, err := f.Forecast(h, nil)
 		if err != nil {
 			return false
 		}
 		copy(point, r.Point)
 		return true
 	}
-	ok := predict()
-	for j := s.from; j < s.to; j++ {
-		if j > s.at && !math.IsNaN(values[j]) {
-			for range j - last - 1 {
-				f.Observe(math.NaN())
+	ok, behind := predict(), false
+	for j := s.at; j < s.to; j++ {
+		if j > s.at && !behind {
+			advanced := false
+			for i := int(rt.deliveredLo[j]); i <= int(rt.deliveredHi[j]); i++ {
+				if i <= last {
+					continue
+				}
+				gap := i - last - 1
+				if gap > maxGap {
+					behind = true // the registry leaves it for a refit
+					break
+				}
+				if models.Advance(f, gap, rt.values[i]) != nil {
+					behind = true
+					break
+				}
+				last, advanced = i, true
 			}
-			if f.Observe(values[j]) != nil {
-				return
+			if advanced {
+				ok = predict()
 			}
-			last = j
-			ok = predict()
 		}
-		if !ok {
-			continue
+		k := j - s.at
+		s.lastObs[k] = -1
+		if ok {
+			s.lastObs[k] = int32(last)
+			copy(s.point[k*h:(k+1)*h], point)
 		}
-		fc.lastObs[j] = int32(last)
-		fc.seg[j] = int32(k)
-		copy(fc.point[j*fc.h:(j+1)*fc.h], point)
 	}
 }
 
-// quantile writes the q-quantile forecast of state j into dst (h values
-// from index lastObs+1) and returns it with the index of its first value,
-// or nil without a forecast.
-func (fc *forecasts) quantile(dst []float64, j int, q float64) ([]float64, int) {
+// state returns state j's point forecasts (h values for the indices from
+// first on) and the segment they come from, or nil without a forecast.
+func (fc *forecasts) state(j int) (point []float64, first int, s *segment) {
 	if j < 0 || j >= len(fc.seg) || fc.seg[j] < 0 {
+		return nil, 0, nil
+	}
+	s = fc.segs[fc.seg[j]]
+	k := j - s.at
+	if s.lastObs == nil || s.lastObs[k] < 0 {
+		return nil, 0, nil
+	}
+	return s.point[k*fc.h : (k+1)*fc.h], int(s.lastObs[k]) + 1, s
+}
+
+// quantileAt is the level quantile of the point forecast p, k+1 steps ahead.
+func (s *segment) quantileAt(level float64, k int, p float64) float64 {
+	return s.cal.Apply(p, s.offsets[level][k])
+}
+
+// quantile writes the q-quantile forecast of state j into dst (h values
+// from index first) and returns it with first, or nil without a forecast.
+func (fc *forecasts) quantile(dst []float64, j int, q float64) ([]float64, int) {
+	point, first, s := fc.state(j)
+	if s == nil {
 		return nil, 0
 	}
-	s := fc.segs[fc.seg[j]]
-	off := s.offsets[q]
 	dst = dst[:fc.h]
-	for i, p := range fc.point[j*fc.h : (j+1)*fc.h] {
-		dst[i] = models.QuantileAt(p, off[i], s.relative)
+	for k, p := range point {
+		dst[k] = s.quantileAt(q, k, p)
 	}
-	return dst, int(fc.lastObs[j]) + 1
+	return dst, first
+}
+
+// lastObserved is the index of the last observed point at or before j, or
+// -1.
+func lastObserved(values []float64, j int) int {
+	for ; j >= 0; j-- {
+		if !math.IsNaN(values[j]) {
+			return j
+		}
+	}
+	return -1
 }
 
 func finiteIn(v []float64) int {
@@ -309,14 +443,4 @@ func finiteIn(v []float64) int {
 		}
 	}
 	return n
-}
-
-// lastFinite is the index of the last observed point at or before j, or -1.
-func lastFinite(values []float64, j int) int {
-	for ; j >= 0; j-- {
-		if !math.IsNaN(values[j]) {
-			return j
-		}
-	}
-	return -1
 }

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/prescale/prescale/models"
 )
 
 // markZeroRuns sets every run of at least minRun zeros to NaN and returns
@@ -67,30 +66,25 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 	if day := int(24 * time.Hour / d.step); day >= 2 && day*2 < len(d.values) {
 		season = day
 	}
-	a := &Accuracy{LeadSteps: h, SeasonSteps: season, Fits: len(fc.segs)}
-	for _, s := range fc.segs {
-		if s.err != nil {
-			a.FailedFits++
-		}
-	}
+	a := &Accuracy{LeadSteps: h, SeasonSteps: season, Fits: len(fc.fits) + fc.failed, FailedFits: fc.failed}
 	evalFrom := d.index(d.start.Add(c.Warmup))
 	var errSum, naiveSum, seasonSum float64
 	var in80, inQ int
 	for j := max(evalFrom-h, 0); j+h < len(d.values); j++ {
-		if fc.seg[j] < 0 || int(fc.lastObs[j]) != j || j+h < evalFrom {
+		point, first, s := fc.state(j)
+		if s == nil || first != j+1 || j+h < evalFrom {
 			continue
 		}
 		y := d.values[j+h]
 		if math.IsNaN(y) || j+h-season < 0 || math.IsNaN(d.values[j+h-season]) {
 			continue
 		}
-		s := fc.segs[fc.seg[j]]
-		p := fc.point[j*fc.h+h-1]
+		p := point[h-1]
 		errSum += math.Abs(y - p)
 		naiveSum += math.Abs(y - d.values[j])
 		seasonSum += math.Abs(y - d.values[j+h-season])
 		q := func(level float64) float64 {
-			return models.QuantileAt(p, s.offsets[level][h-1], s.relative)
+			return s.quantileAt(level, h-1, p)
 		}
 		if y >= q(0.1) && y <= q(0.9) {
 			in80++
@@ -124,20 +118,16 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 	for i := range n {
 		b.Low[i], b.Point[i], b.Mid[i], b.High[i] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		j := i - h
-		if j < 0 || fc.seg[j] < 0 {
-			continue
-		}
-		first := int(fc.lastObs[j]) + 1
+		point, first, s := fc.state(j)
 		k := i - first
-		if k < 0 || k >= fc.h {
+		if s == nil || k < 0 || k >= fc.h {
 			continue
 		}
-		s := fc.segs[fc.seg[j]]
-		p := fc.point[j*fc.h+k]
-		b.Low[i] = models.QuantileAt(p, s.offsets[0.1][k], s.relative)
+		p := point[k]
+		b.Low[i] = s.quantileAt(0.1, k, p)
 		b.Point[i] = p
-		b.Mid[i] = models.QuantileAt(p, s.offsets[c.Quantile][k], s.relative)
-		b.High[i] = models.QuantileAt(p, s.offsets[0.9][k], s.relative)
+		b.Mid[i] = s.quantileAt(c.Quantile, k, p)
+		b.High[i] = s.quantileAt(0.9, k, p)
 	}
 	return b
 }

@@ -100,21 +100,11 @@ func (r *replay) run() (*Metrics, *Trace) {
 	c, d := r.c, r.d
 	hpa := &HPA{Behavior: *c.Behavior, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas}
 	p := &pods{startup: c.Startup, rng: rand.New(rand.NewPCG(c.Seed, 0x9e3779b97f4a7c15))}
-	target := models.Target{
-		Name:               r.policy,
-		Step:               d.step,
-		History:            c.History,
-		CapacityPerReplica: c.CapacityPerReplica,
-		LeadTime:           c.Lead,
-		Quantile:           r.knob,
-		MinReplicas:        c.MinReplicas,
-		MaxReplicas:        c.MaxReplicas,
-		RefitInterval:      c.RefitInterval,
-		HoldFor:            c.HoldFor,
-	}
+	target := c.target(d.step)
+	target.Name, target.Quantile = r.policy, r.knob
 	// A point of time T is seen at T+Lag: it is stale once it is that
 	// much older than the service's default threshold allows.
-	staleAfter := c.Lag + 2*d.step + models.StaleGrace
+	staleAfter := c.Lag + models.StaleAfter(&target, 0)
 	var prev *models.Recommendation
 	var buf []float64
 	if r.fc != nil {
