@@ -320,12 +320,8 @@ func (r *Registry) runFetch(ctx context.Context, s *targetState) time.Time {
 	next := end.Add(step)
 	// Nothing yet: enough for the history cache and a reactive answer.
 	initial := min(max(len(s.history.buf), 5), max(int(tg.History/step), 1))
-	start := FetchStart(&tg, s.watermark(), end, initial)
-	behind := s.fitted != nil && stepsBetween(s.lastObserved, end, step) > MaxGap(&tg) && s.timeline.Behind(now)
+	start, skipped := FetchStart(&tg, s.watermark(), end, initial)
 	s.mu.Unlock()
-	if behind {
-		r.sched.expedite(&s.fitTask, now)
-	}
 	if start.After(end) {
 		return next
 	}
@@ -349,13 +345,14 @@ func (r *Registry) runFetch(ctx context.Context, s *targetState) time.Time {
 	s.fetchErr, s.fetchFailing = "", false
 	s.lastFetch = r.now()
 	var shiftAt time.Time
+	behind := false
 	if last := lastFinite(series.Values); last >= 0 {
 		advanced, shift, lagging := s.ingest(series, last)
 		if advanced {
 			s.refreshForecast()
 		}
 		s.version++
-		if lagging && s.timeline.Behind(now) {
+		if (lagging || skipped && s.fitted != nil) && s.timeline.Behind(now) {
 			behind = true
 		}
 		if shift {

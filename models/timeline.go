@@ -179,16 +179,20 @@ func MaxGap(t *Target) int { return max(1, int(t.History/t.Step/2)) }
 // FetchStart is the first grid point a target takes next when its data
 // ends at end: the one after watermark (the last point every part of its
 // state has taken), or, with nothing taken yet, initial points back; never
-// more than MaxGap steps back, so that a target far behind is refitted
-// rather than streamed through the gap.
-func FetchStart(t *Target, watermark, end time.Time, initial int) time.Time {
-	var start time.Time
+// more than MaxGap steps back. skipped says points after the watermark
+// were left out: a model that has not seen them is refitted rather than
+// streamed through the gap, once the fetch brings data (a refit during an
+// outage would see nothing new).
+func FetchStart(t *Target, watermark, end time.Time, initial int) (start time.Time, skipped bool) {
 	if watermark.IsZero() {
 		start = end.Add(-time.Duration(max(initial, 1)-1) * t.Step)
 	} else {
 		start = watermark.Add(t.Step)
 	}
-	return later(start, end.Add(-time.Duration(MaxGap(t))*t.Step))
+	if earliest := end.Add(-time.Duration(MaxGap(t)) * t.Step); earliest.After(start) {
+		return earliest, !watermark.IsZero()
+	}
+	return start, false
 }
 
 // HistoryStart is the first grid point of the history a fit at end reads.

@@ -167,16 +167,14 @@ func (rt *replayTarget) pass(ctx context.Context) (*plan, error) {
 			return nil, ctx.Err()
 		}
 		now := rt.at(j)
-		if modelLast >= 0 && j-modelLast-1 > maxGap {
-			sched.Behind(now)
-		}
 		// The fetch: the points after the watermark, through the last
 		// observed one.
 		var wm time.Time
 		if watermark >= 0 {
 			wm = rt.at(watermark)
 		}
-		lo, hi := rt.index(models.FetchStart(t, wm, now, 1)), j
+		start, skipped := models.FetchStart(t, wm, now, 1)
+		lo, hi := rt.index(start), j
 		for hi >= lo && math.IsNaN(rt.values[hi]) {
 			hi--
 		}
@@ -200,7 +198,7 @@ func (rt *replayTarget) pass(ctx context.Context) (*plan, error) {
 			}
 			watermark = i
 		}
-		if lagging {
+		if hi >= lo && (lagging || skipped && modelLast >= 0) {
 			sched.Behind(now)
 		}
 		if shift {
