@@ -5,7 +5,6 @@ import (
 	"math"
 	"sort"
 	"time"
-
 )
 
 // markZeroRuns sets every run of at least minRun zeros to NaN and returns

@@ -23,7 +23,7 @@ func (src seriesSource) Range(_ context.Context, _ string, start, end time.Time,
 	n := int(end.Sub(start)/step) + 1
 	out := &feed.Series{Start: start, Step: step, Values: make([]float64, n)}
 	for i := range out.Values {
-		k := int(start.Add(time.Duration(i) * step).Sub(src.s.Start) / step)
+		k := int(start.Add(time.Duration(i)*step).Sub(src.s.Start) / step)
 		out.Values[i] = math.NaN()
 		if k >= 0 && k < len(src.s.Values) {
 			out.Values[i] = src.s.Values[k]
