@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/models"
@@ -191,14 +192,42 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	for i, v := range series.Values {
-		if math.IsInf(v, 0) || v < 0 {
-			return nil, fmt.Errorf("%w: the value at %s (index %d) is %v; a load is finite and not negative",
-				ErrInput, series.Time(i).Format(time.RFC3339), i, v)
+	res := newResult(series, &c)
+	d, err := newData(series, &c, &res.Input)
+	if err != nil {
+		return nil, err
+	}
+	res.Demand = d.values
+
+	jobs, quants := replayJobs(&c)
+	for _, p := range Policies() {
+		if slices.Contains(c.Policies, p) {
+			res.Order = append(res.Order, p)
 		}
 	}
-	d := &data{values: slices.Clone(series.Values), start: series.Start, step: series.Step}
-	res := &Result{
+	// Prescale's forecasts, made once for every quantile.
+	var fc *forecasts
+	if c.runsPolicy(Prescale) {
+		if fc, err = prescaleForecasts(ctx, d, &c, quants, res); err != nil {
+			return nil, err
+		}
+	}
+	t0 := time.Now()
+	results, traces, err := runReplays(ctx, jobs, d, fc, &c)
+	if err != nil {
+		return nil, err
+	}
+	res.Timing.ReplayWall = time.Since(t0).Seconds()
+	res.Timing.Replays = len(jobs)
+	res.Timing.Workers = c.Workers
+	res.collect(jobs, results, traces, &c)
+	res.Timing.TotalSeconds = time.Since(began).Seconds()
+	return res, nil
+}
+
+// newResult is the result of replaying series under c, before any replay.
+func newResult(series *feed.Series, c *Config) *Result {
+	return &Result{
 		Policies: map[string]*Metrics{},
 		Traces:   map[string]*Trace{},
 		Input: InputInfo{
@@ -206,7 +235,7 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 			End:      series.End(),
 			Step:     series.Step,
 			StepText: fmtDuration(series.Step),
-			Points:   len(d.values),
+			Points:   len(series.Values),
 		},
 		Settings: Settings{
 			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: fmtDuration(c.Sync), Lag: fmtDuration(c.Lag),
@@ -215,13 +244,26 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 			Tolerance: c.Behavior.Tolerance, sync: c.Sync,
 		},
 	}
+}
+
+// newData checks the demand series and lays it out for the replays: runs
+// of zeros marked missing, the ticks, the evaluated span (described in
+// info), the last observation at each step and the oracle's window.
+func newData(series *feed.Series, c *Config, info *InputInfo) (*data, error) {
+	for i, v := range series.Values {
+		if math.IsInf(v, 0) || v < 0 {
+			return nil, fmt.Errorf("%w: the value at %s (index %d) is %v; a load is finite and not negative",
+				ErrInput, series.Time(i).Format(time.RFC3339), i, v)
+		}
+	}
+	d := &data{values: slices.Clone(series.Values), start: series.Start, step: series.Step}
 	if c.ZeroRunsMissing > 0 {
 		minRun := max(1, int((c.ZeroRunsMissing+d.step-1)/d.step))
 		for _, s := range markZeroRuns(d.values, minRun) {
-			res.Input.ZeroRuns = append(res.Input.ZeroRuns, TimeSpan{series.Time(s.Start), series.Time(s.End)})
+			info.ZeroRuns = append(info.ZeroRuns, TimeSpan{series.Time(s.Start), series.Time(s.End)})
 		}
 	}
-	res.Input.Missing = len(d.values) - finiteIn(d.values)
+	info.Missing = len(d.values) - finiteIn(d.values)
 	if finiteIn(d.values) == 0 {
 		return nil, fmt.Errorf("%w: no point of the series has a value", ErrInput)
 	}
@@ -230,10 +272,10 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 	if d.evalFrom >= d.ticks {
 		return nil, fmt.Errorf("%w: the warm-up (%v) is as long as the series (%v)", ErrInput, c.Warmup, series.End().Sub(series.Start))
 	}
-	res.Input.EvaluatedFrom = series.Start.Add(time.Duration(d.evalFrom) * c.Sync)
+	info.EvaluatedFrom = series.Start.Add(time.Duration(d.evalFrom) * c.Sync)
 	for k := d.evalFrom; k < d.ticks; k++ {
 		if !math.IsNaN(d.at(d.index(series.Start.Add(time.Duration(k) * c.Sync)))) {
-			res.Input.EvaluatedMinutes += c.Sync.Minutes()
+			info.EvaluatedMinutes += c.Sync.Minutes()
 		}
 	}
 	d.lastObs = make([]int32, len(d.values))
@@ -245,33 +287,35 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 		d.lastObs[i] = last
 	}
 	if c.runsPolicy(Oracle) {
-		d.oracle = oracleWindow(d, &c)
+		d.oracle = oracleWindow(d, c)
 	}
-	res.Demand = d.values
+	return d, nil
+}
 
-	// The replays to run: each policy at its setting, then the sweeps.
-	type job struct {
-		policy string
-		knob   float64
-		main   bool // the policy's own setting (reported in Policies)
-	}
+// job is one replay: a policy at one setting.
+type job struct {
+	policy string
+	knob   float64
+	main   bool // the policy's own setting (reported in Policies)
+}
+
+// replayJobs lists the replays to run, each policy at its setting and then
+// the sweeps, and the quantiles prescale's forecasts need.
+func replayJobs(c *Config) ([]job, []float64) {
 	var jobs []job
 	quants := []float64{c.Quantile, 0.1, 0.9}
 	for _, p := range Policies() {
 		if !slices.Contains(c.Policies, p) {
 			continue
 		}
+		knob := 0.0
 		switch p {
-		case Reactive:
-			jobs = append(jobs, job{p, 0, true})
 		case Margin:
-			jobs = append(jobs, job{p, c.Margin, true})
+			knob = c.Margin
 		case Prescale:
-			jobs = append(jobs, job{p, c.Quantile, true})
-		case Oracle:
-			jobs = append(jobs, job{p, 0, true})
+			knob = c.Quantile
 		}
-		res.Order = append(res.Order, p)
+		jobs = append(jobs, job{p, knob, true})
 	}
 	if c.Sweep {
 		margins := append(slices.Clone(c.SweepMargins), c.Margin) // the reference is always run
@@ -285,56 +329,51 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 		}
 	}
 	slices.Sort(quants)
-	quants = slices.Compact(quants)
+	return jobs, slices.Compact(quants)
+}
 
-	// Prescale's forecasts, made once for every quantile.
-	var fc *forecasts
-	if c.runsPolicy(Prescale) {
-		if fc, err = prescaleForecasts(ctx, d, &c, quants, res); err != nil {
-			return nil, err
-		}
-	}
-
-	// The replays, on workers.
-	t0 := time.Now()
+// runReplays runs the jobs on c.Workers workers.
+func runReplays(ctx context.Context, jobs []job, d *data, fc *forecasts, c *Config) ([]*Metrics, []*Trace, error) {
 	results := make([]*Metrics, len(jobs))
 	traces := make([]*Trace, len(jobs))
-	work := make(chan int)
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Workers)
 	var mu sync.Mutex
 	done := 0
-	for range c.Workers {
-		wg.Go(func() {
-			for i := range work {
-				j := jobs[i]
-				cc := c
-				cc.KeepTraces = c.KeepTraces && j.main
-				r := &replay{c: &cc, d: d, fc: fc, policy: j.policy, knob: j.knob}
-				results[i], traces[i] = r.run()
-				mu.Lock()
-				done++
-				if c.Progress != nil {
-					c.Progress("replay", done, len(jobs))
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for i := range jobs {
-		if ctx.Err() != nil {
+	for i, j := range jobs {
+		if gctx.Err() != nil {
 			break
 		}
-		work <- i
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			cc := *c
+			cc.KeepTraces = c.KeepTraces && j.main
+			r := &replay{c: &cc, d: d, fc: fc, policy: j.policy, knob: j.knob}
+			results[i], traces[i] = r.run()
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if c.Progress != nil {
+				c.Progress("replay", done, len(jobs))
+			}
+			return nil
+		})
 	}
-	close(work)
-	wg.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	res.Timing.ReplayWall = time.Since(t0).Seconds()
-	res.Timing.Replays = len(jobs)
-	res.Timing.Workers = c.Workers
+	return results, traces, nil
+}
 
+// collect puts the replays' metrics in the result: each policy's own
+// setting in Policies (and its trace), the sweeps in Frontier, and the
+// reduction at equal cost.
+func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *Config) {
 	for i, j := range jobs {
 		m := results[i]
 		if j.main {
@@ -361,8 +400,6 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 	if !c.KeepTraces {
 		res.Traces = nil
 	}
-	res.Timing.TotalSeconds = time.Since(began).Seconds()
-	return res, nil
 }
 
 // prescaleForecasts makes the prescale policy's forecasts as the service

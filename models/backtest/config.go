@@ -111,6 +111,19 @@ type Config struct {
 // withDefaults fills the zero fields and validates the rest; step is the
 // series' step.
 func (c Config) withDefaults(step time.Duration) (Config, error) {
+	c.fill()
+	var problems []string
+	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	c.checkReplay(add)
+	c.checkModel(step, add)
+	if len(problems) > 0 {
+		return c, fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// fill sets the zero fields to their defaults.
+func (c *Config) fill() {
 	d := models.DefaultTarget()
 	if c.Sync == 0 {
 		c.Sync = DefaultSync
@@ -158,9 +171,10 @@ func (c Config) withDefaults(step time.Duration) (Config, error) {
 	if c.Workers <= 0 {
 		c.Workers = 1
 	}
+}
 
-	var problems []string
-	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+// checkReplay reports the settings of the replay and the HPA out of range.
+func (c *Config) checkReplay(add func(format string, a ...any)) {
 	if !(c.CapacityPerReplica > 0) || math.IsInf(c.CapacityPerReplica, 0) {
 		add("capacity: must be a positive number, got %v", c.CapacityPerReplica)
 	}
@@ -194,6 +208,11 @@ func (c Config) withDefaults(step time.Duration) (Config, error) {
 	if c.Warmup < 0 || c.ZeroRunsMissing < 0 {
 		add("warmup and zero runs: must not be negative")
 	}
+}
+
+// checkModel reports the settings of the prescale policy's model, and the
+// policies and sweeps, out of range.
+func (c *Config) checkModel(step time.Duration, add func(format string, a ...any)) {
 	if !slices.Contains(forecast.Kinds(), c.Model) {
 		add("model: must be one of %s, got %q", strings.Join(forecast.Kinds(), ", "), c.Model)
 	}
@@ -226,10 +245,6 @@ func (c Config) withDefaults(step time.Duration) (Config, error) {
 			add("sweep quantiles[%d]: must be between 0 and 1 (exclusive), got %v", i, q)
 		}
 	}
-	if len(problems) > 0 {
-		return c, fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
-	}
-	return c, nil
 }
 
 // runsPolicy reports whether c runs policy p (directly or in its sweep).
