@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
@@ -39,7 +41,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Every registry a test runs is stopped before it returns.
+	goleak.VerifyTestMain(m)
 }
 
 // crashWriter is the writer process of TestSnapshotCrash: it saves

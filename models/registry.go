@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 )
@@ -329,20 +331,20 @@ func (r *Registry) Run(ctx context.Context) error {
 
 	fits, fetches := make(chan *task), make(chan *task)
 	saves := make(chan struct{}, 1)
-	var wg sync.WaitGroup
+	var g errgroup.Group // the workers and the saver return no error
 	for range r.opts.Workers {
-		wg.Go(func() { r.worker(ctx, fits) })
+		g.Go(func() error { r.worker(ctx, fits); return nil })
 	}
 	for range r.opts.Fetchers {
-		wg.Go(func() { r.worker(ctx, fetches) })
+		g.Go(func() error { r.worker(ctx, fetches); return nil })
 	}
 	if r.opts.Store != nil {
-		wg.Go(func() { r.saver(ctx, saves) })
+		g.Go(func() error { r.saver(ctx, saves); return nil })
 	}
 	r.loop(ctx, fits, fetches, saves)
 	close(fits)
 	close(fetches)
-	wg.Wait()
+	_ = g.Wait()
 	r.saveChanged()
 	return nil
 }

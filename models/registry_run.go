@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
@@ -82,20 +83,12 @@ func (r *Registry) restore() {
 
 // parallel runs f(0), ..., f(n-1) on up to workers goroutines.
 func parallel(workers, n int, f func(i int)) {
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
-		})
-	}
+	var g errgroup.Group
+	g.SetLimit(max(1, workers))
 	for i := range n {
-		next <- i
+		g.Go(func() error { f(i); return nil })
 	}
-	close(next)
-	wg.Wait()
+	_ = g.Wait() // f returns no error
 }
 
 // useSnapshot installs a snapshot whose plan was made for the target
