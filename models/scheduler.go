@@ -163,17 +163,6 @@ func (s *scheduler) due(now time.Time, dst []*task) ([]*task, time.Time) {
 	return dst, s.queue[0].at
 }
 
-// next is when the task runs next: its time in the queue, the time asked
-// for while it runs, or zero (running, nothing asked; or removed).
-func (s *scheduler) next(t *task) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t.index >= 0 {
-		return t.at
-	}
-	return t.again
-}
-
 // maxIdle bounds the run loop's sleep, so that a clock that jumps (a
 // suspended machine) is noticed.
 const maxIdle = time.Minute
