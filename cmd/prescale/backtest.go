@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -18,149 +19,238 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models/backtest"
+	"github.com/prescale/prescale/models/backtest/report"
 )
 
+// backtestFlags are the backtest command's flags: where the history comes
+// from, the cluster and policies to replay it through, and the outputs.
+type backtestFlags struct {
+	source *historyFlags
+
+	capacity, quantile, margin, tolerance   *float64
+	sync, lag, lead                         *time.Duration
+	minReplicas, maxReplicas, workers       *int
+	startup, behavior, warmup, missingZeros *string
+	model, seasons, history, refit, holdFor *string
+	policies, format, report, trace         *string
+	sweep                                   *bool
+	seed                                    *uint64
+}
+
+// addBacktestFlags defines the backtest command's flags on fs.
+func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
+	return &backtestFlags{
+		source: addHistoryFlags(fs, "replay"),
+
+		capacity:     fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)"),
+		startup:      fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)"),
+		sync:         fs.Duration("sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period)"),
+		lag:          fs.Duration("lag", time.Minute, "metric pipeline lag (scrape interval plus rate window): at t an autoscaler sees the load of t-lag"),
+		lead:         fs.Duration("lead", 0, "prescale's lead time, as a target declares it (default: the longest start-up plus the sync period plus the lag)"),
+		quantile:     fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for"),
+		margin:       fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction"),
+		minReplicas:  fs.Int("min", 1, "minimum replicas"),
+		maxReplicas:  fs.Int("max", 100, "maximum replicas"),
+		tolerance:    fs.Float64("tolerance", backtest.DefaultTolerance, "HPA tolerance (--horizontal-pod-autoscaler-tolerance)"),
+		behavior:     fs.String("behavior", "", "YAML file with the HPA's spec.behavior (or a whole HorizontalPodAutoscaler) overriding the defaults"),
+		warmup:       fs.String("warmup", "1d", "replay this long before the metrics count (prescale fits its first model in it)"),
+		missingZeros: fs.String("missing-zeros", "1h", "treat runs of zero load at least this long as missing data (an outage), not zero demand; 0 keeps zeros"),
+
+		model:   fs.String("model", forecast.KindAuto, "prescale's model: "+strings.Join(forecast.Kinds(), "|")),
+		seasons: fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)"),
+		history: fs.String("history", "14d", "history each prescale fit uses"),
+		refit:   fs.String("refit-interval", "1h", "how often prescale refits (a confirmed level shift refits sooner, as in the service)"),
+		holdFor: fs.String("hold-for", "10m", "how long prescale holds its last recommendation while data is missing"),
+
+		policies: fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ",")),
+		sweep:    fs.Bool("sweep", false, "also sweep the reactive HPA's margin (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
+		format:   fs.String("format", "table", "output format: table|json"),
+		report:   fs.String("report", "", "write a self-contained HTML report with charts to this file"),
+		trace:    fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file"),
+		workers:  fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers"),
+		seed:     fs.Uint64("seed", 1, "seed of random start-up delays"),
+	}
+}
+
+// runBacktest is the backtest command: it replays a load history through
+// the reactive HPA, prescale and the other policies and writes what each
+// cost and missed.
 func runBacktest(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("backtest", "backtest (--input FILE.csv | --prometheus.url URL --query PROMQL) --capacity N [flags]", e.stderr)
-	h := addHistoryFlags(fs, "replay")
-	input, promURL, query := h.input, h.promURL, h.query
-
-	capacity := fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)")
-	startup := fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)")
-	sync := fs.Duration("sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period)")
-	lag := fs.Duration("lag", time.Minute, "metric pipeline lag (scrape interval plus rate window): at t an autoscaler sees the load of t-lag")
-	lead := fs.Duration("lead", 0, "prescale's lead time, as a target declares it (default: the longest start-up plus the sync period plus the lag)")
-	quantile := fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for")
-	margin := fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction")
-	minReplicas := fs.Int("min", 1, "minimum replicas")
-	maxReplicas := fs.Int("max", 100, "maximum replicas")
-	tolerance := fs.Float64("tolerance", backtest.DefaultTolerance, "HPA tolerance (--horizontal-pod-autoscaler-tolerance)")
-	behaviorFile := fs.String("behavior", "", "YAML file with the HPA's spec.behavior (or a whole HorizontalPodAutoscaler) overriding the defaults")
-	warmup := fs.String("warmup", "1d", "replay this long before the metrics count (prescale fits its first model in it)")
-	zeros := fs.String("missing-zeros", "1h", "treat runs of zero load at least this long as missing data (an outage), not zero demand; 0 keeps zeros")
-
-	model := fs.String("model", forecast.KindAuto, "prescale's model: "+strings.Join(forecast.Kinds(), "|"))
-	seasons := fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)")
-	history := fs.String("history", "14d", "history each prescale fit uses")
-	refit := fs.String("refit-interval", "1h", "how often prescale refits (a confirmed level shift refits sooner, as in the service)")
-	holdFor := fs.String("hold-for", "10m", "how long prescale holds its last recommendation while data is missing")
-
-	policies := fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ","))
-	sweep := fs.Bool("sweep", false, "also sweep the reactive HPA's margin (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost")
-	format := fs.String("format", "table", "output format: table|json")
-	report := fs.String("report", "", "write a self-contained HTML report with charts to this file")
-	traceFile := fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file")
-	workers := fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers")
-	seed := fs.Uint64("seed", 1, "seed of random start-up delays")
+	f := addBacktestFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	s, _, err := f.source.read(ctx, e)
+	if err != nil {
+		return err
+	}
+	if cfg.Seasons, err = f.seasonPeriods(s.Step); err != nil {
+		return err
+	}
+	res, err := replayBacktest(ctx, e, s, cfg)
+	if err != nil {
+		return err
+	}
+	return f.write(e.stdout, s.Name, res)
+}
 
-	if !slices.Contains([]string{"table", "json"}, *format) {
-		return fmt.Errorf("%w: --format %q: want table or json", errUsage, *format)
-	}
-	if (*input == "") == (*promURL == "") {
-		return fmt.Errorf("%w: give exactly one of --input and --prometheus.url", errUsage)
-	}
-	if (*promURL == "") != (*query == "") {
-		return fmt.Errorf("%w: --prometheus.url and --query go together", errUsage)
-	}
-	if !(*capacity > 0) || math.IsInf(*capacity, 0) {
-		return fmt.Errorf("%w: --capacity: want the load one replica serves, a positive number (got %v)", errUsage, *capacity)
+// config checks the flags and turns them into the backtest's
+// configuration, all but the seasons, which wait for the series' step.
+func (f *backtestFlags) config() (backtest.Config, error) {
+	if err := f.check(); err != nil {
+		return backtest.Config{}, err
 	}
 	cfg := backtest.Config{
-		CapacityPerReplica: *capacity,
-		Sync:               *sync,
-		Lag:                *lag,
-		Lead:               *lead,
-		Quantile:           *quantile,
-		Margin:             *margin,
-		MinReplicas:        *minReplicas,
-		MaxReplicas:        *maxReplicas,
-		Model:              *model,
-		Sweep:              *sweep,
-		Seed:               *seed,
-		Workers:            *workers,
-		KeepTraces:         *report != "" || *traceFile != "",
+		CapacityPerReplica: *f.capacity,
+		Sync:               *f.sync,
+		Lag:                *f.lag,
+		Lead:               *f.lead,
+		Quantile:           *f.quantile,
+		Margin:             *f.margin,
+		MinReplicas:        *f.minReplicas,
+		MaxReplicas:        *f.maxReplicas,
+		Model:              *f.model,
+		Sweep:              *f.sweep,
+		Seed:               *f.seed,
+		Workers:            *f.workers,
+		KeepTraces:         *f.report != "" || *f.trace != "",
 	}
 	var err error
-	if cfg.Startup, err = backtest.ParseStartup(*startup); err != nil {
-		return fmt.Errorf("%w: --startup: %v", errUsage, err)
+	if cfg.Startup, err = backtest.ParseStartup(*f.startup); err != nil {
+		return cfg, fmt.Errorf("%w: --startup: %v", errUsage, err)
 	}
-	for _, f := range []struct {
-		name string
-		val  string
-		dst  *time.Duration
-	}{
-		{"warmup", *warmup, &cfg.Warmup}, {"missing-zeros", *zeros, &cfg.ZeroRunsMissing},
-		{"history", *history, &cfg.History}, {"refit-interval", *refit, &cfg.RefitInterval}, {"hold-for", *holdFor, &cfg.HoldFor},
-	} {
-		d, err := parseDuration(f.val)
-		if err != nil || d < 0 {
-			return fmt.Errorf("%w: --%s %q: want a duration such as 90s, 1h or 14d", errUsage, f.name, f.val)
-		}
-		*f.dst = d
+	if err := f.durations(&cfg); err != nil {
+		return cfg, err
 	}
-	for _, p := range strings.Split(*policies, ",") {
+	for _, p := range strings.Split(*f.policies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			cfg.Policies = append(cfg.Policies, p)
 		}
 	}
-	b := backtest.DefaultBehavior()
-	if *behaviorFile != "" {
-		if b, err = loadBehavior(*behaviorFile); err != nil {
-			return err
-		}
-	}
-	if !(*tolerance >= 0 && *tolerance < 1) {
-		return fmt.Errorf("%w: --tolerance: want a fraction in [0, 1), got %v", errUsage, *tolerance)
-	}
-	b.Tolerance = *tolerance
-	cfg.Behavior = &b
-
-	s, _, err := h.read(ctx, e)
+	b, err := f.hpaBehavior()
 	if err != nil {
-		return err
+		return cfg, err
 	}
-	if *seasons != "" {
-		periods, err := parseSeasons(*seasons, s.Step)
-		if err != nil {
-			return fmt.Errorf("%w: --seasons: %v", errUsage, err)
-		}
-		for _, p := range periods {
-			cfg.Seasons = append(cfg.Seasons, time.Duration(p)*s.Step)
-		}
-	}
+	cfg.Behavior = &b
+	return cfg, nil
+}
 
+// check checks the flags that need no parsing: the output format, one
+// source of history, and the capacity.
+func (f *backtestFlags) check() error {
+	src := f.source
+	if !slices.Contains([]string{"table", "json"}, *f.format) {
+		return fmt.Errorf("%w: --format %q: want table or json", errUsage, *f.format)
+	}
+	if (*src.input == "") == (*src.promURL == "") {
+		return fmt.Errorf("%w: give exactly one of --input and --prometheus.url", errUsage)
+	}
+	if (*src.promURL == "") != (*src.query == "") {
+		return fmt.Errorf("%w: --prometheus.url and --query go together", errUsage)
+	}
+	if !(*f.capacity > 0) || math.IsInf(*f.capacity, 0) {
+		return fmt.Errorf("%w: --capacity: want the load one replica serves, a positive number (got %v)", errUsage, *f.capacity)
+	}
+	return nil
+}
+
+// durations parses the flags given as durations with days (14d) into cfg.
+func (f *backtestFlags) durations(cfg *backtest.Config) error {
+	for _, d := range []struct {
+		name string
+		val  string
+		dst  *time.Duration
+	}{
+		{"warmup", *f.warmup, &cfg.Warmup}, {"missing-zeros", *f.missingZeros, &cfg.ZeroRunsMissing},
+		{"history", *f.history, &cfg.History}, {"refit-interval", *f.refit, &cfg.RefitInterval}, {"hold-for", *f.holdFor, &cfg.HoldFor},
+	} {
+		v, err := parseDuration(d.val)
+		if err != nil || v < 0 {
+			return fmt.Errorf("%w: --%s %q: want a duration such as 90s, 1h or 14d", errUsage, d.name, d.val)
+		}
+		*d.dst = v
+	}
+	return nil
+}
+
+// hpaBehavior is the HPA's behavior: the defaults or --behavior's, with
+// --tolerance.
+func (f *backtestFlags) hpaBehavior() (backtest.Behavior, error) {
+	b := backtest.DefaultBehavior()
+	if *f.behavior != "" {
+		var err error
+		if b, err = loadBehavior(*f.behavior); err != nil {
+			return b, err
+		}
+	}
+	if !(*f.tolerance >= 0 && *f.tolerance < 1) {
+		return b, fmt.Errorf("%w: --tolerance: want a fraction in [0, 1), got %v", errUsage, *f.tolerance)
+	}
+	b.Tolerance = *f.tolerance
+	return b, nil
+}
+
+// seasonPeriods are the --seasons, whole steps of the series; none when
+// the flag is not set, so each fit detects its own.
+func (f *backtestFlags) seasonPeriods(step time.Duration) ([]time.Duration, error) {
+	if *f.seasons == "" {
+		return nil, nil
+	}
+	periods, err := parseSeasons(*f.seasons, step)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --seasons: %v", errUsage, err)
+	}
+	var out []time.Duration
+	for _, p := range periods {
+		out = append(out, time.Duration(p)*step)
+	}
+	return out, nil
+}
+
+// replayBacktest runs the backtest of s, its progress on stderr; a
+// configuration the backtest rejects is a usage error.
+func replayBacktest(ctx context.Context, e *env, s *feed.Series, cfg backtest.Config) (*backtest.Result, error) {
 	prog := newProgress(e.stderr)
 	cfg.Progress = prog.update
 	res, err := backtest.Run(ctx, s, cfg)
 	prog.finish()
 	if errors.Is(err, backtest.ErrConfig) {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.Name, err)
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	if *traceFile != "" {
-		if err := writeFile(*traceFile, func(w io.Writer) error { return writeTrace(w, res) }); err != nil {
+	return res, nil
+}
+
+// write writes the result of the history named name: the trace and the
+// report when asked for, then the table or the JSON document on out.
+func (f *backtestFlags) write(out io.Writer, name string, res *backtest.Result) error {
+	if *f.trace != "" {
+		if err := writeFile(*f.trace, func(w io.Writer) error { return writeTrace(w, res) }); err != nil {
 			return err
 		}
 	}
-	if *report != "" {
-		title := "prescale backtest: " + s.Name
-		if err := writeFile(*report, func(w io.Writer) error { return backtest.WriteReport(w, res, title) }); err != nil {
+	if *f.report != "" {
+		title := "prescale backtest: " + name
+		if err := writeFile(*f.report, func(w io.Writer) error { return report.Write(w, res, title) }); err != nil {
 			return err
 		}
 	}
-	if *format == "json" {
-		enc := json.NewEncoder(e.stdout)
+	if *f.format == "json" {
+		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	return writeBacktestTable(e.stdout, s.Name, res)
+	return writeBacktestTable(out, name, res)
 }
 
 // writeFile writes a file through fn, removing it on failure.
@@ -211,37 +301,47 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 		fmt.Fprintf(w, "           0.1-0.9 interval covers %.1f%%, quantile %g covers %.1f%%; %d fits, %d failed\n",
 			100*a.Coverage80, st.Quantile, 100*a.QuantileCoverage, a.Fits, a.FailedFits)
 	}
-	if len(r.Frontier) > 0 {
-		fmt.Fprintln(w, "\nfrontier:")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "policy\tknob\treplica-hours\tunder-provisioned min\tunserved %\t")
-		for _, p := range []string{backtest.Reactive, backtest.Prescale} {
-			knob := "margin"
-			if p == backtest.Prescale {
-				knob = "quantile"
-			}
-			for _, pt := range r.Frontier[p] {
-				fmt.Fprintf(tw, "%s\t%s %g\t%.1f\t%.1f\t%.3f\t\n", p, knob, pt.Knob, pt.ReplicaHours, pt.UnderprovisionedMinutes, 100*pt.UnservedFraction)
-			}
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if e := r.EqualCost; e != nil {
-			if r.ReductionAtEqualCost != nil {
-				fmt.Fprintf(w, "\nreduction at equal cost: %.1f%% (at %.1f replica-hours, the reactive HPA with a %g%% margin: %.1f under-provisioned minutes; prescale: %.1f, at quantile %.3f interpolated)\n",
-					*r.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
-					e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile)
-			} else {
-				fmt.Fprintf(w, "\nreduction at equal cost: none (%s)\n", e.Note)
-			}
-			fmt.Fprintf(w, "prescale's frontier is below the reactive one at %d of the %d reactive settings within its range of cost\n",
-				e.FrontierBelowAt, e.FrontierCompared)
-		}
+	if err := writeFrontierTable(w, r); err != nil {
+		return err
 	}
 	t := &r.Timing
 	fmt.Fprintf(w, "\ntime:      %.1f s on %d workers: forecasts %.1f s (%d fits, %.1f s of CPU), %d replays %.1f s\n",
 		t.TotalSeconds, t.Workers, t.ForecastWall, t.Fits, t.FitSeconds, t.Replays, t.ReplayWall)
+	return nil
+}
+
+// writeFrontierTable prints the frontier of a sweep and the reduction at
+// equal cost; nothing without a sweep.
+func writeFrontierTable(w io.Writer, r *backtest.Result) error {
+	if len(r.Frontier) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nfrontier:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tknob\treplica-hours\tunder-provisioned min\tunserved %\t")
+	for _, p := range []string{backtest.Reactive, backtest.Prescale} {
+		knob := "margin"
+		if p == backtest.Prescale {
+			knob = "quantile"
+		}
+		for _, pt := range r.Frontier[p] {
+			fmt.Fprintf(tw, "%s\t%s %g\t%.1f\t%.1f\t%.3f\t\n", p, knob, pt.Knob, pt.ReplicaHours, pt.UnderprovisionedMinutes, 100*pt.UnservedFraction)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if e := r.EqualCost; e != nil {
+		if r.ReductionAtEqualCost != nil {
+			fmt.Fprintf(w, "\nreduction at equal cost: %.1f%% (at %.1f replica-hours, the reactive HPA with a %g%% margin: %.1f under-provisioned minutes; prescale: %.1f, at quantile %.3f interpolated)\n",
+				*r.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
+				e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile)
+		} else {
+			fmt.Fprintf(w, "\nreduction at equal cost: none (%s)\n", e.Note)
+		}
+		fmt.Fprintf(w, "prescale's frontier is below the reactive one at %d of the %d reactive settings within its range of cost\n",
+			e.FrontierBelowAt, e.FrontierCompared)
+	}
 	return nil
 }
 

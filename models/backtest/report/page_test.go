@@ -1,4 +1,4 @@
-package backtest
+package report
 
 import (
 	"bytes"
@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/models/backtest"
 )
 
 // reportResult is one backtest of three days of a daily cycle with a step
 // up and a gap, swept and with traces, shared by the report tests.
-var reportResult = sync.OnceValues(func() (*Result, error) {
+var reportResult = sync.OnceValues(func() (*backtest.Result, error) {
 	const n = 3 * 24 * 60
 	s := &feed.Series{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Step: time.Minute, Values: make([]float64, n)}
 	for i := range s.Values {
@@ -30,10 +31,10 @@ var reportResult = sync.OnceValues(func() (*Result, error) {
 	for i := 40 * 60; i < 40*60+45; i++ {
 		s.Values[i] = math.NaN()
 	}
-	return Run(context.Background(), s, Config{
-		Margin:             DefaultMargin,
+	return backtest.Run(context.Background(), s, backtest.Config{
+		Margin:             backtest.DefaultMargin,
 		CapacityPerReplica: 10,
-		Startup:            Startup{Kind: StartupFixed, A: 2 * time.Minute},
+		Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 2 * time.Minute},
 		Lag:                time.Minute,
 		Warmup:             12 * time.Hour,
 		MinHistory:         6 * time.Hour,
@@ -46,11 +47,11 @@ var reportResult = sync.OnceValues(func() (*Result, error) {
 	})
 })
 
-func writeReport(t *testing.T, res *Result, title string) string {
+func writeReport(t *testing.T, res *backtest.Result, title string) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteReport(&buf, res, title); err != nil {
-		t.Fatalf("WriteReport: %v", err)
+	if err := Write(&buf, res, title); err != nil {
+		t.Fatalf("Write: %v", err)
 	}
 	return buf.String()
 }
@@ -120,7 +121,7 @@ func TestWriteReport(t *testing.T) {
 		}
 	})
 	t.Run("bounded", func(t *testing.T) {
-		s := newReportSeries(res)
+		s := newSeries(res)
 		w := s.wholeSpanWidth()
 		if n := s.end.Sub(s.start) / w; n > maxBuckets || w%s.step != 0 || w%s.sync != 0 {
 			t.Errorf("buckets of %v: %d over the span, not whole steps (%v) and sync periods (%v)", w, n, s.step, s.sync)
@@ -162,31 +163,31 @@ func TestWriteReportOddInput(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
 		name string
-		res  *Result
+		res  *backtest.Result
 	}{
-		{"zero result", &Result{}},
-		{"empty traces", &Result{
-			Input:  InputInfo{Start: start, End: start.Add(time.Hour), Step: time.Minute, Points: 60},
-			Order:  []string{Reactive, Prescale},
-			Traces: map[string]*Trace{Reactive: {}, Prescale: nil},
+		{"zero result", &backtest.Result{}},
+		{"empty traces", &backtest.Result{
+			Input:  backtest.InputInfo{Start: start, End: start.Add(time.Hour), Step: time.Minute, Points: 60},
+			Order:  []string{backtest.Reactive, backtest.Prescale},
+			Traces: map[string]*backtest.Trace{backtest.Reactive: {}, backtest.Prescale: nil},
 		}},
-		{"all demand missing", &Result{
-			Input:    InputInfo{Start: start, End: start.Add(3 * time.Minute), Step: time.Minute, Points: 3},
-			Settings: Settings{CapacityPerReplica: 1, Sync: "30s"},
-			Order:    []string{Reactive},
-			Policies: map[string]*Metrics{Reactive: {}},
-			Traces:   map[string]*Trace{Reactive: {Pods: []int32{1, 1, 2, 2, 2, 2}, Ready: []int32{1, 1, 1, 2, 2, 2}}},
+		{"all demand missing", &backtest.Result{
+			Input:    backtest.InputInfo{Start: start, End: start.Add(3 * time.Minute), Step: time.Minute, Points: 3},
+			Settings: backtest.Settings{CapacityPerReplica: 1, Sync: "30s"},
+			Order:    []string{backtest.Reactive},
+			Policies: map[string]*backtest.Metrics{backtest.Reactive: {}},
+			Traces:   map[string]*backtest.Trace{backtest.Reactive: {Pods: []int32{1, 1, 2, 2, 2, 2}, Ready: []int32{1, 1, 1, 2, 2, 2}}},
 			Demand:   []float64{nan, nan, nan},
-			Band:     &Band{Low: []float64{nan, nan, nan}, Mid: []float64{nan, nan, nan}, High: []float64{nan}},
+			Band:     &backtest.Band{Low: []float64{nan, nan, nan}, Mid: []float64{nan, nan, nan}, High: []float64{nan}},
 		}},
-		{"single-point frontier", &Result{
-			Input:                InputInfo{Start: start, End: start.Add(time.Minute), Step: time.Minute, Points: 1},
-			Order:                []string{Reactive, Prescale, Oracle},
-			Policies:             map[string]*Metrics{Reactive: {ReplicaHours: 2}, Oracle: {ReplicaHours: 1}},
-			Frontier:             map[string][]FrontierPoint{Reactive: {{Knob: 0.2, ReplicaHours: 2, UnderprovisionedMinutes: 5}}, Prescale: {}},
-			EqualCost:            &EqualCost{ReferenceMargin: 0.2, ReplicaHours: 2, ReactiveUnderprovisionedMinutes: 5, PrescaleUnderprovisionedMinutes: 1},
+		{"single-point frontier", &backtest.Result{
+			Input:                backtest.InputInfo{Start: start, End: start.Add(time.Minute), Step: time.Minute, Points: 1},
+			Order:                []string{backtest.Reactive, backtest.Prescale, backtest.Oracle},
+			Policies:             map[string]*backtest.Metrics{backtest.Reactive: {ReplicaHours: 2}, backtest.Oracle: {ReplicaHours: 1}},
+			Frontier:             map[string][]backtest.FrontierPoint{backtest.Reactive: {{Knob: 0.2, ReplicaHours: 2, UnderprovisionedMinutes: 5}}, backtest.Prescale: {}},
+			EqualCost:            &backtest.EqualCost{ReferenceMargin: 0.2, ReplicaHours: 2, ReactiveUnderprovisionedMinutes: 5, PrescaleUnderprovisionedMinutes: 1},
 			ReductionAtEqualCost: new(80.0),
-			Anomalies:            []TimeSpan{{start, start.Add(time.Hour)}},
+			Anomalies:            []backtest.TimeSpan{{Start: start, End: start.Add(time.Hour)}},
 			LevelShifts:          []time.Time{start},
 		}},
 	}
@@ -198,7 +199,7 @@ func TestWriteReportOddInput(t *testing.T) {
 	if page := writeReport(t, tests[3].res, "reduction"); !strings.Contains(page, "Reduction at equal cost: 80.0%. At 2.0 replica-hours") {
 		t.Error("the headline lacks the reduction")
 	}
-	if err := WriteReport(&bytes.Buffer{}, nil, "nil"); err == nil {
+	if err := Write(&bytes.Buffer{}, nil, "nil"); err == nil {
 		t.Error("a nil result gave no error")
 	}
 }
@@ -213,73 +214,7 @@ func TestWriteReportWriterError(t *testing.T) {
 		t.Fatal(err)
 	}
 	full := errors.New("disk full")
-	if err := WriteReport(failingWriter{full}, res, "x"); !errors.Is(err, full) {
-		t.Errorf("WriteReport = %v, want %v", err, full)
-	}
-}
-
-func TestBucketSegments(t *testing.T) {
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	x := func(m int) float64 { return chartX(start.Add(time.Duration(m) * time.Minute)) }
-	nan := math.NaN()
-	tests := []struct {
-		name   string
-		vals   []float64
-		width  time.Duration
-		reduce func([]float64) float64
-		want   [][][2]float64 // segments of (minute, value)
-	}{
-		{"full resolution", []float64{1, 1, 2, nan, 3}, 0, maxOf,
-			[][][2]float64{{{0, 1}, {2, 2}, {3, 2}}, {{4, 3}, {5, 3}}}},
-		{"max per bucket", []float64{1, 5, nan, nan, 2, 2}, 2 * time.Minute, maxOf,
-			[][][2]float64{{{0, 5}, {2, 5}}, {{4, 2}, {6, 2}}}},
-		{"min per bucket", []float64{1, 5, nan, 4, 2}, 2 * time.Minute, minOf,
-			[][][2]float64{{{0, 1}, {2, 4}, {4, 2}, {6, 2}}}},
-		{"all missing", []float64{nan, nan}, 0, maxOf, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			l := bucket(tt.vals, start, time.Minute, start, start.Add(time.Duration(len(tt.vals))*time.Minute), tt.width, tt.reduce)
-			segs := l.segments()
-			if len(segs) != len(tt.want) {
-				t.Fatalf("%d segments, want %d: %v", len(segs), len(tt.want), segs)
-			}
-			for i, seg := range segs {
-				if len(seg) != len(tt.want[i]) {
-					t.Fatalf("segment %d: %v, want %v", i, seg, tt.want[i])
-				}
-				for j, p := range seg {
-					if w := tt.want[i][j]; p.X != x(int(w[0])) || p.Y != w[1] {
-						t.Errorf("segment %d point %d: (%v, %v), want minute %v value %v", i, j, p.X, p.Y, w[0], w[1])
-					}
-				}
-			}
-		})
-	}
-}
-
-func TestRibbon(t *testing.T) {
-	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	line := func(vals ...float64) stepLine { return stepLine{from: start, width: time.Minute, vals: vals} }
-	nan := math.NaN()
-	rings := ribbon(line(1, 1, 2, nan, 5), line(3, 4, 4, 6, 6))
-	// The outline of the steps, hi forwards then lo backwards, with
-	// corners only where a value changes; the unknown low ends the ring.
-	want := [][][2]float64{
-		{{0, 3}, {1, 3}, {1, 4}, {3, 4}, {3, 2}, {2, 2}, {2, 1}, {0, 1}},
-		{{4, 6}, {5, 6}, {5, 5}, {4, 5}},
-	}
-	if len(rings) != len(want) {
-		t.Fatalf("%d rings, want %d: %v", len(rings), len(want), rings)
-	}
-	for i, ring := range rings {
-		if len(ring) != len(want[i]) {
-			t.Fatalf("ring %d: %v, want %v", i, ring, want[i])
-		}
-		for j, p := range ring {
-			if w := want[i][j]; p.X != chartX(start.Add(time.Duration(w[0])*time.Minute)) || p.Y != w[1] {
-				t.Errorf("ring %d point %d: (%v, %v), want minute %v value %v", i, j, p.X, p.Y, w[0], w[1])
-			}
-		}
+	if err := Write(failingWriter{full}, res, "x"); !errors.Is(err, full) {
+		t.Errorf("Write = %v, want %v", err, full)
 	}
 }
