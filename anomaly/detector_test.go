@@ -13,6 +13,7 @@ import (
 
 	"github.com/prescale/prescale/anomaly"
 	"github.com/prescale/prescale/anomaly/nab"
+	"github.com/prescale/prescale/feed/feedtest"
 )
 
 func TestNew(t *testing.T) {
@@ -210,9 +211,10 @@ func FuzzDetectors(f *testing.F) {
 	})
 }
 
-// TestNABFloor asserts a stable floor on the default detector's NAB
-// standard score; `prescale eval nab` prints the measured figures.
-func TestNABFloor(t *testing.T) {
+// TestNABGolden pins the default detector's NAB scores, under the three
+// profiles, to testdata/nab_golden.json: a change of 1% fails; run go test
+// -run NAB -update to record an intended one.
+func TestNABGolden(t *testing.T) {
 	files, err := nab.LoadCorpus(os.DirFS(filepath.Join(dataDir(t), "nab")))
 	if err != nil {
 		t.Fatal(err)
@@ -229,11 +231,17 @@ func TestNABFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := res.Get("standard")
-	t.Logf("NAB standard %.2f (threshold %.4f)", s.Normalized, s.Threshold)
-	if s.Normalized < 50 {
-		t.Errorf("NAB standard score %.2f, want at least 50", s.Normalized)
+	// The profiles by the short names `prescale eval nab --json` prints.
+	profiles := map[string]string{"standard": "standard", "low_fp": "reward_low_FP_rate", "low_fn": "reward_low_FN_rate"}
+	got := map[string]float64{}
+	for key, profile := range profiles {
+		s, ok := res.Get(profile)
+		if !ok {
+			t.Fatalf("no %s profile in the NAB result", profile)
+		}
+		got[anomaly.NameDefault+"/"+key] = s.Normalized
 	}
+	feedtest.Golden(t, filepath.Join("testdata", "nab_golden.json"), got, map[string]feedtest.Tolerance{"": {Rel: 0.01}}, *update)
 }
 
 func BenchmarkDefaultUpdate(b *testing.B) {

@@ -1,12 +1,16 @@
 package anomaly_test
 
 import (
+	"flag"
 	"testing"
 	"time"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/feed/feedtest"
 )
+
+// update rewrites the golden metrics in testdata instead of comparing.
+var update = flag.Bool("update", false, "rewrite golden files")
 
 func dataDir(t testing.TB) string { return feedtest.DataDir(t) }
 

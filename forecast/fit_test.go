@@ -5,11 +5,14 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prescale/prescale/feed/feedtest"
 	"github.com/prescale/prescale/forecast"
 )
 
@@ -250,37 +253,46 @@ func TestLoadRejectsCorruptState(t *testing.T) {
 	}
 }
 
-// TestM4HourlyFloor checks a stable, generous floor on the whole M4 Hourly
-// set; `prescale eval m4` prints the measured figures.
-func TestM4HourlyFloor(t *testing.T) {
+// TestM4HourlyGolden pins the accuracy of auto on the whole M4 Hourly set,
+// fitted as `prescale eval m4` fits it, to testdata/m4_golden.json, and that
+// of naive, the baseline, whose fits are cheap. A change of 1% in MASE or
+// sMAPE, or of one percentage point in an interval's coverage, fails: run
+// go test -run M4 -update to record an intended one.
+func TestM4HourlyGolden(t *testing.T) {
 	train, test := m4Hourly(t)
-	var mase, cover80, cover95 float64
-	for i := range train {
-		f, err := forecast.Fit(train[i].Values, &forecast.Options{Horizon: 48})
-		if err != nil {
-			t.Fatalf("%s: %v", train[i].Name, err)
+	const horizon, period = 48, 24
+	lo80, hi80 := forecast.IntervalQuantiles(0.8)
+	lo95, hi95 := forecast.IntervalQuantiles(0.95)
+	got := map[string]float64{}
+	for _, kind := range []string{forecast.KindAuto, forecast.KindNaive} {
+		var mase, smape, cover80, cover95 float64
+		for i := range train {
+			f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: horizon, Step: time.Hour})
+			if err != nil {
+				t.Fatalf("%s: %s: %v", kind, train[i].Name, err)
+			}
+			r, err := f.Forecast(horizon, []float64{lo95, lo80, hi80, hi95})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := forecast.Score(train[i].Values, test[i].Values[:horizon], period, r)
+			mase += a.MASE
+			smape += a.SMAPE
+			cover80 += a.Coverage[0.8]
+			cover95 += a.Coverage[0.95]
 		}
-		r, err := f.Forecast(48, []float64{0.025, 0.1, 0.9, 0.975})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := forecast.Score(train[i].Values, test[i].Values, 24, r)
-		mase += a.MASE
-		cover80 += a.Coverage[0.8]
-		cover95 += a.Coverage[0.95]
+		n := float64(len(train))
+		got[kind+"/mase"], got[kind+"/smape"] = mase/n, smape/n
+		got[kind+"/coverage80"], got[kind+"/coverage95"] = cover80/n, cover95/n
 	}
-	n := float64(len(train))
-	mase, cover80, cover95 = mase/n, cover80/n, cover95/n
-	t.Logf("auto on M4 Hourly: MASE %.3f, coverage 80%% %.3f, 95%% %.3f", mase, cover80, cover95)
-	if mase >= 1.10 {
-		t.Errorf("auto MASE %.3f, want below 1.10 (seasonal naive is 1.193)", mase)
-	}
-	if cover80 < 0.70 || cover80 > 0.90 {
-		t.Errorf("80%% interval coverage %.3f, want within 10 points of 0.80", cover80)
-	}
-	if cover95 < 0.85 {
-		t.Errorf("95%% interval coverage %.3f, want at least 0.85", cover95)
-	}
+	coverage := feedtest.Tolerance{Abs: 0.01}
+	feedtest.Golden(t, filepath.Join("testdata", "m4_golden.json"), got, map[string]feedtest.Tolerance{
+		"":                 {Rel: 0.01},
+		"auto/coverage80":  coverage,
+		"auto/coverage95":  coverage,
+		"naive/coverage80": coverage,
+		"naive/coverage95": coverage,
+	}, *update)
 }
 
 func FuzzFit(f *testing.F) {

@@ -1,6 +1,7 @@
 package forecast_test
 
 import (
+	"flag"
 	"path/filepath"
 	"testing"
 	"time"
@@ -8,6 +9,9 @@ import (
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/feed/feedtest"
 )
+
+// update rewrites the golden metrics in testdata instead of comparing.
+var update = flag.Bool("update", false, "rewrite golden files")
 
 func dataDir(tb testing.TB) string { return feedtest.DataDir(tb) }
 

@@ -8,17 +8,20 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/api"
+	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
 
 // Backend is a fake api.Backend: targets in a map, with the answers of
 // the model calls (recommendation, forecast, anomalies) set by the test.
-// It keeps the registry's rules that the API relies on: names are unique
-// (models.ErrExists), targets are validated (models.ErrConfig), config and
-// demo targets are read-only (models.ErrReadOnly), an unknown name is
-// models.ErrNotFound, and a target with no recommendation or forecast set
-// has no data yet (models.ErrNotReady). It fits no model and reads no
-// clock. Its methods are safe for concurrent use.
+// It keeps the registry's rules that the API relies on, and passes
+// RunConformance as the registry does: names are unique (models.ErrExists),
+// targets and origins are validated (models.ErrConfig), config and demo
+// targets are read-only (models.ErrReadOnly), an unknown name is
+// models.ErrNotFound, Forecast's arguments are checked first
+// (forecast.ErrBadOptions), a target with no recommendation or forecast set
+// has no data yet (models.ErrNotReady), and statuses are copies. It fits no
+// model and reads no clock. Its methods are safe for concurrent use.
 type Backend struct {
 	mu      sync.Mutex
 	targets map[string]*fakeTarget
@@ -49,6 +52,7 @@ func NewBackend() *Backend {
 func (b *Backend) Put(st models.TargetStatus) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	st = cloneStatus(st)
 	if ft, ok := b.targets[st.Target.Name]; ok {
 		ft.status = st
 		return
@@ -65,7 +69,7 @@ func (b *Backend) SetRecommendation(name string, r models.Recommendation) {
 }
 
 // SetForecast sets what Forecast answers for an existing target, whatever
-// the horizon, quantiles and history asked.
+// the horizon, quantiles and history asked, once they pass its checks.
 func (b *Backend) SetForecast(name string, f *models.ForecastView) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -117,7 +121,7 @@ func (b *Backend) List() []models.TargetStatus {
 	defer b.mu.Unlock()
 	out := make([]models.TargetStatus, 0, len(b.targets))
 	for _, ft := range b.targets {
-		out = append(out, ft.status)
+		out = append(out, cloneStatus(ft.status))
 	}
 	slices.SortFunc(out, func(x, y models.TargetStatus) int { return strings.Compare(x.Target.Name, y.Target.Name) })
 	return out
@@ -131,11 +135,36 @@ func (b *Backend) Get(name string) (models.TargetStatus, error) {
 	if !ok {
 		return models.TargetStatus{}, fmt.Errorf("get %q: %w", name, models.ErrNotFound)
 	}
-	return ft.status, nil
+	return cloneStatus(ft.status), nil
 }
 
-// Create validates t and adds it with origin.
+// cloneStatus returns st with nothing shared: callers may change what
+// they get, or what they passed, without changing the fake's state.
+func cloneStatus(st models.TargetStatus) models.TargetStatus {
+	st.Target.Seasons = slices.Clone(st.Target.Seasons)
+	st.Seasons = slices.Clone(st.Seasons)
+	st.ModelNotes = slices.Clone(st.ModelNotes)
+	st.LeadForecast = slices.Clone(st.LeadForecast)
+	for i := range st.LeadForecast {
+		st.LeadForecast[i].Values = slices.Clone(st.LeadForecast[i].Values)
+	}
+	if st.Recommendation != nil {
+		r := *st.Recommendation
+		st.Recommendation = &r
+	}
+	return st
+}
+
+// Create validates t and adds it with origin, which must be
+// models.OriginAPI, OriginKEDA or OriginDemo as for the registry: config
+// targets come from the file (use Put for them).
 func (b *Backend) Create(t models.Target, origin string) (models.TargetStatus, error) {
+	switch origin {
+	case models.OriginAPI, models.OriginKEDA, models.OriginDemo:
+	default:
+		return models.TargetStatus{}, &models.FieldError{Field: "origin", Msg: fmt.Sprintf("must be %s, %s or %s, got %q",
+			models.OriginAPI, models.OriginKEDA, models.OriginDemo, origin)}
+	}
 	if err := t.Validate(); err != nil {
 		return models.TargetStatus{}, err
 	}
@@ -144,10 +173,10 @@ func (b *Backend) Create(t models.Target, origin string) (models.TargetStatus, e
 	if _, ok := b.targets[t.Name]; ok {
 		return models.TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, models.ErrExists)
 	}
-	st := models.TargetStatus{Target: t, Origin: origin}
+	st := cloneStatus(models.TargetStatus{Target: t, Origin: origin})
 	b.targets[t.Name] = &fakeTarget{status: st}
 	b.creates++
-	return st, nil
+	return cloneStatus(st), nil
 }
 
 // Update validates t and replaces the configuration of the target of
@@ -163,8 +192,9 @@ func (b *Backend) Update(t models.Target) (models.TargetStatus, error) {
 		return models.TargetStatus{}, err
 	}
 	ft.status.Target = t
+	ft.status.Target.Seasons = slices.Clone(t.Seasons)
 	b.updates++
-	return ft.status, nil
+	return cloneStatus(ft.status), nil
 }
 
 // Delete removes a target.
@@ -219,9 +249,23 @@ func (b *Backend) Recommendation(name string) (models.Recommendation, error) {
 	return r, nil
 }
 
-// Forecast returns the forecast set for the target. The view is shared,
-// not copied: callers must not modify it.
+// Forecast returns the forecast set for the target, whatever the horizon,
+// quantiles and history, once they pass the registry's checks (a horizon
+// of at least 1, quantiles in (0, 1), a history not negative; its upper
+// bound on the horizon is not modelled). The view is shared, not copied:
+// callers must not modify it.
 func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*models.ForecastView, error) {
+	if horizon < 1 {
+		return nil, fmt.Errorf("%w: horizon: must be at least 1, got %d", forecast.ErrBadOptions, horizon)
+	}
+	for i, q := range quantiles {
+		if !(q > 0 && q < 1) {
+			return nil, fmt.Errorf("%w: quantiles[%d]: must be between 0 and 1 (exclusive), got %v", forecast.ErrBadOptions, i, q)
+		}
+	}
+	if history < 0 {
+		return nil, fmt.Errorf("%w: history: must not be negative, got %v", forecast.ErrBadOptions, history)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ft, err := b.answerable("forecast", name)
@@ -235,7 +279,7 @@ func (b *Backend) Forecast(name string, horizon int, quantiles []float64, histor
 }
 
 // Anomalies returns the spans set for the target that overlap
-// [start, end).
+// [start, end), sorted by start as the registry sorts them.
 func (b *Backend) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -249,6 +293,7 @@ func (b *Backend) Anomalies(name string, start, end time.Time) ([]models.Anomaly
 			out = append(out, e)
 		}
 	}
+	slices.SortStableFunc(out, func(x, y models.AnomalyEvent) int { return x.Start.Compare(y.Start) })
 	return out, nil
 }
 
