@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
-	"github.com/prometheus/common/model"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -208,11 +205,10 @@ func (s *KEDAScaler) GetMetrics(ctx context.Context, req *externalscaler.GetMetr
 	}}}, nil
 }
 
-// kedaDefinitionKeys are the metadata keys that define a target, in the
-// config file's order.
-var kedaDefinitionKeys = [...]string{
-	"name", "query", "step", "history", "capacityPerReplica", "leadTime", "margin", "quantile",
-	"minReplicas", "maxReplicas", "seasons", "refitInterval", "model", "holdFor",
+// kedaFields are the target fields trigger metadata defines, by key: all
+// but the namespace, which is the ScaledObject's.
+func kedaFields() []models.TargetField {
+	return slices.DeleteFunc(models.TargetFields(), func(f models.TargetField) bool { return f.Name == "namespace" })
 }
 
 // resolve returns the name of the target a ScaledObject scales on,
@@ -234,9 +230,9 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 	if name == "" {
 		bad = append(bad, kedaViolation("target", "is empty; name an existing prescale target"))
 	}
-	for _, key := range kedaDefinitionKeys {
-		if _, ok := md[key]; ok {
-			bad = append(bad, kedaViolation(key, `defines a target, but "target" names an existing one; give one or the other`))
+	for _, f := range kedaFields() {
+		if _, ok := md[f.Name]; ok {
+			bad = append(bad, kedaViolation(f.Name, `defines a target, but "target" names an existing one; give one or the other`))
 		}
 	}
 	if len(bad) > 0 {
@@ -287,95 +283,37 @@ func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) e
 // same), so that a backend storing them sorted does not see a change, and
 // refit, on every call.
 func kedaSameTarget(a, b models.Target) bool {
-	sa, sb := slices.Sorted(slices.Values(a.Seasons)), slices.Sorted(slices.Values(b.Seasons))
-	if !slices.Equal(sa, sb) {
-		return false
-	}
-	a.Seasons, b.Seasons = nil, nil
-	return reflect.DeepEqual(a, b)
+	a.Seasons, b.Seasons = slices.Sorted(slices.Values(a.Seasons)), slices.Sorted(slices.Values(b.Seasons))
+	return !models.ModelChanged(&a, &b) && !models.PolicyChanged(&a, &b)
 }
 
 // kedaTarget reads the target that trigger metadata defines, starting
-// from the config file's defaults. Every problem is reported, each naming
+// from the config file's defaults; every field is read from text, as
+// models.TargetField.Parse does. Every problem is reported, each naming
 // its metadata key, as an InvalidArgument status.
 func kedaTarget(ref *externalscaler.ScaledObjectRef) (models.Target, error) {
 	md := ref.GetScalerMetadata()
 	t := models.DefaultTarget()
 	var bad []*errdetails.BadRequest_FieldViolation
 	unreadable := map[string]bool{} // keys already reported
-	fail := func(key, format string, args ...any) {
-		bad = append(bad, kedaViolation(key, fmt.Sprintf(format, args...)))
-		unreadable[key] = true
-	}
-	for _, key := range [...]string{"query", "capacityPerReplica", "leadTime"} {
-		if _, ok := md[key]; !ok {
-			fail(key, `is required to define a target (or give "target" naming an existing one)`)
-		}
-	}
-	text := func(key string, dst *string) {
-		if v, ok := md[key]; ok {
-			*dst = strings.TrimSpace(v)
-		}
-	}
-	duration := func(key string, dst *time.Duration) {
-		if v, ok := md[key]; ok {
-			d, err := model.ParseDuration(strings.TrimSpace(v))
-			if err != nil {
-				fail(key, "%q is not a duration such as 30s, 5m or 14d", v)
-				return
+	for _, f := range kedaFields() {
+		v, given := md[f.Name]
+		switch {
+		case given:
+			var fe *models.FieldError
+			if err := f.Parse(&t, v); errors.As(err, &fe) {
+				bad = append(bad, kedaViolation(fe.Field, fe.Msg))
+				unreadable[f.Name] = true
 			}
-			*dst = time.Duration(d)
-		}
-	}
-	number := func(key string, dst *float64) {
-		if v, ok := md[key]; ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				fail(key, "%q is not a number", v)
-				return
+		case f.Name == "name":
+			if t.Name = kedaTargetName(ref.GetNamespace(), ref.GetName()); t.Name == "" {
+				bad = append(bad, kedaViolation("name", "is required when the ScaledObject reference has no name"))
+				unreadable["name"] = true
 			}
-			*dst = f
+		case f.Required:
+			bad = append(bad, kedaViolation(f.Name, `is required to define a target (or give "target" naming an existing one)`))
+			unreadable[f.Name] = true
 		}
-	}
-	integer := func(key string, dst *int) {
-		if v, ok := md[key]; ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				fail(key, "%q is not an integer", v)
-				return
-			}
-			*dst = n
-		}
-	}
-
-	text("query", &t.Query)
-	duration("step", &t.Step)
-	duration("history", &t.History)
-	number("capacityPerReplica", &t.CapacityPerReplica)
-	duration("leadTime", &t.LeadTime)
-	duration("margin", &t.Margin)
-	number("quantile", &t.Quantile)
-	integer("minReplicas", &t.MinReplicas)
-	integer("maxReplicas", &t.MaxReplicas)
-	if v, ok := md["seasons"]; ok && strings.TrimSpace(v) != "" {
-		for item := range strings.SplitSeq(v, ",") {
-			d, err := model.ParseDuration(strings.TrimSpace(item))
-			if err != nil {
-				fail("seasons", "%q is not a comma-separated list of durations such as 1d,1w", v)
-				t.Seasons = nil
-				break
-			}
-			t.Seasons = append(t.Seasons, time.Duration(d))
-		}
-	}
-	duration("refitInterval", &t.RefitInterval)
-	text("model", &t.Model)
-	duration("holdFor", &t.HoldFor)
-
-	if v, ok := md["name"]; ok {
-		t.Name = strings.TrimSpace(v)
-	} else if t.Name = kedaTargetName(ref.GetNamespace(), ref.GetName()); t.Name == "" {
-		fail("name", "is required when the ScaledObject reference has no name")
 	}
 	t.Namespace = ref.GetNamespace()
 

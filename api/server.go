@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -331,57 +332,42 @@ func requireName(name string) error {
 }
 
 // targetFromSpec turns an API target spec into a Target, starting from
-// the config file's defaults. Unparsable durations are field errors named
-// after the JSON field (path.field); Validate's rules are the backend's.
+// the config file's defaults. The spec's fields are models.TargetFields,
+// by JSON name: a field absent from the spec (or zero, for one without
+// presence) keeps its default. Unparsable durations are field errors named
+// after the JSON field; Validate's rules are the backend's.
 func targetFromSpec(spec *prescalev1.TargetSpec, path string) (models.Target, error) {
 	t := models.DefaultTarget()
 	if spec == nil {
 		return t, &models.FieldError{Field: path, Msg: "is required"}
 	}
+	m := spec.ProtoReflect()
 	var errs []error
-	duration := func(dst *time.Duration, v, field string) {
-		if v == "" {
-			return
+	for _, f := range models.TargetFields() {
+		fd := specField(m, f)
+		if !m.Has(fd) {
+			continue
 		}
-		d, err := model.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, &models.FieldError{Field: field, Msg: fmt.Sprintf("%q is not a duration such as 30s, 5m or 14d", v)})
-			return
+		v := m.Get(fd)
+		switch dst := f.Addr(&t).(type) {
+		case *string:
+			*dst = v.String()
+		case *float64:
+			*dst = v.Float()
+		case *int:
+			*dst = int(v.Int())
+		case *[]time.Duration:
+			items := make([]string, v.List().Len())
+			for i := range items {
+				items[i] = v.List().Get(i).String()
+			}
+			errs = append(errs, f.ParseList(&t, items))
+		default: // durations, as text
+			errs = append(errs, f.Parse(&t, v.String()))
 		}
-		*dst = time.Duration(d)
 	}
-	t.Name = spec.GetName()
-	t.Namespace = spec.GetNamespace()
-	t.Query = spec.GetQuery()
-	duration(&t.Step, spec.GetStep(), "step")
-	duration(&t.History, spec.GetHistory(), "history")
-	t.CapacityPerReplica = spec.GetCapacityPerReplica()
-	duration(&t.LeadTime, spec.GetLeadTime(), "leadTime")
-	duration(&t.Margin, spec.GetMargin(), "margin")
-	if spec.Quantile != nil {
-		t.Quantile = spec.GetQuantile()
-	}
-	if spec.MinReplicas != nil {
-		t.MinReplicas = int(spec.GetMinReplicas())
-	}
-	if spec.MaxReplicas != nil {
-		t.MaxReplicas = int(spec.GetMaxReplicas())
-	}
-	for i, v := range spec.GetSeasons() {
-		var d time.Duration
-		duration(&d, v, fmt.Sprintf("seasons[%d]", i))
-		if v == "" {
-			errs = append(errs, &models.FieldError{Field: fmt.Sprintf("seasons[%d]", i), Msg: "is empty"})
-		}
-		t.Seasons = append(t.Seasons, d)
-	}
-	duration(&t.RefitInterval, spec.GetRefitInterval(), "refitInterval")
-	if m := spec.GetModel(); m != "" {
-		t.Model = m
-	}
-	duration(&t.HoldFor, spec.GetHoldFor(), "holdFor")
-	if len(errs) > 0 {
-		return t, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return t, err
 	}
 	if err := t.Validate(); err != nil {
 		return t, err
@@ -389,26 +375,39 @@ func targetFromSpec(spec *prescalev1.TargetSpec, path string) (models.Target, er
 	return t, nil
 }
 
+// specField is the field of a TargetSpec that carries f. The spec and
+// models.TargetFields agree (a test checks it): a field without its
+// counterpart is a programmer error.
+func specField(m protoreflect.Message, f models.TargetField) protoreflect.FieldDescriptor {
+	fd := m.Descriptor().Fields().ByJSONName(f.Name)
+	if fd == nil {
+		panic("api: TargetSpec has no field " + f.Name)
+	}
+	return fd
+}
+
 // SpecProto is a Target as an API spec, durations in the config syntax.
 func SpecProto(t *models.Target) *prescalev1.TargetSpec {
-	spec := &prescalev1.TargetSpec{
-		Name:               t.Name,
-		Namespace:          t.Namespace,
-		Query:              t.Query,
-		Step:               fmtDuration(t.Step),
-		History:            fmtDuration(t.History),
-		CapacityPerReplica: t.CapacityPerReplica,
-		LeadTime:           fmtDuration(t.LeadTime),
-		Margin:             fmtDuration(t.Margin),
-		Quantile:           &t.Quantile,
-		MinReplicas:        int32p(t.MinReplicas),
-		MaxReplicas:        int32p(t.MaxReplicas),
-		RefitInterval:      fmtDuration(t.RefitInterval),
-		Model:              t.Model,
-		HoldFor:            fmtDuration(t.HoldFor),
-	}
-	for _, s := range t.Seasons {
-		spec.Seasons = append(spec.Seasons, fmtDuration(s))
+	spec := &prescalev1.TargetSpec{}
+	m := spec.ProtoReflect()
+	for _, f := range models.TargetFields() {
+		fd := specField(m, f)
+		switch v := f.Addr(t).(type) {
+		case *string:
+			m.Set(fd, protoreflect.ValueOfString(*v))
+		case *time.Duration:
+			m.Set(fd, protoreflect.ValueOfString(fmtDuration(*v)))
+		case *float64:
+			m.Set(fd, protoreflect.ValueOfFloat64(*v))
+		case *int:
+			m.Set(fd, protoreflect.ValueOfInt32(clampInt32(*v)))
+		case *[]time.Duration:
+			for _, d := range *v {
+				m.Mutable(fd).List().Append(protoreflect.ValueOfString(fmtDuration(d)))
+			}
+		default:
+			panic(fmt.Sprintf("api: no spec value for target field %s (%T)", f.Name, v))
+		}
 	}
 	return spec
 }
@@ -512,15 +511,13 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 
 func fmtDuration(d time.Duration) string { return model.Duration(d).String() }
 
-func int32p(n int) *int32 {
-	v := int32(min(max(n, math.MinInt32), math.MaxInt32))
-	return &v
-}
+// clampInt32 is n, or the int32 closest to it.
+func clampInt32(n int) int32 { return int32(min(max(n, math.MinInt32), math.MaxInt32)) }
 
 func int32s(v []int) []int32 {
 	out := make([]int32, len(v))
 	for i, x := range v {
-		out[i] = int32(min(max(x, math.MinInt32), math.MaxInt32))
+		out[i] = clampInt32(x)
 	}
 	return out
 }

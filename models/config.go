@@ -13,25 +13,12 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
-
-	"github.com/prescale/prescale/forecast"
 )
 
 // ErrConfig is wrapped by every error that reports an invalid target
 // configuration, whether it came from a file or through the API.
 var ErrConfig = errors.New("models: invalid config")
-
-// Limits on a target's history grid.
-const (
-	// minHistorySteps is the fewest points a history window may hold.
-	minHistorySteps = 2
-	// maxHistorySteps bounds the points one fit reads (80 MB of float64).
-	maxHistorySteps = 10_000_000
-	// maxSeasons bounds the declared seasons; real loads have two or three.
-	maxSeasons = 8
-)
 
 // Config is the declared set of targets, as read from the --config file.
 type Config struct {
@@ -73,37 +60,6 @@ func (e *FieldError) Error() string {
 // Unwrap makes errors.Is(err, ErrConfig) true.
 func (e *FieldError) Unwrap() error { return ErrConfig }
 
-// DefaultTarget returns a Target holding the default of every optional
-// field. Loaders start from it and overwrite the fields that are given, so
-// a default only ever replaces an absent value, never an invalid one:
-//
-//	namespace      none (served in every namespace)
-//	step           1m
-//	history        14d
-//	margin         0s
-//	quantile       0.9
-//	minReplicas    1
-//	maxReplicas    100
-//	seasons        none (detected from the data)
-//	refitInterval  1h
-//	model          auto
-//	holdFor        10m
-//
-// Name, Query, CapacityPerReplica and LeadTime have no default: they are
-// required.
-func DefaultTarget() Target {
-	return Target{
-		Step:          time.Minute,
-		History:       14 * 24 * time.Hour,
-		Quantile:      0.9,
-		MinReplicas:   1,
-		MaxReplicas:   100,
-		RefitInterval: time.Hour,
-		Model:         forecast.KindAuto,
-		HoldFor:       10 * time.Minute,
-	}
-}
-
 // LoadConfig reads and validates the target configuration file at path.
 // See ParseConfig for the format and the errors.
 func LoadConfig(path string) (*Config, error) {
@@ -140,205 +96,6 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	}
 	return cfg, nil
 }
-
-// Validate checks t against the same rules as a configuration file, for
-// targets registered at run time. It does not apply defaults (start from
-// DefaultTarget for that). The error joins one *FieldError per problem,
-// each naming the field ("quantile: must be between 0 and 1 (exclusive),
-// got 1.5") and wrapping ErrConfig.
-func (t *Target) Validate() error {
-	issues := t.check(nil)
-	if len(issues) == 0 {
-		return nil
-	}
-	errs := make([]error, len(issues))
-	for i, is := range issues {
-		errs[i] = &FieldError{Field: is.field, Msg: is.msg}
-	}
-	return errors.Join(errs...)
-}
-
-// fieldState tells check what a loader knows about a field.
-type fieldState uint8
-
-const (
-	fieldSet     fieldState = iota // given, with a well-typed value
-	fieldAbsent                    // not given: the default, or missing if required
-	fieldInvalid                   // given, but already reported as unreadable
-)
-
-// issue is one broken rule, by field ("step", "seasons[2]").
-type issue struct {
-	field string
-	msg   string
-}
-
-// check applies the rules shared by files and the API. state reports what
-// the loader knows about each field (by yaml name); nil means every field
-// was given. Fields already reported as unreadable are skipped, as are
-// the rules that compare other fields with them.
-func (t *Target) check(state func(field string) fieldState) []issue {
-	st := func(f string) fieldState {
-		if state == nil {
-			return fieldSet
-		}
-		return state(f)
-	}
-	var out []issue
-	add := func(field, format string, args ...any) {
-		out = append(out, issue{field, fmt.Sprintf(format, args...)})
-	}
-	// required reports an absent required field and says whether the
-	// field's own rules should run.
-	required := func(field string) bool {
-		switch st(field) {
-		case fieldAbsent:
-			add(field, "required")
-			return false
-		case fieldInvalid:
-			return false
-		}
-		return true
-	}
-	usable := func(field string) bool { return st(field) != fieldInvalid }
-
-	if required("name") {
-		switch {
-		case t.Name == "":
-			add("name", "required")
-		case !isDNSLabel(t.Name):
-			add("name", "must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', "+
-				"starting and ending with a letter or digit), got %q", t.Name)
-		}
-	}
-	if usable("namespace") && t.Namespace != "" && !isDNSLabel(t.Namespace) {
-		add("namespace", "must be empty or a DNS-1123 label (at most 63 lowercase letters, digits or '-', "+
-			"starting and ending with a letter or digit), got %q", t.Namespace)
-	}
-	if required("query") && strings.TrimSpace(t.Query) == "" {
-		add("query", "required")
-	}
-
-	stepOK := usable("step") && t.Step > 0
-	if usable("step") && t.Step <= 0 {
-		add("step", "must be positive, got %s", fmtDuration(t.Step))
-	}
-	historyOK := false
-	if usable("history") {
-		switch {
-		case t.History <= 0:
-			add("history", "must be positive, got %s", fmtDuration(t.History))
-		case !stepOK:
-			historyOK = true
-		case t.History < minHistorySteps*t.Step:
-			add("history", "must cover at least %d steps (%s), got %s",
-				minHistorySteps, fmtDuration(minHistorySteps*t.Step), fmtDuration(t.History))
-		case t.History/t.Step > maxHistorySteps:
-			add("history", "must cover at most %d steps of %s, got %s (%d steps)",
-				maxHistorySteps, fmtDuration(t.Step), fmtDuration(t.History), t.History/t.Step)
-		default:
-			historyOK = true
-		}
-	}
-
-	if required("capacityPerReplica") {
-		switch c := t.CapacityPerReplica; {
-		case !(c > 0):
-			add("capacityPerReplica", "must be positive, got %s", fmtFloat(c))
-		case math.IsInf(c, 1):
-			add("capacityPerReplica", "must be finite, got %s", fmtFloat(c))
-		}
-	}
-	if required("leadTime") && t.LeadTime <= 0 {
-		add("leadTime", "must be positive, got %s", fmtDuration(t.LeadTime))
-	}
-	if usable("margin") && t.Margin < 0 {
-		add("margin", "must not be negative, got %s", fmtDuration(t.Margin))
-	}
-	if usable("quantile") && !(t.Quantile > 0 && t.Quantile < 1) {
-		add("quantile", "must be between 0 and 1 (exclusive), got %s", fmtFloat(t.Quantile))
-	}
-
-	maxOK := usable("maxReplicas") && t.MaxReplicas >= 1
-	if usable("minReplicas") {
-		switch {
-		case t.MinReplicas < 0:
-			add("minReplicas", "must not be negative, got %d", t.MinReplicas)
-		case maxOK && t.MinReplicas > t.MaxReplicas:
-			add("minReplicas", "must not exceed maxReplicas (%d), got %d", t.MaxReplicas, t.MinReplicas)
-		}
-	}
-	if usable("maxReplicas") && t.MaxReplicas < 1 {
-		add("maxReplicas", "must be at least 1, got %d", t.MaxReplicas)
-	}
-
-	seasons := t.Seasons
-	if usable("seasons") && len(seasons) > maxSeasons {
-		add("seasons", "must list at most %d seasons, got %d", maxSeasons, len(seasons))
-		seasons = nil
-	}
-	for i, s := range seasons {
-		field := "seasons[" + strconv.Itoa(i) + "]"
-		if !usable(field) {
-			continue
-		}
-		switch {
-		case s <= 0:
-			add(field, "must be positive, got %s", fmtDuration(s))
-		case stepOK && s%t.Step != 0:
-			add(field, "must be a whole multiple of step (%s), got %s", fmtDuration(t.Step), fmtDuration(s))
-		case historyOK && s > t.History/2:
-			add(field, "must be at most half of history (%s), got %s", fmtDuration(t.History/2), fmtDuration(s))
-		default:
-			if j := slices.Index(seasons[:i], s); j >= 0 {
-				add(field, "duplicates seasons[%d] (%s)", j, fmtDuration(s))
-			}
-		}
-	}
-
-	if usable("refitInterval") {
-		switch {
-		case t.RefitInterval <= 0:
-			add("refitInterval", "must be positive, got %s", fmtDuration(t.RefitInterval))
-		case stepOK && t.RefitInterval < t.Step:
-			add("refitInterval", "must be at least step (%s), got %s", fmtDuration(t.Step), fmtDuration(t.RefitInterval))
-		}
-	}
-	if usable("model") && !slices.Contains(forecast.Kinds(), t.Model) {
-		add("model", "must be one of %s, got %q", strings.Join(forecast.Kinds(), ", "), t.Model)
-	}
-	if usable("holdFor") && t.HoldFor < 0 {
-		add("holdFor", "must not be negative, got %s", fmtDuration(t.HoldFor))
-	}
-	return out
-}
-
-// isDNSLabel reports whether s is an RFC 1123 label, as Kubernetes object
-// names are.
-func isDNSLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
-			return false
-		}
-	}
-	return true
-}
-
-// fmtDuration prints d the way the file writes it ("90s" as "1m30s",
-// "336h" as "2w").
-func fmtDuration(d time.Duration) string {
-	if d%time.Millisecond != 0 {
-		return d.String()
-	}
-	return model.Duration(d).String()
-}
-
-func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // configParser walks the YAML node tree, so that every problem can be
 // reported with its line, and collects the problems.
@@ -495,15 +252,6 @@ func failsWith(data []byte, msg string) bool {
 	}
 }
 
-// targetFields returns the yaml names of Target's fields, in declaration
-// order.
-func targetFields() []string {
-	return []string{
-		"name", "namespace", "query", "step", "history", "capacityPerReplica", "leadTime", "margin", "quantile",
-		"minReplicas", "maxReplicas", "seasons", "refitInterval", "model", "holdFor",
-	}
-}
-
 // entry is one field of a target mapping, given directly or merged in
 // with "<<: *anchor".
 type entry struct {
@@ -527,7 +275,10 @@ func (p *configParser) fields(n *yaml.Node, path string, depth int) map[string]e
 // entries collects the fields of mapping n, with explicit keys taking
 // precedence over merged ones, and reports unknown and duplicate keys.
 func (p *configParser) entries(n *yaml.Node, path string, depth int) map[string]entry {
-	known := targetFields()
+	var known []string
+	for _, f := range TargetFields() {
+		known = append(known, f.Name)
+	}
 	out := map[string]entry{}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -586,16 +337,16 @@ func (p *configParser) target(n *yaml.Node, path string) (t Target, nameLine int
 	t = DefaultTarget()
 	states := map[string]fieldState{}
 	lines := map[string]int{}
-	for _, f := range targetFields() {
-		e, given := fields[f]
+	for _, f := range TargetFields() {
+		e, given := fields[f.Name]
 		if !given {
-			states[f] = fieldAbsent
+			states[f.Name] = fieldAbsent
 			continue
 		}
 		v := resolve(e.value)
-		lines[f] = v.Line
+		lines[f.Name] = v.Line
 		if !p.decodeField(&t, f, v, path, lines, states) {
-			states[f] = fieldInvalid
+			states[f.Name] = fieldInvalid
 		}
 	}
 	for _, is := range t.check(func(f string) fieldState { return states[f] }) {
@@ -613,63 +364,49 @@ func (p *configParser) target(n *yaml.Node, path string) (t Target, nameLine int
 }
 
 // decodeField sets field f of t from node v, reporting a wrong type.
-// lines and states receive what it learns about seasons' elements.
-func (p *configParser) decodeField(t *Target, f string, v *yaml.Node, path string, lines map[string]int, states map[string]fieldState) bool {
-	field := path + "." + f
-	switch f {
-	case "name":
-		return p.decodeString(&t.Name, v, field)
-	case "namespace":
-		return p.decodeString(&t.Namespace, v, field)
-	case "query":
-		return p.decodeString(&t.Query, v, field)
-	case "model":
-		return p.decodeString(&t.Model, v, field)
-	case "step":
-		return p.decodeDuration(&t.Step, v, field)
-	case "history":
-		return p.decodeDuration(&t.History, v, field)
-	case "leadTime":
-		return p.decodeDuration(&t.LeadTime, v, field)
-	case "margin":
-		return p.decodeDuration(&t.Margin, v, field)
-	case "refitInterval":
-		return p.decodeDuration(&t.RefitInterval, v, field)
-	case "holdFor":
-		return p.decodeDuration(&t.HoldFor, v, field)
-	case "capacityPerReplica":
-		return p.decodeFloat(&t.CapacityPerReplica, v, field)
-	case "quantile":
-		return p.decodeFloat(&t.Quantile, v, field)
-	case "minReplicas":
-		return p.decodeInt(&t.MinReplicas, v, field)
-	case "maxReplicas":
-		return p.decodeInt(&t.MaxReplicas, v, field)
-	case "seasons":
-		if isNull(v) {
-			return true // "seasons:" with nothing is the empty list
-		}
-		if v.Kind != yaml.SequenceNode {
-			p.errorf(v.Line, field, "must be a list of durations, got %s", describe(v))
-			return false
-		}
-		if len(v.Content) > maxSeasons {
-			// Leave the elements unread: check reports the length.
-			t.Seasons = make([]time.Duration, len(v.Content))
-			return true
-		}
-		t.Seasons = make([]time.Duration, len(v.Content))
-		for i, el := range v.Content {
-			el = resolve(el)
-			name := "seasons[" + strconv.Itoa(i) + "]"
-			lines[name] = el.Line
-			if !p.decodeDuration(&t.Seasons[i], el, path+"."+name) {
-				states[name] = fieldInvalid
-			}
-		}
-		return true
+// lines and states receive what it learns about a list's elements.
+func (p *configParser) decodeField(t *Target, f TargetField, v *yaml.Node, path string, lines map[string]int, states map[string]fieldState) bool {
+	field := path + "." + f.Name
+	switch dst := f.Addr(t).(type) {
+	case *string:
+		return p.decodeString(dst, v, field)
+	case *time.Duration:
+		return p.decodeDuration(dst, v, field)
+	case *float64:
+		return p.decodeFloat(dst, v, field)
+	case *int:
+		return p.decodeInt(dst, v, field)
+	case *[]time.Duration:
+		return p.decodeDurations(dst, v, path, f.Name, lines, states)
+	default:
+		panic(fmt.Sprintf("models: no YAML decoder for target field %s (%T)", f.Name, dst))
 	}
-	panic("models: no decoder for target field " + f) // targetFields and this switch disagree
+}
+
+// decodeDurations sets a list of durations. An element that is not a
+// duration is reported, and marked invalid in states, by its own name
+// ("seasons[2]"); the list itself is still read.
+func (p *configParser) decodeDurations(dst *[]time.Duration, v *yaml.Node, path, name string, lines map[string]int, states map[string]fieldState) bool {
+	if isNull(v) {
+		return true // "seasons:" with nothing is the empty list
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v.Line, path+"."+name, "must be a list of durations, got %s", describe(v))
+		return false
+	}
+	*dst = make([]time.Duration, len(v.Content))
+	if len(v.Content) > maxSeasons {
+		return true // the elements are left unread: check reports the length
+	}
+	for i, el := range v.Content {
+		el = resolve(el)
+		elem := name + "[" + strconv.Itoa(i) + "]"
+		lines[elem] = el.Line
+		if !p.decodeDuration(&(*dst)[i], el, path+"."+elem) {
+			states[elem] = fieldInvalid
+		}
+	}
+	return true
 }
 
 func (p *configParser) decodeString(dst *string, v *yaml.Node, field string) bool {
@@ -683,12 +420,12 @@ func (p *configParser) decodeString(dst *string, v *yaml.Node, field string) boo
 
 func (p *configParser) decodeDuration(dst *time.Duration, v *yaml.Node, field string) bool {
 	if v.Kind == yaml.ScalarNode && !isNull(v) {
-		if d, err := model.ParseDurationAllowNegative(v.Value); err == nil {
-			*dst = time.Duration(d)
+		if d, err := parseDuration(v.Value); err == nil {
+			*dst = d
 			return true
 		}
 	}
-	p.errorf(v.Line, field, "must be a duration such as 30s, 5m, 1h30m, 14d or 1w, got %s", describe(v))
+	p.errorf(v.Line, field, "must be %s, got %s", durationSyntax, describe(v))
 	return false
 }
 

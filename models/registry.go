@@ -786,17 +786,9 @@ func (r *Registry) historySteps(t *Target) int {
 	return int(min(r.opts.HistoryCache, t.History) / t.Step)
 }
 
-// sameModel reports whether a model fitted for a applies to b: the fields
-// that shape a fit are equal.
-func sameModel(a, b *Target) bool {
-	return a.Query == b.Query && a.Step == b.Step && a.History == b.History &&
-		a.Model == b.Model && slices.Equal(a.Seasons, b.Seasons)
-}
+// sameModel reports whether a model fitted for a applies to b: no field
+// marked Refit in TargetFields differs.
+func sameModel(a, b *Target) bool { return !ModelChanged(a, b) }
 
 // samePolicy reports whether the fields that do not shape a fit are equal.
-func samePolicy(a, b *Target) bool {
-	return a.Name == b.Name && a.Namespace == b.Namespace && a.CapacityPerReplica == b.CapacityPerReplica &&
-		a.LeadTime == b.LeadTime && a.Margin == b.Margin && a.Quantile == b.Quantile &&
-		a.MinReplicas == b.MinReplicas && a.MaxReplicas == b.MaxReplicas &&
-		a.RefitInterval == b.RefitInterval && a.HoldFor == b.HoldFor
-}
+func samePolicy(a, b *Target) bool { return !PolicyChanged(a, b) }

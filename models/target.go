@@ -4,7 +4,8 @@ import "time"
 
 // Target is one workload prescale forecasts and scales: where its load
 // comes from, how much load one replica carries, and how far ahead it must
-// be provisioned.
+// be provisioned. Every field has an entry in TargetFields, which the
+// loaders, the validation and the reload's change detection go by.
 type Target struct {
 	// Name identifies the target (a DNS-1123 label, like a Kubernetes
 	// object name).

@@ -29,38 +29,32 @@ import (
 // historyFlags say where a load history comes from: a CSV file or a range
 // of a Prometheus query.
 type historyFlags struct {
-	input, promURL, query, rangeFlag, end, promHTTP, column, step *string
-	promTimeout                                                   *time.Duration
+	input, promURL, query, end, promHTTP, column *string
+	span, step, promTimeout                      time.Duration
 }
 
 // addHistoryFlags defines the history flags on fs; verb says what is done
 // with the range ("read", "replay").
 func addHistoryFlags(fs *flag.FlagSet, verb string) *historyFlags {
-	return &historyFlags{
-		input:       fs.String("input", "", "CSV load history with a header: a timestamp column and a value column"),
-		promURL:     fs.String("prometheus.url", "", "read the history from this Prometheus server (e.g. http://prometheus:9090) instead of a CSV file"),
-		query:       fs.String("query", "", "with --prometheus.url: the PromQL query giving the load, one series (e.g. sum(rate(http_requests_total[5m])))"),
-		rangeFlag:   fs.String("range", "14d", "with --prometheus.url: how much history to "+verb+", ending at --end"),
-		end:         fs.String("end", "", "with --prometheus.url: end of the history, RFC 3339 (default: now)"),
-		promTimeout: fs.Duration("prometheus.timeout", 0, "with --prometheus.url: timeout of one request (default 2m); long ranges are split and failed requests retried"),
-		promHTTP:    fs.String("prometheus.http-config", "", "with --prometheus.url: a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)"),
-		column:      fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")"),
-		step:        fs.String("step", "", "grid step, e.g. 1m (default: inferred from the timestamps; 1m from Prometheus)"),
+	h := &historyFlags{
+		input:    fs.String("input", "", "CSV load history with a header: a timestamp column and a value column"),
+		promURL:  fs.String("prometheus.url", "", "read the history from this Prometheus server (e.g. http://prometheus:9090) instead of a CSV file"),
+		query:    fs.String("query", "", "with --prometheus.url: the PromQL query giving the load, one series (e.g. sum(rate(http_requests_total[5m])))"),
+		end:      fs.String("end", "", "with --prometheus.url: end of the history, RFC 3339 (default: now)"),
+		promHTTP: fs.String("prometheus.http-config", "", "with --prometheus.url: a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)"),
+		column:   fs.String("column", "", "value column (default: the only non-timestamp column, or \"value\")"),
 	}
+	durationVar(fs, &h.span, "range", 14*24*time.Hour, "with --prometheus.url: the `duration` of history to "+verb+", ending at --end")
+	durationVar(fs, &h.promTimeout, "prometheus.timeout", 0, "with --prometheus.url: timeout of one request, a `duration` (default 2m); long ranges are split and failed requests retried")
+	durationVar(fs, &h.step, "step", 0, "grid step, a `duration` such as 1m (default: inferred from the timestamps; 1m from Prometheus)")
+	return h
 }
 
 // read reads the history the flags name: the CSV file (with its
 // statistics) or the Prometheus range.
 func (h *historyFlags) read(ctx context.Context, e *env) (*feed.Series, feed.CSVStats, error) {
-	var step time.Duration
-	if *h.step != "" {
-		var err error
-		if step, err = parseDuration(*h.step); err != nil || step <= 0 {
-			return nil, feed.CSVStats{}, fmt.Errorf("%w: --step %q: want a positive duration such as 1m", errUsage, *h.step)
-		}
-	}
 	if *h.promURL != "" {
-		s, err := readPrometheus(ctx, e, *h.promURL, *h.query, *h.rangeFlag, *h.end, step, *h.promTimeout, *h.promHTTP)
+		s, err := readPrometheus(ctx, e, *h.promURL, *h.query, h.span, *h.end, h.step, h.promTimeout, *h.promHTTP)
 		return s, feed.CSVStats{}, err
 	}
 	f, err := os.Open(*h.input)
@@ -68,7 +62,7 @@ func (h *historyFlags) read(ctx context.Context, e *env) (*feed.Series, feed.CSV
 		return nil, feed.CSVStats{}, err
 	}
 	defer f.Close()
-	return feed.ReadCSVStats(f, *h.input, &feed.CSVOptions{Column: *h.column, Step: step})
+	return feed.ReadCSVStats(f, *h.input, &feed.CSVOptions{Column: *h.column, Step: h.step})
 }
 
 // savedModel is what --save writes and --load reads: the fitted forecaster
@@ -320,13 +314,13 @@ func formatLoad(v float64) string {
 // readPrometheus reads the load history from Prometheus: the query over
 // the range ending at end (now by default), at the given step (1m when not
 // given).
-func readPrometheus(ctx context.Context, e *env, url, query, rangeFlag, endFlag string, step, timeout time.Duration, httpConfig string) (*feed.Series, error) {
-	span, err := parseDuration(rangeFlag)
-	if err != nil || span <= 0 {
-		return nil, fmt.Errorf("%w: --range %q: want a positive duration such as 14d", errUsage, rangeFlag)
+func readPrometheus(ctx context.Context, e *env, url, query string, span time.Duration, endFlag string, step, timeout time.Duration, httpConfig string) (*feed.Series, error) {
+	if span <= 0 {
+		return nil, fmt.Errorf("%w: --range %v: want a positive duration such as 14d", errUsage, model.Duration(span))
 	}
 	end := time.Now()
 	if endFlag != "" {
+		var err error
 		if end, err = time.Parse(time.RFC3339, endFlag); err != nil {
 			return nil, fmt.Errorf("%w: --end: %v", errUsage, err)
 		}

@@ -11,7 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // command is one subcommand: its name, a one-line summary and its run
@@ -101,8 +105,27 @@ func newFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(w, "Usage: prescale %s\n\nFlags:\n", synopsis)
 		fs.PrintDefaults()
+		var durations []string
+		fs.VisitAll(func(f *flag.Flag) {
+			if _, ok := f.Value.(*model.Duration); ok {
+				durations = append(durations, "--"+f.Name)
+			}
+		})
+		if len(durations) > 0 {
+			fmt.Fprintf(w, "\nDurations (%s) are written the Prometheus way, as in the targets file: 90s, 1h30m, 14d, 1w.\n",
+				strings.Join(durations, ", "))
+		}
 	}
 	return fs
+}
+
+// durationVar defines a duration flag read the Prometheus way ("90s",
+// "1h30m", "14d", "1w"), the syntax of the targets file and of --range, by
+// model.Duration as its flag.Value. A backquoted `duration` in usage names
+// the value in -h, as flag.Duration's flags are named.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*model.Duration)(p), name, usage)
 }
 
 // parseFlags parses args, mapping a flag error to errUsage.

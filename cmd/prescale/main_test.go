@@ -35,6 +35,10 @@ func TestUsage(t *testing.T) {
 		{"bad quantile", []string{"forecast", "--input", "x.csv", "--horizon", "3", "--quantiles", "1.5"}, 2, `"1.5" is not a level in (0,1)`},
 		{"unknown benchmark", []string{"eval", "m5"}, 2, `unknown benchmark "m5"`},
 		{"missing file", []string{"forecast", "--input", "/nonexistent.csv", "--horizon", "3"}, 1, "/nonexistent.csv"},
+		{"Go-only duration", []string{"forecast", "--input", "x.csv", "--horizon", "3", "--step", "1.5m"}, 2, `invalid value "1.5m" for flag -step`},
+		{"Prometheus durations in serve", []string{"serve", "--stale-after", "1d12h", "--snapshot.interval", "90s",
+			"--config.watch-interval", "1m30s", "--prometheus.timeout", "2m", "--workers", "0"}, 2, "--workers 0: want at least 1"},
+		{"negative duration", []string{"serve", "--stale-after", "-1m"}, 2, `invalid value "-1m" for flag -stale-after`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,5 +189,22 @@ func TestEvalOutage(t *testing.T) {
 	}
 	if level < 0.8*actual {
 		t.Errorf("cleaned forecasts average %.1f against an actual %.1f: dragged down", level/2, actual/2)
+	}
+}
+
+// TestDurationFlagHelp checks that -h names a Prometheus duration flag's
+// value and says how durations are written.
+func TestDurationFlagHelp(t *testing.T) {
+	code, _, stderr := runCLI(t, "forecast", "-h")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"\n  -range duration\n", "(default 2w)", "\n  -step duration\n", "\n  -prometheus.timeout duration\n",
+		"Durations (--prometheus.timeout, --range, --step) are written the Prometheus way",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("forecast -h lacks %q:\n%s", want, stderr)
+		}
 	}
 }
