@@ -30,40 +30,34 @@ import (
 type backtestFlags struct {
 	source *historyFlags
 
-	capacity, quantile, margin, tolerance   *float64
-	sync, lag, lead                         *time.Duration
-	minReplicas, maxReplicas, workers       *int
-	startup, behavior, warmup, missingZeros *string
-	model, seasons, history, refit, holdFor *string
-	policies, format, report, trace         *string
-	sweep                                   *bool
-	seed                                    *uint64
+	capacity, quantile, margin, tolerance *float64
+	minReplicas, maxReplicas, workers     *int
+	startup, behavior                     *string
+	model, seasons                        *string
+	policies, format, report, trace       *string
+	sweep                                 *bool
+	seed                                  *uint64
+
+	sync, lag, lead, warmup, missingZeros time.Duration
+	history, refit, holdFor               time.Duration
 }
 
 // addBacktestFlags defines the backtest command's flags on fs.
 func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
-	return &backtestFlags{
+	f := &backtestFlags{
 		source: addHistoryFlags(fs, "replay"),
 
-		capacity:     fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)"),
-		startup:      fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)"),
-		sync:         fs.Duration("sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period)"),
-		lag:          fs.Duration("lag", time.Minute, "metric pipeline lag (scrape interval plus rate window): at t an autoscaler sees the load of t-lag"),
-		lead:         fs.Duration("lead", 0, "prescale's lead time, as a target declares it (default: the longest start-up plus the sync period plus the lag)"),
-		quantile:     fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for"),
-		margin:       fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction"),
-		minReplicas:  fs.Int("min", 1, "minimum replicas"),
-		maxReplicas:  fs.Int("max", 100, "maximum replicas"),
-		tolerance:    fs.Float64("tolerance", backtest.DefaultTolerance, "HPA tolerance (--horizontal-pod-autoscaler-tolerance)"),
-		behavior:     fs.String("behavior", "", "YAML file with the HPA's spec.behavior (or a whole HorizontalPodAutoscaler) overriding the defaults"),
-		warmup:       fs.String("warmup", "1d", "replay this long before the metrics count (prescale fits its first model in it)"),
-		missingZeros: fs.String("missing-zeros", "1h", "treat runs of zero load at least this long as missing data (an outage), not zero demand; 0 keeps zeros"),
+		capacity:    fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)"),
+		startup:     fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)"),
+		quantile:    fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for"),
+		margin:      fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction"),
+		minReplicas: fs.Int("min", 1, "minimum replicas"),
+		maxReplicas: fs.Int("max", 100, "maximum replicas"),
+		tolerance:   fs.Float64("tolerance", backtest.DefaultTolerance, "HPA tolerance (--horizontal-pod-autoscaler-tolerance)"),
+		behavior:    fs.String("behavior", "", "YAML file with the HPA's spec.behavior (or a whole HorizontalPodAutoscaler) overriding the defaults"),
 
 		model:   fs.String("model", forecast.KindAuto, "prescale's model: "+strings.Join(forecast.Kinds(), "|")),
 		seasons: fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)"),
-		history: fs.String("history", "14d", "history each prescale fit uses"),
-		refit:   fs.String("refit-interval", "1h", "how often prescale refits (a confirmed level shift refits sooner, as in the service)"),
-		holdFor: fs.String("hold-for", "10m", "how long prescale holds its last recommendation while data is missing"),
 
 		policies: fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ",")),
 		sweep:    fs.Bool("sweep", false, "also sweep the reactive HPA's margin (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
@@ -73,6 +67,15 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		workers:  fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers"),
 		seed:     fs.Uint64("seed", 1, "seed of random start-up delays"),
 	}
+	durationVar(fs, &f.sync, "sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period), a `duration`")
+	durationVar(fs, &f.lag, "lag", time.Minute, "metric pipeline lag (scrape interval plus rate window), a `duration`: at t an autoscaler sees the load of t-lag")
+	durationVar(fs, &f.lead, "lead", 0, "prescale's lead time, a `duration`, as a target declares it (default: the longest start-up plus the sync period plus the lag)")
+	durationVar(fs, &f.warmup, "warmup", 24*time.Hour, "replay this `duration` before the metrics count (prescale fits its first model in it)")
+	durationVar(fs, &f.missingZeros, "missing-zeros", time.Hour, "treat runs of zero load at least this `duration` long as missing data (an outage), not zero demand; 0 keeps zeros")
+	durationVar(fs, &f.history, "history", 14*24*time.Hour, "`duration` of history each prescale fit uses")
+	durationVar(fs, &f.refit, "refit-interval", time.Hour, "how often prescale refits, a `duration` (a confirmed level shift refits sooner, as in the service)")
+	durationVar(fs, &f.holdFor, "hold-for", 10*time.Minute, "how long prescale holds its last recommendation while data is missing, a `duration`")
+	return f
 }
 
 // runBacktest is the backtest command: it replays a load history through
@@ -110,9 +113,14 @@ func (f *backtestFlags) config() (backtest.Config, error) {
 	}
 	cfg := backtest.Config{
 		CapacityPerReplica: *f.capacity,
-		Sync:               *f.sync,
-		Lag:                *f.lag,
-		Lead:               *f.lead,
+		Sync:               f.sync,
+		Lag:                f.lag,
+		Lead:               f.lead,
+		Warmup:             f.warmup,
+		ZeroRunsMissing:    f.missingZeros,
+		History:            f.history,
+		RefitInterval:      f.refit,
+		HoldFor:            f.holdFor,
 		Quantile:           *f.quantile,
 		Margin:             *f.margin,
 		MinReplicas:        *f.minReplicas,
@@ -126,9 +134,6 @@ func (f *backtestFlags) config() (backtest.Config, error) {
 	var err error
 	if cfg.Startup, err = backtest.ParseStartup(*f.startup); err != nil {
 		return cfg, fmt.Errorf("%w: --startup: %v", errUsage, err)
-	}
-	if err := f.durations(&cfg); err != nil {
-		return cfg, err
 	}
 	for _, p := range strings.Split(*f.policies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -158,25 +163,6 @@ func (f *backtestFlags) check() error {
 	}
 	if !(*f.capacity > 0) || math.IsInf(*f.capacity, 0) {
 		return fmt.Errorf("%w: --capacity: want the load one replica serves, a positive number (got %v)", errUsage, *f.capacity)
-	}
-	return nil
-}
-
-// durations parses the flags given as durations with days (14d) into cfg.
-func (f *backtestFlags) durations(cfg *backtest.Config) error {
-	for _, d := range []struct {
-		name string
-		val  string
-		dst  *time.Duration
-	}{
-		{"warmup", *f.warmup, &cfg.Warmup}, {"missing-zeros", *f.missingZeros, &cfg.ZeroRunsMissing},
-		{"history", *f.history, &cfg.History}, {"refit-interval", *f.refit, &cfg.RefitInterval}, {"hold-for", *f.holdFor, &cfg.HoldFor},
-	} {
-		v, err := parseDuration(d.val)
-		if err != nil || v < 0 {
-			return fmt.Errorf("%w: --%s %q: want a duration such as 90s, 1h or 14d", errUsage, d.name, d.val)
-		}
-		*d.dst = v
 	}
 	return nil
 }
