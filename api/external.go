@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // The metrics of the external metrics API.
@@ -128,9 +129,9 @@ func (p *ExternalMetrics) GetExternalMetric(ctx context.Context, namespace strin
 		}
 		rec, err := p.b.Recommendation(t.Name)
 		switch {
-		case errors.Is(err, models.ErrNotFound):
+		case errors.Is(err, registry.ErrNotFound):
 			continue // deleted since List
-		case errors.Is(err, models.ErrNotReady):
+		case errors.Is(err, registry.ErrNotReady):
 			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("prescale target %q has no data yet; retry shortly", t.Name))
 		case err != nil:
 			p.log.ErrorContext(ctx, "internal error", "op", "external metric", "metric", metric, "target", t.Name, "err", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/api/apitest"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // externalFixture is a fake backend with:
@@ -37,7 +38,7 @@ func externalFixture(t *testing.T) *apitest.Backend {
 	put := func(name, namespace string, rec *models.Recommendation) {
 		tg := models.DefaultTarget()
 		tg.Name, tg.Namespace, tg.Query, tg.CapacityPerReplica, tg.LeadTime = name, namespace, "up", 100, 3*time.Minute
-		b.Put(models.TargetStatus{Target: tg, Origin: models.OriginConfig})
+		b.Put(registry.TargetStatus{Target: tg, Origin: registry.OriginConfig})
 		if rec != nil {
 			rec.Target, rec.Time = name, testNow
 			b.SetRecommendation(name, *rec)

@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // HTTPOptions configure the HTTP handler.
@@ -126,10 +126,10 @@ func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Now     time.Time
 		Demo    bool
-		Targets []models.TargetStatus
+		Targets []registry.TargetStatus
 	}{Now: p.now(), Targets: p.b.List()}
 	for _, t := range data.Targets {
-		data.Demo = data.Demo || t.Origin == models.OriginDemo
+		data.Demo = data.Demo || t.Origin == registry.OriginDemo
 	}
 	var b strings.Builder
 	if err := indexTemplate.Execute(&b, data); err != nil {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // DefaultPushInterval is how often StreamIsActive sends the active state
@@ -55,7 +56,7 @@ func (o *KEDAOptions) Validate() error {
 //	  scalerAddress: prescale.prescale-system.svc:9000
 //	  target: checkout
 //
-// or defines one, registered with origin models.OriginKEDA on first use
+// or defines one, registered with origin registry.OriginKEDA on first use
 // and updated when the definition changes:
 //
 //	metadata:
@@ -146,7 +147,7 @@ func (s *KEDAScaler) StreamIsActive(ref *externalscaler.ScaledObjectRef, stream 
 	for {
 		rec, err := s.b.Recommendation(name)
 		switch {
-		case errors.Is(err, models.ErrNotReady):
+		case errors.Is(err, registry.ErrNotReady):
 			// KEDA keeps its last state; send once there is one.
 		case err != nil:
 			return grpcStatus(ctx, s.log, op, name, err)
@@ -249,13 +250,13 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 // Concurrent calls for a new target all succeed.
 func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) error {
 	st, err := s.b.Get(t.Name)
-	if errors.Is(err, models.ErrNotFound) {
-		_, err = s.b.Create(t, models.OriginKEDA)
+	if errors.Is(err, registry.ErrNotFound) {
+		_, err = s.b.Create(t, registry.OriginKEDA)
 		if err == nil {
 			s.log.InfoContext(ctx, "registered target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
 			return nil
 		}
-		if !errors.Is(err, models.ErrExists) {
+		if !errors.Is(err, registry.ErrExists) {
 			return grpcStatus(ctx, s.log, op, t.Name, err)
 		}
 		st, err = s.b.Get(t.Name) // created meanwhile
@@ -263,7 +264,7 @@ func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) e
 	if err != nil {
 		return grpcStatus(ctx, s.log, op, t.Name, err)
 	}
-	if st.Origin != models.OriginKEDA {
+	if st.Origin != registry.OriginKEDA {
 		return status.Errorf(codes.FailedPrecondition,
 			`target %q already exists with origin %q; scale on it with metadata "target", or give this definition another "name"`,
 			t.Name, st.Origin)

@@ -24,6 +24,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/api/apitest"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // syncBuffer is a log destination the test can read while the server
@@ -101,10 +102,10 @@ func rpcContext(t *testing.T) context.Context {
 }
 
 // checkout is a target declared in the config file.
-func checkout() models.TargetStatus {
+func checkout() registry.TargetStatus {
 	t := models.DefaultTarget()
 	t.Name, t.Query, t.CapacityPerReplica, t.LeadTime = "checkout", "sum(rate(http_requests_total[2m]))", 50, 3*time.Minute
-	return models.TargetStatus{Target: t, Origin: models.OriginConfig}
+	return registry.TargetStatus{Target: t, Origin: registry.OriginConfig}
 }
 
 // kedaRef is a ScaledObject's reference carrying trigger metadata, with
@@ -212,7 +213,7 @@ func TestKEDALazyTarget(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the target was not created: %v", err)
 		}
-		if st.Origin != models.OriginKEDA || !reflect.DeepEqual(st.Target, want) {
+		if st.Origin != registry.OriginKEDA || !reflect.DeepEqual(st.Target, want) {
 			t.Fatalf("created %+v with origin %q,\nwant %+v with origin keda", st.Target, st.Origin, want)
 		}
 		if !strings.Contains(ks.logs.String(), "registered target from KEDA trigger metadata") {
@@ -534,7 +535,7 @@ func TestKEDAStreamIsActive(t *testing.T) {
 	t.Run("target deleted", func(t *testing.T) {
 		b := apitest.NewBackend()
 		st := checkout()
-		st.Origin = models.OriginAPI
+		st.Origin = registry.OriginAPI
 		b.Put(st)
 		b.SetRecommendation("checkout", models.Recommendation{Replicas: 2})
 		ks := startKEDA(t, b, 10*time.Millisecond)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // MetricsOptions configure Metrics. A nil *MetricsOptions means defaults.
@@ -128,7 +128,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (m *Metrics) collect(ch chan<- prometheus.Metric, st *models.TargetStatus, now time.Time) {
+func (m *Metrics) collect(ch chan<- prometheus.Metric, st *registry.TargetStatus, now time.Time) {
 	name := st.Target.Name
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, labels...)...)

@@ -17,6 +17,7 @@ import (
 	"github.com/prescale/prescale/api/apitest"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // scrapeTime is the clock of the metrics tests.
@@ -41,15 +42,15 @@ func metricsBackend() *apitest.Backend {
 		{Level: 0.5, Values: []float64{350}},
 		{Level: 0.9, Values: []float64{380, 420}},
 	}
-	full.Accuracy = models.Accuracy{Points: 120, WAPE: 0.08, Bias: -0.02, Coverage: 0.81, IntervalLow: 0.1, IntervalHigh: 0.9}
+	full.Accuracy = registry.Accuracy{Points: 120, WAPE: 0.08, Bias: -0.02, Coverage: 0.81, IntervalLow: 0.1, IntervalHigh: 0.9}
 	full.Recommendation = &models.Recommendation{Target: "checkout", Replicas: 9}
 	b.Put(full)
 
-	fresh := models.TargetStatus{Target: models.DefaultTarget(), Origin: models.OriginKEDA}
+	fresh := registry.TargetStatus{Target: models.DefaultTarget(), Origin: registry.OriginKEDA}
 	fresh.Target.Name = "fresh"
 	b.Put(fresh)
 
-	odd := models.TargetStatus{Target: models.DefaultTarget(), Origin: models.OriginAPI}
+	odd := registry.TargetStatus{Target: models.DefaultTarget(), Origin: registry.OriginAPI}
 	odd.Target.Name = "odd"
 	odd.ObservedAt = scrapeTime.Add(10 * time.Second) // a clock ahead of ours
 	odd.Observed = 0
@@ -58,7 +59,7 @@ func metricsBackend() *apitest.Backend {
 		{Level: 0.99, Values: []float64{math.NaN()}},
 		{Level: 0.5},
 	}
-	odd.Accuracy = models.Accuracy{WAPE: 0.5} // nothing scored yet
+	odd.Accuracy = registry.Accuracy{WAPE: 0.5} // nothing scored yet
 	odd.Recommendation = &models.Recommendation{Target: "odd", Replicas: 4, Stale: true}
 	odd.FitError = "forecast: series too short"
 	odd.FitErrors = 5

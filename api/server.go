@@ -19,6 +19,7 @@ import (
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // Defaults of the forecast and anomaly calls.
@@ -101,7 +102,7 @@ func (s *Server) CreateTarget(ctx context.Context, req *prescalev1.CreateTargetR
 	if err != nil {
 		return nil, s.status(ctx, "create target", req.GetTarget().GetName(), err)
 	}
-	st, err := s.b.Create(t, models.OriginAPI)
+	st, err := s.b.Create(t, registry.OriginAPI)
 	if err != nil {
 		return nil, s.status(ctx, "create target", t.Name, err)
 	}
@@ -253,13 +254,13 @@ func (s *Server) status(ctx context.Context, op, name string, err error) error {
 
 func grpcStatus(ctx context.Context, log *slog.Logger, op, name string, err error) error {
 	switch {
-	case errors.Is(err, models.ErrNotFound):
+	case errors.Is(err, registry.ErrNotFound):
 		return status.Errorf(codes.NotFound, "target %q not found", name)
-	case errors.Is(err, models.ErrExists):
+	case errors.Is(err, registry.ErrExists):
 		return status.Errorf(codes.AlreadyExists, "target %q already exists", name)
-	case errors.Is(err, models.ErrReadOnly):
+	case errors.Is(err, registry.ErrReadOnly):
 		return status.Errorf(codes.FailedPrecondition, "target %q is declared in the config file (or is the demo); change it there", name)
-	case errors.Is(err, models.ErrNotReady):
+	case errors.Is(err, registry.ErrNotReady):
 		return status.Errorf(codes.Unavailable, "target %q has no data yet; retry shortly", name)
 	case errors.Is(err, models.ErrConfig), errors.Is(err, forecast.ErrBadOptions):
 		return invalid(fieldViolations(err))
@@ -412,7 +413,7 @@ func SpecProto(t *models.Target) *prescalev1.TargetSpec {
 	return spec
 }
 
-func targetProto(st *models.TargetStatus) *prescalev1.Target {
+func targetProto(st *registry.TargetStatus) *prescalev1.Target {
 	p := &prescalev1.Target{
 		Spec:   SpecProto(&st.Target),
 		Origin: st.Origin,

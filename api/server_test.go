@@ -25,6 +25,7 @@ import (
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -37,7 +38,7 @@ func newFixture(t *testing.T) *apitest.Backend {
 	b := apitest.NewBackend()
 	web := models.DefaultTarget()
 	web.Name, web.Query, web.CapacityPerReplica, web.LeadTime = "web", "sum(rate(x[5m]))", 50, 3*time.Minute
-	b.Put(models.TargetStatus{Target: web, Origin: models.OriginConfig, ModelKind: "harmonic", Generation: 3, Seasons: []int{1440}})
+	b.Put(registry.TargetStatus{Target: web, Origin: registry.OriginConfig, ModelKind: "harmonic", Generation: 3, Seasons: []int{1440}})
 	b.SetRecommendation("web", models.Recommendation{
 		Target: "web", Time: testNow, Replicas: 7, Won: models.WonForecast, Reason: "forecast wins",
 		Forecast:           models.ForecastPart{Quantile: 0.9, Steps: 3, Max: 321, Replicas: 7},
@@ -49,7 +50,7 @@ func newFixture(t *testing.T) *apitest.Backend {
 		ModelKind:          "harmonic",
 		ModelVersion:       3,
 	})
-	b.SetForecast("web", &models.ForecastView{
+	b.SetForecast("web", &registry.ForecastView{
 		Target: "web", Model: "harmonic", Generation: 3, Step: time.Minute,
 		HistoryStart: testNow.Add(-2 * time.Minute), History: []float64{1, 2},
 		Start: testNow, Point: []float64{3, 4},
@@ -58,7 +59,7 @@ func newFixture(t *testing.T) *apitest.Backend {
 	b.SetAnomalies("web", []models.AnomalyEvent{{Start: testNow.Add(-time.Hour), End: testNow.Add(-50 * time.Minute), Kind: models.AnomalyLive, Score: 0.8}})
 	batch := models.DefaultTarget()
 	batch.Name, batch.Query, batch.CapacityPerReplica, batch.LeadTime = "batch", "jobs", 10, time.Minute
-	if _, err := b.Create(batch, models.OriginAPI); err != nil {
+	if _, err := b.Create(batch, registry.OriginAPI); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -135,7 +136,7 @@ func TestRESTRecommendation(t *testing.T) {
 
 func TestRESTErrors(t *testing.T) {
 	b := newFixture(t)
-	b.Put(models.TargetStatus{Target: models.Target{Name: "broken"}, Origin: models.OriginAPI})
+	b.Put(registry.TargetStatus{Target: models.Target{Name: "broken"}, Origin: registry.OriginAPI})
 	b.SetError("broken", errors.New("disk on fire at /var/lib/secret"))
 	ts := newREST(t, b)
 	for _, tc := range []struct {
@@ -200,7 +201,7 @@ func TestRESTTargetLifecycle(t *testing.T) {
 	want := models.DefaultTarget()
 	want.Name, want.Namespace, want.Query, want.CapacityPerReplica, want.LeadTime = "api1", "shop", "sum(up)", 5, 2*time.Minute
 	want.Seasons, want.Quantile, want.MinReplicas = []time.Duration{24 * time.Hour}, 0.95, 2
-	if st.Origin != models.OriginAPI || !equalTarget(st.Target, want) {
+	if st.Origin != registry.OriginAPI || !equalTarget(st.Target, want) {
 		t.Errorf("created %+v (origin %s), want %+v", st.Target, st.Origin, want)
 	}
 	// The answer echoes the spec in the config syntax, defaults filled.
@@ -300,7 +301,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, _ := do(t, "GET", ts.URL+"/readyz", ""); code != 503 {
 		t.Errorf("readyz %d while not ready", code)
 	}
-	b.Put(models.TargetStatus{Target: models.Target{Name: "demo"}, Origin: models.OriginDemo})
+	b.Put(registry.TargetStatus{Target: models.Target{Name: "demo"}, Origin: registry.OriginDemo})
 	code, body = do(t, "GET", ts.URL+"/", "")
 	if code != 200 || !strings.Contains(body, "web") || !strings.Contains(body, "Demo mode") {
 		t.Errorf("status page: %d %s", code, body)

@@ -1,4 +1,8 @@
-// Package models manages the life of one target's model: its declared
-// configuration, the fitted forecaster and detector, refits, snapshots and
-// the policy that turns a quantile forecast into replicas.
+// Package models is what a target is and what it does over time, without
+// I/O: the Target with its fields declared once (TargetFields) and its
+// validation, the config file's loading, the recommendation policy that
+// turns a quantile forecast into replicas (Recommend), and the per-target
+// schedule (Timeline, LiveDetector, FetchStart, FitHistory) that the
+// service's registry (models/registry) drives with the wall clock and the
+// backtest (models/backtest) with the replay clock.
 package models

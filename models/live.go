@@ -19,6 +19,23 @@ const (
 	detectorWarmUp = 4000
 )
 
+// Anomaly kinds reported by the registry (models/registry), besides forecast's
+// outage, spike and dip found in the training history.
+const (
+	AnomalyLive       = "live"        // flagged by the streaming detector
+	AnomalyLevelShift = "level_shift" // a confirmed level shift (a refit follows)
+)
+
+// AnomalyEvent is a span of a target's load flagged as anomalous.
+type AnomalyEvent struct {
+	Start time.Time
+	End   time.Time // exclusive
+	Kind  string
+	// Score is the detector's largest score over the span, in [0,1]; 1
+	// for spans found in training.
+	Score float64
+}
+
 // LiveDetector is a target's streaming anomaly detector: it scores each
 // new point, reports the spans it flags and the level shifts it confirms
 // (a level shift asks for a refit), and says when it has fallen too far
@@ -64,7 +81,7 @@ func (l *LiveDetector) End() time.Time { return l.end }
 
 // Gap is how many steps are missing between the last point the detector
 // took and t.
-func (l *LiveDetector) Gap(t time.Time) int { return stepsBetween(l.end, t, l.step) }
+func (l *LiveDetector) Gap(t time.Time) int { return StepsBetween(l.end, t, l.step) }
 
 // Observe takes v at t, after gap missing steps, and reports whether it
 // confirmed a new level shift.

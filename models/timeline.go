@@ -257,14 +257,14 @@ func Advance(f *forecast.Fitted, gap int, v float64) error {
 	return f.Observe(v)
 }
 
-// leadSteps is the lead window, LeadTime+Margin, in whole steps.
-func leadSteps(t *Target) int {
+// LeadSteps is the lead window, LeadTime+Margin, in whole steps.
+func (t *Target) LeadSteps() int {
 	return max(1, int(ceilDiv(t.LeadTime+t.Margin, t.Step)))
 }
 
 // fitHorizon is the horizon a target's model is fitted and calibrated for.
 func fitHorizon(t *Target) int {
-	return min(max(2*leadSteps(t), minFitHorizon), maxFitHorizon)
+	return min(max(2*t.LeadSteps(), minFitHorizon), maxFitHorizon)
 }
 
 func ceilDiv(a, b time.Duration) time.Duration { return (a + b - 1) / b }
@@ -278,8 +278,8 @@ func periods(t *Target) []int {
 	return out
 }
 
-// stepsBetween is how many grid steps lie strictly between a and b.
-func stepsBetween(a, b time.Time, step time.Duration) int {
+// StepsBetween is how many grid steps lie strictly between a and b.
+func StepsBetween(a, b time.Time, step time.Duration) int {
 	return max(int(b.Sub(a)/step)-1, 0)
 }
 

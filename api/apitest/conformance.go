@@ -12,6 +12,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // Harness is an implementation of api.Backend for RunConformance.
@@ -26,9 +27,9 @@ type Harness struct {
 }
 
 // RunConformance checks the contract of api.Backend that the API servers
-// rely on and that every implementation shares, *models.Registry and
+// rely on and that every implementation shares, *registry.Registry and
 // this package's fake alike: create, get, list, update and delete; the
-// error classes (models.ErrNotFound, ErrExists, ErrReadOnly, ErrNotReady,
+// error classes (registry.ErrNotFound, ErrExists, ErrReadOnly, ErrNotReady,
 // ErrConfig naming the field, forecast.ErrBadOptions for Forecast's
 // arguments); copies, not shared slices; and the range of Anomalies.
 func RunConformance(t *testing.T, h Harness) {
@@ -66,7 +67,7 @@ func conformanceTarget(name string) models.Target {
 	return t
 }
 
-func mustCreate(t *testing.T, b api.Backend, tg models.Target, origin string) models.TargetStatus {
+func mustCreate(t *testing.T, b api.Backend, tg models.Target, origin string) registry.TargetStatus {
 	t.Helper()
 	st, err := b.Create(tg, origin)
 	if err != nil {
@@ -100,7 +101,7 @@ func wantField(t *testing.T, err error, field string) {
 }
 
 func testCreateGet(t *testing.T, b api.Backend) {
-	for _, origin := range []string{models.OriginAPI, models.OriginKEDA} {
+	for _, origin := range []string{registry.OriginAPI, registry.OriginKEDA} {
 		tg := conformanceTarget("web-" + origin)
 		st := mustCreate(t, b, tg, origin)
 		if !reflect.DeepEqual(st.Target, tg) || st.Origin != origin {
@@ -115,20 +116,20 @@ func testCreateGet(t *testing.T, b api.Backend) {
 
 func testCreateExisting(t *testing.T, b api.Backend) {
 	tg := conformanceTarget("web")
-	mustCreate(t, b, tg, models.OriginAPI)
+	mustCreate(t, b, tg, registry.OriginAPI)
 	again := tg
 	again.CapacityPerReplica = 99
-	if _, err := b.Create(again, models.OriginKEDA); !errors.Is(err, models.ErrExists) {
+	if _, err := b.Create(again, registry.OriginKEDA); !errors.Is(err, registry.ErrExists) {
 		t.Fatalf("Create of an existing name: %v, want ErrExists", err)
 	}
-	wantTarget(t, b, tg, models.OriginAPI)
+	wantTarget(t, b, tg, registry.OriginAPI)
 }
 
 func testList(t *testing.T, b api.Backend) {
 	if got := b.List(); len(got) != 0 {
 		t.Fatalf("a new backend lists %d targets", len(got))
 	}
-	for _, c := range []struct{ name, origin string }{{"web", models.OriginAPI}, {"batch", models.OriginKEDA}, {"api-gw", models.OriginAPI}} {
+	for _, c := range []struct{ name, origin string }{{"web", registry.OriginAPI}, {"batch", registry.OriginKEDA}, {"api-gw", registry.OriginAPI}} {
 		mustCreate(t, b, conformanceTarget(c.name), c.origin)
 	}
 	var got []string
@@ -141,7 +142,7 @@ func testList(t *testing.T, b api.Backend) {
 }
 
 func testNotFound(t *testing.T, b api.Backend) {
-	mustCreate(t, b, conformanceTarget("web"), models.OriginAPI)
+	mustCreate(t, b, conformanceTarget("web"), registry.OriginAPI)
 	const name = "nope"
 	t0 := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
 	calls := map[string]func() error{
@@ -153,7 +154,7 @@ func testNotFound(t *testing.T, b api.Backend) {
 		"Anomalies":      func() error { _, err := b.Anomalies(name, t0, t0.Add(time.Hour)); return err },
 	}
 	for op, call := range calls {
-		if err := call(); !errors.Is(err, models.ErrNotFound) {
+		if err := call(); !errors.Is(err, registry.ErrNotFound) {
 			t.Errorf("%s of an unknown target: %v, want ErrNotFound", op, err)
 		}
 	}
@@ -171,30 +172,30 @@ func testInvalidTarget(t *testing.T, b api.Backend) {
 		{"season", func(tg *models.Target) { tg.Seasons = []time.Duration{7 * time.Minute} }, "seasons[0]"},
 	}
 	good := conformanceTarget("web")
-	mustCreate(t, b, good, models.OriginAPI)
+	mustCreate(t, b, good, registry.OriginAPI)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := conformanceTarget("other")
 			tc.edit(&bad)
-			_, err := b.Create(bad, models.OriginAPI)
+			_, err := b.Create(bad, registry.OriginAPI)
 			wantField(t, err, tc.field)
-			if _, err := b.Get(bad.Name); !errors.Is(err, models.ErrNotFound) {
+			if _, err := b.Get(bad.Name); !errors.Is(err, registry.ErrNotFound) {
 				t.Fatalf("Get after a rejected Create: %v, want ErrNotFound", err)
 			}
 			bad.Name = good.Name
 			_, err = b.Update(bad)
 			wantField(t, err, tc.field)
-			wantTarget(t, b, good, models.OriginAPI)
+			wantTarget(t, b, good, registry.OriginAPI)
 		})
 	}
-	_, err := b.Create(conformanceTarget("Not_A_Label"), models.OriginAPI)
+	_, err := b.Create(conformanceTarget("Not_A_Label"), registry.OriginAPI)
 	wantField(t, err, "name")
 }
 
 // testInvalidOrigin: the config file is the only source of config
 // targets; Create takes the origins of targets registered at run time.
 func testInvalidOrigin(t *testing.T, b api.Backend) {
-	for _, origin := range []string{models.OriginConfig, "", "kubectl"} {
+	for _, origin := range []string{registry.OriginConfig, "", "kubectl"} {
 		_, err := b.Create(conformanceTarget("web"), origin)
 		wantField(t, err, "origin")
 	}
@@ -204,7 +205,7 @@ func testInvalidOrigin(t *testing.T, b api.Backend) {
 }
 
 func testUpdate(t *testing.T, b api.Backend) {
-	for _, origin := range []string{models.OriginAPI, models.OriginKEDA} {
+	for _, origin := range []string{registry.OriginAPI, registry.OriginKEDA} {
 		tg := conformanceTarget("web-" + origin)
 		mustCreate(t, b, tg, origin)
 		tg.CapacityPerReplica, tg.MaxReplicas, tg.Margin = 25, 40, time.Minute
@@ -221,41 +222,41 @@ func testUpdate(t *testing.T, b api.Backend) {
 
 func testDelete(t *testing.T, b api.Backend) {
 	tg := conformanceTarget("web")
-	mustCreate(t, b, tg, models.OriginAPI)
+	mustCreate(t, b, tg, registry.OriginAPI)
 	if err := b.Delete(tg.Name); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if _, err := b.Get(tg.Name); !errors.Is(err, models.ErrNotFound) {
+	if _, err := b.Get(tg.Name); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Get after Delete: %v, want ErrNotFound", err)
 	}
-	if err := b.Delete(tg.Name); !errors.Is(err, models.ErrNotFound) {
+	if err := b.Delete(tg.Name); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Delete twice: %v, want ErrNotFound", err)
 	}
-	if _, err := b.Update(tg); !errors.Is(err, models.ErrNotFound) {
+	if _, err := b.Update(tg); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Update after Delete: %v, want ErrNotFound", err)
 	}
 	if got := b.List(); len(got) != 0 {
 		t.Fatalf("List after Delete has %d targets", len(got))
 	}
 	tg.CapacityPerReplica = 30
-	mustCreate(t, b, tg, models.OriginKEDA)
-	wantTarget(t, b, tg, models.OriginKEDA)
+	mustCreate(t, b, tg, registry.OriginKEDA)
+	wantTarget(t, b, tg, registry.OriginKEDA)
 }
 
 // testReadOnly uses the demo, the read-only origin Create accepts; config
 // targets come from the file, which the Backend interface does not reach.
 func testReadOnly(t *testing.T, b api.Backend) {
 	tg := conformanceTarget("demo")
-	mustCreate(t, b, tg, models.OriginDemo)
+	mustCreate(t, b, tg, registry.OriginDemo)
 	changed := tg
 	changed.CapacityPerReplica = 99
-	if _, err := b.Update(changed); !errors.Is(err, models.ErrReadOnly) {
+	if _, err := b.Update(changed); !errors.Is(err, registry.ErrReadOnly) {
 		t.Errorf("Update of the demo: %v, want ErrReadOnly", err)
 	}
-	if err := b.Delete(tg.Name); !errors.Is(err, models.ErrReadOnly) {
+	if err := b.Delete(tg.Name); !errors.Is(err, registry.ErrReadOnly) {
 		t.Errorf("Delete of the demo: %v, want ErrReadOnly", err)
 	}
-	wantTarget(t, b, tg, models.OriginDemo)
+	wantTarget(t, b, tg, registry.OriginDemo)
 }
 
 // testCopies: neither the target a caller passed nor the status it got
@@ -263,31 +264,31 @@ func testReadOnly(t *testing.T, b api.Backend) {
 func testCopies(t *testing.T, b api.Backend) {
 	tg := conformanceTarget("web")
 	want := conformanceTarget("web")
-	st := mustCreate(t, b, tg, models.OriginAPI)
+	st := mustCreate(t, b, tg, registry.OriginAPI)
 	tg.Seasons[0] = 12 * time.Hour
 	st.Target.Seasons[0] = 6 * time.Hour
-	wantTarget(t, b, want, models.OriginAPI)
+	wantTarget(t, b, want, registry.OriginAPI)
 
 	got, _ := b.Get(want.Name)
 	got.Target.Seasons[0] = 6 * time.Hour
 	b.List()[0].Target.Seasons[0] = 6 * time.Hour
-	wantTarget(t, b, want, models.OriginAPI)
+	wantTarget(t, b, want, registry.OriginAPI)
 
 	up := conformanceTarget("web")
 	if _, err := b.Update(up); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 	up.Seasons[0] = 12 * time.Hour
-	wantTarget(t, b, want, models.OriginAPI)
+	wantTarget(t, b, want, registry.OriginAPI)
 }
 
 func testNotReady(t *testing.T, b api.Backend) {
 	tg := conformanceTarget("web")
-	mustCreate(t, b, tg, models.OriginAPI)
-	if _, err := b.Recommendation(tg.Name); !errors.Is(err, models.ErrNotReady) {
+	mustCreate(t, b, tg, registry.OriginAPI)
+	if _, err := b.Recommendation(tg.Name); !errors.Is(err, registry.ErrNotReady) {
 		t.Errorf("Recommendation before data: %v, want ErrNotReady", err)
 	}
-	if _, err := b.Forecast(tg.Name, 12, []float64{0.1, 0.9}, time.Hour); !errors.Is(err, models.ErrNotReady) {
+	if _, err := b.Forecast(tg.Name, 12, []float64{0.1, 0.9}, time.Hour); !errors.Is(err, registry.ErrNotReady) {
 		t.Errorf("Forecast before data: %v, want ErrNotReady", err)
 	}
 	st, err := b.Get(tg.Name)
@@ -325,12 +326,12 @@ func wantForecastArgumentErrors(t *testing.T, b api.Backend, name string) {
 // testForecastArguments: argument errors come before the target's state,
 // so a target without data still reports them.
 func testForecastArguments(t *testing.T, b api.Backend) {
-	mustCreate(t, b, conformanceTarget("web"), models.OriginAPI)
+	mustCreate(t, b, conformanceTarget("web"), registry.OriginAPI)
 	wantForecastArgumentErrors(t, b, "web")
 }
 
 func testAnomaliesWithoutData(t *testing.T, b api.Backend) {
-	mustCreate(t, b, conformanceTarget("web"), models.OriginAPI)
+	mustCreate(t, b, conformanceTarget("web"), registry.OriginAPI)
 	t0 := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
 	for _, r := range [][2]time.Time{{t0, t0.Add(time.Hour)}, {t0, t0}, {t0.Add(time.Hour), t0}, {{}, t0.AddDate(100, 0, 0)}} {
 		got, err := b.Anomalies("web", r[0], r[1])
@@ -343,7 +344,7 @@ func testAnomaliesWithoutData(t *testing.T, b api.Backend) {
 func testWithData(t *testing.T, h Harness) {
 	b := h.New(t)
 	tg := conformanceTarget("web")
-	mustCreate(t, b, tg, models.OriginAPI)
+	mustCreate(t, b, tg, registry.OriginAPI)
 	h.Feed(t, b, tg.Name)
 
 	rec, err := b.Recommendation(tg.Name)
@@ -369,7 +370,7 @@ func testWithData(t *testing.T, h Harness) {
 	if err := b.Delete(tg.Name); err != nil {
 		t.Fatalf("Delete of a target with data: %v", err)
 	}
-	if _, err := b.Recommendation(tg.Name); !errors.Is(err, models.ErrNotFound) {
+	if _, err := b.Recommendation(tg.Name); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Recommendation after Delete: %v, want ErrNotFound", err)
 	}
 }

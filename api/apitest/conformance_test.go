@@ -7,6 +7,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/api/apitest"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 func TestConformance(t *testing.T) {
@@ -16,7 +17,7 @@ func TestConformance(t *testing.T) {
 			fake := b.(*apitest.Backend)
 			t0 := time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)
 			fake.SetRecommendation(name, models.Recommendation{Target: name, Time: t0, Replicas: 3})
-			fake.SetForecast(name, &models.ForecastView{Target: name, Step: time.Minute, Start: t0, Point: []float64{1, 2}})
+			fake.SetForecast(name, &registry.ForecastView{Target: name, Step: time.Minute, Start: t0, Point: []float64{1, 2}})
 			// Out of order, as a test may set them: Anomalies sorts.
 			fake.SetAnomalies(name, []models.AnomalyEvent{
 				{Start: t0.Add(-time.Hour), End: t0.Add(-50 * time.Minute), Kind: models.AnomalyLive, Score: 0.8},

@@ -10,17 +10,18 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // Backend is a fake api.Backend: targets in a map, with the answers of
 // the model calls (recommendation, forecast, anomalies) set by the test.
 // It keeps the registry's rules that the API relies on, and passes
-// RunConformance as the registry does: names are unique (models.ErrExists),
+// RunConformance as the registry does: names are unique (registry.ErrExists),
 // targets and origins are validated (models.ErrConfig), config and demo
-// targets are read-only (models.ErrReadOnly), an unknown name is
-// models.ErrNotFound, Forecast's arguments are checked first
+// targets are read-only (registry.ErrReadOnly), an unknown name is
+// registry.ErrNotFound, Forecast's arguments are checked first
 // (forecast.ErrBadOptions), a target with no recommendation or forecast set
-// has no data yet (models.ErrNotReady), and statuses are copies. It fits no
+// has no data yet (registry.ErrNotReady), and statuses are copies. It fits no
 // model and reads no clock. Its methods are safe for concurrent use.
 type Backend struct {
 	mu      sync.Mutex
@@ -32,9 +33,9 @@ type Backend struct {
 
 // fakeTarget is a target's status and the answers set for it.
 type fakeTarget struct {
-	status    models.TargetStatus
+	status    registry.TargetStatus
 	rec       *models.Recommendation
-	forecast  *models.ForecastView
+	forecast  *registry.ForecastView
 	anomalies []models.AnomalyEvent
 	err       error
 }
@@ -49,7 +50,7 @@ func NewBackend() *Backend {
 // Put adds or replaces a target with the whole of its status, bypassing
 // validation, as the registry's own fitting and fetching would fill it.
 // The answers already set for that name are kept.
-func (b *Backend) Put(st models.TargetStatus) {
+func (b *Backend) Put(st registry.TargetStatus) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st = cloneStatus(st)
@@ -70,7 +71,7 @@ func (b *Backend) SetRecommendation(name string, r models.Recommendation) {
 
 // SetForecast sets what Forecast answers for an existing target, whatever
 // the horizon, quantiles and history asked, once they pass its checks.
-func (b *Backend) SetForecast(name string, f *models.ForecastView) {
+func (b *Backend) SetForecast(name string, f *registry.ForecastView) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.mustGet(name).forecast = f
@@ -116,31 +117,31 @@ func (b *Backend) mustGet(name string) *fakeTarget {
 }
 
 // List returns every target's status, sorted by name.
-func (b *Backend) List() []models.TargetStatus {
+func (b *Backend) List() []registry.TargetStatus {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]models.TargetStatus, 0, len(b.targets))
+	out := make([]registry.TargetStatus, 0, len(b.targets))
 	for _, ft := range b.targets {
 		out = append(out, cloneStatus(ft.status))
 	}
-	slices.SortFunc(out, func(x, y models.TargetStatus) int { return strings.Compare(x.Target.Name, y.Target.Name) })
+	slices.SortFunc(out, func(x, y registry.TargetStatus) int { return strings.Compare(x.Target.Name, y.Target.Name) })
 	return out
 }
 
 // Get returns one target's status.
-func (b *Backend) Get(name string) (models.TargetStatus, error) {
+func (b *Backend) Get(name string) (registry.TargetStatus, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ft, ok := b.targets[name]
 	if !ok {
-		return models.TargetStatus{}, fmt.Errorf("get %q: %w", name, models.ErrNotFound)
+		return registry.TargetStatus{}, fmt.Errorf("get %q: %w", name, registry.ErrNotFound)
 	}
 	return cloneStatus(ft.status), nil
 }
 
 // cloneStatus returns st with nothing shared: callers may change what
 // they get, or what they passed, without changing the fake's state.
-func cloneStatus(st models.TargetStatus) models.TargetStatus {
+func cloneStatus(st registry.TargetStatus) registry.TargetStatus {
 	st.Target.Seasons = slices.Clone(st.Target.Seasons)
 	st.Seasons = slices.Clone(st.Seasons)
 	st.ModelNotes = slices.Clone(st.ModelNotes)
@@ -156,24 +157,24 @@ func cloneStatus(st models.TargetStatus) models.TargetStatus {
 }
 
 // Create validates t and adds it with origin, which must be
-// models.OriginAPI, OriginKEDA or OriginDemo as for the registry: config
+// registry.OriginAPI, OriginKEDA or OriginDemo as for the registry: config
 // targets come from the file (use Put for them).
-func (b *Backend) Create(t models.Target, origin string) (models.TargetStatus, error) {
+func (b *Backend) Create(t models.Target, origin string) (registry.TargetStatus, error) {
 	switch origin {
-	case models.OriginAPI, models.OriginKEDA, models.OriginDemo:
+	case registry.OriginAPI, registry.OriginKEDA, registry.OriginDemo:
 	default:
-		return models.TargetStatus{}, &models.FieldError{Field: "origin", Msg: fmt.Sprintf("must be %s, %s or %s, got %q",
-			models.OriginAPI, models.OriginKEDA, models.OriginDemo, origin)}
+		return registry.TargetStatus{}, &models.FieldError{Field: "origin", Msg: fmt.Sprintf("must be %s, %s or %s, got %q",
+			registry.OriginAPI, registry.OriginKEDA, registry.OriginDemo, origin)}
 	}
 	if err := t.Validate(); err != nil {
-		return models.TargetStatus{}, err
+		return registry.TargetStatus{}, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.targets[t.Name]; ok {
-		return models.TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, models.ErrExists)
+		return registry.TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, registry.ErrExists)
 	}
-	st := cloneStatus(models.TargetStatus{Target: t, Origin: origin})
+	st := cloneStatus(registry.TargetStatus{Target: t, Origin: origin})
 	b.targets[t.Name] = &fakeTarget{status: st}
 	b.creates++
 	return cloneStatus(st), nil
@@ -181,15 +182,15 @@ func (b *Backend) Create(t models.Target, origin string) (models.TargetStatus, e
 
 // Update validates t and replaces the configuration of the target of
 // its name, keeping its origin, state and answers.
-func (b *Backend) Update(t models.Target) (models.TargetStatus, error) {
+func (b *Backend) Update(t models.Target) (registry.TargetStatus, error) {
 	if err := t.Validate(); err != nil {
-		return models.TargetStatus{}, err
+		return registry.TargetStatus{}, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ft, err := b.writable("update", t.Name)
 	if err != nil {
-		return models.TargetStatus{}, err
+		return registry.TargetStatus{}, err
 	}
 	ft.status.Target = t
 	ft.status.Target.Seasons = slices.Clone(t.Seasons)
@@ -213,9 +214,9 @@ func (b *Backend) writable(op, name string) (*fakeTarget, error) {
 	ft, ok := b.targets[name]
 	switch {
 	case !ok:
-		return nil, fmt.Errorf("%s %q: %w", op, name, models.ErrNotFound)
-	case ft.status.Origin == models.OriginConfig || ft.status.Origin == models.OriginDemo:
-		return nil, fmt.Errorf("%s %q: %w", op, name, models.ErrReadOnly)
+		return nil, fmt.Errorf("%s %q: %w", op, name, registry.ErrNotFound)
+	case ft.status.Origin == registry.OriginConfig || ft.status.Origin == registry.OriginDemo:
+		return nil, fmt.Errorf("%s %q: %w", op, name, registry.ErrReadOnly)
 	}
 	return ft, nil
 }
@@ -225,7 +226,7 @@ func (b *Backend) answerable(op, name string) (*fakeTarget, error) {
 	ft, ok := b.targets[name]
 	switch {
 	case !ok:
-		return nil, fmt.Errorf("%s %q: %w", op, name, models.ErrNotFound)
+		return nil, fmt.Errorf("%s %q: %w", op, name, registry.ErrNotFound)
 	case ft.err != nil:
 		return nil, fmt.Errorf("%s %q: %w", op, name, ft.err)
 	}
@@ -242,7 +243,7 @@ func (b *Backend) Recommendation(name string) (models.Recommendation, error) {
 		return models.Recommendation{}, err
 	}
 	if ft.rec == nil {
-		return models.Recommendation{}, fmt.Errorf("recommendation %q: %w", name, models.ErrNotReady)
+		return models.Recommendation{}, fmt.Errorf("recommendation %q: %w", name, registry.ErrNotReady)
 	}
 	r := *ft.rec
 	ft.status.Recommendation = &r
@@ -254,7 +255,7 @@ func (b *Backend) Recommendation(name string) (models.Recommendation, error) {
 // of at least 1, quantiles in (0, 1), a history not negative; its upper
 // bound on the horizon is not modelled). The view is shared, not copied:
 // callers must not modify it.
-func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*models.ForecastView, error) {
+func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
 	if horizon < 1 {
 		return nil, fmt.Errorf("%w: horizon: must be at least 1, got %d", forecast.ErrBadOptions, horizon)
 	}
@@ -273,7 +274,7 @@ func (b *Backend) Forecast(name string, horizon int, quantiles []float64, histor
 		return nil, err
 	}
 	if ft.forecast == nil {
-		return nil, fmt.Errorf("forecast %q: %w", name, models.ErrNotReady)
+		return nil, fmt.Errorf("forecast %q: %w", name, registry.ErrNotReady)
 	}
 	return ft.forecast, nil
 }

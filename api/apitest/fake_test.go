@@ -9,6 +9,7 @@ import (
 
 	"github.com/prescale/prescale/api/apitest"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 func target(name string) models.Target {
@@ -19,18 +20,18 @@ func target(name string) models.Target {
 
 func TestTargets(t *testing.T) {
 	b := apitest.NewBackend()
-	if _, err := b.Create(target("web"), models.OriginAPI); err != nil {
+	if _, err := b.Create(target("web"), registry.OriginAPI); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if _, err := b.Create(target("web"), models.OriginAPI); !errors.Is(err, models.ErrExists) {
+	if _, err := b.Create(target("web"), registry.OriginAPI); !errors.Is(err, registry.ErrExists) {
 		t.Fatalf("Create twice: %v, want ErrExists", err)
 	}
 	bad := target("web")
 	bad.Quantile = 2
-	if _, err := b.Create(bad, models.OriginAPI); !errors.Is(err, models.ErrConfig) {
+	if _, err := b.Create(bad, registry.OriginAPI); !errors.Is(err, models.ErrConfig) {
 		t.Fatalf("Create invalid: %v, want ErrConfig", err)
 	}
-	b.Put(models.TargetStatus{Target: target("api-gw"), Origin: models.OriginConfig})
+	b.Put(registry.TargetStatus{Target: target("api-gw"), Origin: registry.OriginConfig})
 
 	list := b.List()
 	if len(list) != 2 || list[0].Target.Name != "api-gw" || list[1].Target.Name != "web" {
@@ -39,25 +40,25 @@ func TestTargets(t *testing.T) {
 
 	changed := target("web")
 	changed.Margin = time.Minute
-	if st, err := b.Update(changed); err != nil || st.Origin != models.OriginAPI || st.Target.Margin != time.Minute {
+	if st, err := b.Update(changed); err != nil || st.Origin != registry.OriginAPI || st.Target.Margin != time.Minute {
 		t.Fatalf("Update = %+v, %v; want the new margin and origin kept", st, err)
 	}
 	if st, err := b.Get("web"); err != nil || !reflect.DeepEqual(st.Target, changed) {
 		t.Fatalf("Get after Update = %+v, %v", st, err)
 	}
-	if _, err := b.Update(target("api-gw")); !errors.Is(err, models.ErrReadOnly) {
+	if _, err := b.Update(target("api-gw")); !errors.Is(err, registry.ErrReadOnly) {
 		t.Fatalf("Update of a config target: %v, want ErrReadOnly", err)
 	}
-	if err := b.Delete("api-gw"); !errors.Is(err, models.ErrReadOnly) {
+	if err := b.Delete("api-gw"); !errors.Is(err, registry.ErrReadOnly) {
 		t.Fatalf("Delete of a config target: %v, want ErrReadOnly", err)
 	}
-	if _, err := b.Update(target("nope")); !errors.Is(err, models.ErrNotFound) {
+	if _, err := b.Update(target("nope")); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Update of a missing target: %v, want ErrNotFound", err)
 	}
 	if err := b.Delete("web"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if _, err := b.Get("web"); !errors.Is(err, models.ErrNotFound) {
+	if _, err := b.Get("web"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Get after Delete: %v, want ErrNotFound", err)
 	}
 	if creates, updates := b.Calls(); creates != 1 || updates != 1 {
@@ -67,15 +68,15 @@ func TestTargets(t *testing.T) {
 
 func TestAnswers(t *testing.T) {
 	b := apitest.NewBackend()
-	b.Put(models.TargetStatus{Target: target("web"), Origin: models.OriginAPI})
+	b.Put(registry.TargetStatus{Target: target("web"), Origin: registry.OriginAPI})
 
-	if _, err := b.Recommendation("web"); !errors.Is(err, models.ErrNotReady) {
+	if _, err := b.Recommendation("web"); !errors.Is(err, registry.ErrNotReady) {
 		t.Fatalf("Recommendation before one is set: %v, want ErrNotReady", err)
 	}
-	if _, err := b.Forecast("web", 10, nil, 0); !errors.Is(err, models.ErrNotReady) {
+	if _, err := b.Forecast("web", 10, nil, 0); !errors.Is(err, registry.ErrNotReady) {
 		t.Fatalf("Forecast before one is set: %v, want ErrNotReady", err)
 	}
-	if _, err := b.Recommendation("nope"); !errors.Is(err, models.ErrNotFound) {
+	if _, err := b.Recommendation("nope"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("Recommendation of a missing target: %v, want ErrNotFound", err)
 	}
 
@@ -86,7 +87,7 @@ func TestAnswers(t *testing.T) {
 	if st, _ := b.Get("web"); st.Recommendation == nil || st.Recommendation.Replicas != 4 {
 		t.Fatalf("the status's last recommendation is %+v, want 4 replicas", st.Recommendation)
 	}
-	view := &models.ForecastView{Target: "web", Point: []float64{1, 2}}
+	view := &registry.ForecastView{Target: "web", Point: []float64{1, 2}}
 	b.SetForecast("web", view)
 	if got, err := b.Forecast("web", 2, []float64{0.9}, time.Hour); err != nil || got != view {
 		t.Fatalf("Forecast = %v, %v", got, err)
@@ -134,7 +135,7 @@ func TestSetterOnMissingTargetPanics(t *testing.T) {
 
 func TestConcurrent(t *testing.T) {
 	b := apitest.NewBackend()
-	b.Put(models.TargetStatus{Target: target("web"), Origin: models.OriginAPI})
+	b.Put(registry.TargetStatus{Target: target("web"), Origin: registry.OriginAPI})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {

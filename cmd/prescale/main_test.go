@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/prescale/prescale/feed/feedtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prescale/prescale/feed/feedtest"
 )
 
 // runCLI runs the command line and returns its exit code and output.

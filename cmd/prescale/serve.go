@@ -28,6 +28,8 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/feed/demo"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // shutdownGrace bounds the graceful stop of the listeners.
@@ -119,7 +121,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer signal.Stop(hup)
 
 	var (
-		src    models.Source
+		src    registry.Source
 		config *models.Config
 		isDemo = o.config == "" && o.promURL == ""
 	)
@@ -144,15 +146,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 
-	var store *models.Store
+	var store *snapshot.Store
 	if o.dataDir != "" {
-		if store, err = models.OpenStore(o.dataDir); err != nil {
+		if store, err = snapshot.Open(o.dataDir); err != nil {
 			return fmt.Errorf("--data-dir: %w", err)
 		}
 	} else {
 		log.Info("no --data-dir: models are not saved, a restart refits from scratch")
 	}
-	registry, err := models.NewRegistry(src, &models.RegistryOptions{
+	targetReg, err := registry.New(src, &registry.Options{
 		Store:            store,
 		Logger:           log,
 		Workers:          o.workers,
@@ -164,11 +166,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	switch {
 	case isDemo:
-		if _, err := registry.Create(demoTarget(), models.OriginDemo); err != nil {
+		if _, err := targetReg.Create(demoTarget(), registry.OriginDemo); err != nil {
 			return fmt.Errorf("demo target: %w", err)
 		}
 	case config != nil:
-		if err := registry.SetConfig(config.Targets); err != nil {
+		if err := targetReg.SetConfig(config.Targets); err != nil {
 			return fmt.Errorf("%s: %w", o.config, err)
 		}
 		log.Info("config loaded", "file", o.config, "targets", len(config.Targets))
@@ -176,14 +178,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := api.NewMetrics(registry, reg); err != nil {
+	if err := api.NewMetrics(targetReg, reg); err != nil {
 		return err
 	}
-	srv, err := api.NewServer(registry, &api.ServerOptions{Logger: log})
+	srv, err := api.NewServer(targetReg, &api.ServerOptions{Logger: log})
 	if err != nil {
 		return err
 	}
-	keda, err := api.NewKEDAScaler(registry, &api.KEDAOptions{Logger: log})
+	keda, err := api.NewKEDAScaler(targetReg, &api.KEDAOptions{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -210,7 +212,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if o.externalMetrics {
 		// The adapter logs through klog: send it to serve's logger.
 		klog.SetSlogLogger(log.With("component", "external-metrics"))
-		external, err = api.NewExternalMetricsServer(registry, adapter, &api.ExternalMetricsOptions{Logger: log})
+		external, err = api.NewExternalMetricsServer(targetReg, adapter, &api.ExternalMetricsOptions{Logger: log})
 		if err != nil {
 			httpLn.Close()
 			grpcLn.Close()
@@ -237,7 +239,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	registryDone := make(chan struct{})
 	wg.Go(func() {
 		defer close(registryDone)
-		fail("registry", registry.Run(ctx))
+		fail("registry", targetReg.Run(ctx))
 	})
 	if external != nil {
 		wg.Go(func() {
@@ -248,9 +250,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			fail("external metrics server", err)
 		})
 	}
-	wg.Go(func() { watchReady(ctx, registry, hs, log) })
+	wg.Go(func() { watchReady(ctx, targetReg, hs, log) })
 	if o.config != "" {
-		wg.Go(func() { watchConfig(ctx, o.config, o.watchInterval, hup, registry, log) })
+		wg.Go(func() { watchConfig(ctx, o.config, o.watchInterval, hup, targetReg, log) })
 	}
 
 	<-ctx.Done()
@@ -357,13 +359,13 @@ func checkExternalMetricsFlags(fs *flag.FlagSet, enabled bool, adapterFlags map[
 
 // watchReady turns the gRPC health status to SERVING once the registry is
 // ready, and logs it.
-func watchReady(ctx context.Context, registry *models.Registry, hs *health.Server, log *slog.Logger) {
+func watchReady(ctx context.Context, targets *registry.Registry, hs *health.Server, log *slog.Logger) {
 	t := time.NewTicker(readyPoll)
 	defer t.Stop()
 	for {
-		if registry.Ready() {
+		if targets.Ready() {
 			hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-			log.Info("ready", "targets", len(registry.List()))
+			log.Info("ready", "targets", len(targets.List()))
 			return
 		}
 		select {
@@ -377,7 +379,7 @@ func watchReady(ctx context.Context, registry *models.Registry, hs *health.Serve
 // watchConfig reloads the config file on SIGHUP and, every interval, when
 // its contents change. An invalid file is reported and the targets stay as
 // they were.
-func watchConfig(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal, registry *models.Registry, log *slog.Logger) {
+func watchConfig(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal, targets *registry.Registry, log *slog.Logger) {
 	last, _ := os.ReadFile(path)
 	var tick <-chan time.Time
 	if interval > 0 {
@@ -410,7 +412,7 @@ func watchConfig(ctx context.Context, path string, interval time.Duration, hup <
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 			continue
 		}
-		if err := registry.SetConfig(cfg.Targets); err != nil {
+		if err := targets.SetConfig(cfg.Targets); err != nil {
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", err)
 			continue
 		}

@@ -23,7 +23,7 @@ import (
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 	"github.com/prescale/prescale/feed/prometheus/promtest"
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // e2eLoad is a load in requests per second: a daily cycle between about
@@ -290,7 +290,7 @@ func TestServeEndToEnd(t *testing.T) {
 	var last prescalev1.Target
 	p.GetProto("/v1/targets/"+name, &last)
 	p.Stop()
-	store, err := models.OpenStore(snapshots)
+	store, err := snapshot.Open(snapshots)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 	"github.com/prescale/prescale/feed/prometheus/promtest"
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // TestServeRestartKill9 kills the server with SIGKILL at random moments
@@ -116,7 +116,7 @@ func TestServeRestartKill9(t *testing.T) {
 		if len(temps) > 0 {
 			midWrite++
 		}
-		store, err := models.OpenStore(snapDir)
+		store, err := snapshot.Open(snapDir)
 		if err != nil {
 			t.Fatalf("kill %d: open the snapshots: %v", i+1, err)
 		}
@@ -142,7 +142,7 @@ func TestServeRestartKill9(t *testing.T) {
 			switch {
 			case err == nil:
 				saved[name] = snap.Generation
-			case errors.Is(err, models.ErrCorrupt), errors.Is(err, models.ErrVersion):
+			case errors.Is(err, snapshot.ErrCorrupt), errors.Is(err, snapshot.ErrVersion):
 				// What Load may say of a bad file, but Save is atomic and
 				// SIGKILL loses nothing written: after a kill a damaged
 				// file means a snapshot was written in place.
@@ -179,7 +179,7 @@ func waitTempFile(dir string, timeout time.Duration) bool {
 // plantBadSnapshots replaces the snapshot of corrupt with garbage and that
 // of wrongVersion with a copy claiming another format version, checks that
 // the store sees them so, and returns what was written.
-func plantBadSnapshots(t *testing.T, store *models.Store, dir, corrupt, wrongVersion string) map[string][]byte {
+func plantBadSnapshots(t *testing.T, store *snapshot.Store, dir, corrupt, wrongVersion string) map[string][]byte {
 	t.Helper()
 	garbage := []byte("not a snapshot at all \x00\x01\x02\n{")
 	good, err := os.ReadFile(filepath.Join(dir, wrongVersion+".snap"))
@@ -200,10 +200,10 @@ func plantBadSnapshots(t *testing.T, store *models.Store, dir, corrupt, wrongVer
 			t.Fatal(err)
 		}
 	}
-	if _, err := store.Load(corrupt); !errors.Is(err, models.ErrCorrupt) {
+	if _, err := store.Load(corrupt); !errors.Is(err, snapshot.ErrCorrupt) {
 		t.Fatalf("planted garbage loads with %v, want ErrCorrupt", err)
 	}
-	if _, err := store.Load(wrongVersion); !errors.Is(err, models.ErrVersion) {
+	if _, err := store.Load(wrongVersion); !errors.Is(err, snapshot.ErrVersion) {
 		t.Fatalf("planted version 999 loads with %v, want ErrVersion", err)
 	}
 	t.Logf("planted a corrupt snapshot for %s and a version 999 one for %s", corrupt, wrongVersion)

@@ -140,7 +140,7 @@ func (o *Options) withDefaults() Options {
 	return d
 }
 
-// Source is the simulated workload. It implements models.Source and is
+// Source is the simulated workload. It implements registry.Source and is
 // safe for concurrent use.
 type Source struct {
 	opts Options

@@ -15,7 +15,7 @@ import (
 	"github.com/prescale/prescale/forecast"
 )
 
-// The method set of models.Source, checked here without importing models.
+// The method set of registry.Source, checked here without importing models.
 var _ interface {
 	Range(ctx context.Context, query string, start, end time.Time, step time.Duration) (*feed.Series, error)
 } = (*demo.Source)(nil)

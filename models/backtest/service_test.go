@@ -10,6 +10,7 @@ import (
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // seriesSource serves a series as Prometheus would: the grid points in
@@ -115,14 +116,14 @@ func TestBacktestReplaysTheService(t *testing.T) {
 
 	// The service.
 	now := series.Time(from)
-	r, err := models.NewRegistry(seriesSource{series}, &models.RegistryOptions{
+	r, err := registry.New(seriesSource{series}, &registry.Options{
 		Now:  func() time.Time { return now },
 		Rand: rand.New(halfSource{}),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Create(target, models.OriginAPI); err != nil {
+	if _, err := r.Create(target, registry.OriginAPI); err != nil {
 		t.Fatal(err)
 	}
 

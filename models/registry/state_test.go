@@ -1,4 +1,4 @@
-package models
+package registry
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
 )
 
 // noSource is a Source with no data, for tests that drive a registry's
@@ -22,62 +23,39 @@ func (noSource) Range(context.Context, string, time.Time, time.Time, time.Durati
 
 var stateStart = time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)
 
-func stateTarget() Target {
-	t := DefaultTarget()
+func stateTarget() models.Target {
+	t := models.DefaultTarget()
 	t.Name, t.Query = "web", "load"
 	t.Step, t.History = time.Minute, 2*24*time.Hour
 	t.CapacityPerReplica, t.LeadTime, t.Margin = 10, 5*time.Minute, 2*time.Minute
 	return t
 }
 
-// TestLiveSpans checks that consecutive points scoring at least 0.5
-// coalesce into one span with the largest score, and that a gap or a
-// lower score ends it.
-func TestLiveSpans(t *testing.T) {
-	r, err := NewRegistry(noSource{}, nil)
+// TestEvents checks that a target keeps the last maxEvents anomaly events
+// the detector reported, and returns those overlapping [start, end).
+func TestEvents(t *testing.T) {
+	r, err := New(noSource{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := r.newState(stateTarget(), OriginAPI)
-	s.detector = &LiveDetector{step: time.Minute, emit: s.events.add}
 	at := func(i int) time.Time { return stateStart.Add(time.Duration(i) * time.Minute) }
-	for i, score := range []float64{0.1, 0.6, 0.8, 0.5, 0.2, 0.7, 0.49, 0.9} {
-		s.detector.score(at(i), score)
-	}
-	s.detector.score(at(9), 0.95) // after a missing step (8): a new span
-	s.detector.score(at(10), 0.6)
-
-	got := s.anomalies(at(0), at(20))
-	want := []AnomalyEvent{
-		{Start: at(1), End: at(4), Kind: AnomalyLive, Score: 0.8},
-		{Start: at(5), End: at(6), Kind: AnomalyLive, Score: 0.7},
-		{Start: at(7), End: at(8), Kind: AnomalyLive, Score: 0.9},
-		{Start: at(9), End: at(11), Kind: AnomalyLive, Score: 0.95}, // still open
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("spans\n%+v\nwant\n%+v", got, want)
-	}
-	// [start, end) overlaps: a span ending at start, or starting at end,
-	// does not.
-	if got := s.anomalies(at(4), at(5)); len(got) != 0 {
-		t.Errorf("anomalies in [4, 5): %+v", got)
-	}
-	if got := s.anomalies(at(3), at(4)); len(got) != 1 || got[0].Start != at(1) {
-		t.Errorf("anomalies in [3, 4): %+v", got)
-	}
-
-	// Only the last maxEvents closed spans are kept.
-	s = r.newState(stateTarget(), OriginAPI)
-	s.detector = &LiveDetector{step: time.Minute, emit: s.events.add}
+	s := r.newState(stateTarget(), OriginAPI)
 	for i := range maxEvents + 5 {
-		s.detector.score(at(2*i), 1)
-		s.detector.score(at(2*i+1), 0)
+		s.events.add(models.AnomalyEvent{Start: at(2 * i), End: at(2*i + 1), Kind: models.AnomalyLive, Score: 1})
 	}
-	got = s.anomalies(at(0), at(4*maxEvents))
-	slices.SortFunc(got, func(a, b AnomalyEvent) int { return a.Start.Compare(b.Start) })
+	got := s.anomalies(at(0), at(4*maxEvents))
+	slices.SortFunc(got, func(a, b models.AnomalyEvent) int { return a.Start.Compare(b.Start) })
 	if len(got) != maxEvents || got[0].Start != at(10) || got[len(got)-1].Start != at(2*(maxEvents+4)) {
 		t.Errorf("%d spans from %v to %v, want %d from %v to %v", len(got), got[0].Start, got[len(got)-1].Start,
 			maxEvents, at(10), at(2*(maxEvents+4)))
+	}
+	// [start, end) overlaps: a span ending at start, or starting at end,
+	// does not.
+	if got := s.anomalies(at(11), at(12)); len(got) != 0 {
+		t.Errorf("anomalies in [11, 12): %+v", got)
+	}
+	if got := s.anomalies(at(10), at(11)); len(got) != 1 || got[0].Start != at(10) {
+		t.Errorf("anomalies in [10, 11): %+v", got)
 	}
 }
 
@@ -99,7 +77,7 @@ func stateFit(t *testing.T) *forecast.Fitted {
 // found once per fit) and Registry.Forecast (quantiles computed outside
 // the target's lock) against forecast.Fitted.Forecast.
 func TestCachedForecast(t *testing.T) {
-	r, err := NewRegistry(noSource{}, &RegistryOptions{Quantiles: []float64{0.05, 0.5, 0.95}})
+	r, err := New(noSource{}, &Options{Quantiles: []float64{0.05, 0.5, 0.95}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +99,7 @@ func TestCachedForecast(t *testing.T) {
 		if !slices.Equal(s.fc, want.Quantiles[0].Values) || !s.fcStart.Equal(stateStart.Add(tg.Step)) {
 			t.Errorf("lead %v: cached forecast %v from %v\nwant %v from %v", lead, s.fc, s.fcStart, want.Quantiles[0].Values, stateStart.Add(tg.Step))
 		}
-		steps := leadSteps(&tg)
+		steps := tg.LeadSteps()
 		if want := int((lead + tg.Margin) / tg.Step); steps != want {
 			t.Fatalf("lead %v: %d steps, want %d", lead, steps, want)
 		}
@@ -193,7 +171,7 @@ func equalNaN(a, b []float64) bool {
 // catches up from the history cache, and only when the cache holds every
 // point it missed.
 func TestReplay(t *testing.T) {
-	r, err := NewRegistry(noSource{}, nil)
+	r, err := New(noSource{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package models
+package registry
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // Source gives a target's load history on a regular grid.
@@ -36,24 +38,24 @@ const (
 // Errors of the registry, mapped to gRPC codes and HTTP statuses by api.
 var (
 	// ErrNotFound: no target of that name.
-	ErrNotFound = errors.New("models: target not found")
+	ErrNotFound = errors.New("registry: target not found")
 	// ErrExists: Create with the name of an existing target.
-	ErrExists = errors.New("models: target already exists")
+	ErrExists = errors.New("registry: target already exists")
 	// ErrReadOnly: Update or Delete through the API of a target declared
 	// in the config file (or the demo); edit the file instead.
-	ErrReadOnly = errors.New("models: target is declared in the config file")
+	ErrReadOnly = errors.New("registry: target is declared in the config file")
 	// ErrNotReady: the target has neither a fitted model nor any observed
 	// load yet, so there is nothing to answer with.
-	ErrNotReady = errors.New("models: target has no data yet")
-	// ErrOptions: RegistryOptions out of range.
-	ErrOptions = errors.New("models: invalid registry options")
+	ErrNotReady = errors.New("registry: target has no data yet")
+	// ErrOptions: Options out of range.
+	ErrOptions = errors.New("registry: invalid registry options")
 )
 
-// RegistryOptions configure a Registry. A nil *RegistryOptions means the
+// Options configure a Registry. A nil *Options means the
 // defaults.
-type RegistryOptions struct {
-	// Store keeps snapshots; nil keeps none (a restart refits from scratch).
-	Store *Store
+type Options struct {
+	// snapshot.Store keeps snapshots; nil keeps none (a restart refits from scratch).
+	Store *snapshot.Store
 	// Logger receives fit, fetch and snapshot events; nil discards them.
 	Logger *slog.Logger
 	// Workers bounds concurrent fits. Default 2.
@@ -66,8 +68,8 @@ type RegistryOptions struct {
 	// SnapshotInterval is how often a target's advanced state is saved
 	// between fits (fits always save). Default 5m.
 	SnapshotInterval time.Duration
-	// StaleAfter overrides the policy's staleness threshold (default two
-	// steps plus StaleGrace) for every target.
+	// models.StaleAfter overrides the policy's staleness threshold (default two
+	// steps plus models.StaleGrace) for every target.
 	StaleAfter time.Duration
 	// HistoryCache is how much recent history each target keeps in memory
 	// for Forecast's history. Default 1 day; negative keeps none.
@@ -82,7 +84,7 @@ type RegistryOptions struct {
 	Rand *rand.Rand
 }
 
-// Defaults of RegistryOptions.
+// Defaults of Options.
 const (
 	defaultWorkers          = 2
 	defaultFetchers         = 4
@@ -92,7 +94,7 @@ const (
 )
 
 // Validate reports the first option out of range, wrapping ErrOptions.
-func (o *RegistryOptions) Validate() error {
+func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
@@ -116,8 +118,8 @@ func (o *RegistryOptions) Validate() error {
 	return nil
 }
 
-func (o *RegistryOptions) withDefaults() RegistryOptions {
-	var d RegistryOptions
+func (o *Options) withDefaults() Options {
+	var d Options
 	if o != nil {
 		d = *o
 	}
@@ -168,7 +170,7 @@ func (o *RegistryOptions) withDefaults() RegistryOptions {
 // pools of workers.
 type Registry struct {
 	src  Source
-	opts RegistryOptions // with the defaults
+	opts Options // with the defaults
 	log  *slog.Logger
 	now  func() time.Time
 
@@ -188,7 +190,7 @@ type Registry struct {
 
 // TargetStatus is a target with the state of its model and data.
 type TargetStatus struct {
-	Target Target
+	Target models.Target
 	Origin string
 
 	// The fitted model: kind (empty before the first fit), generation
@@ -229,8 +231,8 @@ type TargetStatus struct {
 	// their actuals arrive, since the target was declared or its lead
 	// window or model configuration last changed.
 	Accuracy Accuracy
-	// Recommendation is the last recommendation made, or nil.
-	Recommendation *Recommendation
+	// models.Recommendation is the last recommendation made, or nil.
+	Recommendation *models.Recommendation
 }
 
 // Accuracy scores past forecasts made LeadTime+Margin ahead against the
@@ -257,7 +259,7 @@ type ForecastView struct {
 	Seasons    []int
 	Notes      []string
 	Step       time.Duration
-	// HistoryStart is the time of History[0]; NaN is a gap.
+	// models.HistoryStart is the time of History[0]; NaN is a gap.
 	HistoryStart time.Time
 	History      []float64
 	// Start is the time of Point[0] and of each quantile's Values[0].
@@ -266,28 +268,11 @@ type ForecastView struct {
 	Quantiles []forecast.Quantile
 }
 
-// Anomaly kinds reported by Registry.Anomalies, besides forecast's
-// outage, spike and dip found in the training history.
-const (
-	AnomalyLive       = "live"        // flagged by the streaming detector
-	AnomalyLevelShift = "level_shift" // a confirmed level shift (a refit follows)
-)
-
-// AnomalyEvent is a span of a target's load flagged as anomalous.
-type AnomalyEvent struct {
-	Start time.Time
-	End   time.Time // exclusive
-	Kind  string
-	// Score is the detector's largest score over the span, in [0,1]; 1
-	// for spans found in training.
-	Score float64
-}
-
 // maxForecastHorizon bounds the steps of one Forecast call.
 const maxForecastHorizon = 10000
 
-// NewRegistry returns an empty registry reading history from src.
-func NewRegistry(src Source, opts *RegistryOptions) (*Registry, error) {
+// New returns an empty registry reading history from src.
+func New(src Source, opts *Options) (*Registry, error) {
 	if src == nil {
 		return nil, fmt.Errorf("%w: nil source", ErrOptions)
 	}
@@ -324,7 +309,7 @@ func NewRegistry(src Source, opts *RegistryOptions) (*Registry, error) {
 // ended. It may be called once.
 func (r *Registry) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
-		return errors.New("models: Registry.Run called twice")
+		return errors.New("registry: Registry.Run called twice")
 	}
 	r.restore()
 	r.restored.Store(true)
@@ -373,11 +358,11 @@ func (r *Registry) Ready() bool {
 //
 // Every target is validated first; if any is invalid (or two share a
 // name) nothing changes and the error joins the problems, wrapping
-// ErrConfig. A declared target takes over a target of the same name
+// models.ErrConfig. A declared target takes over a target of the same name
 // created through the API. The snapshots of removed targets stay on disk,
 // as at a restart, so that a target removed by mistake and declared again
 // is not refitted from scratch.
-func (r *Registry) SetConfig(targets []Target) error {
+func (r *Registry) SetConfig(targets []models.Target) error {
 	var errs []error
 	declared := make(map[string]int, len(targets))
 	for i := range targets {
@@ -387,7 +372,7 @@ func (r *Registry) SetConfig(targets []Target) error {
 			continue
 		}
 		if j, dup := declared[t.Name]; dup {
-			errs = append(errs, &FieldError{Field: fmt.Sprintf("targets[%d].name", i), Msg: fmt.Sprintf("duplicates targets[%d].name (%q)", j, t.Name)})
+			errs = append(errs, &models.FieldError{Field: fmt.Sprintf("targets[%d].name", i), Msg: fmt.Sprintf("duplicates targets[%d].name (%q)", j, t.Name)})
 			continue
 		}
 		declared[t.Name] = i
@@ -403,7 +388,7 @@ func (r *Registry) SetConfig(targets []Target) error {
 	defer r.configMu.Unlock()
 	type change struct {
 		s *targetState
-		t Target
+		t models.Target
 	}
 	var added []*targetState
 	var changed []change
@@ -459,7 +444,7 @@ func inTargets(i int, err error) []error {
 	}
 	out := make([]error, len(errs))
 	for k, e := range errs {
-		var fe *FieldError
+		var fe *models.FieldError
 		if !errors.As(e, &fe) {
 			out[k] = fmt.Errorf("targets[%d]: %w", i, e)
 			continue
@@ -474,11 +459,11 @@ func inTargets(i int, err error) []error {
 // Create registers a new target after Validate; origin is OriginAPI,
 // OriginKEDA or OriginDemo. The target is fetched and fitted at once (or
 // restored from its snapshot, if one matches).
-func (r *Registry) Create(t Target, origin string) (TargetStatus, error) {
+func (r *Registry) Create(t models.Target, origin string) (TargetStatus, error) {
 	switch origin {
 	case OriginAPI, OriginKEDA, OriginDemo:
 	default:
-		return TargetStatus{}, &FieldError{Field: "origin", Msg: fmt.Sprintf("must be %s, %s or %s, got %q", OriginAPI, OriginKEDA, OriginDemo, origin)}
+		return TargetStatus{}, &models.FieldError{Field: "origin", Msg: fmt.Sprintf("must be %s, %s or %s, got %q", OriginAPI, OriginKEDA, OriginDemo, origin)}
 	}
 	if err := t.Validate(); err != nil {
 		return TargetStatus{}, err
@@ -499,7 +484,7 @@ func (r *Registry) Create(t Target, origin string) (TargetStatus, error) {
 // targets, and the demo). A change of namespace, capacity, lead time, margin,
 // quantile, replica bounds, refit interval or hold keeps the model; a
 // change of query, step, history, seasons or model drops it and fits anew.
-func (r *Registry) Update(t Target) (TargetStatus, error) {
+func (r *Registry) Update(t models.Target) (TargetStatus, error) {
 	if err := t.Validate(); err != nil {
 		return TargetStatus{}, err
 	}
@@ -549,7 +534,7 @@ func (r *Registry) Delete(name string) error {
 	// deleted: the file cannot come back.
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
-	if err := r.opts.Store.Delete(name); err != nil && !errors.Is(err, ErrSnapshotNotFound) {
+	if err := r.opts.Store.Delete(name); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 		return fmt.Errorf("delete %q: %w", name, err)
 	}
 	return nil
@@ -580,10 +565,10 @@ func (r *Registry) List() []TargetStatus {
 // and remembers it as the previous one, which is held while data is
 // stale. It is ErrNotReady while the target has no model, no observed load
 // and no previous recommendation.
-func (r *Registry) Recommendation(name string) (Recommendation, error) {
+func (r *Registry) Recommendation(name string) (models.Recommendation, error) {
 	s, err := r.lookup("recommendation", name)
 	if err != nil {
-		return Recommendation{}, err
+		return models.Recommendation{}, err
 	}
 	return r.recommend(s, name)
 }
@@ -592,13 +577,13 @@ func (r *Registry) Recommendation(name string) (Recommendation, error) {
 // previous one. The scheduler calls it after every fetch and fit too, so
 // /metrics and the status always carry a current recommendation (and a
 // stale one during an outage), whether or not a client asks.
-func (r *Registry) recommend(s *targetState, name string) (Recommendation, error) {
+func (r *Registry) recommend(s *targetState, name string) (models.Recommendation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fitted == nil && s.observedAt.IsZero() && !s.hasLast {
-		return Recommendation{}, fmt.Errorf("recommendation %q: %w", name, ErrNotReady)
+		return models.Recommendation{}, fmt.Errorf("recommendation %q: %w", name, ErrNotReady)
 	}
-	in := PolicyInput{
+	in := models.PolicyInput{
 		Target:        s.target,
 		Now:           r.now(),
 		Forecast:      s.fc,
@@ -619,7 +604,7 @@ func (r *Registry) recommend(s *targetState, name string) (Recommendation, error
 	if s.hasLast {
 		in.Previous = &s.last
 	}
-	rec := Recommend(in)
+	rec := models.Recommend(in)
 	rec.Demo = s.origin == OriginDemo
 	s.last, s.hasLast = rec, true
 	if !rec.Stale {
@@ -693,7 +678,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 // Anomalies returns the anomalous spans overlapping [start, end), sorted
 // by start: those the live detector flagged (the last 1000), the
 // confirmed level shifts, and those kept out of the last fit's training.
-func (r *Registry) Anomalies(name string, start, end time.Time) ([]AnomalyEvent, error) {
+func (r *Registry) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
 	s, err := r.lookup("anomalies", name)
 	if err != nil {
 		return nil, err
@@ -701,7 +686,7 @@ func (r *Registry) Anomalies(name string, start, end time.Time) ([]AnomalyEvent,
 	s.mu.Lock()
 	out := s.anomalies(start, end)
 	s.mu.Unlock()
-	slices.SortStableFunc(out, func(a, b AnomalyEvent) int { return a.Start.Compare(b.Start) })
+	slices.SortStableFunc(out, func(a, b models.AnomalyEvent) int { return a.Start.Compare(b.Start) })
 	return out, nil
 }
 
@@ -729,9 +714,9 @@ func (r *Registry) states() []*targetState {
 
 // newState returns the state of a target just declared, not yet
 // scheduled.
-func (r *Registry) newState(t Target, origin string) *targetState {
+func (r *Registry) newState(t models.Target, origin string) *targetState {
 	t.Seasons = slices.Clone(t.Seasons)
-	s := &targetState{target: t, origin: origin, timeline: NewTimeline(&t, r.now(), r.jitter)}
+	s := &targetState{target: t, origin: origin, timeline: models.NewTimeline(&t, r.now(), r.jitter)}
 	s.fetchTask = task{state: s, kind: taskFetch, index: -1}
 	s.fitTask = task{state: s, kind: taskFit, index: -1}
 	s.history = newHistoryRing(r.historySteps(&t))
@@ -749,7 +734,7 @@ func (r *Registry) start(s *targetState) {
 }
 
 // reconfigure applies a new configuration to a target; s.mu is held.
-func (r *Registry) reconfigure(s *targetState, t Target) {
+func (r *Registry) reconfigure(s *targetState, t models.Target) {
 	t.Seasons = slices.Clone(t.Seasons)
 	old := s.target
 	s.target = t
@@ -757,7 +742,7 @@ func (r *Registry) reconfigure(s *targetState, t Target) {
 	if sameModel(&old, &t) {
 		if s.fitted != nil && (old.Quantile != t.Quantile || old.LeadTime != t.LeadTime || old.Margin != t.Margin) {
 			s.plan = r.newPlan(s.fitted, &t)
-			if leadSteps(&old) != leadSteps(&t) {
+			if old.LeadSteps() != t.LeadSteps() {
 				s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
 			}
 			s.refreshForecast()
@@ -774,7 +759,7 @@ func (r *Registry) reconfigure(s *targetState, t Target) {
 	keepData := old.Query == t.Query && old.Step == t.Step
 	s.epoch++
 	s.dropModel(keepData)
-	s.timeline = NewTimeline(&t, now, r.jitter)
+	s.timeline = models.NewTimeline(&t, now, r.jitter)
 	s.history.resize(r.historySteps(&t), keepData, t.Step)
 	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
 	r.sched.schedule(&s.fetchTask, now)
@@ -782,13 +767,13 @@ func (r *Registry) reconfigure(s *targetState, t Target) {
 }
 
 // historySteps is how many points a target's history cache holds.
-func (r *Registry) historySteps(t *Target) int {
+func (r *Registry) historySteps(t *models.Target) int {
 	return int(min(r.opts.HistoryCache, t.History) / t.Step)
 }
 
 // sameModel reports whether a model fitted for a applies to b: no field
-// marked Refit in TargetFields differs.
-func sameModel(a, b *Target) bool { return !ModelChanged(a, b) }
+// marked Refit in models.TargetFields differs.
+func sameModel(a, b *models.Target) bool { return !models.ModelChanged(a, b) }
 
 // samePolicy reports whether the fields that do not shape a fit are equal.
-func samePolicy(a, b *Target) bool { return !PolicyChanged(a, b) }
+func samePolicy(a, b *models.Target) bool { return !models.PolicyChanged(a, b) }

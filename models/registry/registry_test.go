@@ -1,4 +1,4 @@
-package models_test
+package registry_test
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // regStart is the fake clock's start: a Monday noon, on every step's grid.
@@ -187,14 +189,14 @@ type harness struct {
 	t     testing.TB
 	clock *fakeClock
 	src   *fakeSource
-	reg   *models.Registry
+	reg   *registry.Registry
 	logs  *syncBuffer
 
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func newHarness(t testing.TB, store *models.Store) *harness {
+func newHarness(t testing.TB, store *snapshot.Store) *harness {
 	t.Helper()
 	clock := &fakeClock{t: regStart}
 	h := &harness{
@@ -203,7 +205,7 @@ func newHarness(t testing.TB, store *models.Store) *harness {
 		src:   &fakeSource{clock: clock, loads: map[string]fakeLoad{}},
 		logs:  &syncBuffer{},
 	}
-	reg, err := models.NewRegistry(h.src, &models.RegistryOptions{
+	reg, err := registry.New(h.src, &registry.Options{
 		Store:  store,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
@@ -234,10 +236,10 @@ func (h *harness) add(t models.Target, load ...fakeLoad) models.Target {
 
 // create registers t (served by regLoad, or load) through the API and
 // waits for its first fit; Run must be running.
-func (h *harness) create(t models.Target, load ...fakeLoad) models.TargetStatus {
+func (h *harness) create(t models.Target, load ...fakeLoad) registry.TargetStatus {
 	h.t.Helper()
 	h.add(t, load...)
-	if _, err := h.reg.Create(t, models.OriginAPI); err != nil {
+	if _, err := h.reg.Create(t, registry.OriginAPI); err != nil {
 		h.t.Fatal(err)
 	}
 	return h.waitFitted(t.Name, 1)
@@ -275,7 +277,7 @@ func (h *harness) advance(d time.Duration) {
 }
 
 // status is Get, failing the test on an error.
-func (h *harness) status(name string) models.TargetStatus {
+func (h *harness) status(name string) registry.TargetStatus {
 	h.t.Helper()
 	st, err := h.reg.Get(name)
 	if err != nil {
@@ -285,9 +287,9 @@ func (h *harness) status(name string) models.TargetStatus {
 }
 
 // waitStatus waits until the target's status satisfies ok.
-func (h *harness) waitStatus(name, what string, ok func(models.TargetStatus) bool) models.TargetStatus {
+func (h *harness) waitStatus(name, what string, ok func(registry.TargetStatus) bool) registry.TargetStatus {
 	h.t.Helper()
-	var st models.TargetStatus
+	var st registry.TargetStatus
 	waitFor(h.t, name+": "+what, func() bool {
 		var err error
 		st, err = h.reg.Get(name)
@@ -297,9 +299,9 @@ func (h *harness) waitStatus(name, what string, ok func(models.TargetStatus) boo
 }
 
 // waitFitted waits for the target's fit number generation.
-func (h *harness) waitFitted(name string, generation uint64) models.TargetStatus {
+func (h *harness) waitFitted(name string, generation uint64) registry.TargetStatus {
 	h.t.Helper()
-	return h.waitStatus(name, fmt.Sprintf("fit %d", generation), func(st models.TargetStatus) bool {
+	return h.waitStatus(name, fmt.Sprintf("fit %d", generation), func(st registry.TargetStatus) bool {
 		return st.Generation >= generation
 	})
 }
@@ -311,7 +313,7 @@ func (h *harness) stepTo(name string, at time.Time) {
 	for h.clock.Now().Before(at) {
 		h.advance(regStep)
 		now := h.clock.Now()
-		h.waitStatus(name, "fetch at "+now.Format(time.TimeOnly), func(st models.TargetStatus) bool {
+		h.waitStatus(name, "fetch at "+now.Format(time.TimeOnly), func(st registry.TargetStatus) bool {
 			return !st.LastFetch.Before(now) || st.FetchErrors > 0 && st.FetchError != ""
 		})
 	}
@@ -350,11 +352,11 @@ func TestRegistryCreateFitRecommend(t *testing.T) {
 	tg := h.add(regTarget("web"))
 	h.run()
 
-	st, err := h.reg.Create(tg, models.OriginAPI)
+	st, err := h.reg.Create(tg, registry.OriginAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Origin != models.OriginAPI || st.Target.Name != "web" {
+	if st.Origin != registry.OriginAPI || st.Target.Name != "web" {
 		t.Errorf("Create: origin %q, name %q", st.Origin, st.Target.Name)
 	}
 	st = h.waitFitted("web", 1)
@@ -505,7 +507,7 @@ func TestRegistryOutageHolds(t *testing.T) {
 	// Past the hold, and past a failed refit: never below the last good
 	// recommendation, and the model stays.
 	h.advance(7 * time.Hour)
-	st = h.waitStatus("web", "a failed refit", func(st models.TargetStatus) bool { return st.FitErrors > 0 })
+	st = h.waitStatus("web", "a failed refit", func(st registry.TargetStatus) bool { return st.FitErrors > 0 })
 	if st.Generation != 1 || st.ModelKind != first.ModelKind || !strings.Contains(st.FitError, "prometheus is down") {
 		t.Errorf("after a failed refit: generation %d, model %q, fit error %q", st.Generation, st.ModelKind, st.FitError)
 	}
@@ -528,7 +530,7 @@ func TestRegistryOutageHolds(t *testing.T) {
 	h.src.fail(nil)
 	h.advance(tg.RefitInterval)
 	now := h.clock.Now()
-	st = h.waitStatus("web", "recovery", func(st models.TargetStatus) bool {
+	st = h.waitStatus("web", "recovery", func(st registry.TargetStatus) bool {
 		return st.Generation == 2 && st.FetchError == "" && st.LastObserved.Equal(now)
 	})
 	if st.FitError != "" || st.FitErrors == 0 {
@@ -550,7 +552,7 @@ func TestRegistrySetConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.run()
-	fitted := map[string]models.TargetStatus{}
+	fitted := map[string]registry.TargetStatus{}
 	for _, name := range []string{"a", "b", "c"} {
 		fitted[name] = h.waitFitted(name, 1)
 	}
@@ -572,7 +574,7 @@ func TestRegistrySetConfig(t *testing.T) {
 	if st.Target.CapacityPerReplica != 5 || st.Target.Quantile != 0.8 || len(st.LeadForecast) == 0 {
 		t.Errorf("a: target %+v, lead forecast %v", st.Target, st.LeadForecast)
 	}
-	if _, err := h.reg.Get("c"); !errors.Is(err, models.ErrNotFound) {
+	if _, err := h.reg.Get("c"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("c after removal: %v, want ErrNotFound", err)
 	}
 	stB := h.waitFitted("b", 2)
@@ -595,10 +597,10 @@ func TestRegistrySetConfig(t *testing.T) {
 	}
 
 	// Config targets are read-only through the API.
-	if _, err := h.reg.Update(a2); !errors.Is(err, models.ErrReadOnly) {
+	if _, err := h.reg.Update(a2); !errors.Is(err, registry.ErrReadOnly) {
 		t.Errorf("Update of a config target: %v, want ErrReadOnly", err)
 	}
-	if err := h.reg.Delete("a"); !errors.Is(err, models.ErrReadOnly) {
+	if err := h.reg.Delete("a"); !errors.Is(err, registry.ErrReadOnly) {
 		t.Errorf("Delete of a config target: %v, want ErrReadOnly", err)
 	}
 	// An invalid configuration changes nothing.
@@ -613,7 +615,7 @@ func TestRegistrySetConfig(t *testing.T) {
 	}
 }
 
-func targetNames(list []models.TargetStatus) []string {
+func targetNames(list []registry.TargetStatus) []string {
 	var out []string
 	for _, st := range list {
 		out = append(out, st.Target.Name)
@@ -625,7 +627,7 @@ func TestRegistryUpdate(t *testing.T) {
 	h := newHarness(t, nil)
 	tg := h.add(regTarget("web"))
 	h.run()
-	if _, err := h.reg.Create(tg, models.OriginKEDA); err != nil {
+	if _, err := h.reg.Create(tg, registry.OriginKEDA); err != nil {
 		t.Fatal(err)
 	}
 	first := h.waitFitted("web", 1)
@@ -636,7 +638,7 @@ func TestRegistryUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Generation != 1 || st.ModelKind != first.ModelKind || st.Target.MaxReplicas != 7 || st.Origin != models.OriginKEDA {
+	if st.Generation != 1 || st.ModelKind != first.ModelKind || st.Target.MaxReplicas != 7 || st.Origin != registry.OriginKEDA {
 		t.Errorf("after a policy update: %+v", st)
 	}
 	model := policy
@@ -670,7 +672,7 @@ func TestRegistryRestore(t *testing.T) {
 	if err := h1.reg.SetConfig([]models.Target{cfg, gone}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h1.reg.Create(api, models.OriginAPI); err != nil {
+	if _, err := h1.reg.Create(api, registry.OriginAPI); err != nil {
 		t.Fatal(err)
 	}
 	h1.run()
@@ -689,12 +691,12 @@ func TestRegistryRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if snap.Generation != 1 || snap.Origin != models.OriginConfig || !snap.LastObserved.Equal(fitted.LastObserved) ||
+	if snap.Generation != 1 || snap.Origin != registry.OriginConfig || !snap.LastObserved.Equal(fitted.LastObserved) ||
 		snap.LastGoodReplicas != good.Replicas || !snap.LastGoodAt.Equal(good.Time) {
 		t.Errorf("snapshot: generation %d, origin %q, last observed %v, last good %d at %v; want 1, config, %v, %d at %v",
 			snap.Generation, snap.Origin, snap.LastObserved, snap.LastGoodReplicas, snap.LastGoodAt, fitted.LastObserved, good.Replicas, good.Time)
 	}
-	if snap, err := store.Load("api"); err != nil || snap.Origin != models.OriginAPI {
+	if snap, err := store.Load("api"); err != nil || snap.Origin != registry.OriginAPI {
 		t.Fatalf("api snapshot: %v, %v", snap, err)
 	}
 
@@ -722,10 +724,10 @@ func TestRegistryRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the API target is not registered again: %v", err)
 	}
-	if stAPI.Origin != models.OriginAPI || stAPI.Generation != 1 {
+	if stAPI.Origin != registry.OriginAPI || stAPI.Generation != 1 {
 		t.Errorf("api: origin %q, generation %d", stAPI.Origin, stAPI.Generation)
 	}
-	if _, err := h2.reg.Get("gone"); !errors.Is(err, models.ErrNotFound) {
+	if _, err := h2.reg.Get("gone"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("gone: %v; a config target no longer declared must not come back", err)
 	}
 	if _, err := store.Load("gone"); err != nil {
@@ -752,7 +754,7 @@ func TestRegistryRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	h3.run()
-	st = h3.waitStatus("cfg", "catch-up", func(st models.TargetStatus) bool { return st.LastObserved.Equal(h3.clock.Now()) })
+	st = h3.waitStatus("cfg", "catch-up", func(st registry.TargetStatus) bool { return st.LastObserved.Equal(h3.clock.Now()) })
 	if st.Generation != 1 {
 		t.Errorf("generation %d: the catch-up must stream, not refit", st.Generation)
 	}
@@ -763,7 +765,7 @@ func TestRegistryRestore(t *testing.T) {
 
 func TestRegistryCorruptSnapshot(t *testing.T) {
 	dir := t.TempDir()
-	store, err := models.OpenStore(dir)
+	store, err := snapshot.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -811,7 +813,7 @@ func TestRegistryLateTargetUsesSnapshot(t *testing.T) {
 	if err := h2.reg.SetConfig([]models.Target{tg}); err != nil {
 		t.Fatal(err)
 	}
-	st := h2.waitStatus("web", "restore", func(st models.TargetStatus) bool { return st.ModelKind != "" })
+	st := h2.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
 	if st.Generation != 1 || !st.FittedAt.Equal(first.FittedAt) {
 		t.Errorf("generation %d fitted at %v, want the snapshot's 1 at %v", st.Generation, st.FittedAt, first.FittedAt)
 	}
@@ -828,17 +830,17 @@ func TestRegistryDelete(t *testing.T) {
 	if err := h.reg.Delete("web"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Load("web"); !errors.Is(err, models.ErrSnapshotNotFound) {
+	if _, err := store.Load("web"); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("snapshot after Delete: %v, want ErrSnapshotNotFound", err)
 	}
-	if _, err := h.reg.Get("web"); !errors.Is(err, models.ErrNotFound) {
+	if _, err := h.reg.Get("web"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("Get after Delete: %v", err)
 	}
-	if err := h.reg.Delete("web"); !errors.Is(err, models.ErrNotFound) {
+	if err := h.reg.Delete("web"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("second Delete: %v", err)
 	}
 	h.advance(24 * time.Hour) // nothing of the deleted target may run
-	if _, err := h.reg.Create(tg, models.OriginAPI); err != nil {
+	if _, err := h.reg.Create(tg, registry.OriginAPI); err != nil {
 		t.Fatal(err)
 	}
 	if st := h.waitFitted("web", 1); st.FittedAt.Before(h.clock.Now()) {
@@ -849,16 +851,16 @@ func TestRegistryDelete(t *testing.T) {
 func TestRegistryErrors(t *testing.T) {
 	h := newHarness(t, nil)
 	tg := h.add(regTarget("web"))
-	if _, err := h.reg.Create(tg, models.OriginAPI); err != nil {
+	if _, err := h.reg.Create(tg, registry.OriginAPI); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("not ready", func(t *testing.T) {
 		// Run has not started: nothing fetched, nothing fitted.
-		if _, err := h.reg.Recommendation("web"); !errors.Is(err, models.ErrNotReady) {
+		if _, err := h.reg.Recommendation("web"); !errors.Is(err, registry.ErrNotReady) {
 			t.Errorf("Recommendation: %v", err)
 		}
-		if _, err := h.reg.Forecast("web", 10, nil, 0); !errors.Is(err, models.ErrNotReady) {
+		if _, err := h.reg.Forecast("web", 10, nil, 0); !errors.Is(err, registry.ErrNotReady) {
 			t.Errorf("Forecast: %v", err)
 		}
 		if h.reg.Ready() {
@@ -872,22 +874,22 @@ func TestRegistryErrors(t *testing.T) {
 		_, fcErr := h.reg.Forecast("nope", 10, nil, 0)
 		_, anErr := h.reg.Anomalies("nope", regStart, regStart.Add(time.Hour))
 		for i, err := range []error{getErr, updErr, h.reg.Delete("nope"), recErr, fcErr, anErr} {
-			if !errors.Is(err, models.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+			if !errors.Is(err, registry.ErrNotFound) || !strings.Contains(err.Error(), `"nope"`) {
 				t.Errorf("call %d: %v, want ErrNotFound naming the target", i, err)
 			}
 		}
 	})
 	t.Run("exists", func(t *testing.T) {
-		if _, err := h.reg.Create(tg, models.OriginAPI); !errors.Is(err, models.ErrExists) {
+		if _, err := h.reg.Create(tg, registry.OriginAPI); !errors.Is(err, registry.ErrExists) {
 			t.Errorf("Create twice: %v", err)
 		}
 	})
 	t.Run("invalid", func(t *testing.T) {
 		bad := regTarget("Bad_Name")
-		if _, err := h.reg.Create(bad, models.OriginAPI); !errors.Is(err, models.ErrConfig) {
+		if _, err := h.reg.Create(bad, registry.OriginAPI); !errors.Is(err, models.ErrConfig) {
 			t.Errorf("invalid name: %v", err)
 		}
-		if _, err := h.reg.Create(regTarget("other"), models.OriginConfig); !errors.Is(err, models.ErrConfig) || !strings.Contains(err.Error(), "origin") {
+		if _, err := h.reg.Create(regTarget("other"), registry.OriginConfig); !errors.Is(err, models.ErrConfig) || !strings.Contains(err.Error(), "origin") {
 			t.Errorf("Create with origin config: %v", err)
 		}
 	})
@@ -911,12 +913,12 @@ func TestRegistryErrors(t *testing.T) {
 		}
 	})
 	t.Run("options", func(t *testing.T) {
-		for _, o := range []models.RegistryOptions{{Workers: -1}, {Fetchers: -1}, {Jitter: 1}, {Jitter: -0.1}, {SnapshotInterval: -1}, {StaleAfter: -1}, {Quantiles: []float64{0}}} {
-			if _, err := models.NewRegistry(h.src, &o); !errors.Is(err, models.ErrOptions) {
+		for _, o := range []registry.Options{{Workers: -1}, {Fetchers: -1}, {Jitter: 1}, {Jitter: -0.1}, {SnapshotInterval: -1}, {StaleAfter: -1}, {Quantiles: []float64{0}}} {
+			if _, err := registry.New(h.src, &o); !errors.Is(err, registry.ErrOptions) {
 				t.Errorf("NewRegistry(%+v): %v, want ErrOptions", o, err)
 			}
 		}
-		if _, err := models.NewRegistry(nil, nil); !errors.Is(err, models.ErrOptions) {
+		if _, err := registry.New(nil, nil); !errors.Is(err, registry.ErrOptions) {
 			t.Errorf("NewRegistry(nil source): %v", err)
 		}
 	})
@@ -1018,4 +1020,14 @@ func TestRegistryPeriodicSnapshot(t *testing.T) {
 		snap, err := store.Load("web")
 		return err == nil && !snap.LastObserved.Before(regStart.Add(5*time.Minute)) && snap.Generation == 1
 	})
+}
+
+// openSnapStore opens a snapshot store in a temporary directory.
+func openSnapStore(tb testing.TB) *snapshot.Store {
+	tb.Helper()
+	s, err := snapshot.Open(filepath.Join(tb.TempDir(), "snapshots"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package models
+package registry
 
 import (
 	"cmp"
@@ -236,7 +236,7 @@ const maxDueRounds = 16
 // goroutine, the fetches first, again until none is due (a fetch that finds
 // a level shift makes a fit due at once), and returns how many ran. It is
 // Run's loop without goroutines or timers, for simulations and tests that
-// drive the clock through RegistryOptions.Now; it must not be called while
+// drive the clock through Options.Now; it must not be called while
 // Run runs.
 func (r *Registry) RunDue(ctx context.Context) int {
 	ran := 0

@@ -1,4 +1,4 @@
-package models_test
+package registry_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // BenchmarkRegistryRecommendation is one Recommendation call for a fitted
@@ -68,7 +69,7 @@ func registryHeapPerTarget(b *testing.B, targets int) float64 {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 
-	reg, err := models.NewRegistry(src, &models.RegistryOptions{
+	reg, err := registry.New(src, &registry.Options{
 		Workers:      runtime.GOMAXPROCS(0),
 		HistoryCache: -1,
 		Now:          clock.Now,

@@ -1,4 +1,4 @@
-package models
+package snapshot
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
 )
 
 // Snapshot errors. Callers test them with errors.Is.
@@ -23,23 +24,23 @@ var (
 	// ErrCorrupt is a snapshot file that is not a complete, intact
 	// snapshot: empty, truncated, wrong magic, wrong checksum, bad JSON or
 	// an unusable model. The service refits the target.
-	ErrCorrupt = errors.New("models: corrupt snapshot")
+	ErrCorrupt = errors.New("snapshot: corrupt snapshot")
 	// ErrVersion is a snapshot file written in another format version
 	// (older, or newer than this binary knows). The service refits.
-	ErrVersion = errors.New("models: unsupported snapshot version")
-	// ErrSnapshotNotFound is a target with no snapshot.
-	ErrSnapshotNotFound = errors.New("models: snapshot not found")
-	// ErrSnapshotName is a target name that cannot name a snapshot file.
-	ErrSnapshotName = errors.New("models: invalid snapshot name")
-	// ErrSnapshotInvalid is a snapshot that Save refuses to write.
-	ErrSnapshotInvalid = errors.New("models: invalid snapshot")
+	ErrVersion = errors.New("snapshot: unsupported snapshot version")
+	// ErrNotFound is a target with no snapshot.
+	ErrNotFound = errors.New("snapshot: snapshot not found")
+	// ErrName is a target name that cannot name a snapshot file.
+	ErrName = errors.New("snapshot: invalid snapshot name")
+	// ErrInvalid is a snapshot that Save refuses to write.
+	ErrInvalid = errors.New("snapshot: invalid snapshot")
 )
 
-// SnapshotVersion is the snapshot format this binary writes and reads.
+// Version is the snapshot format this binary writes and reads.
 // Bump it whenever the meaning of the payload changes incompatibly
 // (including an incompatible change to forecast.Fitted): files of any other
 // version are rejected with ErrVersion and the target is refitted.
-const SnapshotVersion = 1
+const Version = 1
 
 // The file format, one file per target, named <name>.snap:
 //
@@ -70,19 +71,19 @@ const (
 // Snapshot is one target's model state as saved on disk, so that a
 // restarted service serves at once and refits in the background.
 type Snapshot struct {
-	// Version is the format version (SnapshotVersion); Save sets it.
+	// Version is the format version (Version); Save sets it.
 	Version int `json:"version"`
 	// Name is the target's name; it also names the file.
 	Name string `json:"name"`
-	// Origin is where the target was declared (OriginConfig, OriginAPI,
+	// Origin is where the target was declared (registry.OriginConfig, registry.OriginAPI,
 	// ...): a restarted service registers the targets created through the
 	// API or by KEDA again from their snapshots. Empty in files written
 	// before it existed, which are read as config targets.
 	Origin string `json:"origin,omitempty"`
-	// Target is the configuration the model was fitted for. A service
+	// models.Target is the configuration the model was fitted for. A service
 	// compares it with the current configuration to tell whether the
 	// model still applies (same query, step, history, seasons, kind).
-	Target Target `json:"target"`
+	Target models.Target `json:"target"`
 	// Model is the fitted forecaster, with its state advanced through
 	// every observation up to LastObserved.
 	Model *forecast.Fitted `json:"model"`
@@ -136,16 +137,16 @@ func (s *Snapshot) check() error {
 // case-folding collisions.
 func checkSnapshotName(name string) error {
 	if name == "" || len(name) > maxSnapshotName {
-		return fmt.Errorf("%w: %q must have 1 to %d characters", ErrSnapshotName, name, maxSnapshotName)
+		return fmt.Errorf("%w: %q must have 1 to %d characters", ErrName, name, maxSnapshotName)
 	}
 	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; !alnum(c) && c != '-' && c != '.' {
-			return fmt.Errorf("%w: %q has character %q (want a-z, 0-9, '-' or '.')", ErrSnapshotName, name, c)
+			return fmt.Errorf("%w: %q has character %q (want a-z, 0-9, '-' or '.')", ErrName, name, c)
 		}
 	}
 	if !alnum(name[0]) || !alnum(name[len(name)-1]) {
-		return fmt.Errorf("%w: %q must start and end with a letter or digit", ErrSnapshotName, name)
+		return fmt.Errorf("%w: %q must start and end with a letter or digit", ErrName, name)
 	}
 	return nil
 }
@@ -154,10 +155,10 @@ func checkSnapshotName(name string) error {
 func encodeSnapshot(s *Snapshot) ([]byte, error) {
 	payload, err := json.Marshal(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encode %q: %w", ErrSnapshotInvalid, s.Name, err)
+		return nil, fmt.Errorf("%w: encode %q: %w", ErrInvalid, s.Name, err)
 	}
 	sum := sha256.Sum256(payload)
-	header := fmt.Sprintf("%s %d %d %s\n", snapshotMagic, SnapshotVersion, len(payload), hex.EncodeToString(sum[:]))
+	header := fmt.Sprintf("%s %d %d %s\n", snapshotMagic, Version, len(payload), hex.EncodeToString(sum[:]))
 	return append([]byte(header), payload...), nil
 }
 
@@ -185,8 +186,8 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: header version %q", ErrCorrupt, fields[1])
 	}
-	if version != SnapshotVersion {
-		return nil, fmt.Errorf("%w: version %d, this binary reads version %d", ErrVersion, version, SnapshotVersion)
+	if version != Version {
+		return nil, fmt.Errorf("%w: version %d, this binary reads version %d", ErrVersion, version, Version)
 	}
 	if len(fields) != 4 {
 		return nil, fmt.Errorf("%w: header has %d fields, want 4", ErrCorrupt, len(fields))
@@ -237,11 +238,11 @@ type Store struct {
 	mu sync.RWMutex
 }
 
-// OpenStore opens the snapshot directory dir, creating it if needed, and
+// Open opens the snapshot directory dir, creating it if needed, and
 // removes temporary files left by a crash.
-func OpenStore(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("open snapshot store: %w: empty directory", ErrSnapshotInvalid)
+		return nil, fmt.Errorf("open snapshot store: %w: empty directory", ErrInvalid)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
@@ -261,18 +262,18 @@ func (s *Store) path(name string) string { return filepath.Join(s.dir, name+snap
 
 // Save writes the snapshot of snap.Name atomically, replacing any previous
 // one: a crash at any point leaves the previous file or the new one. It
-// writes snap with Version set to SnapshotVersion and does not modify it.
+// writes snap with Version set to Version and does not modify it.
 func (s *Store) Save(snap *Snapshot) error {
 	if snap == nil {
-		return fmt.Errorf("save snapshot: %w: nil", ErrSnapshotInvalid)
+		return fmt.Errorf("save snapshot: %w: nil", ErrInvalid)
 	}
 	if err := checkSnapshotName(snap.Name); err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
 	c := *snap
-	c.Version = SnapshotVersion
+	c.Version = Version
 	if err := c.check(); err != nil {
-		return fmt.Errorf("save snapshot %q: %w: %w", snap.Name, ErrSnapshotInvalid, err)
+		return fmt.Errorf("save snapshot %q: %w: %w", snap.Name, ErrInvalid, err)
 	}
 	data, err := encodeSnapshot(&c)
 	if err != nil {
@@ -332,7 +333,7 @@ func syncDir(dir string) error {
 }
 
 // Load reads and verifies the snapshot of target name. A missing one is
-// ErrSnapshotNotFound; a damaged one wraps ErrCorrupt, another format
+// ErrNotFound; a damaged one wraps ErrCorrupt, another format
 // version ErrVersion.
 func (s *Store) Load(name string) (*Snapshot, error) {
 	if err := checkSnapshotName(name); err != nil {
@@ -345,7 +346,7 @@ func (s *Store) load(name string) (*Snapshot, error) {
 	path := s.path(name)
 	data, err := readSnapshotFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("load snapshot %s: %w", path, ErrSnapshotNotFound)
+		return nil, fmt.Errorf("load snapshot %s: %w", path, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load snapshot %s: %w", path, err)
@@ -389,7 +390,7 @@ func readSnapshotFile(path string) ([]byte, error) {
 
 // LoadAll loads every snapshot in the store, in name order. A file that
 // cannot be used is a problem, not a failure: each problem names the file
-// and wraps ErrCorrupt, ErrVersion, ErrSnapshotName (a .snap file whose
+// and wraps ErrCorrupt, ErrVersion, ErrName (a .snap file whose
 // name is not a target name) or the I/O error, and the caller refits those
 // targets. Temporary files left by a crash are ignored and removed.
 func (s *Store) LoadAll() (snaps []*Snapshot, problems []error) {
@@ -404,7 +405,7 @@ func (s *Store) LoadAll() (snaps []*Snapshot, problems []error) {
 			continue
 		}
 		snap, err := s.load(name)
-		if errors.Is(err, ErrSnapshotNotFound) {
+		if errors.Is(err, ErrNotFound) {
 			continue // deleted since the listing
 		}
 		if err != nil {
@@ -447,7 +448,7 @@ func (s *Store) clean() (snapshots []string, err error) {
 }
 
 // Delete removes the snapshot of target name. A missing one is
-// ErrSnapshotNotFound.
+// ErrNotFound.
 func (s *Store) Delete(name string) error {
 	if err := checkSnapshotName(name); err != nil {
 		return fmt.Errorf("delete snapshot: %w", err)
@@ -455,7 +456,7 @@ func (s *Store) Delete(name string) error {
 	path := s.path(name)
 	if err := os.Remove(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("delete snapshot %s: %w", path, ErrSnapshotNotFound)
+			return fmt.Errorf("delete snapshot %s: %w", path, ErrNotFound)
 		}
 		return fmt.Errorf("delete snapshot: %w", err)
 	}

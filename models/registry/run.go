@@ -1,16 +1,19 @@
-package models
+package registry
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // restore loads every snapshot and installs those whose targets are
@@ -20,13 +23,13 @@ import (
 func (r *Registry) restore() {
 	type restoring struct {
 		s      *targetState
-		snap   *Snapshot
-		target Target
+		snap   *snapshot.Snapshot
+		target models.Target
 		epoch  uint64
 		plan   forecastPlan
 	}
 	var matched []restoring
-	var snaps []*Snapshot
+	var snaps []*snapshot.Snapshot
 	if r.opts.Store != nil {
 		var problems []error
 		snaps, problems = r.opts.Store.LoadAll()
@@ -95,7 +98,7 @@ func parallel(workers, n int, f func(i int)) {
 // configuration planned in epoch, unless the target changed meanwhile or
 // has a model. It schedules a fetch to catch up and returns when to
 // refit.
-func (r *Registry) useSnapshot(s *targetState, snap *Snapshot, plan forecastPlan, planned *Target, epoch uint64) (time.Time, bool) {
+func (r *Registry) useSnapshot(s *targetState, snap *snapshot.Snapshot, plan forecastPlan, planned *models.Target, epoch uint64) (time.Time, bool) {
 	now := r.now()
 	s.mu.Lock()
 	if s.deleted || s.epoch != epoch || s.fitted != nil {
@@ -128,7 +131,7 @@ func (r *Registry) jitter() float64 { return 1 + r.opts.Jitter*(2*r.uniform()-1)
 // restoreSnapshot installs a snapshot; s.mu is held. The last good
 // recommendation it holds becomes the previous one, so that a restart
 // while Prometheus is down holds it instead of scaling down.
-func (s *targetState) restoreSnapshot(snap *Snapshot, plan forecastPlan) {
+func (s *targetState) restoreSnapshot(snap *snapshot.Snapshot, plan forecastPlan) {
 	s.fitted = snap.Model
 	s.plan = plan
 	s.generation = max(s.generation, snap.Generation)
@@ -139,11 +142,11 @@ func (s *targetState) restoreSnapshot(snap *Snapshot, plan forecastPlan) {
 	s.replay()
 	if !snap.LastGoodAt.IsZero() && !s.hasLast {
 		t := &s.target
-		s.last = Recommendation{
+		s.last = models.Recommendation{
 			Target:             t.Name,
 			Time:               snap.LastGoodAt,
 			Replicas:           snap.LastGoodReplicas,
-			Won:                WonHeld,
+			Won:                models.WonHeld,
 			Reason:             "restored from the snapshot: the last recommendation made from fresh data before the restart",
 			MinReplicas:        t.MinReplicas,
 			MaxReplicas:        t.MaxReplicas,
@@ -193,14 +196,14 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 	}
 
 	start := r.now()
-	series, err := r.src.Range(ctx, tg.Query, HistoryStart(&tg, start.Truncate(tg.Step)), start.Truncate(tg.Step), tg.Step)
+	series, err := r.src.Range(ctx, tg.Query, models.HistoryStart(&tg, start.Truncate(tg.Step)), start.Truncate(tg.Step), tg.Step)
 	fetchedAt := r.now()
 	var f *forecast.Fitted
 	var first, last int
 	var plan forecastPlan
 	if err != nil {
 		err = fmt.Errorf("fetch history: %w", err)
-	} else if f, first, last, err = FitHistory(&tg, series); err == nil {
+	} else if f, first, last, err = models.FitHistory(&tg, series); err == nil {
 		plan = r.newPlan(f, &tg)
 	}
 	now := r.now()
@@ -238,7 +241,7 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 }
 
 // fitFailed records a failed fit; s.mu is held and released.
-func (r *Registry) fitFailed(s *targetState, tg *Target, now time.Time, err error) time.Time {
+func (r *Registry) fitFailed(s *targetState, tg *models.Target, now time.Time, err error) time.Time {
 	s.fitErr = err.Error()
 	s.fitErrors++
 	s.fitAttempted = true
@@ -276,10 +279,10 @@ func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *fe
 
 // loadSnapshot restores a target declared after Run started from its
 // snapshot, when there is one for the same model configuration.
-func (r *Registry) loadSnapshot(s *targetState, tg *Target, epoch uint64) (time.Time, bool) {
+func (r *Registry) loadSnapshot(s *targetState, tg *models.Target, epoch uint64) (time.Time, bool) {
 	snap, err := r.opts.Store.Load(tg.Name)
 	switch {
-	case errors.Is(err, ErrSnapshotNotFound):
+	case errors.Is(err, snapshot.ErrNotFound):
 		return time.Time{}, false
 	case err != nil:
 		r.log.Warn("snapshot not restored; the target is fitted anew", "target", tg.Name, "err", err)
@@ -313,7 +316,7 @@ func (r *Registry) runFetch(ctx context.Context, s *targetState) time.Time {
 	next := end.Add(step)
 	// Nothing yet: enough for the history cache and a reactive answer.
 	initial := min(max(len(s.history.buf), 5), max(int(tg.History/step), 1))
-	start, skipped := FetchStart(&tg, s.watermark(), end, initial)
+	start, skipped := models.FetchStart(&tg, s.watermark(), end, initial)
 	s.mu.Unlock()
 	if start.After(end) {
 		return next
@@ -365,7 +368,7 @@ func (r *Registry) runFetch(ctx context.Context, s *targetState) time.Time {
 }
 
 // fetchFailed records a failed fetch; s.mu is held and released.
-func (r *Registry) fetchFailed(s *targetState, tg *Target, err error) {
+func (r *Registry) fetchFailed(s *targetState, tg *models.Target, err error) {
 	s.fetchErr = err.Error()
 	s.fetchErrors++
 	began := !s.fetchFailing
@@ -390,7 +393,7 @@ func (r *Registry) save(s *targetState) {
 		s.mu.Unlock()
 		return
 	}
-	snap := &Snapshot{
+	snap := &snapshot.Snapshot{
 		Name:             s.target.Name,
 		Origin:           s.origin,
 		Target:           s.target,
@@ -447,4 +450,13 @@ func lastFinite(values []float64) int {
 		}
 	}
 	return -1
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

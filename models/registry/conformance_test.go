@@ -1,4 +1,4 @@
-package models_test
+package registry_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/api/apitest"
 	"github.com/prescale/prescale/feed"
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // syntheticQuery is the one query syntheticSource answers.
@@ -45,7 +45,7 @@ func TestRegistryConformance(t *testing.T) {
 	apitest.RunConformance(t, apitest.Harness{
 		New: func(t *testing.T) api.Backend {
 			outage := time.Now().Add(-30 * time.Hour).Truncate(time.Hour)
-			reg, err := models.NewRegistry(syntheticSource{outage}, nil)
+			reg, err := registry.New(syntheticSource{outage}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func TestRegistryConformance(t *testing.T) {
 				if err == nil {
 					return
 				}
-				if !errors.Is(err, models.ErrNotReady) || time.Now().After(deadline) {
+				if !errors.Is(err, registry.ErrNotReady) || time.Now().After(deadline) {
 					t.Fatalf("no forecast after the target was fed: %v", err)
 				}
 			}

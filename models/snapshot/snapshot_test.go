@@ -1,4 +1,4 @@
-package models_test
+package snapshot_test
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // snapSeries is a small hourly series with a daily season, noise and a
@@ -44,10 +45,10 @@ func snapFit(tb testing.TB, kind string, n int, seed uint64) *forecast.Fitted {
 
 // snapOf wraps a fitted model in a snapshot of target name, as fitted on
 // n hourly points.
-func snapOf(name string, f *forecast.Fitted, n int, generation uint64) *models.Snapshot {
+func snapOf(name string, f *forecast.Fitted, n int, generation uint64) *snapshot.Snapshot {
 	start := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	end := start.Add(time.Duration(n-1) * time.Hour)
-	return &models.Snapshot{
+	return &snapshot.Snapshot{
 		Name: name,
 		Target: models.Target{
 			Name: name, Query: `sum(rate(http_requests_total{job="` + name + `"}[5m]))`,
@@ -75,9 +76,9 @@ func snapFile(magic string, version int, payload []byte) []byte {
 	return fmt.Appendf(nil, "%s %d %d %s\n%s", magic, version, len(payload), hex.EncodeToString(sum[:]), payload)
 }
 
-func openSnapStore(tb testing.TB) *models.Store {
+func openSnapStore(tb testing.TB) *snapshot.Store {
 	tb.Helper()
-	s, err := models.OpenStore(filepath.Join(tb.TempDir(), "snapshots"))
+	s, err := snapshot.Open(filepath.Join(tb.TempDir(), "snapshots"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,8 +112,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Version != models.SnapshotVersion {
-				t.Errorf("Version = %d, want %d", got.Version, models.SnapshotVersion)
+			if got.Version != snapshot.Version {
+				t.Errorf("Version = %d, want %d", got.Version, snapshot.Version)
 			}
 			if !reflect.DeepEqual(got.Target, want.Target) || got.Name != want.Name || got.Generation != want.Generation ||
 				got.Step != want.Step || got.LastGoodReplicas != want.LastGoodReplicas {
@@ -163,7 +164,7 @@ func TestSnapshotFileFormat(t *testing.T) {
 	}
 	header, payload, _ := bytes.Cut(data, []byte("\n"))
 	// The documented format, rebuilt independently, is what was written.
-	if want := snapFile("prescale-snapshot", models.SnapshotVersion, payload); !bytes.Equal(data, want) {
+	if want := snapFile("prescale-snapshot", snapshot.Version, payload); !bytes.Equal(data, want) {
 		t.Errorf("header %q does not match the documented format", header)
 	}
 	var doc map[string]any
@@ -203,7 +204,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return snapFile("prescale-snapshot", models.SnapshotVersion, p)
+		return snapFile("prescale-snapshot", snapshot.Version, p)
 	}
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
@@ -215,42 +216,42 @@ func TestSnapshotCorrupt(t *testing.T) {
 		data []byte
 		want error
 	}{
-		{"flipped payload byte", flip(headerLen + len(payload)/2), models.ErrCorrupt},
-		{"flipped last byte", flip(len(good) - 1), models.ErrCorrupt},
-		{"flipped checksum digit", flip(headerLen - 2), models.ErrCorrupt},
-		{"truncated payload", good[:len(good)-10], models.ErrCorrupt},
-		{"truncated to header", good[:headerLen], models.ErrCorrupt},
-		{"truncated in header", good[:headerLen/2], models.ErrCorrupt},
-		{"trailing bytes", append(bytes.Clone(good), "\n"...), models.ErrCorrupt},
-		{"garbage", []byte("\x00\x01\x02 not a snapshot at all \xff\xfe"), models.ErrCorrupt},
-		{"zeros", make([]byte, 4096), models.ErrCorrupt},
-		{"empty file", nil, models.ErrCorrupt},
-		{"bare JSON", payload, models.ErrCorrupt},
-		{"wrong magic", snapFile("prescale-snapshop", models.SnapshotVersion, payload), models.ErrCorrupt},
-		{"old version", snapFile("prescale-snapshot", 0, payload), models.ErrVersion},
-		{"newer version", snapFile("prescale-snapshot", models.SnapshotVersion+1, payload), models.ErrVersion},
-		{"old version, other header layout", []byte("prescale-snapshot 0 crc32=1234\n{}"), models.ErrVersion},
-		{"non-numeric version", []byte("prescale-snapshot v1 2 " + strings.Repeat("0", 64) + "\n{}"), models.ErrCorrupt},
-		{"missing header fields", []byte("prescale-snapshot 1 2\n{}"), models.ErrCorrupt},
-		{"bad length", []byte("prescale-snapshot 1 -2 " + strings.Repeat("0", 64) + "\n{}"), models.ErrCorrupt},
-		{"huge length", []byte("prescale-snapshot 1 99999999999999999999 " + strings.Repeat("0", 64) + "\n{}"), models.ErrCorrupt},
-		{"short checksum", []byte("prescale-snapshot 1 2 abcd\n{}"), models.ErrCorrupt},
-		{"unterminated header", []byte("prescale-snapshot 1 " + strings.Repeat("9", 200)), models.ErrCorrupt},
-		{"checksummed garbage", snapFile("prescale-snapshot", models.SnapshotVersion, []byte("{not json")), models.ErrCorrupt},
-		{"checksummed empty payload", snapFile("prescale-snapshot", models.SnapshotVersion, nil), models.ErrCorrupt},
-		{"payload version differs", rewrite(func(d map[string]any) { d["version"] = 7 }), models.ErrCorrupt},
+		{"flipped payload byte", flip(headerLen + len(payload)/2), snapshot.ErrCorrupt},
+		{"flipped last byte", flip(len(good) - 1), snapshot.ErrCorrupt},
+		{"flipped checksum digit", flip(headerLen - 2), snapshot.ErrCorrupt},
+		{"truncated payload", good[:len(good)-10], snapshot.ErrCorrupt},
+		{"truncated to header", good[:headerLen], snapshot.ErrCorrupt},
+		{"truncated in header", good[:headerLen/2], snapshot.ErrCorrupt},
+		{"trailing bytes", append(bytes.Clone(good), "\n"...), snapshot.ErrCorrupt},
+		{"garbage", []byte("\x00\x01\x02 not a snapshot at all \xff\xfe"), snapshot.ErrCorrupt},
+		{"zeros", make([]byte, 4096), snapshot.ErrCorrupt},
+		{"empty file", nil, snapshot.ErrCorrupt},
+		{"bare JSON", payload, snapshot.ErrCorrupt},
+		{"wrong magic", snapFile("prescale-snapshop", snapshot.Version, payload), snapshot.ErrCorrupt},
+		{"old version", snapFile("prescale-snapshot", 0, payload), snapshot.ErrVersion},
+		{"newer version", snapFile("prescale-snapshot", snapshot.Version+1, payload), snapshot.ErrVersion},
+		{"old version, other header layout", []byte("prescale-snapshot 0 crc32=1234\n{}"), snapshot.ErrVersion},
+		{"non-numeric version", []byte("prescale-snapshot v1 2 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
+		{"missing header fields", []byte("prescale-snapshot 1 2\n{}"), snapshot.ErrCorrupt},
+		{"bad length", []byte("prescale-snapshot 1 -2 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
+		{"huge length", []byte("prescale-snapshot 1 99999999999999999999 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
+		{"short checksum", []byte("prescale-snapshot 1 2 abcd\n{}"), snapshot.ErrCorrupt},
+		{"unterminated header", []byte("prescale-snapshot 1 " + strings.Repeat("9", 200)), snapshot.ErrCorrupt},
+		{"checksummed garbage", snapFile("prescale-snapshot", snapshot.Version, []byte("{not json")), snapshot.ErrCorrupt},
+		{"checksummed empty payload", snapFile("prescale-snapshot", snapshot.Version, nil), snapshot.ErrCorrupt},
+		{"payload version differs", rewrite(func(d map[string]any) { d["version"] = 7 }), snapshot.ErrCorrupt},
 		{"other target's snapshot", rewrite(func(d map[string]any) {
 			d["name"] = "api"
 			d["target"].(map[string]any)["name"] = "api"
-		}), models.ErrCorrupt},
-		{"no model", rewrite(func(d map[string]any) { delete(d, "model") }), models.ErrCorrupt},
-		{"model without components", rewrite(func(d map[string]any) { d["model"].(map[string]any)["components"] = nil }), models.ErrCorrupt},
+		}), snapshot.ErrCorrupt},
+		{"no model", rewrite(func(d map[string]any) { delete(d, "model") }), snapshot.ErrCorrupt},
+		{"model without components", rewrite(func(d map[string]any) { d["model"].(map[string]any)["components"] = nil }), snapshot.ErrCorrupt},
 		{"model with two states", rewrite(func(d map[string]any) {
 			c := d["model"].(map[string]any)["components"].([]any)[0].(map[string]any)
 			c["naive"] = map[string]any{"period": 1, "history": []float64{1}}
-		}), models.ErrCorrupt},
-		{"zero step", rewrite(func(d map[string]any) { d["step"] = 0 }), models.ErrCorrupt},
-		{"last observation before data end", rewrite(func(d map[string]any) { d["last_observed"] = "2000-01-01T00:00:00Z" }), models.ErrCorrupt},
+		}), snapshot.ErrCorrupt},
+		{"zero step", rewrite(func(d map[string]any) { d["step"] = 0 }), snapshot.ErrCorrupt},
+		{"last observation before data end", rewrite(func(d map[string]any) { d["last_observed"] = "2000-01-01T00:00:00Z" }), snapshot.ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,13 +289,13 @@ func TestSnapshotNames(t *testing.T) {
 		strings.Repeat("a", 251),
 	} {
 		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
-			if err := store.Save(snapOf(name, f, 24*4, 1)); !errors.Is(err, models.ErrSnapshotName) {
+			if err := store.Save(snapOf(name, f, 24*4, 1)); !errors.Is(err, snapshot.ErrName) {
 				t.Errorf("Save: error %v, want ErrSnapshotName", err)
 			}
-			if _, err := store.Load(name); !errors.Is(err, models.ErrSnapshotName) {
+			if _, err := store.Load(name); !errors.Is(err, snapshot.ErrName) {
 				t.Errorf("Load: error %v, want ErrSnapshotName", err)
 			}
-			if err := store.Delete(name); !errors.Is(err, models.ErrSnapshotName) {
+			if err := store.Delete(name); !errors.Is(err, snapshot.ErrName) {
 				t.Errorf("Delete: error %v, want ErrSnapshotName", err)
 			}
 		})
@@ -321,34 +322,34 @@ func TestSnapshotNames(t *testing.T) {
 func TestSnapshotSaveInvalid(t *testing.T) {
 	store := openSnapStore(t)
 	f := snapFit(t, forecast.KindNaive, 24*4, 1)
-	mutate := func(change func(s *models.Snapshot)) *models.Snapshot {
+	mutate := func(change func(s *snapshot.Snapshot)) *snapshot.Snapshot {
 		s := snapOf("web", f, 24*4, 1)
 		change(s)
 		return s
 	}
 	for _, tt := range []struct {
 		name string
-		snap *models.Snapshot
+		snap *snapshot.Snapshot
 	}{
 		{"nil", nil},
-		{"no model", mutate(func(s *models.Snapshot) { s.Model = nil })},
-		{"target name differs", mutate(func(s *models.Snapshot) { s.Target.Name = "api" })},
-		{"zero step", mutate(func(s *models.Snapshot) { s.Step = 0 })},
-		{"window ends before it starts", mutate(func(s *models.Snapshot) { s.DataStart = s.DataEnd.Add(time.Hour) })},
-		{"last observation before window end", mutate(func(s *models.Snapshot) { s.LastObserved = s.DataStart })},
-		{"NaN in model", mutate(func(s *models.Snapshot) {
+		{"no model", mutate(func(s *snapshot.Snapshot) { s.Model = nil })},
+		{"target name differs", mutate(func(s *snapshot.Snapshot) { s.Target.Name = "api" })},
+		{"zero step", mutate(func(s *snapshot.Snapshot) { s.Step = 0 })},
+		{"window ends before it starts", mutate(func(s *snapshot.Snapshot) { s.DataStart = s.DataEnd.Add(time.Hour) })},
+		{"last observation before window end", mutate(func(s *snapshot.Snapshot) { s.LastObserved = s.DataStart })},
+		{"NaN in model", mutate(func(s *snapshot.Snapshot) {
 			g := *f
 			g.Scores = map[string]float64{"x": math.NaN()}
 			s.Model = &g
 		})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := store.Save(tt.snap); !errors.Is(err, models.ErrSnapshotInvalid) {
+			if err := store.Save(tt.snap); !errors.Is(err, snapshot.ErrInvalid) {
 				t.Errorf("Save: error %v, want ErrSnapshotInvalid", err)
 			}
 		})
 	}
-	if _, err := store.Load("web"); !errors.Is(err, models.ErrSnapshotNotFound) {
+	if _, err := store.Load("web"); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("Load after refused saves: error %v, want ErrSnapshotNotFound", err)
 	}
 }
@@ -361,10 +362,10 @@ func TestStoreDelete(t *testing.T) {
 	if err := store.Delete("web"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Load("web"); !errors.Is(err, models.ErrSnapshotNotFound) {
+	if _, err := store.Load("web"); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("Load after Delete: error %v, want ErrSnapshotNotFound", err)
 	}
-	if err := store.Delete("web"); !errors.Is(err, models.ErrSnapshotNotFound) {
+	if err := store.Delete("web"); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("second Delete: error %v, want ErrSnapshotNotFound", err)
 	}
 	if snaps, problems := store.LoadAll(); len(snaps)+len(problems) != 0 {
@@ -374,7 +375,7 @@ func TestStoreDelete(t *testing.T) {
 
 func TestStoreLeftovers(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "snapshots")
-	store, err := models.OpenStore(dir)
+	store, err := snapshot.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +432,7 @@ func TestStoreLeftovers(t *testing.T) {
 	check("after LoadAll")
 
 	leave()
-	if _, err := models.OpenStore(dir); err != nil {
+	if _, err := snapshot.Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	check("after OpenStore")
@@ -441,7 +442,7 @@ func TestStoreLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	snaps, problems = store.LoadAll()
-	if len(snaps) != 2 || len(problems) != 1 || !errors.Is(problems[0], models.ErrSnapshotName) {
+	if len(snaps) != 2 || len(problems) != 1 || !errors.Is(problems[0], snapshot.ErrName) {
 		t.Errorf("LoadAll with Web.snap = %d snapshots, problems %v; want 2 and one ErrSnapshotName", len(snaps), problems)
 	}
 }
@@ -501,7 +502,7 @@ func TestStoreConcurrentSave(t *testing.T) {
 // whatever it accepts saves and loads again to the same snapshot.
 func FuzzSnapshotLoad(f *testing.F) {
 	dir := f.TempDir()
-	store, err := models.OpenStore(dir)
+	store, err := snapshot.Open(dir)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -524,7 +525,7 @@ func FuzzSnapshotLoad(f *testing.F) {
 		}
 		s, err := store.Load("web")
 		if err != nil {
-			if !errors.Is(err, models.ErrCorrupt) && !errors.Is(err, models.ErrVersion) {
+			if !errors.Is(err, snapshot.ErrCorrupt) && !errors.Is(err, snapshot.ErrVersion) {
 				t.Fatalf("Load: error %v wraps neither ErrCorrupt nor ErrVersion", err)
 			}
 			return

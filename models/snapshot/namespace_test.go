@@ -1,4 +1,4 @@
-package models_test
+package snapshot_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/prescale/prescale/forecast"
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // snapshotTarget reads the "target" object of a snapshot file's payload.
@@ -50,7 +50,7 @@ func TestSnapshotNamespace(t *testing.T) {
 	// A file of the format before the field: every key but namespace, as
 	// an older binary wrote it.
 	old := snapOf("old", fitted, n, 1)
-	old.Version = models.SnapshotVersion
+	old.Version = snapshot.Version
 	payload, err := json.Marshal(old)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestSnapshotNamespace(t *testing.T) {
 	if bytes.Contains(payload, []byte(`"namespace"`)) {
 		t.Fatalf("payload has a namespace: %s", payload[:200])
 	}
-	if err := os.WriteFile(filepath.Join(store.Dir(), "old.snap"), snapFile("prescale-snapshot", models.SnapshotVersion, payload), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(store.Dir(), "old.snap"), snapFile("prescale-snapshot", snapshot.Version, payload), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Load("old")
@@ -82,29 +82,5 @@ func TestSnapshotNamespace(t *testing.T) {
 	}
 	if got, err = store.Load("checkout"); err != nil || got.Target.Namespace != "shop" {
 		t.Errorf("loaded namespace %q, %v; want shop", got.Target.Namespace, err)
-	}
-}
-
-// TestRegistryNamespaceChange checks that a config reload that changes
-// only a target's namespace applies it and keeps the model.
-func TestRegistryNamespaceChange(t *testing.T) {
-	h := newHarness(t, nil)
-	web := h.add(regTarget("web"))
-	if err := h.reg.SetConfig([]models.Target{web}); err != nil {
-		t.Fatal(err)
-	}
-	h.run()
-	fitted := h.waitFitted("web", 1)
-
-	web.Namespace = "shop"
-	if err := h.reg.SetConfig([]models.Target{web}); err != nil {
-		t.Fatal(err)
-	}
-	st := h.status("web")
-	if st.Target.Namespace != "shop" {
-		t.Errorf("namespace %q after the reload, want shop", st.Target.Namespace)
-	}
-	if st.Generation != 1 || !st.FittedAt.Equal(fitted.FittedAt) {
-		t.Errorf("generation %d, fitted at %v: a namespace change must keep the model", st.Generation, st.FittedAt)
 	}
 }

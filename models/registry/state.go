@@ -1,4 +1,4 @@
-package models
+package registry
 
 import (
 	"math"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
 )
 
 // maxEvents bounds the live and level-shift anomaly events kept.
@@ -19,7 +20,7 @@ const maxEvents = 1000
 type targetState struct {
 	mu sync.Mutex
 
-	target Target
+	target models.Target
 	origin string
 	// epoch counts the changes that void the model (query, step, history,
 	// seasons or model kind); a fit or fetch begun in an earlier epoch is
@@ -40,15 +41,15 @@ type targetState struct {
 	fitErrors    uint64
 	fitAttempted bool
 	// timeline schedules the fits.
-	timeline     *Timeline
+	timeline     *models.Timeline
 	dataStart    time.Time
 	dataEnd      time.Time
 	lastObserved time.Time
-	training     []AnomalyEvent
+	training     []models.AnomalyEvent
 
 	// The live detector, nil until a fit makes it (and after it fell
 	// behind), and the events it reported.
-	detector *LiveDetector
+	detector *models.LiveDetector
 	events   eventRing
 
 	// The data: every point through streamed went into the history cache,
@@ -62,14 +63,14 @@ type targetState struct {
 	fetchFailing bool
 	history      historyRing
 
-	// The forecast cached at lastObserved: Target.Quantile for steps
+	// The forecast cached at lastObserved: models.Target.Quantile for steps
 	// 1..len(fc), from fcStart, and the tracked quantiles at the lead step.
 	fc         []float64
 	fcStart    time.Time
 	leadValues []float64
 	accuracy   accuracyTracker
 
-	last       Recommendation
+	last       models.Recommendation
 	hasLast    bool
 	lastGood   int
 	lastGoodAt time.Time
@@ -87,7 +88,7 @@ type targetState struct {
 
 // accuracyCapacity is how many forecasts may wait for their actual: one
 // per step of the lead window, and as many for late data.
-func accuracyCapacity(t *Target) int { return 2*leadSteps(t) + 8 }
+func accuracyCapacity(t *models.Target) int { return 2*t.LeadSteps() + 8 }
 
 // forecastPlan is what a target's cached forecast takes from the model's
 // calibration. The calibration does not change between fits, so the
@@ -97,18 +98,18 @@ type forecastPlan struct {
 	lead    int // steps from the last observation to the end of the lead window
 	steps   int // length of the cached forecast
 	cal     *forecast.Calibration
-	offsets []float64 // of Target.Quantile, for steps 1..steps
+	offsets []float64 // of models.Target.Quantile, for steps 1..steps
 	tracked []float64 // of the registry's quantiles, at step lead
 	low     float64   // of accuracyLow and accuracyHigh, at step lead
 	high    float64
 }
 
 // newPlan finds the offsets for target t.
-func (r *Registry) newPlan(f *forecast.Fitted, t *Target) forecastPlan {
+func (r *Registry) newPlan(f *forecast.Fitted, t *models.Target) forecastPlan {
 	cal := &f.Calibration
 	p := forecastPlan{
-		lead:    leadSteps(t),
-		steps:   ForecastSteps(t, 0, StaleAfter(t, r.opts.StaleAfter)),
+		lead:    t.LeadSteps(),
+		steps:   models.ForecastSteps(t, 0, models.StaleAfter(t, r.opts.StaleAfter)),
 		cal:     cal,
 		tracked: make([]float64, len(r.opts.Quantiles)),
 	}
@@ -176,13 +177,13 @@ func (s *targetState) watermark() time.Time {
 // late). Each part of the state takes the points after the last one it
 // took, a missing step between as a gap: the history cache, the latest
 // observation and the accuracy tracker; the detector; the model. A part
-// more than MaxGap steps behind does not stream: the detector is dropped
+// more than models.MaxGap steps behind does not stream: the detector is dropped
 // and the model left as it is, and behind asks for a refit, which
 // replaces both. advanced says whether the model moved, shift whether the
 // detector confirmed a level shift.
 func (s *targetState) ingest(series *feed.Series, last int) (advanced, shift, behind bool) {
 	step := s.target.Step
-	maxGap := MaxGap(&s.target)
+	maxGap := models.MaxGap(&s.target)
 	for i := 0; i <= last; i++ {
 		t := series.Time(i)
 		v := series.Values[i]
@@ -206,12 +207,12 @@ func (s *targetState) ingest(series *feed.Series, last int) (advanced, shift, be
 			}
 		}
 		if s.fitted != nil && t.After(s.lastObserved) {
-			gap := stepsBetween(s.lastObserved, t, step)
+			gap := models.StepsBetween(s.lastObserved, t, step)
 			if gap > maxGap {
 				behind = true
 				continue
 			}
-			_ = Advance(s.fitted, gap, v) // v is finite or NaN: Observe takes it
+			_ = models.Advance(s.fitted, gap, v) // v is finite or NaN: Observe takes it
 			s.lastObserved = t
 			advanced = true
 		}
@@ -229,7 +230,7 @@ func (s *targetState) replay() bool {
 		return true
 	}
 	step := s.target.Step
-	k := stepsBetween(from, s.streamed, step) + 1
+	k := models.StepsBetween(from, s.streamed, step) + 1
 	vals, start := s.history.last(k, step)
 	if len(vals) < k || !start.Equal(from.Add(step)) {
 		return false
@@ -241,7 +242,7 @@ func (s *targetState) replay() bool {
 // newDetector makes the live detector for the model just fitted on
 // history[first:last+1].
 func (s *targetState) newDetector(history *feed.Series, first, last int) error {
-	d, err := NewLiveDetector(s.fitted.Seasons, history, first, last, s.events.add)
+	d, err := models.NewLiveDetector(s.fitted.Seasons, history, first, last, s.events.add)
 	if err != nil {
 		return err
 	}
@@ -279,13 +280,13 @@ func (s *targetState) dropModel(keepData bool) {
 }
 
 // trainingEvents turns the spans a fit kept out of training into events.
-func trainingEvents(anomalies []forecast.Anomaly, dataStart time.Time, step time.Duration) []AnomalyEvent {
+func trainingEvents(anomalies []forecast.Anomaly, dataStart time.Time, step time.Duration) []models.AnomalyEvent {
 	if len(anomalies) == 0 {
 		return nil
 	}
-	out := make([]AnomalyEvent, len(anomalies))
+	out := make([]models.AnomalyEvent, len(anomalies))
 	for i, a := range anomalies {
-		out[i] = AnomalyEvent{
+		out[i] = models.AnomalyEvent{
 			Start: dataStart.Add(time.Duration(a.Start) * step),
 			End:   dataStart.Add(time.Duration(a.End) * step),
 			Kind:  a.Kind,
@@ -296,9 +297,9 @@ func trainingEvents(anomalies []forecast.Anomaly, dataStart time.Time, step time
 }
 
 // anomalies returns the events overlapping [start, end), unsorted.
-func (s *targetState) anomalies(start, end time.Time) []AnomalyEvent {
-	var out []AnomalyEvent
-	keep := func(e AnomalyEvent) {
+func (s *targetState) anomalies(start, end time.Time) []models.AnomalyEvent {
+	var out []models.AnomalyEvent
+	keep := func(e models.AnomalyEvent) {
 		if e.Start.Before(end) && e.End.After(start) {
 			out = append(out, e)
 		}
@@ -390,7 +391,7 @@ func (h *historyRing) put(t time.Time, v float64, step time.Duration) {
 		if !t.After(h.end) {
 			return
 		}
-		if gap := stepsBetween(h.end, t, step); gap >= len(h.buf) {
+		if gap := models.StepsBetween(h.end, t, step); gap >= len(h.buf) {
 			h.head, h.n = 0, 0
 		} else {
 			for range gap {
@@ -444,11 +445,11 @@ func (h *historyRing) resize(n int, keep bool, step time.Duration) {
 
 // eventRing keeps the last maxEvents anomaly events.
 type eventRing struct {
-	buf  []AnomalyEvent
+	buf  []models.AnomalyEvent
 	next int // where the next event goes once buf is full
 }
 
-func (r *eventRing) add(e AnomalyEvent) {
+func (r *eventRing) add(e models.AnomalyEvent) {
 	if len(r.buf) < maxEvents {
 		r.buf = append(r.buf, e)
 		return

@@ -1,4 +1,4 @@
-package models_test
+package snapshot_test
 
 import (
 	"bufio"
@@ -18,7 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/prescale/prescale/forecast"
-	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/snapshot"
 )
 
 // The crash writer is this test binary run again with these variables set.
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	// Every registry a test runs is stopped before it returns.
+	// The crash writer's store and every test leave no goroutine behind.
 	goleak.VerifyTestMain(m)
 }
 
@@ -63,7 +63,7 @@ func crashWriter(dir string) error {
 	if err != nil {
 		return err
 	}
-	store, err := models.OpenStore(dir)
+	store, err := snapshot.Open(dir)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func TestSnapshotCrash(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "legacy.snap"), legacy, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	broken := snapFile("prescale-snapshot", models.SnapshotVersion, []byte(`{"name":"broken"}`))
+	broken := snapFile("prescale-snapshot", snapshot.Version, []byte(`{"name":"broken"}`))
 	if err := os.WriteFile(filepath.Join(dir, "broken.snap"), broken[:len(broken)-3], 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestSnapshotCrash(t *testing.T) {
 		}
 
 		// The restart.
-		store, err := models.OpenStore(dir)
+		store, err := snapshot.Open(dir)
 		if err != nil {
 			t.Fatalf("iteration %d: OpenStore: %v", it, err)
 		}
@@ -171,9 +171,9 @@ func TestSnapshotCrash(t *testing.T) {
 		var rejected []string
 		for _, p := range problems {
 			switch {
-			case errors.Is(p, models.ErrVersion) && strings.Contains(p.Error(), "legacy.snap"):
+			case errors.Is(p, snapshot.ErrVersion) && strings.Contains(p.Error(), "legacy.snap"):
 				rejected = append(rejected, "legacy")
-			case errors.Is(p, models.ErrCorrupt) && strings.Contains(p.Error(), "broken.snap"):
+			case errors.Is(p, snapshot.ErrCorrupt) && strings.Contains(p.Error(), "broken.snap"):
 				rejected = append(rejected, "broken")
 			default:
 				t.Errorf("iteration %d: unexpected problem: %v", it, p)
