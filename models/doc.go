@@ -1,6 +1,6 @@
 // Package models is what a target is and what it does over time, without
-// I/O: the Target with its fields declared once (TargetFields) and its
-// validation, the config file's loading, the recommendation policy that
+// I/O: the Target with its fields declared once (TargetFields), their
+// parsing and validation, the recommendation policy that
 // turns a quantile forecast into replicas (Recommend), and the per-target
 // schedule (Timeline, LiveDetector, FetchStart, FitHistory) that the
 // service's registry (models/registry) drives with the wall clock and the

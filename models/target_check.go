@@ -21,8 +21,8 @@ const (
 	minHistorySteps = 2
 	// maxHistorySteps bounds the points one fit reads (80 MB of float64).
 	maxHistorySteps = 10_000_000
-	// maxSeasons bounds the declared seasons; real loads have two or three.
-	maxSeasons = 8
+	// MaxSeasons bounds the declared seasons; real loads have two or three.
+	MaxSeasons = 8
 )
 
 // Validate checks t against the same rules as a configuration file, for
@@ -31,44 +31,40 @@ const (
 // each naming the field ("quantile: must be between 0 and 1 (exclusive),
 // got 1.5") and wrapping ErrConfig.
 func (t *Target) Validate() error {
-	issues := t.check(nil)
+	issues := t.Check(nil)
 	if len(issues) == 0 {
 		return nil
 	}
 	errs := make([]error, len(issues))
-	for i, is := range issues {
-		errs[i] = &FieldError{Field: is.field, Msg: is.msg}
+	for i := range issues {
+		errs[i] = &issues[i]
 	}
 	return errors.Join(errs...)
 }
 
-// fieldState tells check what a loader knows about a field.
-type fieldState uint8
+// FieldState tells Check what a loader knows about a field.
+type FieldState uint8
 
 const (
-	fieldSet     fieldState = iota // given, with a well-typed value
-	fieldAbsent                    // not given: the default, or missing if required
-	fieldInvalid                   // given, but already reported as unreadable
+	FieldSet     FieldState = iota // given, with a well-typed value
+	FieldAbsent                    // not given: the default, or missing if required
+	FieldInvalid                   // given, but already reported as unreadable
 )
 
-// issue is one broken rule, by field ("step", "seasons[2]").
-type issue struct {
-	field string
-	msg   string
-}
-
-// check applies the rules shared by files and the API, each field's from
+// Check applies the rules shared by files and the API, each field's from
 // TargetFields. state reports what the loader knows about each field (by
 // name); nil means every field was given. Fields already reported as
 // unreadable are skipped, as are the rules that compare other fields with
 // them.
-func (t *Target) check(state func(field string) fieldState) []issue {
+// Each problem is a FieldError naming the field ("step", "seasons[2]"),
+// without a file or line.
+func (t *Target) Check(state func(field string) FieldState) []FieldError {
 	c := &checker{t: t, state: state}
 	for _, f := range TargetFields() {
 		switch c.stateOf(f.Name) {
-		case fieldInvalid:
+		case FieldInvalid:
 			continue
-		case fieldAbsent:
+		case FieldAbsent:
 			if f.Required {
 				c.add(f.Name, "required")
 				continue
@@ -84,23 +80,23 @@ func (t *Target) check(state func(field string) fieldState) []issue {
 // checker collects the problems of one target.
 type checker struct {
 	t     *Target
-	state func(field string) fieldState
-	out   []issue
+	state func(field string) FieldState
+	out   []FieldError
 }
 
-func (c *checker) stateOf(field string) fieldState {
+func (c *checker) stateOf(field string) FieldState {
 	if c.state == nil {
-		return fieldSet
+		return FieldSet
 	}
 	return c.state(field)
 }
 
 // usable reports whether field holds a value its rules, and the rules of
 // other fields, may read: given and readable, or the default.
-func (c *checker) usable(field string) bool { return c.stateOf(field) != fieldInvalid }
+func (c *checker) usable(field string) bool { return c.stateOf(field) != FieldInvalid }
 
 func (c *checker) add(field, format string, args ...any) {
-	c.out = append(c.out, issue{field, fmt.Sprintf(format, args...)})
+	c.out = append(c.out, FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // stepOK reports whether the step is valid, for the rules measured in
@@ -212,8 +208,8 @@ func (c *checker) checkMaxReplicas() {
 
 func (c *checker) checkSeasons() {
 	t := c.t
-	if len(t.Seasons) > maxSeasons {
-		c.add("seasons", "must list at most %d seasons, got %d", maxSeasons, len(t.Seasons))
+	if len(t.Seasons) > MaxSeasons {
+		c.add("seasons", "must list at most %d seasons, got %d", MaxSeasons, len(t.Seasons))
 		return
 	}
 	stepOK, historyOK := c.stepOK(), c.historyOK()

@@ -94,7 +94,7 @@ func (f TargetField) Parse(t *Target, text string) error {
 	case *string:
 		*dst = s
 	case *time.Duration:
-		err = parseInto(dst, s, parseDuration)
+		err = parseInto(dst, s, ParseDuration)
 	case *float64:
 		err = parseInto(dst, s, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
 	case *int:
@@ -121,11 +121,11 @@ func (f TargetField) ParseList(t *Target, items []string) error {
 	list := make([]time.Duration, len(items))
 	var errs []error
 	for i, item := range items {
-		d, err := parseDuration(strings.TrimSpace(item))
+		d, err := ParseDuration(strings.TrimSpace(item))
 		if err != nil {
 			errs = append(errs, &FieldError{
 				Field: f.Name + "[" + strconv.Itoa(i) + "]",
-				Msg:   fmt.Sprintf("%q is not %s", item, durationSyntax),
+				Msg:   fmt.Sprintf("%q is not %s", item, DurationSyntax),
 			})
 		}
 		list[i] = d
@@ -137,14 +137,14 @@ func (f TargetField) ParseList(t *Target, items []string) error {
 	return nil
 }
 
-// durationSyntax describes a duration in messages.
-const durationSyntax = "a duration such as 30s, 5m, 1h30m, 14d or 1w"
+// DurationSyntax describes a duration in messages.
+const DurationSyntax = "a duration such as 30s, 5m, 1h30m, 14d or 1w"
 
 // syntax describes the text Parse reads for f, in messages.
 func (f TargetField) syntax() string {
 	switch f.addr(&Target{}).(type) {
 	case *time.Duration:
-		return durationSyntax
+		return DurationSyntax
 	case *float64:
 		return "a number"
 	case *int:
@@ -163,9 +163,9 @@ func parseInto[T any](dst *T, s string, parse func(string) (T, error)) error {
 	return err
 }
 
-// parseDuration reads a Prometheus duration. Negative durations are read,
+// ParseDuration reads a Prometheus duration. Negative durations are read,
 // so that validation can say what is wrong with them.
-func parseDuration(s string) (time.Duration, error) {
+func ParseDuration(s string) (time.Duration, error) {
 	d, err := model.ParseDurationAllowNegative(s)
 	return time.Duration(d), err
 }
@@ -178,7 +178,7 @@ func parseDurationList(s string) ([]time.Duration, error) {
 	}
 	var out []time.Duration
 	for item := range strings.SplitSeq(s, ",") {
-		d, err := parseDuration(strings.TrimSpace(item))
+		d, err := ParseDuration(strings.TrimSpace(item))
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/feed/demo"
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/config"
 	"github.com/prescale/prescale/models/registry"
 	"github.com/prescale/prescale/models/snapshot"
 )
@@ -121,9 +122,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer signal.Stop(hup)
 
 	var (
-		src    registry.Source
-		config *models.Config
-		isDemo = o.config == "" && o.promURL == ""
+		src      registry.Source
+		declared *config.Config
+		isDemo   = o.config == "" && o.promURL == ""
 	)
 	if isDemo {
 		d, err := demo.New(nil)
@@ -140,7 +141,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		defer client.Close()
 		src = client
 		if o.config != "" {
-			if config, err = models.LoadConfig(o.config); err != nil {
+			if declared, err = config.Load(o.config); err != nil {
 				return err
 			}
 		}
@@ -169,11 +170,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if _, err := targetReg.Create(demoTarget(), registry.OriginDemo); err != nil {
 			return fmt.Errorf("demo target: %w", err)
 		}
-	case config != nil:
-		if err := targetReg.SetConfig(config.Targets); err != nil {
+	case declared != nil:
+		if err := targetReg.SetConfig(declared.Targets); err != nil {
 			return fmt.Errorf("%s: %w", o.config, err)
 		}
-		log.Info("config loaded", "file", o.config, "targets", len(config.Targets))
+		log.Info("config loaded", "file", o.config, "targets", len(declared.Targets))
 	}
 
 	reg := prometheus.NewRegistry()
@@ -407,7 +408,7 @@ func watchConfig(ctx context.Context, path string, interval time.Duration, hup <
 			continue
 		}
 		last = data
-		cfg, err := models.ParseConfig(data, path)
+		cfg, err := config.Parse(data, path)
 		if err != nil {
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 			continue

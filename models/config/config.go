@@ -1,4 +1,4 @@
-package models
+package config
 
 import (
 	"bytes"
@@ -14,80 +14,43 @@ import (
 	"unicode"
 
 	"gopkg.in/yaml.v3"
-)
 
-// ErrConfig is wrapped by every error that reports an invalid target
-// configuration, whether it came from a file or through the API.
-var ErrConfig = errors.New("models: invalid config")
+	"github.com/prescale/prescale/models"
+)
 
 // Config is the declared set of targets, as read from the --config file.
 type Config struct {
-	Targets []Target
+	Targets []models.Target
 }
 
-// FieldError is one problem in a target configuration. File and Line are
-// set when the configuration came from a file; Field is the path of the
-// offending field ("targets[1].capacityPerReplica" in a file,
-// "capacityPerReplica" from Target.Validate) and is empty for problems
-// with the file as a whole, such as a YAML syntax error.
-type FieldError struct {
-	File  string
-	Line  int
-	Field string
-	Msg   string
-}
-
-// Error formats the problem as "file:line: field: message", leaving out
-// the parts that are unknown.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			b.WriteString(":")
-			b.WriteString(strconv.Itoa(e.Line))
-		}
-		b.WriteString(": ")
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-// Unwrap makes errors.Is(err, ErrConfig) true.
-func (e *FieldError) Unwrap() error { return ErrConfig }
-
-// LoadConfig reads and validates the target configuration file at path.
-// See ParseConfig for the format and the errors.
-func LoadConfig(path string) (*Config, error) {
+// Load reads and validates the target configuration file at path.
+// See Parse for the format and the errors.
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return ParseConfig(data, path)
+	return Parse(data, path)
 }
 
-// ParseConfig decodes and validates a YAML target configuration; name is
+// Parse decodes and validates a YAML target configuration; name is
 // the file name used in error messages. The file holds a "targets" list
-// whose entries use Target's yaml field names; durations are written the
+// whose entries use models.Target's yaml field names; durations are written the
 // Prometheus way ("30s", "5m", "1h30m", "14d", "1w"). Absent optional
-// fields take the values of DefaultTarget. Anchors, aliases and merge
+// fields take the values of models.DefaultTarget. Anchors, aliases and merge
 // keys ("<<: *common") may share fields between targets. An empty file, or
 // one with an empty list, is a valid configuration with no targets.
 //
 // Every problem in the file is reported, not only the first: the error
-// joins one *FieldError per problem, sorted by line, each reading
-// "file:line: targets[i].field: message" and wrapping ErrConfig. Unknown
+// joins one *models.FieldError per problem, sorted by line, each reading
+// "file:line: targets[i].field: message" and wrapping models.ErrConfig. Unknown
 // fields, wrong types, missing required fields, duplicate target names and
-// values breaking Target.Validate's rules are all errors.
-func ParseConfig(data []byte, name string) (*Config, error) {
+// values breaking models.Target.Validate's rules are all errors.
+func Parse(data []byte, name string) (*Config, error) {
 	p := &configParser{file: name}
 	cfg := p.parse(data)
 	if len(p.errs) > 0 {
-		slices.SortStableFunc(p.errs, func(a, b *FieldError) int { return a.Line - b.Line })
+		slices.SortStableFunc(p.errs, func(a, b *models.FieldError) int { return a.Line - b.Line })
 		errs := make([]error, len(p.errs))
 		for i, e := range p.errs {
 			errs[i] = e
@@ -101,13 +64,13 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 // reported with its line, and collects the problems.
 type configParser struct {
 	file string
-	errs []*FieldError
+	errs []*models.FieldError
 	// read holds the fields of each target mapping already read.
 	read map[*yaml.Node]map[string]entry
 }
 
 func (p *configParser) errorf(line int, field, format string, args ...any) {
-	p.errs = append(p.errs, &FieldError{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+	p.errs = append(p.errs, &models.FieldError{File: p.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // maxAliasDepth bounds alias and merge-key chains.
@@ -276,7 +239,7 @@ func (p *configParser) fields(n *yaml.Node, path string, depth int) map[string]e
 // precedence over merged ones, and reports unknown and duplicate keys.
 func (p *configParser) entries(n *yaml.Node, path string, depth int) map[string]entry {
 	var known []string
-	for _, f := range TargetFields() {
+	for _, f := range models.TargetFields() {
 		known = append(known, f.Name)
 	}
 	out := map[string]entry{}
@@ -327,45 +290,45 @@ func (p *configParser) entries(n *yaml.Node, path string, depth int) map[string]
 // target decodes and checks one entry of the targets list. It returns the
 // line of its name (0 when it has none) for duplicate detection, and ok
 // when the target is valid.
-func (p *configParser) target(n *yaml.Node, path string) (t Target, nameLine int, ok bool) {
+func (p *configParser) target(n *yaml.Node, path string) (t models.Target, nameLine int, ok bool) {
 	if n.Kind != yaml.MappingNode {
 		p.errorf(n.Line, path, "must be a mapping of target fields, got %s", describe(n))
 		return t, 0, false
 	}
 	before := len(p.errs)
 	fields := p.fields(n, path, 0)
-	t = DefaultTarget()
-	states := map[string]fieldState{}
+	t = models.DefaultTarget()
+	states := map[string]models.FieldState{}
 	lines := map[string]int{}
-	for _, f := range TargetFields() {
+	for _, f := range models.TargetFields() {
 		e, given := fields[f.Name]
 		if !given {
-			states[f.Name] = fieldAbsent
+			states[f.Name] = models.FieldAbsent
 			continue
 		}
 		v := resolve(e.value)
 		lines[f.Name] = v.Line
 		if !p.decodeField(&t, f, v, path, lines, states) {
-			states[f.Name] = fieldInvalid
+			states[f.Name] = models.FieldInvalid
 		}
 	}
-	for _, is := range t.check(func(f string) fieldState { return states[f] }) {
-		line, given := lines[is.field]
-		msg := is.msg
+	for _, is := range t.Check(func(f string) models.FieldState { return states[f] }) {
+		line, given := lines[is.Field]
+		msg := is.Msg
 		if !given {
 			line = n.Line
-			if root, _, _ := strings.Cut(is.field, "["); states[root] == fieldAbsent && is.msg != "required" {
+			if root, _, _ := strings.Cut(is.Field, "["); states[root] == models.FieldAbsent && is.Msg != "required" {
 				msg += " (the default)"
 			}
 		}
-		p.errorf(line, path+"."+is.field, "%s", msg)
+		p.errorf(line, path+"."+is.Field, "%s", msg)
 	}
 	return t, lines["name"], len(p.errs) == before
 }
 
 // decodeField sets field f of t from node v, reporting a wrong type.
 // lines and states receive what it learns about a list's elements.
-func (p *configParser) decodeField(t *Target, f TargetField, v *yaml.Node, path string, lines map[string]int, states map[string]fieldState) bool {
+func (p *configParser) decodeField(t *models.Target, f models.TargetField, v *yaml.Node, path string, lines map[string]int, states map[string]models.FieldState) bool {
 	field := path + "." + f.Name
 	switch dst := f.Addr(t).(type) {
 	case *string:
@@ -379,14 +342,14 @@ func (p *configParser) decodeField(t *Target, f TargetField, v *yaml.Node, path 
 	case *[]time.Duration:
 		return p.decodeDurations(dst, v, path, f.Name, lines, states)
 	default:
-		panic(fmt.Sprintf("models: no YAML decoder for target field %s (%T)", f.Name, dst))
+		panic(fmt.Sprintf("config: no YAML decoder for target field %s (%T)", f.Name, dst))
 	}
 }
 
 // decodeDurations sets a list of durations. An element that is not a
 // duration is reported, and marked invalid in states, by its own name
 // ("seasons[2]"); the list itself is still read.
-func (p *configParser) decodeDurations(dst *[]time.Duration, v *yaml.Node, path, name string, lines map[string]int, states map[string]fieldState) bool {
+func (p *configParser) decodeDurations(dst *[]time.Duration, v *yaml.Node, path, name string, lines map[string]int, states map[string]models.FieldState) bool {
 	if isNull(v) {
 		return true // "seasons:" with nothing is the empty list
 	}
@@ -395,7 +358,7 @@ func (p *configParser) decodeDurations(dst *[]time.Duration, v *yaml.Node, path,
 		return false
 	}
 	*dst = make([]time.Duration, len(v.Content))
-	if len(v.Content) > maxSeasons {
+	if len(v.Content) > models.MaxSeasons {
 		return true // the elements are left unread: check reports the length
 	}
 	for i, el := range v.Content {
@@ -403,7 +366,7 @@ func (p *configParser) decodeDurations(dst *[]time.Duration, v *yaml.Node, path,
 		elem := name + "[" + strconv.Itoa(i) + "]"
 		lines[elem] = el.Line
 		if !p.decodeDuration(&(*dst)[i], el, path+"."+elem) {
-			states[elem] = fieldInvalid
+			states[elem] = models.FieldInvalid
 		}
 	}
 	return true
@@ -420,12 +383,12 @@ func (p *configParser) decodeString(dst *string, v *yaml.Node, field string) boo
 
 func (p *configParser) decodeDuration(dst *time.Duration, v *yaml.Node, field string) bool {
 	if v.Kind == yaml.ScalarNode && !isNull(v) {
-		if d, err := parseDuration(v.Value); err == nil {
+		if d, err := models.ParseDuration(v.Value); err == nil {
 			*dst = d
 			return true
 		}
 	}
-	p.errorf(v.Line, field, "must be %s, got %s", durationSyntax, describe(v))
+	p.errorf(v.Line, field, "must be %s, got %s", models.DurationSyntax, describe(v))
 	return false
 }
 

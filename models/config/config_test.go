@@ -1,4 +1,4 @@
-package models_test
+package config_test
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/config"
 )
 
 const day = 24 * time.Hour
@@ -163,7 +164,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := models.ParseConfig([]byte(tt.yaml), "t.yaml")
+			cfg, err := config.Parse([]byte(tt.yaml), "t.yaml")
 			if err == nil {
 				t.Fatalf("ParseConfig = %+v, want error\n%s", cfg, tt.want)
 			}
@@ -181,7 +182,7 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 func TestLoadConfigValid(t *testing.T) {
-	cfg, err := models.LoadConfig(filepath.Join("testdata", "config", "valid.yaml"))
+	cfg, err := config.Load(filepath.Join("testdata", "valid.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +239,8 @@ func TestLoadConfigValid(t *testing.T) {
 // TestLoadConfigInvalid checks that every problem of a file is reported,
 // in line order.
 func TestLoadConfigInvalid(t *testing.T) {
-	path := filepath.Join("testdata", "config", "invalid.yaml")
-	_, err := models.LoadConfig(path)
+	path := filepath.Join("testdata", "invalid.yaml")
+	_, err := config.Load(path)
 	if err == nil {
 		t.Fatal("LoadConfig succeeded, want errors")
 	}
@@ -280,7 +281,7 @@ FILE:24: targets[2].namespace: must be empty or a DNS-1123 label (at most 63 low
 }
 
 func TestLoadConfigMissingFile(t *testing.T) {
-	_, err := models.LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"))
+	_, err := config.Load(filepath.Join(t.TempDir(), "absent.yaml"))
 	if !errors.Is(err, os.ErrNotExist) || errors.Is(err, models.ErrConfig) {
 		t.Errorf("err = %v, want a not-exist error that is not ErrConfig", err)
 	}
@@ -288,7 +289,7 @@ func TestLoadConfigMissingFile(t *testing.T) {
 
 func TestParseConfigEmpty(t *testing.T) {
 	for _, in := range []string{"", "\n", "# nothing yet\n", "---\n", "~\n", "targets:\n", "targets: []\n"} {
-		cfg, err := models.ParseConfig([]byte(in), "t.yaml")
+		cfg, err := config.Parse([]byte(in), "t.yaml")
 		if err != nil {
 			t.Errorf("ParseConfig(%q): %v", in, err)
 			continue
@@ -297,7 +298,7 @@ func TestParseConfigEmpty(t *testing.T) {
 			t.Errorf("ParseConfig(%q) = %d targets, want none", in, len(cfg.Targets))
 		}
 	}
-	cfg, err := models.LoadConfig(filepath.Join("testdata", "config", "empty.yaml"))
+	cfg, err := config.Load(filepath.Join("testdata", "empty.yaml"))
 	if err != nil || len(cfg.Targets) != 0 {
 		t.Errorf("empty.yaml = %+v, %v; want no targets", cfg, err)
 	}
@@ -315,7 +316,7 @@ func TestParseConfigAnchors(t *testing.T) {
     name: api
     leadTime: 5m
 `
-	cfg, err := models.ParseConfig([]byte(in), "t.yaml")
+	cfg, err := config.Parse([]byte(in), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +396,7 @@ var errLine = regexp.MustCompile(`^f\.yaml:[1-9][0-9]*: \S`)
 
 func FuzzParseConfig(f *testing.F) {
 	for _, name := range []string{"valid.yaml", "invalid.yaml", "empty.yaml"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "config", name))
+		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -415,7 +416,7 @@ func FuzzParseConfig(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := models.ParseConfig(data, "f.yaml")
+		cfg, err := config.Parse(data, "f.yaml")
 		if err != nil {
 			if !errors.Is(err, models.ErrConfig) {
 				t.Fatalf("error does not wrap ErrConfig: %v", err)
@@ -440,7 +441,7 @@ func FuzzParseConfig(f *testing.F) {
 	})
 }
 
-func ExampleParseConfig() {
+func ExampleParse() {
 	data := []byte(`targets:
   - name: checkout
     query: sum(rate(http_requests_total{job="checkout"}[1m]))
@@ -452,11 +453,11 @@ func ExampleParseConfig() {
     capacityPerReplica: -3
     leadtime: 90s
 `)
-	_, err := models.ParseConfig(data, "targets.yaml")
+	_, err := config.Parse(data, "targets.yaml")
 	fmt.Println(err)
 	fmt.Println(errors.Is(err, models.ErrConfig))
 
-	cfg, err := models.ParseConfig(data[:strings.Index(string(data), "  - name: search")], "targets.yaml")
+	cfg, err := config.Parse(data[:strings.Index(string(data), "  - name: search")], "targets.yaml")
 	if err != nil {
 		panic(err)
 	}
