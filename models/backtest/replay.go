@@ -100,17 +100,7 @@ func (r *replay) run() (*Metrics, *Trace) {
 	c, d := r.c, r.d
 	hpa := &HPA{Behavior: *c.Behavior, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas}
 	p := &pods{startup: c.Startup, rng: rand.New(rand.NewPCG(c.Seed, 0x9e3779b97f4a7c15))}
-	target := c.target(d.step)
-	target.Name, target.Quantile = r.policy, r.knob
-	// A point of time T is seen at T+Lag: it is stale once it is that
-	// much older than the service's default threshold allows.
-	staleAfter := c.Lag + models.StaleAfter(&target, 0)
-	var prev *models.Recommendation
-	var buf []float64
-	if r.fc != nil {
-		buf = make([]float64, r.fc.h)
-	}
-
+	pol := r.newPolicy()
 	// Start with what the first known demand needs, all ready.
 	first := 0
 	for i, v := range d.values {
@@ -126,37 +116,15 @@ func (r *replay) run() (*Metrics, *Trace) {
 	if c.KeepTraces {
 		tr = &Trace{Pods: make([]int32, d.ticks), Ready: make([]int32, d.ticks)}
 	}
-	var m Metrics
-	m.Knob = r.knob
-	var demandSum, unserved, surplus, podTicks, evalTicks float64
-	var el Elasticity
-	dt := c.Sync.Minutes()
+	tl := &tally{capacity: c.CapacityPerReplica, dt: c.Sync.Minutes()}
 	for k := 0; k < d.ticks; k++ {
 		t := d.start.Add(time.Duration(k) * c.Sync)
 		current := len(p.readyAt)
-		proposal, ok := 0, false
-		switch r.policy {
-		case Reactive, Margin:
-			if v := d.at(d.index(t.Add(-c.Lag))); !math.IsNaN(v) {
-				proposal = c.Behavior.Propose(current, v*(1+r.knob), c.CapacityPerReplica)
-				ok = true
-			}
-		case Oracle:
-			if v := d.oracle[k]; !math.IsNaN(v) {
-				proposal = c.Behavior.Propose(current, float64(models.ReplicasFor(v, c.CapacityPerReplica)), 1)
-				ok = true
-			}
-		case Prescale:
-			rec := r.recommend(t, &target, staleAfter, prev, buf)
-			prev = &rec
-			proposal = c.Behavior.Propose(current, float64(rec.Replicas), 1)
-			ok = true
-		}
-		if ok {
+		if proposal, ok := pol.propose(k, t, current); ok {
 			if want := hpa.Sync(t, current, proposal); want != current {
 				p.scale(t, want)
 				if k >= d.evalFrom {
-					m.ScaleEvents++
+					tl.m.ScaleEvents++
 				}
 			}
 		}
@@ -164,48 +132,114 @@ func (r *replay) run() (*Metrics, *Trace) {
 		if tr != nil {
 			tr.Pods[k], tr.Ready[k] = int32(len(p.readyAt)), int32(ready)
 		}
-		if k < d.evalFrom {
-			continue
-		}
-		load := d.at(d.index(t))
-		if math.IsNaN(load) {
-			continue
-		}
-		evalTicks++
-		podTicks += float64(len(p.readyAt))
-		supply := float64(ready) * c.CapacityPerReplica
-		demandSum += load
-		need := models.ReplicasFor(load, c.CapacityPerReplica)
-		denom := float64(max(need, 1))
-		if load > supply {
-			m.UnderprovisionedMinutes += dt
-			unserved += load - supply
-		} else {
-			surplus += supply - load
-		}
-		switch {
-		case need > ready:
-			el.UnderTimeshare++
-			el.UnderAccuracy += float64(need-ready) / denom
-		case ready > need:
-			el.OverTimeshare++
-			el.OverAccuracy += float64(ready-need) / denom
+		if k >= d.evalFrom {
+			tl.add(d.at(d.index(t)), ready, len(p.readyAt))
 		}
 	}
-	if demandSum > 0 {
-		m.UnservedFraction = unserved / demandSum
-		m.Overprovisioning = surplus / demandSum
+	m := tl.metrics()
+	m.Knob = r.knob
+	return m, tr
+}
+
+// policy is what one replay's policy asks the HPA for at each tick.
+type policy struct {
+	r *replay
+	// The prescale policy's target, staleness threshold and previous
+	// recommendation, as the service keeps them.
+	target     models.Target
+	staleAfter time.Duration
+	prev       *models.Recommendation
+	buf        []float64
+}
+
+func (r *replay) newPolicy() *policy {
+	pol := &policy{r: r, target: r.c.target(r.d.step)}
+	pol.target.Name, pol.target.Quantile = r.policy, r.knob
+	// A point of time T is seen at T+Lag: it is stale once it is that
+	// much older than the service's default threshold allows.
+	pol.staleAfter = r.c.Lag + models.StaleAfter(&pol.target, 0)
+	if r.fc != nil {
+		pol.buf = make([]float64, r.fc.h)
 	}
-	m.ReplicaHours = podTicks * dt / 60
-	if evalTicks > 0 {
-		m.MeanReplicas = podTicks / evalTicks
-		el.UnderAccuracy *= 100 / evalTicks
-		el.OverAccuracy *= 100 / evalTicks
-		el.UnderTimeshare *= 100 / evalTicks
-		el.OverTimeshare *= 100 / evalTicks
+	return pol
+}
+
+// propose is the replica count the policy's metric makes the HPA propose
+// at tick k (time t) with current replicas; false when its metric has no
+// value (the HPA keeps the replicas).
+func (pol *policy) propose(k int, t time.Time, current int) (int, bool) {
+	r, c, d := pol.r, pol.r.c, pol.r.d
+	switch r.policy {
+	case Reactive, Margin:
+		if v := d.at(d.index(t.Add(-c.Lag))); !math.IsNaN(v) {
+			return c.Behavior.Propose(current, v*(1+r.knob), c.CapacityPerReplica), true
+		}
+	case Oracle:
+		if v := d.oracle[k]; !math.IsNaN(v) {
+			return c.Behavior.Propose(current, float64(models.ReplicasFor(v, c.CapacityPerReplica)), 1), true
+		}
+	case Prescale:
+		rec := r.recommend(t, &pol.target, pol.staleAfter, pol.prev, pol.buf)
+		pol.prev = &rec
+		return c.Behavior.Propose(current, float64(rec.Replicas), 1), true
+	}
+	return 0, false
+}
+
+// tally adds up what a policy cost and missed over the evaluated ticks.
+type tally struct {
+	capacity, dt                                      float64
+	m                                                 Metrics
+	el                                                Elasticity
+	demandSum, unserved, surplus, podTicks, evalTicks float64
+}
+
+// add counts one evaluated tick with load (NaN: unknown, not counted),
+// the ready replicas and every pod.
+func (tl *tally) add(load float64, ready, pods int) {
+	if math.IsNaN(load) {
+		return
+	}
+	tl.evalTicks++
+	tl.podTicks += float64(pods)
+	supply := float64(ready) * tl.capacity
+	tl.demandSum += load
+	need := models.ReplicasFor(load, tl.capacity)
+	denom := float64(max(need, 1))
+	if load > supply {
+		tl.m.UnderprovisionedMinutes += tl.dt
+		tl.unserved += load - supply
+	} else {
+		tl.surplus += supply - load
+	}
+	switch {
+	case need > ready:
+		tl.el.UnderTimeshare++
+		tl.el.UnderAccuracy += float64(need-ready) / denom
+	case ready > need:
+		tl.el.OverTimeshare++
+		tl.el.OverAccuracy += float64(ready-need) / denom
+	}
+}
+
+// metrics is the tally as Metrics.
+func (tl *tally) metrics() *Metrics {
+	m := tl.m
+	if tl.demandSum > 0 {
+		m.UnservedFraction = tl.unserved / tl.demandSum
+		m.Overprovisioning = tl.surplus / tl.demandSum
+	}
+	m.ReplicaHours = tl.podTicks * tl.dt / 60
+	el := tl.el
+	if tl.evalTicks > 0 {
+		m.MeanReplicas = tl.podTicks / tl.evalTicks
+		el.UnderAccuracy *= 100 / tl.evalTicks
+		el.OverAccuracy *= 100 / tl.evalTicks
+		el.UnderTimeshare *= 100 / tl.evalTicks
+		el.OverTimeshare *= 100 / tl.evalTicks
 	}
 	m.Elasticity = el
-	return &m, tr
+	return &m
 }
 
 // recommend is the service's recommendation at t from what it would
