@@ -79,85 +79,25 @@ type savedModel struct {
 
 func runForecast(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("forecast", "forecast (--input FILE.csv | --prometheus.url URL --query PROMQL | --load MODEL.json) --horizon N|DURATION [flags]", e.stderr)
-	h := addHistoryFlags(fs, "read")
-	input, promURL, query := h.input, h.promURL, h.query
-	horizonFlag := fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d")
-	quantilesFlag := fs.String("quantiles", "0.5,0.8,0.9,0.95", "quantile levels to forecast, each in (0,1)")
-	model := fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|"))
-	seasons := fs.String("seasons", "", "declared seasons as durations or step counts, e.g. 1d,1w (default: detected)")
-	format := fs.String("format", "table", "output format: table|csv|json")
-	keepAnomalies := fs.Bool("keep-anomalies", false, "train on the history as it is (default: outages and one-off spikes are replaced before fitting)")
-	save := fs.String("save", "", "write the fitted model to this JSON file")
-	load := fs.String("load", "", "forecast from a model saved with --save instead of fitting one")
+	f := addForecastFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !slices.Contains([]string{"table", "csv", "json"}, *format) {
-		return fmt.Errorf("%w: --format %q: want table, csv or json", errUsage, *format)
-	}
-	quantiles, err := parseQuantiles(*quantilesFlag)
+	quantiles, err := f.check()
 	if err != nil {
-		return fmt.Errorf("%w: --quantiles: %v", errUsage, err)
+		return err
 	}
-	sources := 0
-	for _, s := range []string{*input, *load, *promURL} {
-		if s != "" {
-			sources++
-		}
-	}
-	if sources != 1 {
-		return fmt.Errorf("%w: give exactly one of --input, --prometheus.url and --load", errUsage)
-	}
-	if (*promURL == "") != (*query == "") {
-		return fmt.Errorf("%w: --prometheus.url and --query go together", errUsage)
-	}
-	if *horizonFlag == "" {
-		return fmt.Errorf("%w: --horizon is required", errUsage)
-	}
-
-	var saved savedModel
+	var saved *savedModel
 	var stats feed.CSVStats
-	if *load != "" {
-		raw, err := os.ReadFile(*load)
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(raw, &saved); err != nil {
-			return fmt.Errorf("%s: %w", *load, err)
-		}
-		if saved.Fitted == nil || saved.Series.Step <= 0 {
-			return fmt.Errorf("%s: not a saved prescale model (no fitted model or step)", *load)
-		}
+	if *f.load != "" {
+		saved, err = loadModel(*f.load)
 	} else {
-		var s *feed.Series
-		if s, stats, err = h.read(ctx, e); err != nil {
-			return err
-		}
-		periods, err := parseSeasons(*seasons, s.Step)
-		if err != nil {
-			return fmt.Errorf("%w: --seasons: %v", errUsage, err)
-		}
-		horizon, err := parseHorizon(*horizonFlag, s.Step)
-		if err != nil {
-			return fmt.Errorf("%w: --horizon: %v", errUsage, err)
-		}
-		fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *model, Horizon: horizon, Periods: periods, Step: s.Step, KeepAnomalies: *keepAnomalies})
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
-		saved.Series.Name, saved.Series.Start, saved.Series.Step, saved.Series.Points = s.Name, s.Start, s.Step, s.Len()
-		saved.Fitted = fitted
-		if *save != "" {
-			raw, err := json.MarshalIndent(&saved, "", " ")
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(*save, raw, 0o644); err != nil {
-				return err
-			}
-		}
+		saved, stats, err = f.fit(ctx, e)
 	}
-	horizon, err := parseHorizon(*horizonFlag, saved.Series.Step)
+	if err != nil {
+		return err
+	}
+	horizon, err := parseHorizon(*f.horizon, saved.Series.Step)
 	if err != nil {
 		return fmt.Errorf("%w: --horizon: %v", errUsage, err)
 	}
@@ -170,26 +110,136 @@ func runForecast(ctx context.Context, e *env, args []string) error {
 	for i := range times {
 		times[i] = first.Add(time.Duration(i) * saved.Series.Step)
 	}
-	switch *format {
+	switch *f.format {
 	case "json":
-		out := struct {
-			Series     string           `json:"series"`
-			Step       string           `json:"step"`
-			Timestamps []time.Time      `json:"timestamps"`
-			Input      *feed.CSVStats   `json:"input,omitempty"`
-			Forecast   *forecast.Result `json:"forecast"`
-		}{saved.Series.Name, saved.Series.Step.String(), times, nil, res}
-		if *input != "" {
-			out.Input = &stats
+		var input *feed.CSVStats
+		if *f.source.input != "" {
+			input = &stats
 		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeForecastJSON(e.stdout, saved, times, input, res)
 	case "csv":
 		return writeForecastCSV(e.stdout, times, res)
 	}
-	writeForecastSummary(e.stdout, saved, res, stats, *input == "")
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	writeForecastSummary(e.stdout, *saved, res, stats, *f.source.input == "")
+	return writeForecastTable(e.stdout, times, res)
+}
+
+// forecastFlags are the forecast command's flags.
+type forecastFlags struct {
+	source                             *historyFlags
+	horizon, quantiles, model, seasons *string
+	format, save, load                 *string
+	keepAnomalies                      *bool
+}
+
+// addForecastFlags defines the forecast command's flags on fs.
+func addForecastFlags(fs *flag.FlagSet) *forecastFlags {
+	return &forecastFlags{
+		source:        addHistoryFlags(fs, "read"),
+		horizon:       fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d"),
+		quantiles:     fs.String("quantiles", "0.5,0.8,0.9,0.95", "quantile levels to forecast, each in (0,1)"),
+		model:         fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|")),
+		seasons:       fs.String("seasons", "", "declared seasons as durations or step counts, e.g. 1d,1w (default: detected)"),
+		format:        fs.String("format", "table", "output format: table|csv|json"),
+		keepAnomalies: fs.Bool("keep-anomalies", false, "train on the history as it is (default: outages and one-off spikes are replaced before fitting)"),
+		save:          fs.String("save", "", "write the fitted model to this JSON file"),
+		load:          fs.String("load", "", "forecast from a model saved with --save instead of fitting one"),
+	}
+}
+
+// check checks the flags that need no data and returns the quantiles.
+func (f *forecastFlags) check() ([]float64, error) {
+	if !slices.Contains([]string{"table", "csv", "json"}, *f.format) {
+		return nil, fmt.Errorf("%w: --format %q: want table, csv or json", errUsage, *f.format)
+	}
+	quantiles, err := parseQuantiles(*f.quantiles)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --quantiles: %v", errUsage, err)
+	}
+	sources := 0
+	for _, s := range []string{*f.source.input, *f.load, *f.source.promURL} {
+		if s != "" {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return nil, fmt.Errorf("%w: give exactly one of --input, --prometheus.url and --load", errUsage)
+	}
+	if (*f.source.promURL == "") != (*f.source.query == "") {
+		return nil, fmt.Errorf("%w: --prometheus.url and --query go together", errUsage)
+	}
+	if *f.horizon == "" {
+		return nil, fmt.Errorf("%w: --horizon is required", errUsage)
+	}
+	return quantiles, nil
+}
+
+// loadModel reads a model saved with --save.
+func loadModel(path string) (*savedModel, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var saved savedModel
+	if err := json.Unmarshal(raw, &saved); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if saved.Fitted == nil || saved.Series.Step <= 0 {
+		return nil, fmt.Errorf("%s: not a saved prescale model (no fitted model or step)", path)
+	}
+	return &saved, nil
+}
+
+// fit reads the history, fits the model and saves it when --save asks.
+func (f *forecastFlags) fit(ctx context.Context, e *env) (*savedModel, feed.CSVStats, error) {
+	s, stats, err := f.source.read(ctx, e)
+	if err != nil {
+		return nil, stats, err
+	}
+	periods, err := parseSeasons(*f.seasons, s.Step)
+	if err != nil {
+		return nil, stats, fmt.Errorf("%w: --seasons: %v", errUsage, err)
+	}
+	horizon, err := parseHorizon(*f.horizon, s.Step)
+	if err != nil {
+		return nil, stats, fmt.Errorf("%w: --horizon: %v", errUsage, err)
+	}
+	fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *f.model, Horizon: horizon, Periods: periods, Step: s.Step, KeepAnomalies: *f.keepAnomalies})
+	if err != nil {
+		return nil, stats, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	saved := &savedModel{Fitted: fitted}
+	saved.Series.Name, saved.Series.Start, saved.Series.Step, saved.Series.Points = s.Name, s.Start, s.Step, s.Len()
+	if *f.save != "" {
+		raw, err := json.MarshalIndent(saved, "", " ")
+		if err != nil {
+			return nil, stats, err
+		}
+		if err := os.WriteFile(*f.save, raw, 0o644); err != nil {
+			return nil, stats, err
+		}
+	}
+	return saved, stats, nil
+}
+
+// writeForecastJSON writes the forecast as JSON, with the CSV input's
+// statistics when there is one.
+func writeForecastJSON(w io.Writer, saved *savedModel, times []time.Time, input *feed.CSVStats, res *forecast.Result) error {
+	out := struct {
+		Series     string           `json:"series"`
+		Step       string           `json:"step"`
+		Timestamps []time.Time      `json:"timestamps"`
+		Input      *feed.CSVStats   `json:"input,omitempty"`
+		Forecast   *forecast.Result `json:"forecast"`
+	}{saved.Series.Name, saved.Series.Step.String(), times, input, res}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// writeForecastTable writes the forecast as an aligned table, a row a step.
+func writeForecastTable(w io.Writer, times []time.Time, res *forecast.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := []string{"step", "timestamp", "point"}
 	for _, q := range res.Quantiles {
 		header = append(header, "q"+formatLevel(q.Level))
