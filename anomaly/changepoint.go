@@ -36,14 +36,6 @@ const (
 
 var _ Detector = (*ChangePoint)(nil)
 
-// NewChangePoint returns a CUSUM level-shift detector; opts may be nil.
-func NewChangePoint(opts *Options) (*ChangePoint, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	return newChangePoint(opts.withDefaults()), nil
-}
-
 func newChangePoint(o Options) *ChangePoint {
 	d := newChangePointScorer(o)
 	d.season = newSeasonal(o)

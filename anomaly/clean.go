@@ -217,15 +217,16 @@ func interpolate(y []float64) {
 	}
 }
 
-// LevelShift returns the index where the last lasting level shift of y
-// began, so that a model can be refitted from there, and false if there is
-// none. It runs the CUSUM ChangePoint detector over y (NaN skipped) with
-// opts (nil means defaults); pass a period in opts for seasonal data.
-func LevelShift(y []float64, opts *Options) (int, bool, error) {
-	d, err := NewChangePoint(opts)
-	if err != nil {
+// levelShift returns the index where the last lasting level shift of y
+// began, and false if there is none. It runs the CUSUM ChangePoint detector
+// over y (NaN skipped) with opts (nil means defaults); pass a period in
+// opts for seasonal data. Only tests call it: the service and the backtest
+// read the shifts of their streaming detector (Default.Shifts).
+func levelShift(y []float64, opts *Options) (int, bool, error) {
+	if err := opts.Validate(); err != nil {
 		return 0, false, err
 	}
+	d := newChangePoint(opts.withDefaults())
 	for _, v := range y {
 		d.Update(v)
 	}

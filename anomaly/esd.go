@@ -81,8 +81,8 @@ func esdEvidence(R float64, n int) float64 {
 	return -math.Log10(p)
 }
 
-// ESDOptions configures the batch seasonal hybrid ESD test.
-type ESDOptions struct {
+// esdOptions configures the batch seasonal hybrid ESD test.
+type esdOptions struct {
 	// Period is the seasonal period in steps; 0 detects it from the whole
 	// series, negative means none.
 	Period int
@@ -93,7 +93,7 @@ type ESDOptions struct {
 }
 
 // Validate reports whether every field is in range.
-func (o *ESDOptions) Validate() error {
+func (o *esdOptions) Validate() error {
 	if o == nil {
 		return nil
 	}
@@ -106,17 +106,18 @@ func (o *ESDOptions) Validate() error {
 	return nil
 }
 
-// ESD runs the seasonal hybrid ESD test over a whole history and returns the
-// indices of the anomalies it finds, ascending. The seasonal component is the
-// median of each phase; the residual is y minus it; generalized ESD then
-// removes up to MaxAnomalies·n points, each time the one farthest from the
-// median in MADs, and reports as many as the last one whose statistic beat
-// its critical value. NaN and ±Inf points are skipped (never reported).
-func ESD(y []float64, opts *ESDOptions) ([]int, error) {
+// esd runs the seasonal hybrid ESD test over a whole history and returns the
+// indices of the anomalies it finds, ascending. The seasonal component is
+// the median of each phase; the residual is y minus it; generalized ESD
+// then removes up to MaxAnomalies·n points, each time the one farthest from
+// the median in MADs, and reports as many as the last one whose statistic
+// beat its critical value. NaN and ±Inf points are skipped (never
+// reported). Only tests call it.
+func esd(y []float64, opts *esdOptions) ([]int, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	var o ESDOptions
+	var o esdOptions
 	if opts != nil {
 		o = *opts
 	}

@@ -23,14 +23,6 @@ const levelSpan = 5
 
 var _ Detector = (*RobustZ)(nil)
 
-// NewRobustZ returns a robust z-score detector; opts may be nil.
-func NewRobustZ(opts *Options) (*RobustZ, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	return newRobustZ(opts.withDefaults()), nil
-}
-
 func newRobustZ(o Options) *RobustZ {
 	return &RobustZ{
 		opts:      o,

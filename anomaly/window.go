@@ -21,9 +21,6 @@ func newRolling(n int) *rolling {
 // len returns the number of values held.
 func (r *rolling) len() int { return len(r.ring) }
 
-// full reports whether the window holds its capacity of values.
-func (r *rolling) full() bool { return len(r.ring) == cap(r.ring) }
-
 // push adds x, evicting the oldest value when the window is full.
 func (r *rolling) push(x float64) {
 	if len(r.ring) < cap(r.ring) {
@@ -51,26 +48,8 @@ func removeSorted(s []float64, x float64) []float64 {
 	return slices.Delete(s, i, i+1)
 }
 
-// at returns the k-th most recent value, k = 0 being the newest.
-func (r *rolling) at(k int) float64 {
-	n := len(r.ring)
-	if n < cap(r.ring) {
-		return r.ring[n-1-k]
-	}
-	return r.ring[(r.next-1-k+2*n)%n]
-}
-
-// quantile returns the q-quantile by linear interpolation between order
-// statistics, or NaN when empty.
-func (r *rolling) quantile(q float64) float64 {
-	return sortedQuantile(r.sorted, q)
-}
-
 // median returns the median, or NaN when empty.
 func (r *rolling) median() float64 { return sortedQuantile(r.sorted, 0.5) }
-
-// mad returns the median absolute deviation from med.
-func (r *rolling) mad(med float64) float64 { return sortedMAD(r.sorted, med) }
 
 // sortedQuantile interpolates the q-quantile of ascending s.
 func sortedQuantile(s []float64, q float64) float64 {

@@ -46,9 +46,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		return nil, err
 	}
 	y := p.y
-	n := len(y)
 	f := &Fitted{Notes: p.notes, Seasons: []int{}}
-	var reasons []string
 
 	if isConstant(y) {
 		f.Model = KindNaive
@@ -59,45 +57,81 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		return f.finish(y, p.trailing)
 	}
 
-	// Seasons: declared or detected, each needing two full cycles.
-	seasons := f.seasons(y, o)
-	primary := primarySeason(usableSeasons(seasons, n), n)
+	target, seasons, primary := f.cleanHistory(p, o)
+	plan, reasons := planValidation(target, seasons, primary, o)
+	chosen, why := f.selectModel(o, y, target, plan)
+	reasons = append(reasons, why...)
+	reasons = append(reasons, f.fitChosen(chosen, y)...)
+	f.describe()
+	if o.Model != KindAuto && f.Model != o.Model {
+		reasons = append(reasons, fmt.Sprintf("%s could not be fitted, used %s", o.Model, f.Model))
+	}
+	f.Reason = joinReasons(reasons)
+	return f.finish(y, p.trailing)
+}
 
-	// Gaps, and by default anomalies, are replaced by anomaly.Clean's
-	// seasonal estimate: the median of the same phase in the three seasons
-	// on each side, from points that are neither. Cross-validation scores
-	// forecasts only against real observations: not gaps, and not what an
-	// outage or dip replaced, but a spike's load is kept, since it is load
-	// to serve.
-	target := slices.Clone(y)
+// cleanHistory finds the seasons of the prepared history (declared or
+// detected, each needing two full cycles) and replaces its gaps, and by
+// default its anomalies, by anomaly.Clean's seasonal estimate: the median
+// of the same phase in the three seasons on each side, from points that
+// are neither (see replaceGaps). It records the anomalies and a note in f,
+// and returns what cross-validation scores forecasts against, the seasons
+// and the primary season. The target holds only real observations: not
+// gaps, and not what an outage or dip replaced (NaN there), but a spike's
+// load is kept, since it is load to serve.
+func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons []Season, primary int) {
+	y := p.y
+	n := len(y)
+	seasons = f.seasons(y, o)
+	primary = primarySeason(usableSeasons(seasons, n), n)
+
+	target = slices.Clone(y)
 	for i, gap := range p.gap {
 		if gap {
 			target[i] = math.NaN()
 		}
 	}
-	if cleaned, anomalies := replaceGaps(p, primary, o.KeepAnomalies); len(anomalies) > 0 {
-		count := 0
-		for _, a := range anomalies {
-			count += a.End - a.Start
-			a.Start += p.offset
-			a.End += p.offset
-			f.Anomalies = append(f.Anomalies, a)
-		}
-		p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points in %d spans (outages, spikes, dips) before fitting", count, len(anomalies)))
-		f.Notes = p.notes
-		copy(y, cleaned)
-		for i, v := range target {
-			if p.gap[i] && !(v > y[i]) {
-				target[i] = math.NaN()
-			}
-		}
-		// Seasons are found again on the cleaned history, which an outage
-		// no longer distorts.
-		seasons = f.seasons(y, o)
-		primary = primarySeason(usableSeasons(seasons, n), n)
-	} else {
-		copy(y, cleaned)
+	cleaned, anomalies := replaceGaps(p, primary, o.KeepAnomalies)
+	copy(y, cleaned)
+	if len(anomalies) == 0 {
+		return target, seasons, primary
 	}
+	count := 0
+	for _, a := range anomalies {
+		count += a.End - a.Start
+		a.Start += p.offset
+		a.End += p.offset
+		f.Anomalies = append(f.Anomalies, a)
+	}
+	p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points in %d spans (outages, spikes, dips) before fitting", count, len(anomalies)))
+	f.Notes = p.notes
+	for i, v := range target {
+		if p.gap[i] && !(v > y[i]) {
+			target[i] = math.NaN()
+		}
+	}
+	// Seasons are found again on the cleaned history, which an outage no
+	// longer distorts.
+	seasons = f.seasons(y, o)
+	primary = primarySeason(usableSeasons(seasons, n), n)
+	return target, seasons, primary
+}
+
+// validationPlan is what the candidates are built and cross-validated
+// on: the seasons kept, the primary one, and the rolling origins (cvPlan).
+type validationPlan struct {
+	periods []int
+	primary int
+	train   int
+	horizon int // 0: no history to validate on
+}
+
+// planValidation keeps the seasons with two full cycles in the history
+// and places the rolling origins over target, and says why it dropped any
+// season.
+func planValidation(target []float64, seasons []Season, primary int, o Options) (validationPlan, []string) {
+	n := len(target)
+	var reasons []string
 	periods := []int{}
 	for _, s := range seasons {
 		if 2*s.Period > n {
@@ -134,35 +168,50 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 			primary = primarySeason(kept, n)
 		}
 	}
-	cands, why := candidates(o, y, periods, primary)
-	reasons = append(reasons, why...)
+	return validationPlan{periods: periods, primary: primary, train: train, horizon: cvH}, reasons
+}
+
+// selectModel lists the candidates for the requested kind and picks the
+// best single one or combination by cross-validation, recording the scores
+// in f. Without history to validate on, it picks the first candidate, or
+// the naive forecast.
+func (f *Fitted) selectModel(o Options, y, target []float64, plan validationPlan) (choice, []string) {
+	cands, reasons := candidates(o, y, plan.periods, plan.primary)
 	if len(cands) == 0 {
 		reasons = append(reasons, "falling back to the naive forecast")
 		cands = []candidate{naiveCandidate(1)}
 	}
+	train, cvH := plan.train, plan.horizon
 	if cvH == 0 {
 		// Too short for any season in validation: compare what fits.
-		reasons = append(reasons, fmt.Sprintf("%d points are too few to validate seasonal models", n))
+		reasons = append(reasons, fmt.Sprintf("%d points are too few to validate seasonal models", len(y)))
 		cands = []candidate{naiveCandidate(1)}
 		train, cvH = cvPlan(target, o.Horizon, o.Folds, 2, 0)
 	}
-	scale := naiveScale(y, primary)
 	chosen := choice{name: cands[0].name, members: cands[:1]}
-	if cvH > 0 {
-		var dropped []string
-		var best choice
-		best, f.Scores, dropped = choose(cands, y, target, train, cvH, scale)
-		if best.cv == nil {
-			reasons = append(reasons, dropped...) // every candidate failed
-		} else {
-			chosen = best
-		}
-		if len(f.Scores) == 1 {
-			f.Scores = nil
-		}
-	} else {
-		reasons = append(reasons, "no history left to calibrate intervals: they have zero width")
+	if cvH == 0 {
+		return chosen, append(reasons, "no history left to calibrate intervals: they have zero width")
 	}
+	var best choice
+	var dropped []string
+	best, f.Scores, dropped = choose(cands, y, target, train, cvH, naiveScale(y, plan.primary))
+	if best.cv == nil {
+		reasons = append(reasons, dropped...) // every candidate failed
+	} else {
+		chosen = best
+	}
+	if len(f.Scores) == 1 {
+		f.Scores = nil
+	}
+	return chosen, reasons
+}
+
+// fitChosen fits the chosen members on the whole history into f's
+// components, and calibrates the quantiles on their cross-validation
+// errors. Should a member fail, the forecast falls back to the naive one
+// with zero-width intervals, and it says why.
+func (f *Fitted) fitChosen(chosen choice, y []float64) []string {
+	var reasons []string
 	weight := 1 / float64(len(chosen.members))
 	for _, c := range chosen.members {
 		model, err := c.fit(y)
@@ -179,6 +228,12 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 	if chosen.cv != nil {
 		f.Calibration = newCalibration(chosen.cv, positive(y))
 	}
+	return reasons
+}
+
+// describe sets f.Model, the components' kind or KindCombination, and
+// f.Seasons, the periods they use.
+func (f *Fitted) describe() {
 	f.Model = f.Components[0].kind()
 	for _, c := range f.Components[1:] {
 		if c.kind() != f.Model {
@@ -193,11 +248,6 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		}
 	}
 	slices.Sort(f.Seasons)
-	if o.Model != KindAuto && f.Model != o.Model {
-		reasons = append(reasons, fmt.Sprintf("%s could not be fitted, used %s", o.Model, f.Model))
-	}
-	f.Reason = joinReasons(reasons)
-	return f.finish(y, p.trailing)
 }
 
 // replaceGaps runs anomaly.Clean over the prepared history and returns it

@@ -61,10 +61,11 @@ type HoltWinters struct {
 
 var _ Model = (*HoltWinters)(nil)
 
-// NewHoltWinters returns a model in a known state: level and slope before
+// newHoltWinters returns a model in a known state: level and slope before
 // the first observation, and initialSeason[j] the season of step j
-// (j < Period), as statsmodels' initialization_method="known".
-func NewHoltWinters(cfg HoltWintersConfig, p HoltWintersParams, level, slope float64, initialSeason []float64) (*HoltWinters, error) {
+// (j < Period), as statsmodels' initialization_method="known". The tests
+// check the recursions against statsmodels with it.
+func newHoltWinters(cfg HoltWintersConfig, p HoltWintersParams, level, slope float64, initialSeason []float64) (*HoltWinters, error) {
 	if cfg.Period < 1 || len(initialSeason) != cfg.Period {
 		return nil, fmt.Errorf("%w: Holt-Winters period %d with %d initial seasons", ErrBadOptions, cfg.Period, len(initialSeason))
 	}

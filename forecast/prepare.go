@@ -77,30 +77,18 @@ func prepare(values []float64) (*prepared, error) {
 }
 
 // fillGapsLinear fills every gap by linear interpolation between the
-// observed points around it; a gap at either end takes the nearest
-// observed value.
+// observed points around it. prepare cuts the history from the first
+// observation to the last, so every gap has an observed point on each side.
 func (p *prepared) fillGapsLinear() {
-	prev := -1
+	prev := 0
 	for i, gap := range p.gap {
 		if gap {
 			continue
 		}
-		switch {
-		case prev < 0:
-			for j := range i {
-				p.y[j] = p.y[i]
-			}
-		case i-prev > 1:
-			for j := prev + 1; j < i; j++ {
-				w := float64(j-prev) / float64(i-prev)
-				p.y[j] = (1-w)*p.y[prev] + w*p.y[i]
-			}
+		for j := prev + 1; j < i; j++ {
+			w := float64(j-prev) / float64(i-prev)
+			p.y[j] = (1-w)*p.y[prev] + w*p.y[i]
 		}
 		prev = i
-	}
-	if prev >= 0 {
-		for j := prev + 1; j < len(p.y); j++ {
-			p.y[j] = p.y[prev]
-		}
 	}
 }

@@ -310,20 +310,6 @@ func peakBin(power []float64, k int) float64 {
 	return float64(k) + 0.5*(a-c)/d
 }
 
-// isMultiple reports whether p is (within one step per cycle) a whole
-// multiple of q > 0.
-func isMultiple(p, q int) bool {
-	m := int(math.Round(float64(p) / float64(q)))
-	return m >= 2 && abs(p-m*q) <= m
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // detrend returns y minus its least-squares straight line.
 func detrend(y []float64) []float64 {
 	n := float64(len(y))

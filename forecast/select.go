@@ -21,9 +21,6 @@ type cvResult struct {
 	preds  [][]float64 // preds[step][origin], the forecasts
 }
 
-// minOrigins is the least number of rolling origins worth calibrating on.
-const minOrigins = 8
-
 // cvPlan places the rolling origins: every step from train to n-horizon.
 // The span is folds half-horizons, or the longest season when that is
 // longer (so that every part of the season, a weekend too, is forecast in

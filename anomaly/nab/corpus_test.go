@@ -119,7 +119,7 @@ func TestLoadProfiles(t *testing.T) {
 "reward_low_FP_rate": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.22, "tnWeight": 1.0}},
 "reward_low_FN_rate": {"CostMatrix": {"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11, "tnWeight": 1.0}}
 }`
-	got, err := LoadProfiles(strings.NewReader(good))
+	got, err := loadProfiles(strings.NewReader(good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestLoadProfiles(t *testing.T) {
 		{"empty", ``, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadProfiles(strings.NewReader(tc.json))
+			_, err := loadProfiles(strings.NewReader(tc.json))
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) {
 				t.Errorf("error %v, want %v", err, tc.want)
 			}

@@ -39,10 +39,11 @@ func (p Profile) Validate() error {
 	return nil
 }
 
-// LoadProfiles reads profiles in the format of NAB's config/profiles.json
+// loadProfiles reads profiles in the format of NAB's config/profiles.json
 // ({"standard": {"CostMatrix": {"tpWeight": 1, ...}}, ...}) and returns them
 // in the order they appear in the file.
-func LoadProfiles(r io.Reader) ([]Profile, error) {
+// The tests check Profiles against NAB's own file with it.
+func loadProfiles(r io.Reader) ([]Profile, error) {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err

@@ -288,7 +288,7 @@ func TestLoadCorpusNAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	profiles, err := LoadProfiles(fh)
+	profiles, err := loadProfiles(fh)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // runEval dispatches the benchmark evaluations.
@@ -29,27 +30,23 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	return run(ctx, e, args[1:])
 }
 
-// parallel calls fn(i) for i in [0, n) on workers goroutines and returns
-// the first error by index, or ctx's error if it was cancelled.
+// parallel calls fn(i) for i in [0, n) on at most workers goroutines and
+// returns the first error by index, or ctx's error if it was cancelled. An
+// error does not stop the other calls.
 func parallel(ctx context.Context, n, workers int, fn func(i int) error) error {
 	errs := make([]error, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(1, workers) {
-		wg.Go(func() {
-			for i := range next {
-				errs[i] = fn(i)
-			}
-		})
-	}
+	var g errgroup.Group
+	g.SetLimit(max(1, workers))
 	for i := range n {
 		if ctx.Err() != nil {
 			break
 		}
-		next <- i
+		g.Go(func() error {
+			errs[i] = fn(i)
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
+	_ = g.Wait() // the errors are in errs, to report the first by index
 	if err := ctx.Err(); err != nil {
 		return err
 	}

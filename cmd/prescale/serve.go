@@ -14,16 +14,18 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"k8s.io/klog/v2"
+	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/feed/demo"
@@ -76,6 +78,36 @@ type serveOptions struct {
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
+	o, adapter, log, err := parseServeFlags(e, args)
+	if err != nil {
+		return err
+	}
+
+	// SIGHUP would end the process by default; catch it before anything
+	// else so a reload sent during start-up is not fatal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	src, closeSource, err := newServeSource(log, o)
+	if err != nil {
+		return err
+	}
+	defer closeSource()
+	targets, err := newServeRegistry(log, o, src)
+	if err != nil {
+		return err
+	}
+	s, err := newServers(ctx, log, o, targets, adapter)
+	if err != nil {
+		return err
+	}
+	return s.run(ctx, log, o, targets, hup)
+}
+
+// parseServeFlags parses and checks serve's flags, and builds its logger.
+// The external metrics adapter holds the values of its own flags.
+func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase, *slog.Logger, error) {
 	fs := newFlagSet("serve", "serve [--config FILE --prometheus.url URL] [flags]", e.stderr)
 	var o serveOptions
 	fs.StringVar(&o.config, "config", "", "YAML file of targets (reloaded on SIGHUP and when it changes); without it and without --prometheus.url, serve runs the built-in demo workload")
@@ -97,65 +129,68 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	adapter := api.NewExternalMetricsAdapter()
 	adapterFlags := bindAdapterFlags(fs, adapter.FlagSet)
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	log, err := newLogger(e, o.logLevel, o.logFormat)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	switch {
 	case o.workers < 1:
-		return fmt.Errorf("%w: --workers %d: want at least 1", errUsage, o.workers)
+		return nil, nil, nil, fmt.Errorf("%w: --workers %d: want at least 1", errUsage, o.workers)
 	case o.staleAfter < 0, o.snapshotEvery <= 0, o.watchInterval < 0:
-		return fmt.Errorf("%w: --stale-after, --snapshot.interval and --config.watch-interval must not be negative", errUsage)
+		return nil, nil, nil, fmt.Errorf("%w: --stale-after, --snapshot.interval and --config.watch-interval must not be negative", errUsage)
 	case o.config != "" && o.promURL == "":
-		return fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
+		return nil, nil, nil, fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
 	}
 	if err := checkExternalMetricsFlags(fs, o.externalMetrics, adapterFlags, os.Getenv("KUBERNETES_SERVICE_HOST") != ""); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
+	return &o, adapter, log, nil
+}
 
-	// SIGHUP would end the process by default; catch it before anything
-	// else so a reload sent during start-up is not fatal.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// isDemo reports that serve runs the built-in simulated workload: no
+// --config and no --prometheus.url.
+func (o *serveOptions) isDemo() bool { return o.config == "" && o.promURL == "" }
 
-	var (
-		src      registry.Source
-		declared *config.Config
-		isDemo   = o.config == "" && o.promURL == ""
-	)
-	if isDemo {
+// newServeSource returns where the targets' loads come from, the demo or
+// Prometheus, and the function that closes it.
+func newServeSource(log *slog.Logger, o *serveOptions) (registry.Source, func(), error) {
+	if o.isDemo() {
 		d, err := demo.New(nil)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		src = d
 		log.Warn("DEMO MODE: no --config and no --prometheus.url; serving the built-in simulated workload as target \"demo\" (not real data)")
-	} else {
-		client, err := newPrometheusClient(log, o.promURL, o.promTimeout, o.promHTTP)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		src = client
-		if o.config != "" {
-			if declared, err = config.Load(o.config); err != nil {
-				return err
-			}
+		return d, func() {}, nil
+	}
+	client, err := newPrometheusClient(log, o.promURL, o.promTimeout, o.promHTTP)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, client.Close, nil
+}
+
+// newServeRegistry opens the model store and makes the registry of
+// targets: the demo's, or those of --config.
+func newServeRegistry(log *slog.Logger, o *serveOptions, src registry.Source) (*registry.Registry, error) {
+	var declared *config.Config
+	if o.config != "" {
+		var err error
+		if declared, err = config.Load(o.config); err != nil {
+			return nil, err
 		}
 	}
-
 	var store *snapshot.Store
 	if o.dataDir != "" {
+		var err error
 		if store, err = snapshot.Open(o.dataDir); err != nil {
-			return fmt.Errorf("--data-dir: %w", err)
+			return nil, fmt.Errorf("--data-dir: %w", err)
 		}
 	} else {
 		log.Info("no --data-dir: models are not saved, a restart refits from scratch")
 	}
-	targetReg, err := registry.New(src, &registry.Options{
+	targets, err := registry.New(src, &registry.Options{
 		Store:            store,
 		Logger:           log,
 		Workers:          o.workers,
@@ -163,119 +198,148 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		SnapshotInterval: o.snapshotEvery,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
-	case isDemo:
-		if _, err := targetReg.Create(demoTarget(), registry.OriginDemo); err != nil {
-			return fmt.Errorf("demo target: %w", err)
+	case o.isDemo():
+		if _, err := targets.Create(demoTarget(), registry.OriginDemo); err != nil {
+			return nil, fmt.Errorf("demo target: %w", err)
 		}
 	case declared != nil:
-		if err := targetReg.SetConfig(declared.Targets); err != nil {
-			return fmt.Errorf("%s: %w", o.config, err)
+		if err := targets.SetConfig(declared.Targets); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.config, err)
 		}
 		log.Info("config loaded", "file", o.config, "targets", len(declared.Targets))
 	}
+	return targets, nil
+}
 
+// servers are serve's APIs on their listeners.
+type servers struct {
+	http     *http.Server
+	grpc     *grpc.Server
+	health   *health.Server
+	keda     *api.KEDAScaler
+	external *api.ExternalMetricsServer // nil without --external-metrics
+	httpLn   net.Listener
+	grpcLn   net.Listener
+}
+
+// newServers builds the REST, gRPC, KEDA, metrics and, with
+// --external-metrics, external metrics APIs over the registry, and opens their
+// listeners.
+func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *registry.Registry, adapter *basecmd.AdapterBase) (*servers, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := api.NewMetrics(targetReg, reg); err != nil {
-		return err
+	if err := api.NewMetrics(targets, reg); err != nil {
+		return nil, err
 	}
-	srv, err := api.NewServer(targetReg, &api.ServerOptions{Logger: log})
+	srv, err := api.NewServer(targets, &api.ServerOptions{Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	keda, err := api.NewKEDAScaler(targetReg, &api.KEDAOptions{Logger: log})
+	keda, err := api.NewKEDAScaler(targets, &api.KEDAOptions{Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	grpcServer := api.NewGRPCServer(srv, keda, hs, log)
 	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s := &servers{
+		http:   &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		grpc:   api.NewGRPCServer(srv, keda, hs, log),
+		health: hs,
+		keda:   keda,
+	}
 
-	httpLn, err := net.Listen("tcp", o.httpAddr)
-	if err != nil {
-		return fmt.Errorf("--http.addr: %w", err)
+	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
+		return nil, fmt.Errorf("--http.addr: %w", err)
 	}
-	grpcLn, err := net.Listen("tcp", o.grpcAddr)
-	if err != nil {
-		httpLn.Close()
-		return fmt.Errorf("--grpc.addr: %w", err)
+	if s.grpcLn, err = net.Listen("tcp", o.grpcAddr); err != nil {
+		s.httpLn.Close()
+		return nil, fmt.Errorf("--grpc.addr: %w", err)
 	}
-	listening := []any{"http", httpLn.Addr().String(), "grpc", grpcLn.Addr().String(), "demo", isDemo}
-	var external *api.ExternalMetricsServer
+	listening := []any{"http", s.httpLn.Addr().String(), "grpc", s.grpcLn.Addr().String(), "demo", o.isDemo()}
 	if o.externalMetrics {
 		// The adapter logs through klog: send it to serve's logger.
 		klog.SetSlogLogger(log.With("component", "external-metrics"))
-		external, err = api.NewExternalMetricsServer(targetReg, adapter, &api.ExternalMetricsOptions{Logger: log})
+		s.external, err = api.NewExternalMetricsServer(targets, adapter, &api.ExternalMetricsOptions{Logger: log})
 		if err != nil {
-			httpLn.Close()
-			grpcLn.Close()
-			return err
+			s.httpLn.Close()
+			s.grpcLn.Close()
+			return nil, err
 		}
-		listening = append(listening, "external_metrics", external.Addr().String())
+		listening = append(listening, "external_metrics", s.external.Addr().String())
 	}
 	log.Info("listening", listening...)
+	return s, nil
+}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
-	fail := func(what string, err error) {
-		if err != nil && ctx.Err() == nil {
-			cancel(fmt.Errorf("%s: %w", what, err))
-		}
+// run serves until ctx is done or a server, the registry or the external
+// metrics server fails, then stops the servers within shutdownGrace. It
+// returns the failure, or nil when ctx was cancelled.
+func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, targets *registry.Registry, hup <-chan os.Signal) error {
+	g, ctx := errgroup.WithContext(ctx)
+	// An error after the shutdown began is part of it, not a failure.
+	goFail := func(what string, run func() error) {
+		g.Go(func() error {
+			if err := run(); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return nil
+		})
 	}
-	wg.Go(func() {
-		if err := httpServer.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
-			fail("http server", err)
+	goFail("http server", func() error {
+		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
 		}
+		return nil
 	})
-	wg.Go(func() { fail("grpc server", grpcServer.Serve(grpcLn)) })
-	registryDone := make(chan struct{})
-	wg.Go(func() {
-		defer close(registryDone)
-		fail("registry", targetReg.Run(ctx))
-	})
-	if external != nil {
-		wg.Go(func() {
-			err := external.Run(ctx)
+	goFail("grpc server", func() error { return s.grpc.Serve(s.grpcLn) })
+	goFail("registry", func() error { return targets.Run(ctx) })
+	if s.external != nil {
+		goFail("external metrics server", func() error {
+			err := s.external.Run(ctx)
 			if err == nil && ctx.Err() == nil {
 				err = errors.New("stopped on its own")
 			}
-			fail("external metrics server", err)
+			return err
 		})
 	}
-	wg.Go(func() { watchReady(ctx, targetReg, hs, log) })
+	g.Go(func() error { watchReady(ctx, targets, s.health, log); return nil })
 	if o.config != "" {
-		wg.Go(func() { watchConfig(ctx, o.config, o.watchInterval, hup, targetReg, log) })
+		g.Go(func() error { watchConfig(ctx, o.config, o.watchInterval, hup, targets, log); return nil })
 	}
 
 	<-ctx.Done()
 	log.Info("shutting down")
-	hs.Shutdown()
-	keda.Close()
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer stop()
-	_ = httpServer.Shutdown(shutdownCtx)
-	stopped := make(chan struct{})
-	go func() { grpcServer.GracefulStop(); close(stopped) }()
-	select {
-	case <-stopped:
-	case <-shutdownCtx.Done():
-		grpcServer.Stop()
-	}
-	wg.Wait()
+	s.shutdown(context.WithoutCancel(ctx))
+	_ = g.Wait() // its error is ctx's cause
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// shutdown stops the health and KEDA streams and the servers, gracefully
+// for up to shutdownGrace.
+func (s *servers) shutdown(ctx context.Context) {
+	s.health.Shutdown()
+	s.keda.Close()
+	ctx, stop := context.WithTimeout(ctx, shutdownGrace)
+	defer stop()
+	_ = s.http.Shutdown(ctx)
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
 }
 
 // adapterFlagPrefix starts the usage of every flag of the external metrics

@@ -9,13 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/prescale/prescale/feed"
 )
@@ -129,37 +129,28 @@ func (c *Client) rangeQuery(ctx context.Context, query string, start, end time.T
 	fillNaN(values)
 	results := make([]pieceResult, len(pieces))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		next     atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range min(c.opts.Concurrency, len(pieces)) {
-		wg.Go(func() {
-			for {
-				k := int(next.Add(1) - 1)
-				if k >= len(pieces) || ctx.Err() != nil {
-					return
-				}
-				err := c.fetch(ctx, query, g, step, pieces[k], values, &results[k])
-				if err != nil {
-					if len(pieces) > 1 {
-						p := pieces[k]
-						err = fmt.Errorf("piece %d of %d [%s, %s]: %w",
-							k+1, len(pieces), formatTime(g.time(p.first)), formatTime(g.time(p.last())), err)
-					}
-					errOnce.Do(func() { firstErr = err; cancel() })
-					return
-				}
+	// The first piece to fail cancels the others and is the error.
+	eg, egCtx := errgroup.WithContext(ctx)
+	eg.SetLimit(c.opts.Concurrency)
+	for k := range pieces {
+		if egCtx.Err() != nil {
+			break
+		}
+		eg.Go(func() error {
+			if egCtx.Err() != nil {
+				return nil // another piece failed, or ctx is done
 			}
+			err := c.fetch(egCtx, query, g, step, pieces[k], values, &results[k])
+			if err != nil && len(pieces) > 1 {
+				p := pieces[k]
+				err = fmt.Errorf("piece %d of %d [%s, %s]: %w",
+					k+1, len(pieces), formatTime(g.time(p.first)), formatTime(g.time(p.last())), err)
+			}
+			return err
 		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := eg.Wait(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

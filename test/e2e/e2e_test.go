@@ -25,6 +25,8 @@ import (
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	externalmetrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
+
+	"github.com/prescale/prescale/feed/prometheus/promtest"
 )
 
 // The scenario, in wall time: a daily cycle compressed into a 30-minute
@@ -59,10 +61,11 @@ const (
 )
 
 // binaries are the programs under test: paths from .ci/e2e.sh for the
-// ones it builds, PATH for the Debian packages.
+// ones it builds, PATH for the Debian packages. promtest finds prometheus
+// and promtool on PATH itself.
 type binaries struct {
 	Prescale, APIServer, ControllerManager string
-	Etcd, Prometheus, Promtool             string
+	Etcd                                   string
 }
 
 func lookBinaries(t *testing.T) binaries {
@@ -79,15 +82,17 @@ func lookBinaries(t *testing.T) binaries {
 	env(&b.Prescale, "PRESCALE_E2E_PRESCALE")
 	env(&b.APIServer, "PRESCALE_E2E_KUBE_APISERVER")
 	env(&b.ControllerManager, "PRESCALE_E2E_KUBE_CONTROLLER_MANAGER")
-	path := func(dst *string, name, pkg string) {
-		var err error
-		if *dst, err = exec.LookPath(name); err != nil {
+	path := func(name, pkg string) string {
+		p, err := exec.LookPath(name)
+		if err != nil {
 			missing = append(missing, fmt.Sprintf("%v (Debian package %s)", err, pkg))
 		}
+		return p
 	}
-	path(&b.Etcd, "etcd", "etcd-server")
-	path(&b.Prometheus, "prometheus", "prometheus")
-	path(&b.Promtool, "promtool", "prometheus")
+	b.Etcd = path("etcd", "etcd-server")
+	// Looked up here too so that one message lists everything missing.
+	path("prometheus", "prometheus")
+	path("promtool", "prometheus")
 	if len(missing) > 0 {
 		t.Fatalf("run the end-to-end test with `bash .ci/e2e.sh` (make e2e): it installs the packages and builds the binaries:\n  %s",
 			strings.Join(missing, "\n  "))
@@ -146,7 +151,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var (
 		c        = &cluster{Dir: filepath.Join(root, "cluster")}
-		prom     *prometheus
+		prom     *promtest.Server
 		current  atomic.Pointer[prescale]
 		workers  sync.WaitGroup // the load writer and the sampler
 		tl       timeline
@@ -157,7 +162,8 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	// Stop everything in order even when the test fails: the goroutines
 	// that call the components, then prescale, the controllers,
 	// kube-apiserver (it hangs in its graceful shutdown if etcd goes
-	// first), etcd, Prometheus; then no child process may be left.
+	// first), etcd; then no child process may be left. Prometheus is
+	// stopped before them, by promtest's own cleanup (see below).
 	t.Cleanup(func() {
 		cancel()
 		workers.Wait()
@@ -187,15 +193,17 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		stop(c.ControllerManager, 10*time.Second)
 		stop(c.APIServer, 30*time.Second)
 		stop(c.Etcd, 10*time.Second)
-		stop(prom.process(), 10*time.Second)
 		if t.Failed() {
-			for _, p := range []*proc{c.Etcd, c.APIServer, c.ControllerManager, prom.process(), current.Load().process()} {
+			for _, p := range []*proc{c.Etcd, c.APIServer, c.ControllerManager, current.Load().process()} {
 				if p != nil {
 					t.Logf("the end of %s's log:\n%s", p.Name, p.LogTail(6<<10))
 				}
 			}
+			if prom != nil {
+				t.Logf("the end of prometheus's log:\n%s", tailFile(prom.LogFile, 6<<10))
+			}
 		}
-		left, err := children()
+		left, err := promtest.Children()
 		if err != nil {
 			t.Errorf("list child processes: %v", err)
 		}
@@ -206,7 +214,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	})
 
 	// The control plane.
-	for _, d := range []string{c.Dir, filepath.Join(root, "prometheus"), filepath.Join(root, "prescale")} {
+	for _, d := range []string{c.Dir, filepath.Join(root, "prescale")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +246,6 @@ func TestHPAFollowsPrescale(t *testing.T) {
 
 	// Prometheus, with eight "days" of history and the live load written
 	// every step from now on.
-	promDir := filepath.Join(root, "prometheus")
 	now := time.Now()
 	shape = loadShape{
 		Origin: now.Add(rampIn).Truncate(step), Period: period, Step: step,
@@ -246,15 +253,16 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		Low: lowLoad, Peak: peakLoad, Noise: noise,
 	}
 	lastWritten := shape.Grid(now)
-	n, err := backfill(bins.Promtool, filepath.Join(promDir, "data"), metricName, shape, lastWritten.Add(-history), lastWritten.Add(step))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if prom, err = startPrometheus(ctx, promDir, bins.Prometheus); err != nil {
-		t.Fatal(err)
-	}
+	backfill := shape.Series(metricName, lastWritten.Add(-history), lastWritten.Add(step))
+	prom = promtest.Start(t, &promtest.Options{Series: []promtest.Series{backfill}})
+	// promtest stops prometheus in a cleanup of its own, which runs before
+	// the one above: stop the goroutines that write to it first.
+	t.Cleanup(func() {
+		cancel()
+		workers.Wait()
+	})
 	t.Logf("prometheus ready on %s with %d backfilled points; the ramp starts at %s (in %v)",
-		prom.URL, n, shape.Origin.Format(time.TimeOnly), time.Until(shape.Origin).Round(time.Second))
+		prom.URL, len(backfill.Values), shape.Origin.Format(time.TimeOnly), time.Until(shape.Origin).Round(time.Second))
 	writerCtx, stopWriter := context.WithCancel(ctx)
 	var writeErrs atomic.Int64
 	workers.Go(func() {
@@ -264,7 +272,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 				return
 			case <-time.After(time.Until(t)):
 			}
-			if err := prom.write(writerCtx, metricName, t, shape.At(t)); err != nil && writerCtx.Err() == nil {
+			if err := prom.RemoteWrite(writerCtx, shape.Series(metricName, t, t.Add(step))); err != nil && writerCtx.Err() == nil {
 				writeErrs.Add(1)
 				tl.event("remote write failed: " + err.Error())
 			}
@@ -496,8 +504,8 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	stopWriter()
 	tl.event("prometheus: SIGTERM (the real load is no longer recorded)")
 	promStoppedAt := time.Now()
-	took, killed := prom.Proc.Stop(10 * time.Second)
-	t.Logf("prometheus stopped in %v (killed %v)", took.Round(time.Millisecond), killed)
+	killed := prom.Stop() // SIGKILL after promtest's grace of 10s
+	t.Logf("prometheus stopped in %v (killed %v)", time.Since(promStoppedAt).Round(time.Millisecond), killed)
 	endAt := shape.Origin.Add(rampUp + high + rampDown + 30*time.Second)
 	if min := promStoppedAt.Add(staleAfter + 4*hpaSync); endAt.Before(min) {
 		endAt = min
@@ -858,7 +866,7 @@ func rel(t, origin time.Time) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if left, err := children(); err == nil && len(left) > 0 {
+	if left, err := promtest.Children(); err == nil && len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "child processes left running: %q\n", left)
 		code = 1
 	}

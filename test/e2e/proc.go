@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -98,8 +95,11 @@ func (p *proc) ExitErr() error {
 }
 
 // LogTail returns the last max bytes of the log.
-func (p *proc) LogTail(max int) string {
-	b, err := os.ReadFile(p.LogFile)
+func (p *proc) LogTail(max int) string { return tailFile(p.LogFile, max) }
+
+// tailFile returns the last max bytes of the file.
+func tailFile(name string, max int) string {
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return err.Error()
 	}
@@ -127,34 +127,4 @@ func freePort() (int, error) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	return strconv.Atoi(port)
-}
-
-// children lists the processes whose parent is this test binary, as
-// "pid (comm)".
-func children() ([]string, error) {
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil {
-		return nil, err
-	}
-	self := os.Getpid()
-	var left []string
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(string(b[i+1:]))
-		if len(fields) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
-			left = append(left, string(b[:i+1]))
-		}
-	}
-	return left, nil
 }

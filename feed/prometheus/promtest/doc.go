@@ -8,7 +8,7 @@
 //
 // A test of a Prometheus client:
 //
-//	func TestMain(m *testing.M) { promtest.Main(m) } // leak and leftover-process check
+//	func TestMain(m *testing.M) { promtest.Main(m) } // goroutine (goleak) and leftover-process check
 //
 //	func TestReadBack(t *testing.T) {
 //		t.Parallel()

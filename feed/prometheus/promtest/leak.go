@@ -7,58 +7,47 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"testing"
-	"time"
+
+	"go.uber.org/goleak"
 )
 
-// Main runs the tests of a package that uses Start, then fails it (exit
-// status 1) if a goroutine or a child process (a prometheus left running)
-// outlives them. Call it from TestMain:
+// Main runs the tests of a package that starts goroutines or servers, then
+// fails it (exit status 1) if a goroutine (goleak) or a child process (a
+// prometheus left running) outlives them. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { promtest.Main(m) }
 //
-// Goroutines are counted, so it allows 5 s for connections and servers
-// being closed to wind down; a leak prints every goroutine's stack.
-func Main(m *testing.M) {
-	before := runtime.NumGoroutine()
-	code := m.Run()
-	if code == 0 {
-		if err := checkGoroutines(before, 5*time.Second); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
+// opts are goleak's, typically IgnoreTopFunction for a library's
+// goroutine that lives as long as the process; Main adds its own
+// goleak.Cleanup, so opts must not hold one. m is usually the *testing.M;
+// a wrapper whose Run cleans up after the tests runs that before the
+// checks.
+func Main(m goleak.TestingM, opts ...goleak.Option) {
+	opts = append(opts, goleak.Cleanup(func(code int) {
+		if code == 0 {
+			if left, err := Children(); err != nil {
+				fmt.Fprintf(os.Stderr, "promtest: list child processes: %v\n", err)
+				code = 1
+			} else if len(left) > 0 {
+				fmt.Fprintf(os.Stderr, "promtest: child processes left running: %q\n", left)
+				code = 1
+			}
 		}
-		if err := checkChildren(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+		os.Exit(code)
+	}))
+	goleak.VerifyTestMain(m, opts...)
 }
 
-func checkGoroutines(want int, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			return fmt.Errorf("goroutine leak: %d goroutines, want %d:\n%s", n, want, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// checkChildren lists the processes whose parent is this test binary.
-func checkChildren() error {
+// Children lists the processes whose parent is this test binary, as
+// "pid (comm)": servers a test started and did not stop. It lists none
+// outside Linux.
+func Children() ([]string, error) {
 	if runtime.GOOS != "linux" {
-		return nil
+		return nil, nil
 	}
 	stats, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	self := os.Getpid()
 	var left []string
@@ -69,16 +58,16 @@ func checkChildren() error {
 		}
 		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
 		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
 		fields := bytes.Fields(b[i+1:])
-		if i < 0 || len(fields) < 2 {
+		if len(fields) < 2 {
 			continue
 		}
 		if ppid, _ := strconv.Atoi(string(fields[1])); ppid == self {
 			left = append(left, string(b[:i+1]))
 		}
 	}
-	if len(left) > 0 {
-		return fmt.Errorf("child processes left running: %q", left)
-	}
-	return nil
+	return left, nil
 }

@@ -198,9 +198,10 @@ func (s *Server) waitReady(timeout time.Duration) error {
 }
 
 // Stop sends SIGTERM, waits up to the grace period, then SIGKILL, and
-// returns once the process has been reaped. It is safe to call more than
-// once and concurrently with Kill; tb.Cleanup calls it too.
-func (s *Server) Stop() {
+// returns once the process has been reaped; killed reports that it had to
+// send SIGKILL. It is safe to call more than once and concurrently with
+// Kill; tb.Cleanup calls it too.
+func (s *Server) Stop() (killed bool) {
 	s.stopping.Store(true)
 	s.signal(syscall.SIGTERM)
 	timer := time.NewTimer(s.grace)
@@ -210,8 +211,10 @@ func (s *Server) Stop() {
 	case <-timer.C:
 		s.signal(syscall.SIGKILL)
 		<-s.done
+		killed = true
 	}
 	s.client.CloseIdleConnections()
+	return killed
 }
 
 // Kill sends SIGKILL and returns once the process has been reaped, for
