@@ -4,8 +4,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-
-	"github.com/prescale/prescale/forecast"
 )
 
 // Which input decided a recommendation (Recommendation.Won).
@@ -497,20 +495,6 @@ func replicasFor(load, capacity float64) (int, bool) {
 		return maxReplicaCount, true
 	}
 	return int(math.Ceil(x * (1 - ceilEpsilon))), true
-}
-
-// QuantileValues returns the values of r's forecast at quantile level q,
-// or nil when r has none at that level.
-func QuantileValues(r *forecast.Result, q float64) []float64 {
-	if r == nil {
-		return nil
-	}
-	for _, qu := range r.Quantiles {
-		if math.Abs(qu.Level-q) <= 1e-9 {
-			return qu.Values
-		}
-	}
-	return nil
 }
 
 // appendReplicas writes "1 replica" or "n replicas".

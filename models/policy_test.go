@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
 
@@ -457,22 +456,6 @@ func TestRecommendPolicyOutage(t *testing.T) {
 			}
 		}
 		prev = &r
-	}
-}
-
-func TestRecommendQuantileValues(t *testing.T) {
-	r := &forecast.Result{Quantiles: []forecast.Quantile{
-		{Level: 0.5, Values: []float64{1}},
-		{Level: 0.9, Values: []float64{2}},
-	}}
-	if v := models.QuantileValues(r, 0.9); len(v) != 1 || v[0] != 2 {
-		t.Errorf("0.9: got %v, want [2]", v)
-	}
-	if v := models.QuantileValues(r, 0.95); v != nil {
-		t.Errorf("0.95: got %v, want nil", v)
-	}
-	if v := models.QuantileValues(nil, 0.9); v != nil {
-		t.Errorf("nil result: got %v, want nil", v)
 	}
 }
 

@@ -125,19 +125,12 @@ func (b *Behavior) Validate() error {
 	return nil
 }
 
-// ExternalAverageValue is the HPA's replica proposal for an External
-// metric with an AverageValue target (ReplicaCalculator's
-// GetExternalPerPodMetricReplicas): the current count while the usage
-// ratio usage/(target*current) is within tolerance of 1, otherwise
-// ceil(usage/target). usage and target are in milli-units as the HPA reads
-// quantities.
-func ExternalAverageValue(current int, usage, target, tolerance float64) int {
-	return externalAverageValue(current, usage, target, tolerance, tolerance)
-}
-
-// Propose is ExternalAverageValue with the behavior's tolerances: a
-// ratio below 1 is within the scale-down tolerance, above 1 within the
-// scale-up one.
+// Propose is the HPA's replica proposal for an External metric with an
+// AverageValue target (ReplicaCalculator's GetExternalPerPodMetricReplicas)
+// with the behavior's tolerances: the current count while the usage ratio
+// usage/(target*current) is within tolerance of 1 (below 1 the scale-down
+// tolerance, above 1 the scale-up one), otherwise ceil(usage/target).
+// usage and target are in milli-units as the HPA reads quantities.
 func (b *Behavior) Propose(current int, usage, target float64) int {
 	down, up := b.Tolerance, b.Tolerance
 	if t := b.ScaleDown.Tolerance; t != nil {
@@ -191,7 +184,7 @@ type timedValue struct {
 }
 
 // Sync is one reconcile at now: current is the scale's replica count and
-// proposal the metric's replica proposal (ExternalAverageValue). It
+// proposal the metric's replica proposal (externalAverageValue). It
 // returns the new desired count and records the decision as the
 // controller does. A current count of 0 means scaling is disabled (the
 // HPA leaves an idled workload alone).

@@ -73,8 +73,8 @@ func TestExternalAverageValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ExternalAverageValue(tc.current, tc.usage, tc.target, DefaultTolerance); got != tc.want {
-				t.Errorf("ExternalAverageValue(%d, %v, %v, 0.1) = %d, want %d", tc.current, tc.usage, tc.target, got, tc.want)
+			if got := externalAverageValue(tc.current, tc.usage, tc.target, DefaultTolerance, DefaultTolerance); got != tc.want {
+				t.Errorf("externalAverageValue(%d, %v, %v, 0.1) = %d, want %d", tc.current, tc.usage, tc.target, got, tc.want)
 			}
 		})
 	}
@@ -114,11 +114,11 @@ func TestBehaviorProposeTolerances(t *testing.T) {
 			}
 		})
 	}
-	// Without per-direction tolerances Propose is ExternalAverageValue.
+	// Without per-direction tolerances Propose is externalAverageValue with one tolerance.
 	d := DefaultBehavior()
 	for _, usage := range []float64{60, 89.9, 95, 105, 120} {
-		if got, want := d.Propose(10, usage, 10), ExternalAverageValue(10, usage, 10, DefaultTolerance); got != want {
-			t.Errorf("default Propose(10, %v, 10) = %d, ExternalAverageValue gives %d", usage, got, want)
+		if got, want := d.Propose(10, usage, 10), externalAverageValue(10, usage, 10, DefaultTolerance, DefaultTolerance); got != want {
+			t.Errorf("default Propose(10, %v, 10) = %d, externalAverageValue gives %d", usage, got, want)
 		}
 	}
 }

@@ -92,14 +92,6 @@ func (s Startup) Max() time.Duration {
 	return s.A
 }
 
-// Mean is the average delay.
-func (s Startup) Mean() time.Duration {
-	if s.Kind == StartupUniform {
-		return (s.A + s.B) / 2
-	}
-	return s.A
-}
-
 func (s Startup) validate() error {
 	switch s.Kind {
 	case StartupFixed, "":
