@@ -220,39 +220,9 @@ func readCSV(r io.Reader, name string, opts *CSVOptions, maxPoints int) (*Series
 		return nil, stats, &lineError{file: name, line: headerLine, kind: ErrColumn, msg: err.Error()}
 	}
 
-	var (
-		rows []csvRow
-		ends endLines
-	)
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, stats, readError(name, err)
-		}
-		line, _ := cr.FieldPos(timeIdx)
-		raw := rec[timeIdx]
-		t, err := parseTimestamp(strings.TrimSpace(raw))
-		if err != nil {
-			return nil, stats, &lineError{file: name, line: line, kind: ErrSyntax,
-				msg: fmt.Sprintf("parse timestamp %q: %v", raw, err), err: err}
-		}
-		raw = rec[valueIdx]
-		v, err := parseValue(strings.TrimSpace(raw))
-		if err != nil {
-			line, _ := cr.FieldPos(valueIdx)
-			return nil, stats, &lineError{file: name, line: line, kind: ErrSyntax,
-				msg: fmt.Sprintf("parse value %q: %v", raw, err), err: err}
-		}
-		if len(rows) == cap(rows) {
-			// Doubling: append grows large slices by only 1.25x, which
-			// allocates five times the final size on the way up.
-			rows = slices.Grow(rows, max(len(rows), 1024))
-		}
-		rows = append(rows, csvRow{t: t, v: v})
-		ends.add(t, line)
+	rows, ends, err := readRows(cr, name, timeIdx, valueIdx)
+	if err != nil {
+		return nil, stats, err
 	}
 	if len(rows) == 0 {
 		return nil, stats, &lineError{file: name, line: headerLine, kind: ErrNoData, msg: "header but no data rows"}
@@ -275,6 +245,59 @@ func readCSV(r io.Reader, name string, opts *CSVOptions, maxPoints int) (*Series
 		return nil, stats, tooLong(name, rows, ends, step, last, maxPoints)
 	}
 
+	values := placeRows(rows, start, step, last, &stats)
+	return &Series{
+		Name:   name,
+		Start:  time.Unix(0, start).UTC(),
+		Step:   time.Duration(step),
+		Values: values,
+	}, stats, nil
+}
+
+// readRows reads the data rows: the time and value of each, and the lines
+// they came from.
+func readRows(cr *csv.Reader, name string, timeIdx, valueIdx int) ([]csvRow, endLines, error) {
+	var (
+		rows []csvRow
+		ends endLines
+	)
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return rows, ends, nil
+		}
+		if err != nil {
+			return nil, ends, readError(name, err)
+		}
+		line, _ := cr.FieldPos(timeIdx)
+		raw := rec[timeIdx]
+		t, err := parseTimestamp(strings.TrimSpace(raw))
+		if err != nil {
+			return nil, ends, &lineError{file: name, line: line, kind: ErrSyntax,
+				msg: fmt.Sprintf("parse timestamp %q: %v", raw, err), err: err}
+		}
+		raw = rec[valueIdx]
+		v, err := parseValue(strings.TrimSpace(raw))
+		if err != nil {
+			line, _ := cr.FieldPos(valueIdx)
+			return nil, ends, &lineError{file: name, line: line, kind: ErrSyntax,
+				msg: fmt.Sprintf("parse value %q: %v", raw, err), err: err}
+		}
+		if len(rows) == cap(rows) {
+			// Doubling: append grows large slices by only 1.25x, which
+			// allocates five times the final size on the way up.
+			rows = slices.Grow(rows, max(len(rows), 1024))
+		}
+		rows = append(rows, csvRow{t: t, v: v})
+		ends.add(t, line)
+	}
+}
+
+// placeRows puts the sorted rows on the grid of step from start, through
+// index last: rows sharing a grid point are averaged, points without a row
+// are NaN. stats counts the rows off the grid, the duplicates and the
+// missing points.
+func placeRows(rows []csvRow, start, step int64, last uint64, stats *CSVStats) []float64 {
 	values := make([]float64, last+1)
 	for i := range values {
 		values[i] = math.NaN()
@@ -305,13 +328,7 @@ func readCSV(r io.Reader, name string, opts *CSVOptions, maxPoints int) (*Series
 		}
 	}
 	stats.Missing = len(values) - filled
-
-	return &Series{
-		Name:   name,
-		Start:  time.Unix(0, start).UTC(),
-		Step:   time.Duration(step),
-		Values: values,
-	}, stats, nil
+	return values
 }
 
 // findColumns returns the indexes of the time and value columns of header.
