@@ -55,59 +55,9 @@ func DetectSeasons(y []float64, maxPeriod int, natural ...int) []Season {
 	if n < 8 || maxPeriod < 2 {
 		return nil
 	}
-	x := detrend(y)
-	size := 1
-	for size < 2*n {
-		size *= 2
-	}
-	padded := make([]float64, size)
-	copy(padded, x)
-	coef := fourier.NewFFT(size).Coefficients(nil, padded)
-	power := make([]float64, len(coef))
-	var total float64
-	for i, c := range coef {
-		power[i] = real(c)*real(c) + imag(c)*imag(c)
-		total += power[i]
-	}
-	if !(total > 0) {
+	nominals := candidatePeriods(y, maxPeriod, natural)
+	if nominals == nil {
 		return nil // constant after detrending
-	}
-
-	type peak struct {
-		period float64
-		power  float64
-	}
-	reach := max(1, 2*size/n)
-	var peaks []peak
-	for k := 2; k < len(power)-1; k++ {
-		period := float64(size) / float64(k)
-		if period < 2 || period > float64(maxPeriod)*1.05 {
-			continue
-		}
-		top := true
-		for j := max(1, k-reach); j <= min(len(power)-1, k+reach) && top; j++ {
-			top = j == k || power[j] < power[k] || (power[j] == power[k] && j > k)
-		}
-		if top {
-			peaks = append(peaks, peak{float64(size) / peakBin(power, k), power[k]})
-		}
-	}
-	slices.SortFunc(peaks, func(a, b peak) int { return cmp.Compare(b.power, a.power) })
-	if len(peaks) > periodogramTop {
-		peaks = peaks[:periodogramTop]
-	}
-	// Calendar periods are candidates too, unless a peak is near them: a
-	// strong trend can crowd them out of the top of the periodogram.
-	var nominals []float64
-	for _, p := range peaks {
-		if !slices.ContainsFunc(nominals, func(q float64) bool { return math.Abs(p.period-q) <= 0.1*q }) {
-			nominals = append(nominals, p.period)
-		}
-	}
-	for _, p := range natural {
-		if !slices.ContainsFunc(nominals, func(q float64) bool { return math.Abs(float64(p)-q) <= 0.1*q }) {
-			nominals = append(nominals, float64(p))
-		}
 	}
 
 	// Strongest candidates first. A candidate that is a half or a third of
@@ -148,6 +98,69 @@ func DetectSeasons(y []float64, maxPeriod int, natural ...int) []Season {
 		slices.SortFunc(kept, func(a, b Season) int { return cmp.Compare(a.Period, b.Period) })
 	}
 	return kept
+}
+
+// candidatePeriods are the periods worth confirming as seasons, strongest
+// first: the top peaks of the detrended series' periodogram (padded to a
+// power of two, each period refined between bins), then the natural
+// periods no peak is near. It is nil when the detrended series is constant.
+func candidatePeriods(y []float64, maxPeriod int, natural []int) []float64 {
+	n := len(y)
+	x := detrend(y)
+	size := 1
+	for size < 2*n {
+		size *= 2
+	}
+	padded := make([]float64, size)
+	copy(padded, x)
+	coef := fourier.NewFFT(size).Coefficients(nil, padded)
+	power := make([]float64, len(coef))
+	var total float64
+	for i, c := range coef {
+		power[i] = real(c)*real(c) + imag(c)*imag(c)
+		total += power[i]
+	}
+	if !(total > 0) {
+		return nil
+	}
+
+	type peak struct {
+		period float64
+		power  float64
+	}
+	reach := max(1, 2*size/n)
+	var peaks []peak
+	for k := 2; k < len(power)-1; k++ {
+		period := float64(size) / float64(k)
+		if period < 2 || period > float64(maxPeriod)*1.05 {
+			continue
+		}
+		top := true
+		for j := max(1, k-reach); j <= min(len(power)-1, k+reach) && top; j++ {
+			top = j == k || power[j] < power[k] || (power[j] == power[k] && j > k)
+		}
+		if top {
+			peaks = append(peaks, peak{float64(size) / peakBin(power, k), power[k]})
+		}
+	}
+	slices.SortFunc(peaks, func(a, b peak) int { return cmp.Compare(b.power, a.power) })
+	if len(peaks) > periodogramTop {
+		peaks = peaks[:periodogramTop]
+	}
+	// Calendar periods are candidates too, unless a peak is near them: a
+	// strong trend can crowd them out of the top of the periodogram.
+	var nominals []float64
+	for _, p := range peaks {
+		if !slices.ContainsFunc(nominals, func(q float64) bool { return math.Abs(p.period-q) <= 0.1*q }) {
+			nominals = append(nominals, p.period)
+		}
+	}
+	for _, p := range natural {
+		if !slices.ContainsFunc(nominals, func(q float64) bool { return math.Abs(float64(p)-q) <= 0.1*q }) {
+			nominals = append(nominals, float64(p))
+		}
+	}
+	return nominals
 }
 
 // harmonicOf reports whether period a is a half or a third of period b
