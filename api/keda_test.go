@@ -375,6 +375,7 @@ func TestKEDABadMetadata(t *testing.T) {
 		{"season too long", with("seasons", "1d,3w"), []string{`metadata.seasons[1]: must be at most half of history`}, ""},
 		{"quantile out of range", with("quantile", "1.5"), []string{`metadata.quantile: must be between 0 and 1`}, ""},
 		{"negative margin", with("margin", "-1m"), []string{`metadata.margin: must not be negative, got -1m`}, ""},
+		{"lead time beyond a day", with("leadTime", "100000d"), []string{`metadata.leadTime: must be at most 1d, got 100000d`}, ""},
 		{"unknown model", with("model", "prophet"), []string{`metadata.model: must be one of`}, ""},
 		{"bad name", with("name", "Bad_Name"), []string{`metadata.name: must be a DNS-1123 label`}, ""},
 		{"min above max", with("minReplicas", "5", "maxReplicas", "3"), []string{`metadata.minReplicas: must not exceed maxReplicas`}, ""},

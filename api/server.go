@@ -29,8 +29,6 @@ const (
 	forecastExtra = time.Hour
 	// defaultHistory is how much recent load a forecast returns by default.
 	defaultHistory = 6 * time.Hour
-	// maxHorizon bounds the steps of one forecast call.
-	maxHorizon = 10000
 	// anomalyWindow is the default window of ListAnomalies.
 	anomalyWindow = 24 * time.Hour
 )
@@ -155,10 +153,14 @@ func (s *Server) GetForecast(ctx context.Context, req *prescalev1.GetForecastReq
 	bad := func(field, format string, args ...any) {
 		violations = append(violations, &errdetails.BadRequest_FieldViolation{Field: field, Description: fmt.Sprintf(format, args...)})
 	}
-	if h := req.GetHorizon(); h < 0 || h > maxHorizon {
-		bad("horizon", "must be between 1 and %d steps, got %d", maxHorizon, h)
+	if h := req.GetHorizon(); h < 0 || h > registry.MaxForecastHorizon {
+		bad("horizon", "must be between 1 and %d steps, got %d", registry.MaxForecastHorizon, h)
 	}
 	quantiles := req.GetQuantiles()
+	if n := len(quantiles); n > registry.MaxForecastQuantiles {
+		bad("quantiles", "must list at most %d levels, got %d", registry.MaxForecastQuantiles, n)
+		quantiles = nil // each would be one more violation
+	}
 	for i, q := range quantiles {
 		if !(q > 0 && q < 1) {
 			bad(fmt.Sprintf("quantiles[%d]", i), "must be between 0 and 1 (exclusive), got %v", q)
@@ -186,7 +188,7 @@ func (s *Server) GetForecast(ctx context.Context, req *prescalev1.GetForecastReq
 		}
 		t := &st.Target
 		horizon = int(math.Ceil(float64(t.LeadTime+t.Margin+forecastExtra) / float64(t.Step)))
-		horizon = min(max(horizon, 1), maxHorizon)
+		horizon = min(max(horizon, 1), registry.MaxForecastHorizon)
 	}
 	v, err := s.b.Forecast(name, horizon, quantiles, history)
 	if err != nil {

@@ -23,6 +23,13 @@ const (
 	maxHistorySteps = 10_000_000
 	// MaxSeasons bounds the declared seasons; real loads have two or three.
 	MaxSeasons = 8
+	// MaxLeadWindow bounds LeadTime and Margin, and their sum: a day is far
+	// beyond any pod start-up, and the models are calibrated over at most
+	// maxFitHorizon steps anyway.
+	MaxLeadWindow = 24 * time.Hour
+	// MaxLeadSteps bounds the lead window in steps: a target's cached
+	// forecast and its accuracy tracker hold a few values per step of it.
+	MaxLeadSteps = 10_000
 )
 
 // Validate checks t against the same rules as a configuration file, for
@@ -173,14 +180,41 @@ func (c *checker) checkCapacity() {
 }
 
 func (c *checker) checkLeadTime() {
-	if c.t.LeadTime <= 0 {
-		c.add("leadTime", "must be positive, got %s", fmtDuration(c.t.LeadTime))
+	switch t := c.t; {
+	case t.LeadTime <= 0:
+		c.add("leadTime", "must be positive, got %s", fmtDuration(t.LeadTime))
+	case t.LeadTime > MaxLeadWindow:
+		c.add("leadTime", "must be at most %s, got %s", fmtDuration(MaxLeadWindow), fmtDuration(t.LeadTime))
 	}
 }
 
+// checkMargin checks the margin, and the lead window it makes with the
+// lead time: at most MaxLeadWindow, and MaxLeadSteps steps.
 func (c *checker) checkMargin() {
-	if c.t.Margin < 0 {
-		c.add("margin", "must not be negative, got %s", fmtDuration(c.t.Margin))
+	t := c.t
+	switch {
+	case t.Margin < 0:
+		c.add("margin", "must not be negative, got %s", fmtDuration(t.Margin))
+		return
+	case t.Margin > MaxLeadWindow:
+		c.add("margin", "must be at most %s, got %s", fmtDuration(MaxLeadWindow), fmtDuration(t.Margin))
+		return
+	}
+	if !c.usable("leadTime") || t.LeadTime <= 0 || t.LeadTime > MaxLeadWindow {
+		return
+	}
+	window := t.LeadTime + t.Margin
+	if window > MaxLeadWindow {
+		c.add("margin", "leadTime plus margin must be at most %s, got %s", fmtDuration(MaxLeadWindow), fmtDuration(window))
+		return
+	}
+	if c.stepOK() && window > MaxLeadSteps*t.Step {
+		field, what := "margin", "leadTime plus margin"
+		if t.Margin == 0 {
+			field, what = "leadTime", "the lead time"
+		}
+		c.add(field, "%s must be at most %d steps (%s at step %s), got %s",
+			what, MaxLeadSteps, fmtDuration(MaxLeadSteps*t.Step), fmtDuration(t.Step), fmtDuration(window))
 	}
 }
 

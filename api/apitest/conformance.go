@@ -314,6 +314,8 @@ func wantForecastArgumentErrors(t *testing.T, b api.Backend, name string) {
 		{"quantile 1", 12, []float64{1}, 0, "quantiles[0]"},
 		{"quantile NaN", 12, []float64{math.NaN()}, 0, "quantiles[0]"},
 		{"negative history", 12, nil, -time.Minute, "history"},
+		{"horizon too long", registry.MaxForecastHorizon + 1, nil, 0, "horizon"},
+		{"too many quantiles", 12, make([]float64, registry.MaxForecastQuantiles+1), 0, "quantiles"},
 	}
 	for _, tc := range tests {
 		_, err := b.Forecast(name, tc.horizon, tc.quantiles, tc.history)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/api"
-	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
 )
@@ -256,16 +255,8 @@ func (b *Backend) Recommendation(name string) (models.Recommendation, error) {
 // bound on the horizon is not modelled). The view is shared, not copied:
 // callers must not modify it.
 func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
-	if horizon < 1 {
-		return nil, fmt.Errorf("%w: horizon: must be at least 1, got %d", forecast.ErrBadOptions, horizon)
-	}
-	for i, q := range quantiles {
-		if !(q > 0 && q < 1) {
-			return nil, fmt.Errorf("%w: quantiles[%d]: must be between 0 and 1 (exclusive), got %v", forecast.ErrBadOptions, i, q)
-		}
-	}
-	if history < 0 {
-		return nil, fmt.Errorf("%w: history: must not be negative, got %v", forecast.ErrBadOptions, history)
+	if err := registry.CheckForecastArgs(horizon, quantiles, history); err != nil {
+		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -268,8 +268,13 @@ type ForecastView struct {
 	Quantiles []forecast.Quantile
 }
 
-// maxForecastHorizon bounds the steps of one Forecast call.
-const maxForecastHorizon = 10000
+// Bounds of one Forecast call: each quantile is a horizon of values in the
+// answer, so the answer holds at most MaxForecastHorizon times
+// (MaxForecastQuantiles+1) numbers.
+const (
+	MaxForecastHorizon   = 10000
+	MaxForecastQuantiles = 32
+)
 
 // New returns an empty registry reading history from src.
 func New(src Source, opts *Options) (*Registry, error) {
@@ -618,20 +623,11 @@ func (r *Registry) recommend(s *targetState, name string) (models.Recommendation
 
 // Forecast returns the forecast for horizon steps after the last
 // observation with the given quantiles, and up to history of the recent
-// load. A horizon outside [1, 10000], a quantile outside (0, 1) or a
-// negative history is an error wrapping forecast.ErrBadOptions; a target
-// without a model is ErrNotReady.
+// load. Arguments out of CheckForecastArgs's bounds are an error wrapping
+// forecast.ErrBadOptions; a target without a model is ErrNotReady.
 func (r *Registry) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*ForecastView, error) {
-	if horizon < 1 || horizon > maxForecastHorizon {
-		return nil, fmt.Errorf("%w: horizon: must be between 1 and %d, got %d", forecast.ErrBadOptions, maxForecastHorizon, horizon)
-	}
-	for i, q := range quantiles {
-		if !(q > 0 && q < 1) {
-			return nil, fmt.Errorf("%w: quantiles[%d]: must be between 0 and 1 (exclusive), got %v", forecast.ErrBadOptions, i, q)
-		}
-	}
-	if history < 0 {
-		return nil, fmt.Errorf("%w: history: must not be negative, got %v", forecast.ErrBadOptions, history)
+	if err := CheckForecastArgs(horizon, quantiles, history); err != nil {
+		return nil, err
 	}
 	s, err := r.lookup("forecast", name)
 	if err != nil {
@@ -777,3 +773,25 @@ func sameModel(a, b *models.Target) bool { return !models.ModelChanged(a, b) }
 
 // samePolicy reports whether the fields that do not shape a fit are equal.
 func samePolicy(a, b *models.Target) bool { return !models.PolicyChanged(a, b) }
+
+// CheckForecastArgs reports the first argument of a Forecast call out of
+// bounds, naming it, as an error wrapping forecast.ErrBadOptions: a horizon
+// outside [1, MaxForecastHorizon], more than MaxForecastQuantiles
+// quantiles, a quantile outside (0, 1), a negative history.
+func CheckForecastArgs(horizon int, quantiles []float64, history time.Duration) error {
+	if horizon < 1 || horizon > MaxForecastHorizon {
+		return fmt.Errorf("%w: horizon: must be between 1 and %d, got %d", forecast.ErrBadOptions, MaxForecastHorizon, horizon)
+	}
+	if len(quantiles) > MaxForecastQuantiles {
+		return fmt.Errorf("%w: quantiles: must list at most %d levels, got %d", forecast.ErrBadOptions, MaxForecastQuantiles, len(quantiles))
+	}
+	for i, q := range quantiles {
+		if !(q > 0 && q < 1) {
+			return fmt.Errorf("%w: quantiles[%d]: must be between 0 and 1 (exclusive), got %v", forecast.ErrBadOptions, i, q)
+		}
+	}
+	if history < 0 {
+		return fmt.Errorf("%w: history: must not be negative, got %v", forecast.ErrBadOptions, history)
+	}
+	return nil
+}
