@@ -19,7 +19,8 @@ import (
 // NewGRPCServer returns a gRPC server with prescale's service, KEDA's
 // external scaler (when keda is non-nil), the standard health service
 // (report through hs) and server reflection. A panic in a handler is
-// logged and answered with Internal instead of crashing the process.
+// logged and answered with Internal instead of crashing the process; a
+// message larger than MaxRequestBytes is refused (ResourceExhausted).
 func NewGRPCServer(srv *Server, keda *KEDAScaler, hs *health.Server, log *slog.Logger, opts ...grpc.ServerOption) *grpc.Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -46,6 +47,8 @@ func NewGRPCServer(srv *Server, keda *KEDAScaler, hs *health.Server, log *slog.L
 		grpc.ChainUnaryInterceptor(recoverUnary),
 		grpc.ChainStreamInterceptor(recoverStream),
 	}, opts...)
+	// Bounds first, so that the caller's options can change them.
+	opts = append([]grpc.ServerOption{grpc.MaxRecvMsgSize(MaxRequestBytes)}, opts...)
 	g := grpc.NewServer(opts...)
 	prescalev1.RegisterPrescaleServiceServer(g, srv)
 	if keda != nil {

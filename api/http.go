@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -55,7 +59,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 		return nil, fmt.Errorf("register REST gateway: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gw)
+	mux.Handle("/v1/", limitBody(gw))
 	openapi := prescalev1.OpenAPI()
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -139,4 +143,45 @@ func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// MaxRequestBytes bounds a request's body, over REST and gRPC: a target's
+// definition is a few hundred bytes.
+const MaxRequestBytes = 1 << 20
+
+// limitBody answers 413 to a request whose body is larger than
+// MaxRequestBytes, before any of it is decoded.
+func limitBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxRequestBytes {
+			tooLarge(w, r.ContentLength)
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				tooLarge(w, -1)
+				return
+			}
+			if err != nil {
+				http.Error(w, "read the request body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// tooLarge answers 413 in the REST API's error shape.
+func tooLarge(w http.ResponseWriter, size int64) {
+	msg := fmt.Sprintf("the request body is larger than %d bytes", MaxRequestBytes)
+	if size > 0 {
+		msg = fmt.Sprintf("the request body is %d bytes, larger than %d", size, MaxRequestBytes)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	b, _ := json.Marshal(map[string]any{"code": 8, "message": msg}) // 8: ResourceExhausted
+	_, _ = w.Write(b)
 }

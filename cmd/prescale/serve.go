@@ -249,7 +249,16 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 		return nil, err
 	}
 	s := &servers{
-		http:   &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		http: &http.Server{
+			Handler: handler,
+			// A slow or idle client cannot hold a connection for long: the
+			// answers are small and quick.
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
 		grpc:   api.NewGRPCServer(srv, keda, hs, log),
 		health: hs,
 		keda:   keda,
