@@ -33,8 +33,11 @@ type forecasts struct {
 // segment is one successful fit and the states [at, to) it serves: the
 // model fitted at state at, streamed through each state's points.
 type segment struct {
-	at, to  int
-	cal     *forecast.Calibration
+	at, to int
+	// cal turns a point forecast and an offset into a quantile; it keeps
+	// only Relative of the fit's calibration, so that the segment does not
+	// hold the fit's errors (Offsets were taken from them once).
+	cal     forecast.Calibration
 	offsets map[float64][]float64 // per quantile, steps 1..h
 	lastObs []int32               // per state: the model's last observed index; -1 without a forecast
 	point   []float64             // per state: h point forecasts from lastObs+1
@@ -234,7 +237,7 @@ func (rt *replayTarget) pass(ctx context.Context) (*plan, error) {
 }
 
 // outcome returns the fit at state j if it was made, or makes it when
-// force is set; else nil.
+// force is set (its model kept for the segment it starts); else nil.
 func (rt *replayTarget) outcome(j int, force bool) *fitOutcome {
 	rt.mu.Lock()
 	o := rt.outcomes[j]
@@ -242,10 +245,12 @@ func (rt *replayTarget) outcome(j int, force bool) *fitOutcome {
 	if o != nil || !force {
 		return o
 	}
-	return rt.fit(j)
+	o = rt.fit(j)
+	rt.record(j, o, true)
+	return o
 }
 
-// fit makes the fit at state j, as the registry does, and records it.
+// fit makes the fit at state j, as the registry does.
 func (rt *replayTarget) fit(j int) *fitOutcome {
 	began := time.Now()
 	f, _, _, err := models.FitHistory(rt.target, rt.history(j))
@@ -253,15 +258,24 @@ func (rt *replayTarget) fit(j int) *fitOutcome {
 	if f != nil {
 		o.seasons = f.Seasons
 	}
-	rt.mu.Lock()
-	rt.outcomes[j] = o
-	rt.mu.Unlock()
 	return o
 }
 
+// record keeps the outcome of the fit at state j: its model only when
+// keep, so that a model lives no longer than the segment streaming it.
+func (rt *replayTarget) record(j int, o *fitOutcome, keep bool) {
+	kept := *o
+	if !keep {
+		kept.fitted = nil
+	}
+	rt.mu.Lock()
+	rt.outcomes[j] = &kept
+	rt.mu.Unlock()
+}
+
 // take returns the model fitted at state j for streaming: the one made
-// already if not streamed yet, else a new fit (the same model: fits are
-// deterministic).
+// while planning if not streamed yet, else a new fit (the same model: fits
+// are deterministic). The outcome it records keeps no model.
 func (rt *replayTarget) take(j int) *fitOutcome {
 	rt.mu.Lock()
 	o := rt.outcomes[j]
@@ -272,7 +286,9 @@ func (rt *replayTarget) take(j int) *fitOutcome {
 		return &taken
 	}
 	rt.mu.Unlock()
-	return rt.fit(j)
+	o = rt.fit(j)
+	rt.record(j, o, false)
+	return o
 }
 
 // historyFrom is the index the history of a fit at state j starts at, as
@@ -338,11 +354,11 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 		return
 	}
 	f := o.fitted
-	s.cal = &f.Calibration
 	s.offsets = make(map[float64][]float64, len(quants))
 	for _, q := range quants {
-		s.offsets[q] = s.cal.Offsets(make([]float64, h), q)
+		s.offsets[q] = f.Calibration.Offsets(make([]float64, h), q)
 	}
+	s.cal = forecast.Calibration{Relative: f.Calibration.Relative}
 	maxGap := models.MaxGap(rt.target)
 	n := s.to - s.at
 	s.lastObs = make([]int32, n)
