@@ -16,6 +16,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
@@ -30,12 +31,16 @@ type HTTPOptions struct {
 	Logger *slog.Logger
 	// Now reads the clock; nil means time.Now.
 	Now func() time.Time
+	// Auth admits the requests of the REST API and the status page; nil
+	// admits every request (a server behind its own gate, or a test).
+	Auth *Auth
 }
 
 // NewHTTPHandler serves the REST API under /v1/ (grpc-gateway, calling srv
 // in process), the OpenAPI document on /openapi.json, /metrics, /healthz
 // (the process is up), /readyz (the backend is ready) and a read-only page
-// of the targets on /.
+// of the targets on /. With opts.Auth, the REST API and the page admit
+// each request by its identity.
 func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.Handler, error) {
 	var o HTTPOptions
 	if opts != nil {
@@ -59,7 +64,11 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 		return nil, fmt.Errorf("register REST gateway: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", limitBody(gw))
+	guard := func(h http.Handler) http.Handler { return h }
+	if o.Auth != nil {
+		guard = o.Auth.HTTP
+	}
+	mux.Handle("/v1/", guard(limitBody(gw)))
 	openapi := prescalev1.OpenAPI()
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -82,7 +91,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	page := &indexPage{b: srv.b, log: o.Logger, now: o.Now}
-	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /{$}", guard(page))
 	return mux, nil
 }
 
@@ -180,8 +189,14 @@ func tooLarge(w http.ResponseWriter, size int64) {
 	if size > 0 {
 		msg = fmt.Sprintf("the request body is %d bytes, larger than %d", size, MaxRequestBytes)
 	}
+	writeStatus(w, http.StatusRequestEntityTooLarge, codes.ResourceExhausted, msg)
+}
+
+// writeStatus answers an error in the REST API's shape, as grpc-gateway
+// writes a status: {"code": the gRPC code, "message": msg}.
+func writeStatus(w http.ResponseWriter, httpCode int, code codes.Code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	b, _ := json.Marshal(map[string]any{"code": 8, "message": msg}) // 8: ResourceExhausted
+	w.WriteHeader(httpCode)
+	b, _ := json.Marshal(map[string]any{"code": int(code), "message": msg, "details": []any{}})
 	_, _ = w.Write(b)
 }

@@ -251,9 +251,10 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) error {
 	st, err := s.b.Get(t.Name)
 	if errors.Is(err, registry.ErrNotFound) {
-		_, err = s.b.Create(t, registry.OriginKEDA)
+		created, err := s.b.Create(t, registry.OriginKEDA)
 		if err == nil {
 			s.log.InfoContext(ctx, "registered target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
+			auditLog(ctx, s.log, "create", t.Name, "", specJSON(&created.Target))
 			return nil
 		}
 		if !errors.Is(err, registry.ErrExists) {
@@ -272,10 +273,12 @@ func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) e
 	if kedaSameTarget(st.Target, t) {
 		return nil
 	}
-	if _, err := s.b.Update(t); err != nil {
+	updated, err := s.b.Update(t)
+	if err != nil {
 		return grpcStatus(ctx, s.log, op, t.Name, err)
 	}
 	s.log.InfoContext(ctx, "updated target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
+	auditLog(ctx, s.log, "update", t.Name, specJSON(&st.Target), specJSON(&updated.Target))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -104,6 +105,7 @@ func (s *Server) CreateTarget(ctx context.Context, req *prescalev1.CreateTargetR
 	if err != nil {
 		return nil, s.status(ctx, "create target", t.Name, err)
 	}
+	auditLog(ctx, s.log, "create", t.Name, "", specJSON(&st.Target))
 	return targetProto(&st), nil
 }
 
@@ -113,10 +115,12 @@ func (s *Server) UpdateTarget(ctx context.Context, req *prescalev1.UpdateTargetR
 	if err != nil {
 		return nil, s.status(ctx, "update target", req.GetTarget().GetName(), err)
 	}
+	before, _ := s.b.Get(t.Name)
 	st, err := s.b.Update(t)
 	if err != nil {
 		return nil, s.status(ctx, "update target", t.Name, err)
 	}
+	auditLog(ctx, s.log, "update", t.Name, specJSON(&before.Target), specJSON(&st.Target))
 	return targetProto(&st), nil
 }
 
@@ -125,9 +129,11 @@ func (s *Server) DeleteTarget(ctx context.Context, req *prescalev1.DeleteTargetR
 	if err := requireName(req.GetName()); err != nil {
 		return nil, err
 	}
+	before, _ := s.b.Get(req.GetName())
 	if err := s.b.Delete(req.GetName()); err != nil {
 		return nil, s.status(ctx, "delete target", req.GetName(), err)
 	}
+	auditLog(ctx, s.log, "delete", req.GetName(), specJSON(&before.Target), "")
 	return &prescalev1.DeleteTargetResponse{}, nil
 }
 
@@ -413,6 +419,19 @@ func SpecProto(t *models.Target) *prescalev1.TargetSpec {
 		}
 	}
 	return spec
+}
+
+// specJSON is t as the REST API writes its spec, on one line, for the
+// audit log; empty for the zero target.
+func specJSON(t *models.Target) string {
+	if t.Name == "" {
+		return ""
+	}
+	b, err := protojson.Marshal(SpecProto(t))
+	if err != nil {
+		return fmt.Sprintf("unprintable spec: %v", err)
+	}
+	return string(b)
 }
 
 func targetProto(st *registry.TargetStatus) *prescalev1.Target {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,10 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/pflag"
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"k8s.io/klog/v2"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
@@ -75,6 +79,8 @@ type serveOptions struct {
 	// externalMetrics serves external.metrics.k8s.io with the adapter's
 	// settings, which its flags set.
 	externalMetrics bool
+	// auth is who may call REST and gRPC, and their TLS.
+	auth authOptions
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -123,6 +129,7 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	durationVar(fs, &o.snapshotEvery, "snapshot.interval", 5*time.Minute, "`duration` between saves of each target's state between fits, with --data-dir")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug|info|warn|error")
 	fs.StringVar(&o.logFormat, "log.format", "text", "log format: text|json")
+	o.auth.bind(fs)
 	fs.BoolVar(&o.externalMetrics, "external-metrics", false, "serve the Kubernetes external metrics API (external.metrics.k8s.io/v1beta1: prescale_recommended_replicas, prescale_forecast_load) over HTTPS on --secure-port, with the flags marked \"external metrics API\"")
 	// The adapter's settings exist to hold its flags; its server is built
 	// only with --external-metrics.
@@ -142,6 +149,9 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 		return nil, nil, nil, fmt.Errorf("%w: --stale-after, --snapshot.interval and --config.watch-interval must not be negative", errUsage)
 	case o.config != "" && o.promURL == "":
 		return nil, nil, nil, fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
+	}
+	if err := o.auth.check(); err != nil {
+		return nil, nil, nil, err
 	}
 	if err := checkExternalMetricsFlags(fs, o.externalMetrics, adapterFlags, os.Getenv("KUBERNETES_SERVICE_HOST") != ""); err != nil {
 		return nil, nil, nil, err
@@ -223,7 +233,14 @@ type servers struct {
 	external *api.ExternalMetricsServer // nil without --external-metrics
 	httpLn   net.Listener
 	grpcLn   net.Listener
+	// controllers reload the certificate files until serve ends.
+	controllers []func(ctx context.Context)
 }
+
+// maxConns bounds the open connections of each of the REST and gRPC
+// listeners, so that slow or idle clients cannot use up the process's file
+// descriptors; more wait in the listen backlog.
+const maxConns = 4096
 
 // newServers builds the REST, gRPC, KEDA, metrics and, with
 // --external-metrics, external metrics APIs over the registry, and opens their
@@ -244,7 +261,11 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	}
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log})
+	sa, err := newServeAuth(log, &o.auth, os.Getenv("KUBERNETES_SERVICE_HOST") != "")
+	if err != nil {
+		return nil, err
+	}
+	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log, Auth: sa.auth})
 	if err != nil {
 		return nil, err
 	}
@@ -259,9 +280,10 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		grpc:   api.NewGRPCServer(srv, keda, hs, log),
-		health: hs,
-		keda:   keda,
+		grpc:        api.NewGRPCServer(srv, keda, hs, log, grpcServerOptions(sa)...),
+		health:      hs,
+		keda:        keda,
+		controllers: sa.controllers,
 	}
 
 	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
@@ -271,7 +293,13 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 		s.httpLn.Close()
 		return nil, fmt.Errorf("--grpc.addr: %w", err)
 	}
-	listening := []any{"http", s.httpLn.Addr().String(), "grpc", s.grpcLn.Addr().String(), "demo", o.isDemo()}
+	s.httpLn, s.grpcLn = netutil.LimitListener(s.httpLn, maxConns), netutil.LimitListener(s.grpcLn, maxConns)
+	if sa.tls != nil {
+		httpTLS := sa.tls.Clone()
+		httpTLS.NextProtos = []string{"http/1.1"}
+		s.httpLn = tls.NewListener(s.httpLn, httpTLS)
+	}
+	listening := []any{"http", s.httpLn.Addr().String(), "grpc", s.grpcLn.Addr().String(), "tls", sa.tls != nil, "auth", o.auth.mode, "demo", o.isDemo()}
 	if o.externalMetrics {
 		// The adapter logs through klog: send it to serve's logger.
 		klog.SetSlogLogger(log.With("component", "external-metrics"))
@@ -285,6 +313,25 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	}
 	log.Info("listening", listening...)
 	return s, nil
+}
+
+// grpcServerOptions are the gRPC server's authentication, TLS and limits:
+// at most 1,000 concurrent calls per connection, clients pinging at most
+// every 10 seconds, idle connections closed after 5 minutes, and a
+// handshake within 10 seconds. Long KEDA streams are not cut.
+func grpcServerOptions(sa *serveAuth) []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(sa.auth.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(sa.auth.StreamInterceptor),
+		grpc.MaxConcurrentStreams(1000),
+		grpc.ConnectionTimeout(10 * time.Second),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+	}
+	if sa.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(sa.tls)))
+	}
+	return opts
 }
 
 // run serves until ctx is done or a server, the registry or the external
@@ -317,6 +364,9 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 			}
 			return err
 		})
+	}
+	for _, c := range s.controllers {
+		g.Go(func() error { c(ctx); return nil })
 	}
 	g.Go(func() error { watchReady(ctx, targets, s.health, log); return nil })
 	if o.config != "" {

@@ -48,7 +48,7 @@ func TestServeOutageHoldsRecommendation(t *testing.T) {
     holdFor: 30s
 `)
 	p := startServe(t, serveProcOptions{Args: []string{
-		"--config", config, "--prometheus.url", srv.URL, "--stale-after", staleAfter.String(),
+		"--config", config, "--prometheus.url", srv.URL, "--stale-after", staleAfter.String(), "--auth=none",
 	}})
 	last := waitFresh(t, p, name, 30*time.Second)
 	feed.Stop()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -81,6 +83,9 @@ type serveProcOptions struct {
 	ReadyTimeout time.Duration
 	// StopGrace is how long Stop waits after SIGTERM (default 15s).
 	StopGrace time.Duration
+	// TLS is the clients' configuration for a server started with
+	// --tls.cert-file; nil talks plain HTTP and gRPC.
+	TLS *tls.Config
 }
 
 // serveProc is a running `prescale serve`, owned by one test: its cleanup
@@ -102,6 +107,7 @@ type serveProc struct {
 	termed  atomic.Bool // Stop was called: exit status 0 is expected
 	checked atomic.Bool // cleanup's checks ran
 
+	tls      *tls.Config // the clients' TLS, nil for plain text
 	connOnce sync.Once
 	conn     *grpc.ClientConn
 	connErr  error
@@ -137,7 +143,8 @@ func startServe(tb testing.TB, opts serveProcOptions) *serveProc {
 		cmd:     exec.Command(bin, args...),
 		done:    make(chan struct{}),
 		grace:   opts.StopGrace,
-		HTTP:    &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second},
+		HTTP:    &http.Client{Transport: &http.Transport{TLSClientConfig: opts.TLS}, Timeout: 30 * time.Second},
+		tls:     opts.TLS,
 	}
 	p.cmd.Stdout = logFile // an *os.File: no copying goroutine
 	p.cmd.Stderr = logFile
@@ -162,6 +169,9 @@ func startServe(tb testing.TB, opts serveProcOptions) *serveProc {
 		tb.Fatalf("listening line without addresses: %v", listening)
 	}
 	p.URL = "http://" + httpAddr
+	if opts.TLS != nil {
+		p.URL = "https://" + httpAddr
+	}
 	p.WaitReady(opts.ReadyTimeout)
 	return p
 }
@@ -362,7 +372,11 @@ func (p *serveProc) WaitLog(timeout time.Duration, what string, match func(logLi
 func (p *serveProc) Conn() *grpc.ClientConn {
 	p.tb.Helper()
 	p.connOnce.Do(func() {
-		p.conn, p.connErr = grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		creds := insecure.NewCredentials()
+		if p.tls != nil {
+			creds = credentials.NewTLS(p.tls)
+		}
+		p.conn, p.connErr = grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(creds))
 	})
 	if p.connErr != nil {
 		p.tb.Fatalf("grpc client: %v", p.connErr)
