@@ -48,10 +48,11 @@ const (
 )
 
 // grpcVerbs is the verb of every gRPC method of prescale's service and of
-// KEDA's external scaler. KEDA's calls register or refresh a target from
-// the ScaledObject's metadata, so they create. The health and reflection
-// services are open to all (probes call them); any other method is
-// refused.
+// KEDA's external scaler. A KEDA call is a create when the ScaledObject's
+// metadata defines a target (it registers or refreshes it), and a get when
+// the metadata names one ("target"): kedaVerb decides from the request.
+// The health and reflection services are open to all (probes call them);
+// any other method is refused.
 var grpcVerbs = map[string]string{
 	prescalev1.PrescaleService_ListTargets_FullMethodName:       VerbList,
 	prescalev1.PrescaleService_GetTarget_FullMethodName:         VerbGet,
@@ -172,10 +173,10 @@ func (a *Auth) admit(ctx context.Context, h http.Header, tlsState *tls.Connectio
 	} else if h.Get("Authorization") != "" || tlsState != nil && len(tlsState.PeerCertificates) > 0 {
 		return c, status.Error(codes.Unauthenticated, "this server cannot check credentials: it runs without a Kubernetes API (--auth.kubeconfig) and without --tls.client-ca-file; remove them, or start it with a way to check them")
 	}
+	if isRead(verb) && a.o.AnonymousReads {
+		return c, nil // anyone may read; credentials given must still be valid
+	}
 	if c.User == nil {
-		if isRead(verb) && a.o.AnonymousReads {
-			return c, nil
-		}
 		return c, a.needIdentity(verb)
 	}
 	attrs := authorizer.AttributesRecord{
@@ -289,30 +290,64 @@ func (a *Auth) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnarySe
 	return h(ctx, req)
 }
 
-// StreamInterceptor admits each streaming gRPC call by its method.
+// StreamInterceptor admits each streaming gRPC call by its method and its
+// request: the first message received, which a server-streaming handler
+// reads before anything else. Nothing is served before it is admitted.
 func (a *Auth) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	ctx, err := a.admitGRPC(ss.Context(), info.FullMethod, nil)
-	if err != nil {
+	if isOpen(info.FullMethod) {
+		return h(srv, ss)
+	}
+	return h(srv, &admittingStream{ServerStream: ss, a: a, method: info.FullMethod, ctx: ss.Context()})
+}
+
+// admittingStream admits its call when its first message arrives, and
+// then carries the Caller in its context.
+type admittingStream struct {
+	grpc.ServerStream
+	a        *Auth
+	method   string
+	ctx      context.Context
+	admitted bool
+}
+
+func (s *admittingStream) Context() context.Context { return s.ctx }
+
+func (s *admittingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return h(srv, &callerStream{ServerStream: ss, ctx: ctx})
+	if !s.admitted {
+		ctx, err := s.a.admitGRPC(s.ServerStream.Context(), s.method, m)
+		if err != nil {
+			return err
+		}
+		s.ctx, s.admitted = ctx, true
+	}
+	return nil
 }
 
-// callerStream is a stream whose context carries the Caller.
-type callerStream struct {
-	grpc.ServerStream
-	ctx context.Context
+func (s *admittingStream) SendMsg(m any) error {
+	if !s.admitted {
+		return status.Error(codes.PermissionDenied, "nothing is sent before the request is admitted")
+	}
+	return s.ServerStream.SendMsg(m)
 }
 
-func (s *callerStream) Context() context.Context { return s.ctx }
+// isOpen reports a method of the services anyone may call.
+func isOpen(method string) bool {
+	for _, open := range openServices {
+		if strings.HasPrefix(method, open) {
+			return true
+		}
+	}
+	return false
+}
 
 // admitGRPC admits a gRPC call from its metadata ("authorization") and
 // its connection's TLS state.
 func (a *Auth) admitGRPC(ctx context.Context, method string, req any) (context.Context, error) {
-	for _, open := range openServices {
-		if strings.HasPrefix(method, open) {
-			return ctx, nil
-		}
+	if isOpen(method) {
+		return ctx, nil
 	}
 	verb, ok := grpcVerbs[method]
 	if !ok {
@@ -330,12 +365,12 @@ func (a *Auth) admitGRPC(ctx context.Context, method string, req any) (context.C
 			tlsState = &info.State
 		}
 	}
-	via := "grpc"
-	if strings.HasPrefix(method, "/externalscaler.") {
-		via = "keda"
-	}
-	name := ""
+	via, name := "grpc", ""
 	switch r := req.(type) {
+	case *externalscaler.ScaledObjectRef:
+		via, verb, name = kedaVerb(r)
+	case *externalscaler.GetMetricsRequest:
+		via, verb, name = kedaVerb(r.GetScaledObjectRef())
 	case *prescalev1.UpdateTargetRequest:
 		name = r.GetTarget().GetName()
 	case interface{ GetName() string }:
@@ -346,6 +381,16 @@ func (a *Auth) admitGRPC(ctx context.Context, method string, req any) (context.C
 		return ctx, err
 	}
 	return context.WithValue(ctx, callerKey{}, c), nil
+}
+
+// kedaVerb is the verb of a KEDA call on ref, and the target it names: a
+// get of the target its metadata names ("target"), or a create of the one
+// it defines.
+func kedaVerb(ref *externalscaler.ScaledObjectRef) (via, verb, name string) {
+	if name, ok := ref.GetScalerMetadata()["target"]; ok {
+		return "keda", VerbGet, name
+	}
+	return "keda", VerbCreate, ""
 }
 
 // auditLog logs a write that succeeded: who made it, over what, what it

@@ -247,6 +247,7 @@ func TestAuthREST(t *testing.T) {
 		{"anonymous delete", "DELETE", "/v1/targets/batch", "", "", nil, 401, "needs an identity"},
 		{"unknown token", "POST", "/v1/targets", "nope", newTargetJSON, nil, 401, "credentials were refused"},
 		{"unknown token, even to read", "GET", "/v1/targets", "nope", "", nil, 401, "credentials were refused"},
+		{"reader without RBAC reads", "GET", "/v1/targets/web", "dave-token", "", nil, 200, `"web"`},
 		{"reader creates", "POST", "/v1/targets", "bob-token", newTargetJSON, nil, 403, `user "bob" may not create targets.prescale.io: no RBAC rule allows it`},
 		{"reader deletes", "DELETE", "/v1/targets/batch", "bob-token", "", nil, 403, `may not delete targets.prescale.io "batch"`},
 		{"authorizer down", "POST", "/v1/targets", "dave-token", newTargetJSON, nil, 503, "could not be checked"},
@@ -350,10 +351,20 @@ func TestAuthGRPC(t *testing.T) {
 		t.Errorf("carol's DeleteTarget with her client certificate: %v", err)
 	}
 
-	// KEDA's calls register targets: they need an identity.
-	ref := &externalscaler.ScaledObjectRef{Name: "web", Namespace: "default", ScalerMetadata: map[string]string{"target": "web"}}
+	// A KEDA call naming a target reads; one defining a target registers
+	// it, and needs an identity.
+	named := &externalscaler.ScaledObjectRef{Name: "web", Namespace: "default", ScalerMetadata: map[string]string{"target": "web"}}
+	if _, err := externalscaler.NewExternalScalerClient(f.conn(t)).GetMetricSpec(ctx, named); err != nil {
+		t.Errorf("anonymous KEDA GetMetricSpec naming a target: %v", err)
+	}
+	ref := &externalscaler.ScaledObjectRef{Name: "web", Namespace: "default", ScalerMetadata: map[string]string{"query": "up", "capacityPerReplica": "10", "leadTime": "1m"}}
 	_, err = externalscaler.NewExternalScalerClient(f.conn(t)).GetMetricSpec(ctx, ref)
-	wantCode("anonymous KEDA GetMetricSpec", err, codes.Unauthenticated, "needs an identity")
+	wantCode("anonymous KEDA GetMetricSpec defining a target", err, codes.Unauthenticated, "needs an identity")
+	stream, err := externalscaler.NewExternalScalerClient(f.conn(t)).StreamIsActive(ctx, ref)
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	wantCode("anonymous KEDA StreamIsActive defining a target", err, codes.Unauthenticated, "needs an identity")
 	if _, err := externalscaler.NewExternalScalerClient(f.conn(t, carol)).GetMetricSpec(ctx, ref); err != nil {
 		t.Errorf("carol's KEDA GetMetricSpec: %v", err)
 	}
@@ -365,8 +376,9 @@ func TestAuthGRPC(t *testing.T) {
 		t.Errorf("anonymous health check: %v", err)
 	}
 	a := f.log.audits(t)
-	if len(a) != 2 || a[0]["user"] != "alice" || a[0]["via"] != "grpc" || a[1]["user"] != "carol" || a[1]["action"] != "delete" {
-		t.Errorf("audit lines %v, want alice's create and carol's delete over grpc", a)
+	if len(a) != 3 || a[0]["user"] != "alice" || a[0]["via"] != "grpc" || a[1]["user"] != "carol" || a[1]["action"] != "delete" ||
+		a[2]["user"] != "carol" || a[2]["via"] != "keda" || a[2]["action"] != "create" || a[2]["target"] != "default-web" {
+		t.Errorf("audit lines %v, want alice's create and carol's delete over grpc, and carol's registration over keda", a)
 	}
 }
 

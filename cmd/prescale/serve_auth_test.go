@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -38,7 +41,9 @@ func TestServeAuth(t *testing.T) {
 	if l := p.FindLog(func(l logLine) bool { return l.Msg() == "listening" }); l["tls"] != true || l["auth"] != "kubernetes" {
 		t.Errorf("listening line %v, want tls=true auth=kubernetes", l)
 	}
-	if p.FindLog(func(l logLine) bool { return strings.Contains(l.Msg(), "every client certificate of --tls.client-ca-file may do everything") }) == nil {
+	if p.FindLog(func(l logLine) bool {
+		return strings.Contains(l.Msg(), "every client certificate of --tls.client-ca-file may do everything")
+	}) == nil {
 		t.Errorf("no warning that certificates are allowed everything without a Kubernetes API:\n%s", p.LogTail())
 	}
 
@@ -73,15 +78,48 @@ func TestServeAuth(t *testing.T) {
 	if _, err := prescalev1.NewPrescaleServiceClient(cc).DeleteTarget(rpcContext(t), &prescalev1.DeleteTargetRequest{Name: "alice-target"}); err != nil {
 		t.Errorf("alice's gRPC DeleteTarget: %v", err)
 	}
+
+	// KEDA's external scaler with its documented TLS options: caCert,
+	// tlsClientCert and tlsClientKey are PEM texts, made into a client
+	// configuration as KEDA's util.NewTLSConfig does.
+	named := &externalscaler.ScaledObjectRef{Name: "web", Namespace: "shop", ScalerMetadata: map[string]string{"target": "demo"}}
+	if _, err := externalscaler.NewExternalScalerClient(p.Conn()).GetMetricSpec(rpcContext(t), named); err != nil {
+		t.Errorf("KEDA's GetMetricSpec naming a target, without a client certificate (a read): %v", err)
+	}
+	ref := &externalscaler.ScaledObjectRef{Name: "web", Namespace: "shop", ScalerMetadata: map[string]string{"query": "up", "capacityPerReplica": "10", "leadTime": "1m"}}
+	if _, err := externalscaler.NewExternalScalerClient(p.Conn()).GetMetricSpec(rpcContext(t), ref); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("KEDA's GetMetricSpec defining a target, without a client certificate: %v, want Unauthenticated", err)
+	}
+	kedaCert := ca.ClientCert(t, "keda-operator")
+	kedaCertFile, kedaKeyFile := apitest.WriteCert(t, dir, "keda", kedaCert)
+	caPEM, _ := os.ReadFile(ca.File)
+	certPEM, _ := os.ReadFile(kedaCertFile)
+	keyPEM, _ := os.ReadFile(kedaKeyFile)
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	kedaConn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kedaConn.Close()
+	if _, err := externalscaler.NewExternalScalerClient(kedaConn).GetMetricSpec(rpcContext(t), ref); err != nil {
+		t.Errorf("KEDA's GetMetricSpec with its client certificate: %v", err)
+	}
+
 	var audits []logLine
 	for _, l := range p.LogLines() {
 		if l.Msg() == "audit" {
 			audits = append(audits, l)
 		}
 	}
-	if len(audits) != 2 || audits[0]["user"] != "alice" || audits[0]["action"] != "create" || audits[0]["via"] != "rest" ||
-		audits[1]["action"] != "delete" || audits[1]["via"] != "grpc" || !strings.Contains(audits[1]["before"].(string), `"alice-target"`) {
-		t.Errorf("audit lines %v, want alice's create over rest and delete over grpc", audits)
+	if len(audits) != 3 || audits[0]["user"] != "alice" || audits[0]["action"] != "create" || audits[0]["via"] != "rest" ||
+		audits[1]["action"] != "delete" || audits[1]["via"] != "grpc" || !strings.Contains(audits[1]["before"].(string), `"alice-target"`) ||
+		audits[2]["user"] != "keda-operator" || audits[2]["via"] != "keda" || audits[2]["target"] != "shop-web" {
+		t.Errorf("audit lines %v, want alice's create over rest and delete over grpc, and keda-operator's registration", audits)
 	}
 
 	// A renewed certificate is served without a restart.

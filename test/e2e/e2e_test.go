@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -313,6 +315,9 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		"--lister-kubeconfig=" + c.PrescaleConfig,
 		"--authentication-kubeconfig=" + c.PrescaleConfig,
 		"--authorization-kubeconfig=" + c.PrescaleConfig,
+		// REST and gRPC ask the same kube-apiserver who the caller is
+		// (TokenReview) and what it may do (SubjectAccessReview).
+		"--auth.kubeconfig=" + c.PrescaleConfig,
 	}
 	psLog := filepath.Join(psDir, "prescale.log")
 	t0 = time.Now()
@@ -555,8 +560,71 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			}
 		}
 	})
+	t.Run("writes need an identity and RBAC", func(t *testing.T) {
+		writesNeedRBAC(t, c, current.Load())
+	})
 	if n := writeErrs.Load(); n > 0 {
 		t.Errorf("%d remote writes failed", n)
+	}
+}
+
+// writesNeedRBAC creates a target through prescale's REST API: refused
+// without a token (401), refused with a ServiceAccount's token until RBAC
+// allows it (403), accepted once a ClusterRole on targets.prescale.io is
+// bound to the ServiceAccount. The token is checked by kube-apiserver
+// (TokenReview) and so is the permission (SubjectAccessReview).
+func writesNeedRBAC(t *testing.T, c *cluster, ps *prescale) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := []byte(`{"name":"e2e-api","query":"vector(1)","capacityPerReplica":1,"leadTime":"1m","step":"15s","history":"1h"}`)
+	if code, body, err := ps.Do(ctx, http.MethodPost, "/v1/targets", "", spec); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("POST without a token: %d %s %v, want 401", code, body, err)
+	}
+	const sa = "e2e-writer"
+	if _, err := c.Admin.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expiry := int64(600)
+	tr, err := c.Admin.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := tr.Status.Token
+	user := "system:serviceaccount:" + namespace + ":" + sa
+	if code, body, err := ps.Do(ctx, http.MethodPost, "/v1/targets", token, spec); err != nil || code != http.StatusForbidden || !strings.Contains(body, user) {
+		t.Fatalf("POST with %s's token and no RBAC: %d %s %v, want 403 naming the user", user, code, body, err)
+	}
+	if _, err := c.Admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "prescale-e2e-writer"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"prescale.io"}, Resources: []string{"targets"}, Verbs: []string{"create", "delete"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "prescale-e2e-writer"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "prescale-e2e-writer"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: namespace}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// prescale remembers a denial for 10s, as Kubernetes' delegating
+	// authorizer does.
+	t0 := time.Now()
+	for {
+		code, body, err := ps.Do(ctx, http.MethodPost, "/v1/targets", token, spec)
+		if err == nil && code == http.StatusOK {
+			break
+		}
+		if ctx.Err() != nil || time.Since(t0) > time.Minute {
+			t.Fatalf("POST with %s's token after the ClusterRoleBinding: %d %s %v, want 200 within a minute", user, code, body, err)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("POST allowed %v after the ClusterRoleBinding", time.Since(t0).Round(time.Second))
+	if code, body, err := ps.Do(ctx, http.MethodDelete, "/v1/targets/e2e-api", token, nil); err != nil || code != http.StatusOK {
+		t.Errorf("DELETE with %s's token: %d %s %v, want 200", user, code, body, err)
 	}
 }
 
