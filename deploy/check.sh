@@ -65,8 +65,8 @@ def by_kind(docs):
     return objs
 
 base = by_kind(load(f"{out}/base.yaml"))
-want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 2, "RoleBinding": 1,
-        "ConfigMap": 1, "Service": 1, "Deployment": 1, "APIService": 1}
+want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 2, "RoleBinding": 1,
+        "ConfigMap": 1, "Service": 1, "Deployment": 1, "APIService": 1, "NetworkPolicy": 1}
 check({k: len(v) for k, v in base.items()} == want, f"base: objects {sorted(base)} are not {sorted(want)}")
 
 dep, svc, cm, sa = base["Deployment"][0], base["Service"][0], base["ConfigMap"][0], base["ServiceAccount"][0]
@@ -129,6 +129,7 @@ targets = {t["name"]: t for t in yaml.safe_load(cm["data"].get(key, "targets: []
 check(targets, "base: the ConfigMap declares no target")
 
 # RBAC and APIService name what exists.
+roles = {r["metadata"]["name"]: r for r in base["ClusterRole"]}
 for b in base["ClusterRoleBinding"] + base["RoleBinding"]:
     for s in b["subjects"]:
         if s["name"] == "horizontal-pod-autoscaler":
@@ -136,7 +137,7 @@ for b in base["ClusterRoleBinding"] + base["RoleBinding"]:
         else:
             check((s["name"], s["namespace"]) == (sa["metadata"]["name"], ns), f"base: {b['metadata']['name']} binds an unknown subject {s}")
     if b["roleRef"]["name"].startswith("prescale:"):
-        check(b["roleRef"]["name"] == base["ClusterRole"][0]["metadata"]["name"], f"base: {b['metadata']['name']} refers to a missing role")
+        check(b["roleRef"]["name"] in roles, f"base: {b['metadata']['name']} refers to a missing role")
 check(dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"], "base: the pods do not run as the ServiceAccount")
 api = base["APIService"][0]
 ref = api["spec"]["service"]
@@ -144,12 +145,25 @@ check((ref["name"], ref["namespace"]) == (svc["metadata"]["name"], ns), "base: t
 check(ref.get("port", 443) in [p["port"] for p in svc["spec"]["ports"] if p["targetPort"] == "https"],
       "base: the APIService's port is not the Service's https port")
 check(api["metadata"]["name"] == f"{api['spec']['version']}.{api['spec']['group']}", "base: the APIService's name is not version.group")
-metrics = set(base["ClusterRole"][0]["rules"][0]["resources"])
+metrics = set(roles["prescale:external-metrics-reader"]["rules"][0]["resources"])
 check(metrics == {"prescale_recommended_replicas", "prescale_forecast_load"}, "base: the reader role does not name prescale's two metrics")
 
 # The keda overlay leaves the APIService and its RBAC out and turns the API off.
 keda = by_kind(load(f"{out}/overlays-keda.yaml"))
-check(not {"APIService", "ClusterRole", "ClusterRoleBinding", "RoleBinding"} & set(keda), "overlays/keda: still has the external metrics objects")
+check(not {"APIService", "RoleBinding"} & set(keda), "overlays/keda: still has the external metrics objects")
+check({r["metadata"]["name"] for r in keda["ClusterRole"]} == {"prescale:targets-editor", "prescale:targets-viewer"},
+      "overlays/keda: the ClusterRoles are not exactly the targets' editor and viewer")
+check([b["roleRef"]["name"] for b in keda["ClusterRoleBinding"]] == ["system:auth-delegator"],
+      "overlays/keda: the only ClusterRoleBinding must be system:auth-delegator (REST and gRPC check identities)")
+
+# The NetworkPolicy selects the pods and names their ports.
+np = base["NetworkPolicy"][0]
+check(all(pod["metadata"]["labels"].get(k) == v for k, v in np["spec"]["podSelector"]["matchLabels"].items()), "base: the NetworkPolicy does not select the pods")
+for rule in np["spec"]["ingress"]:
+    for p in rule["ports"]:
+        check(p["port"] in ports, f"base: the NetworkPolicy names port {p['port']!r}, not a container port")
+check(any(r["ports"] == [{"port": "https"}] and "from" not in r for r in np["spec"]["ingress"]),
+      "base: the NetworkPolicy must let kube-apiserver reach the https port from anywhere")
 def without_external_metrics(args):
     out, skip = [], 0
     for a in args:
@@ -191,8 +205,12 @@ for path in ("examples/hpa.yaml", "examples/hpa-forecast-load.yaml"):
             if t and m["external"]["metric"]["name"] == "prescale_forecast_load":
                 check(float(m["external"]["target"]["averageValue"]) == float(t["capacityPerReplica"]),
                       f"{path}: averageValue is not the target's capacityPerReplica")
-for so in load("examples/keda-scaledobject.yaml"):
+kedaDocs = load("examples/keda-scaledobject.yaml")
+auths = {d["metadata"]["name"] for d in kedaDocs if d["kind"] == "TriggerAuthentication"}
+for so in (d for d in kedaDocs if d["kind"] == "ScaledObject"):
     for tr in so["spec"]["triggers"]:
+        if "authenticationRef" in tr:
+            check(tr["authenticationRef"]["name"] in auths, f"keda-scaledobject.yaml: {so['metadata']['name']}: no TriggerAuthentication {tr['authenticationRef']['name']}")
         md = tr["metadata"]
         check(md["scalerAddress"] == f"{svc['metadata']['name']}.{ns}.svc:{ports['grpc']}", f"keda-scaledobject.yaml: scalerAddress {md['scalerAddress']}")
         check(all(isinstance(v, str) for v in md.values()), f"keda-scaledobject.yaml: {so['metadata']['name']}: metadata values must be strings")
