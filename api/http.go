@@ -38,9 +38,10 @@ type HTTPOptions struct {
 
 // NewHTTPHandler serves the REST API under /v1/ (grpc-gateway, calling srv
 // in process), the OpenAPI document on /openapi.json, /metrics, /healthz
-// (the process is up), /readyz (the backend is ready) and a read-only page
-// of the targets on /. With opts.Auth, the REST API and the page admit
-// each request by its identity.
+// (the process is up), /readyz (the backend is ready: it has restored its
+// targets and can answer for them; fits still to come are on /metrics and
+// in each target's status) and a read-only page of the targets on /. With
+// opts.Auth, the REST API and the page admit each request by its identity.
 func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.Handler, error) {
 	var o HTTPOptions
 	if opts != nil {
@@ -85,7 +86,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !srv.b.Ready() {
-			http.Error(w, "not ready: restoring snapshots or fitting the first models", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: restoring the targets and their snapshots", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))

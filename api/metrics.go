@@ -43,6 +43,11 @@ type Metrics struct {
 	modelInfo        *prometheus.Desc
 	modelGeneration  *prometheus.Desc
 	lastFitTimestamp *prometheus.Desc
+
+	// Across targets: the fits still to come.
+	awaitingFirstFit *prometheus.Desc
+	fitBacklog       *prometheus.Desc
+	fitBacklogOldest *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Metrics)(nil)
@@ -102,6 +107,13 @@ func NewMetricsCollector(b Backend, opts *MetricsOptions) (*Metrics, error) {
 			"The generation of the target's fitted model: how many fits it has had."),
 		lastFitTimestamp: desc("prescale_last_fit_timestamp_seconds",
 			"Unix time of the target's last model fit."),
+
+		awaitingFirstFit: prometheus.NewDesc("prescale_targets_awaiting_first_fit",
+			"Targets with no model yet: no fit has succeeded and no snapshot was restored. They answer reactively once they have data.", nil, nil),
+		fitBacklog: prometheus.NewDesc("prescale_fit_backlog_targets",
+			"Targets whose fit is due and has not started (waiting for a worker).", nil, nil),
+		fitBacklogOldest: prometheus.NewDesc("prescale_fit_backlog_oldest_seconds",
+			"How long the longest-waiting due fit has waited for a worker; 0 when none waits.", nil, nil),
 	}
 	if opts != nil && opts.Now != nil {
 		m.now = opts.Now
@@ -115,17 +127,31 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		m.targetInfo, m.recommended, m.recommendStale, m.forecastLoad, m.observedLoad, m.dataStaleness,
 		m.wape, m.bias, m.coverage, m.scoredPoints, m.fitDuration, m.fitErrors, m.fetchErrors,
 		m.modelInfo, m.modelGeneration, m.lastFitTimestamp,
+		m.awaitingFirstFit, m.fitBacklog, m.fitBacklogOldest,
 	} {
 		ch <- d
 	}
 }
 
-// Collect reads every target's status and sends its metrics.
+// Collect reads every target's status and sends its metrics, and those
+// of the fits still to come.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	now := m.now()
+	var unfitted, backlog int
+	var oldest time.Duration
 	for _, st := range m.b.List() {
 		m.collect(ch, &st, now)
+		if st.ModelKind == "" {
+			unfitted++
+		}
+		if !st.FitDueSince.IsZero() {
+			backlog++
+			oldest = max(oldest, now.Sub(st.FitDueSince))
+		}
 	}
+	ch <- prometheus.MustNewConstMetric(m.awaitingFirstFit, prometheus.GaugeValue, float64(unfitted))
+	ch <- prometheus.MustNewConstMetric(m.fitBacklog, prometheus.GaugeValue, float64(backlog))
+	ch <- prometheus.MustNewConstMetric(m.fitBacklogOldest, prometheus.GaugeValue, oldest.Seconds())
 }
 
 func (m *Metrics) collect(ch chan<- prometheus.Metric, st *registry.TargetStatus, now time.Time) {

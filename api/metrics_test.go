@@ -48,6 +48,7 @@ func metricsBackend() *apitest.Backend {
 
 	fresh := registry.TargetStatus{Target: models.DefaultTarget(), Origin: registry.OriginKEDA}
 	fresh.Target.Name = "fresh"
+	fresh.FitDueSince = scrapeTime.Add(-45 * time.Second) // waits for its first fit
 	b.Put(fresh)
 
 	odd := registry.TargetStatus{Target: models.DefaultTarget(), Origin: registry.OriginAPI}
@@ -64,6 +65,7 @@ func metricsBackend() *apitest.Backend {
 	odd.FitError = "forecast: series too short"
 	odd.FitErrors = 5
 	odd.FittedAt = time.Time{}
+	odd.FitDueSince = scrapeTime.Add(-10 * time.Second) // its retry waits
 	b.Put(odd)
 	return b
 }
@@ -78,6 +80,12 @@ prescale_data_staleness_seconds{target="odd"} 0
 prescale_fetch_errors_total{target="checkout"} 2
 prescale_fetch_errors_total{target="fresh"} 0
 prescale_fetch_errors_total{target="odd"} 0
+# HELP prescale_fit_backlog_oldest_seconds How long the longest-waiting due fit has waited for a worker; 0 when none waits.
+# TYPE prescale_fit_backlog_oldest_seconds gauge
+prescale_fit_backlog_oldest_seconds 45
+# HELP prescale_fit_backlog_targets Targets whose fit is due and has not started (waiting for a worker).
+# TYPE prescale_fit_backlog_targets gauge
+prescale_fit_backlog_targets 2
 # HELP prescale_fit_duration_seconds How long the target's last model fit took.
 # TYPE prescale_fit_duration_seconds gauge
 prescale_fit_duration_seconds{target="checkout"} 1.5
@@ -130,6 +138,21 @@ prescale_recommended_replicas{target="odd"} 4
 prescale_target_info{origin="api",target="odd"} 1
 prescale_target_info{origin="config",target="checkout"} 1
 prescale_target_info{origin="keda",target="fresh"} 1
+# HELP prescale_targets_awaiting_first_fit Targets with no model yet: no fit has succeeded and no snapshot was restored. They answer reactively once they have data.
+# TYPE prescale_targets_awaiting_first_fit gauge
+prescale_targets_awaiting_first_fit 2
+`
+
+// noTargets is the exposition with no target.
+const noTargets = `# HELP prescale_fit_backlog_oldest_seconds How long the longest-waiting due fit has waited for a worker; 0 when none waits.
+# TYPE prescale_fit_backlog_oldest_seconds gauge
+prescale_fit_backlog_oldest_seconds 0
+# HELP prescale_fit_backlog_targets Targets whose fit is due and has not started (waiting for a worker).
+# TYPE prescale_fit_backlog_targets gauge
+prescale_fit_backlog_targets 0
+# HELP prescale_targets_awaiting_first_fit Targets with no model yet: no fit has succeeded and no snapshot was restored. They answer reactively once they have data.
+# TYPE prescale_targets_awaiting_first_fit gauge
+prescale_targets_awaiting_first_fit 0
 `
 
 // newMetrics registers the collector of b, with the test's clock, on a
@@ -208,8 +231,9 @@ func TestNewMetrics(t *testing.T) {
 func TestMetricsLive(t *testing.T) {
 	b := apitest.NewBackend()
 	reg := newMetrics(t, b)
-	if got, _ := scrape(t, reg); got != "" {
-		t.Fatalf("with no targets:\n%s\nwant nothing", got)
+	// With no targets: no target's series, and no fit to come.
+	if got, _ := scrape(t, reg); got != noTargets {
+		t.Fatalf("with no targets:\n%s\nwant:\n%s", got, noTargets)
 	}
 
 	// Targets and their state change between scrapes.

@@ -270,6 +270,12 @@ func grpcStatus(ctx context.Context, log *slog.Logger, op, name string, err erro
 		return status.Errorf(codes.FailedPrecondition, "target %q is declared in the config file (or is the demo); change it there", name)
 	case errors.Is(err, registry.ErrNotReady):
 		return status.Errorf(codes.Unavailable, "target %q has no data yet; retry shortly", name)
+	case errors.Is(err, registry.ErrTooMany):
+		var lim *registry.LimitError
+		if errors.As(err, &lim) {
+			return status.Errorf(codes.ResourceExhausted, "target %q not created: prescale serves at most %d targets (--max-targets); delete one first", name, lim.Limit)
+		}
+		return status.Errorf(codes.ResourceExhausted, "target %q not created: prescale serves its maximum of targets (--max-targets); delete one first", name)
 	case errors.Is(err, models.ErrConfig), errors.Is(err, forecast.ErrBadOptions):
 		return invalid(fieldViolations(err))
 	case errors.Is(err, context.Canceled):

@@ -73,6 +73,9 @@ func (tl *Timeline) NextRefit() time.Time {
 // Due reports whether a fit is due at now.
 func (tl *Timeline) Due(now time.Time) bool { return !tl.fitting && !now.Before(tl.next) }
 
+// Fitting reports whether a fit has begun and not ended.
+func (tl *Timeline) Fitting() bool { return tl.fitting }
+
 // Failing reports whether the last fit failed (its retries back off).
 func (tl *Timeline) Failing() bool { return tl.failures > 0 }
 

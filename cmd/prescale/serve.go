@@ -72,6 +72,7 @@ type serveOptions struct {
 	httpAddr      string
 	grpcAddr      string
 	workers       int
+	maxTargets    int
 	staleAfter    time.Duration
 	snapshotEvery time.Duration
 	logLevel      string
@@ -121,10 +122,11 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	fs.StringVar(&o.promURL, "prometheus.url", "", "Prometheus server the targets' queries run on (e.g. http://prometheus:9090)")
 	durationVar(fs, &o.promTimeout, "prometheus.timeout", 0, "timeout of one Prometheus request, a `duration` (default 2m)")
 	fs.StringVar(&o.promHTTP, "prometheus.http-config", "", "a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)")
-	fs.StringVar(&o.dataDir, "data-dir", "", "directory of model snapshots, so a restart serves at once (default: none, a restart refits from scratch)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory of model snapshots, so a restart serves at once, and of the targets created through the API or by KEDA, written before each change is acknowledged (default: none, a restart refits from scratch and forgets those targets)")
 	fs.StringVar(&o.httpAddr, "http.addr", ":8080", "listen address of REST (/v1/), OpenAPI (/openapi.json), /metrics, /healthz, /readyz and the status page")
 	fs.StringVar(&o.grpcAddr, "grpc.addr", ":9000", "listen address of the gRPC API and the KEDA external scaler")
 	fs.IntVar(&o.workers, "workers", 2, "models fitted at the same time")
+	fs.IntVar(&o.maxTargets, "max-targets", 1000, "targets served at most: a create beyond it (REST, gRPC, KEDA) is refused with 429 / ResourceExhausted, a --config declaring more is invalid")
 	durationVar(fs, &o.staleAfter, "stale-after", 0, "data older than this `duration` is stale and the last good recommendation is held (default: two steps plus 30s)")
 	durationVar(fs, &o.snapshotEvery, "snapshot.interval", 5*time.Minute, "`duration` between saves of each target's state between fits, with --data-dir")
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug|info|warn|error")
@@ -145,6 +147,8 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	switch {
 	case o.workers < 1:
 		return nil, nil, nil, fmt.Errorf("%w: --workers %d: want at least 1", errUsage, o.workers)
+	case o.maxTargets < 1:
+		return nil, nil, nil, fmt.Errorf("%w: --max-targets %d: want at least 1", errUsage, o.maxTargets)
 	case o.staleAfter < 0, o.snapshotEvery <= 0, o.watchInterval < 0:
 		return nil, nil, nil, fmt.Errorf("%w: --stale-after, --snapshot.interval and --config.watch-interval must not be negative", errUsage)
 	case o.config != "" && o.promURL == "":
@@ -204,6 +208,7 @@ func newServeRegistry(log *slog.Logger, o *serveOptions, src registry.Source) (*
 		Store:            store,
 		Logger:           log,
 		Workers:          o.workers,
+		MaxTargets:       o.maxTargets,
 		StaleAfter:       o.staleAfter,
 		SnapshotInterval: o.snapshotEvery,
 	})

@@ -39,6 +39,7 @@ const (
 // requests per second and the number of failed requests.
 func BenchmarkServeLatency(b *testing.B) {
 	p := startServe(b, serveProcOptions{Plain: true})
+	p.WaitModels(60 * time.Second)
 	waitFresh(b, p, "demo", 30*time.Second)
 
 	b.Run("rest", func(b *testing.B) {

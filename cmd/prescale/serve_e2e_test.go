@@ -76,6 +76,7 @@ func TestServeEndToEnd(t *testing.T) {
 	p := startServe(t, serveProcOptions{Args: []string{
 		"--config", config, "--prometheus.url", srv.URL, "--data-dir", snapshots, "--auth=none",
 	}})
+	p.WaitModels(60 * time.Second)
 	waitFresh(t, p, name, 30*time.Second)
 
 	client := prescalev1.NewPrescaleServiceClient(p.Conn())
@@ -450,6 +451,7 @@ func TestServeDemo(t *testing.T) {
 		t.Skip("short mode: starts prescale")
 	}
 	p := startServe(t, serveProcOptions{})
+	p.WaitModels(60 * time.Second)
 	if l := p.FindLog(func(l logLine) bool { return strings.Contains(l.Msg(), "DEMO") }); l == nil {
 		t.Errorf("the log does not say DEMO:\n%s", p.LogTail())
 	}

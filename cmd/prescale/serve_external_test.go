@@ -153,6 +153,7 @@ func TestServeExternalMetrics(t *testing.T) {
 		"--authentication-kubeconfig", kubeconfig,
 		"--authorization-kubeconfig", kubeconfig,
 	}})
+	p.WaitModels(60 * time.Second)
 
 	listening := p.FindLog(func(l logLine) bool { return l.Msg() == "listening" })
 	addr, _ := listening["external_metrics"].(string)

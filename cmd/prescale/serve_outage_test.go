@@ -50,6 +50,7 @@ func TestServeOutageHoldsRecommendation(t *testing.T) {
 	p := startServe(t, serveProcOptions{Args: []string{
 		"--config", config, "--prometheus.url", srv.URL, "--stale-after", staleAfter.String(), "--auth=none",
 	}})
+	p.WaitModels(60 * time.Second)
 	last := waitFresh(t, p, name, 30*time.Second)
 	feed.Stop()
 	if err := feed.Err(); err != nil {

@@ -24,6 +24,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 )
 
 // The serve tests run the real binary as a subprocess, the way it is
@@ -114,7 +116,8 @@ type serveProc struct {
 }
 
 // startServe starts `prescale serve` and returns once it listens and
-// /readyz answers 200. It must be called from the test's goroutine.
+// /readyz answers 200: its targets are restored, not necessarily fitted
+// (WaitModels). It must be called from the test's goroutine.
 func startServe(tb testing.TB, opts serveProcOptions) *serveProc {
 	tb.Helper()
 	build := raceBinary
@@ -202,6 +205,42 @@ func (p *serveProc) WaitReady(timeout time.Duration) {
 		}
 		if time.Now().After(deadline) {
 			p.tb.Fatalf("prescale not ready after %v: %s\n%s", timeout, last, p.LogTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitModels polls GET /v1/targets until every target has a fitted (or
+// restored) model, and fails the test if the process exits or timeout
+// passes first. /readyz answers once the targets are restored, before
+// their first fits: a test that needs models waits for them here.
+func (p *serveProc) WaitModels(timeout time.Duration) {
+	p.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	var waiting []string
+	for {
+		code, body := p.Get("/v1/targets")
+		waiting = waiting[:0]
+		if code == http.StatusOK {
+			var list prescalev1.ListTargetsResponse
+			decodeProto(p.tb, body, &list)
+			for _, tg := range list.GetTargets() {
+				if tg.GetModel().GetKind() == "" {
+					waiting = append(waiting, tg.GetSpec().GetName())
+				}
+			}
+			if len(waiting) == 0 {
+				p.tb.Logf("prescale has every model after %v", time.Since(p.Started).Round(time.Millisecond))
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			p.tb.Fatalf("prescale exited before its models were fitted: %v\n%s", p.waitErr, p.LogTail())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.tb.Fatalf("prescale has no model for %v after %v (GET /v1/targets: %d)\n%s", waiting, timeout, code, p.LogTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

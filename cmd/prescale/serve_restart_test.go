@@ -74,6 +74,8 @@ func TestServeRestartKill9(t *testing.T) {
 	for i := range kills {
 		p := startServe(t, serveProcOptions{Args: args})
 		readyIn := time.Since(p.Started)
+		p.WaitModels(60 * time.Second)
+		modelsIn := time.Since(p.Started)
 		if planted != nil {
 			checkPlanted(t, p, snapDir, planted)
 		}
@@ -151,8 +153,8 @@ func TestServeRestartKill9(t *testing.T) {
 				t.Errorf("kill %d after %v: load %s: %v (want success, ErrCorrupt or ErrVersion)", i+1, delay, name, err)
 			}
 		}
-		t.Logf("start %d: ready in %v, killed %s of %v; temporary files %v, snapshot generations %v",
-			i+1, readyIn.Round(time.Millisecond), when, delay.Round(time.Millisecond), temps, saved)
+		t.Logf("start %d: ready in %v, every model in %v, killed %s of %v; temporary files %v, snapshot generations %v",
+			i+1, readyIn.Round(time.Millisecond), modelsIn.Round(time.Millisecond), when, delay.Round(time.Millisecond), temps, saved)
 
 		if i+1 == plantAfter {
 			planted = plantBadSnapshots(t, store, snapDir, targets[0], targets[1])

@@ -49,17 +49,39 @@ var (
 	ErrNotReady = errors.New("registry: target has no data yet")
 	// ErrOptions: Options out of range.
 	ErrOptions = errors.New("registry: invalid registry options")
+	// ErrTooMany: Create while Options.MaxTargets targets are served
+	// (a *LimitError says the limit).
+	ErrTooMany = errors.New("registry: too many targets")
 )
+
+// LimitError is a Create refused because the registry serves its
+// Options.MaxTargets targets already. It wraps ErrTooMany.
+type LimitError struct {
+	Name  string // the target refused
+	Limit int    // Options.MaxTargets
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("create %q: %v: at most %d are served", e.Name, ErrTooMany, e.Limit)
+}
+
+func (e *LimitError) Unwrap() error { return ErrTooMany }
 
 // Options configure a Registry. A nil *Options means the
 // defaults.
 type Options struct {
-	// snapshot.Store keeps snapshots; nil keeps none (a restart refits from scratch).
+	// Store keeps the models' snapshots and the specs of the targets
+	// created through the API or by KEDA; nil keeps neither (a restart
+	// refits from scratch, and forgets those targets).
 	Store *snapshot.Store
 	// Logger receives fit, fetch and snapshot events; nil discards them.
 	Logger *slog.Logger
 	// Workers bounds concurrent fits. Default 2.
 	Workers int
+	// MaxTargets bounds the targets served: Create beyond it fails with
+	// ErrTooMany, and SetConfig with more declared targets is a config
+	// error. Every target counts, whatever its origin. Default 1000.
+	MaxTargets int
 	// Fetchers bounds concurrent streaming fetches. Default 4.
 	Fetchers int
 	// Jitter spreads refits: each is scheduled at RefitInterval times a
@@ -87,6 +109,7 @@ type Options struct {
 // Defaults of Options.
 const (
 	defaultWorkers          = 2
+	defaultMaxTargets       = 1000
 	defaultFetchers         = 4
 	defaultJitter           = 0.1
 	defaultSnapshotInterval = 5 * time.Minute
@@ -101,6 +124,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Workers < 0:
 		return fmt.Errorf("%w: workers %d is negative", ErrOptions, o.Workers)
+	case o.MaxTargets < 0:
+		return fmt.Errorf("%w: max targets %d is negative", ErrOptions, o.MaxTargets)
 	case o.Fetchers < 0:
 		return fmt.Errorf("%w: fetchers %d is negative", ErrOptions, o.Fetchers)
 	case !(o.Jitter >= 0 && o.Jitter < 1):
@@ -131,6 +156,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if d.Fetchers == 0 {
 		d.Fetchers = defaultFetchers
+	}
+	if d.MaxTargets == 0 {
+		d.MaxTargets = defaultMaxTargets
 	}
 	if d.Jitter == 0 {
 		d.Jitter = defaultJitter
@@ -183,6 +211,13 @@ type Registry struct {
 	targets map[string]*targetState
 	// configMu makes SetConfig calls one at a time.
 	configMu sync.Mutex
+	// specMu makes the changes to the set of targets and to the specs on
+	// disk one at a time (Create, Update, Delete, SetConfig, restore), so
+	// that each is on disk before it is acknowledged, and the files are
+	// left in the order the changes were acknowledged. Lookups do not take
+	// it: they never wait for a disk. Lock order: configMu, specMu, mu,
+	// then a target's locks.
+	specMu sync.Mutex
 
 	running  atomic.Bool
 	restored atomic.Bool
@@ -210,6 +245,10 @@ type TargetStatus struct {
 	FitError    string
 	FitErrors   uint64
 	NextRefit   time.Time
+	// FitDueSince is when the target's next fit fell due, while it waits
+	// for a worker; zero when no fit is due or one is running. A target
+	// with no ModelKind and a FitDueSince is waiting for its first fit.
+	FitDueSince time.Time
 
 	// The data: the fitted history window, the last point the model has
 	// observed, the latest observed load and its time, the last successful
@@ -301,14 +340,17 @@ func New(src Source, opts *Options) (*Registry, error) {
 // schedule (and after a level shift), snapshots. It saves every target's
 // state before returning.
 //
-// A snapshot is used when its target is declared (by SetConfig or Create,
-// before or after Run starts) with the same query, step, history, seasons
-// and model: the target serves from it at once, catches up on the points
-// since it was saved and is refitted soon after. Targets created through
-// the API or by KEDA are registered again from their snapshots. Snapshots
-// of other targets (a config target no longer declared) are left on disk
-// untouched. Snapshots that cannot be read are logged and their targets
-// fitted anew; no snapshot problem is fatal.
+// Targets created through the API or by KEDA are registered again from
+// their specs (and, in a data directory written before specs existed,
+// from their snapshots). A snapshot is used when its target is declared
+// (by a spec, SetConfig or Create, before or after Run starts) with the
+// same query, step, history, seasons and model: the target serves from it
+// at once, catches up on the points since it was saved and is refitted
+// soon after. Snapshots of other targets (a config target no longer
+// declared, a deleted one) are left on disk untouched. A snapshot that
+// cannot be read is logged and its target fitted anew; a spec that cannot
+// be read is logged as an error and renamed aside (its target is not
+// served); neither is fatal.
 //
 // Run returns nil when ctx is done, after every goroutine it started has
 // ended. It may be called once.
@@ -339,22 +381,13 @@ func (r *Registry) Run(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports whether Run has restored the snapshots and every target
-// has either a model or has completed its first fit attempt.
-func (r *Registry) Ready() bool {
-	if !r.restored.Load() {
-		return false
-	}
-	for _, s := range r.states() {
-		s.mu.Lock()
-		ok := s.fitted != nil || s.fitAttempted
-		s.mu.Unlock()
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
+// Ready reports whether Run has restored the specs and snapshots: from
+// then on every target is registered and answers as well as it can (a
+// target whose first fit has not finished answers ErrNotReady, or
+// reactively once it has data). The fits still to come are in each
+// target's status (FitDueSince, ModelKind) and the API's metrics, not
+// here: a restart with many targets is ready at once.
+func (r *Registry) Ready() bool { return r.restored.Load() }
 
 // SetConfig makes the config-declared targets exactly targets: new ones
 // are added, removed ones deleted, changed ones updated. A target whose
@@ -362,13 +395,19 @@ func (r *Registry) Ready() bool {
 // model.
 //
 // Every target is validated first; if any is invalid (or two share a
-// name) nothing changes and the error joins the problems, wrapping
-// models.ErrConfig. A declared target takes over a target of the same name
-// created through the API. The snapshots of removed targets stay on disk,
-// as at a restart, so that a target removed by mistake and declared again
-// is not refitted from scratch.
+// name, or there are more than Options.MaxTargets) nothing changes and the
+// error joins the problems, wrapping models.ErrConfig. A declared target
+// takes over a target of the same name created through the API or by
+// KEDA, and its spec is removed. The declared targets alone are held to
+// the limit: with those created through the API they may exceed it, and
+// Create then fails until some are gone. The snapshots of removed targets
+// stay on disk, as at a restart, so that a target removed by mistake and
+// declared again is not refitted from scratch.
 func (r *Registry) SetConfig(targets []models.Target) error {
 	var errs []error
+	if len(targets) > r.opts.MaxTargets {
+		errs = append(errs, &models.FieldError{Field: "targets", Msg: fmt.Sprintf("%d targets declared, more than the limit of %d", len(targets), r.opts.MaxTargets)})
+	}
 	declared := make(map[string]int, len(targets))
 	for i := range targets {
 		t := &targets[i]
@@ -391,12 +430,15 @@ func (r *Registry) SetConfig(targets []models.Target) error {
 	// calibration errors and lookups must not wait for them.
 	r.configMu.Lock()
 	defer r.configMu.Unlock()
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
 	type change struct {
 		s *targetState
 		t models.Target
 	}
 	var added []*targetState
 	var changed []change
+	var takenOver []string
 	r.mu.Lock()
 	for _, t := range targets {
 		s := r.targets[t.Name]
@@ -407,6 +449,9 @@ func (r *Registry) SetConfig(targets []models.Target) error {
 			continue
 		}
 		s.mu.Lock()
+		if hasSpec(s.origin) {
+			takenOver = append(takenOver, t.Name)
+		}
 		s.origin = OriginConfig
 		if !sameModel(&s.target, &t) || !samePolicy(&s.target, &t) {
 			changed = append(changed, change{s, t})
@@ -437,7 +482,37 @@ func (r *Registry) SetConfig(targets []models.Target) error {
 	for _, s := range added {
 		r.start(s)
 	}
+	for _, name := range takenOver {
+		r.dropSpec(name, "declared in the config file")
+	}
 	return nil
+}
+
+// hasSpec reports whether targets of origin keep a spec in the store.
+func hasSpec(origin string) bool { return origin == OriginAPI || origin == OriginKEDA }
+
+// dropSpec removes the spec of a target no longer kept by one (taken over
+// by the config file, why); a failure is logged: the config file, read
+// first at every start, keeps the target's configuration all the same.
+func (r *Registry) dropSpec(name, why string) {
+	if r.opts.Store == nil {
+		return
+	}
+	if err := r.opts.Store.DeleteSpec(name); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+		r.log.Error("spec not removed", "target", name, "why", why, "err", err)
+		return
+	}
+	r.log.Info("spec removed", "target", name, "why", why)
+}
+
+// saveSpec writes the spec of a target of origin before a change to it
+// is acknowledged; targets of other origins, and a registry without a
+// store, keep none.
+func (r *Registry) saveSpec(t *models.Target, origin string) error {
+	if r.opts.Store == nil || !hasSpec(origin) {
+		return nil
+	}
+	return r.opts.Store.SaveSpec(&snapshot.Spec{Name: t.Name, Origin: origin, Target: *t})
 }
 
 // inTargets names the fields of Validate's errors for target i of a list,
@@ -463,7 +538,10 @@ func inTargets(i int, err error) []error {
 
 // Create registers a new target after Validate; origin is OriginAPI,
 // OriginKEDA or OriginDemo. The target is fetched and fitted at once (or
-// restored from its snapshot, if one matches).
+// restored from its snapshot, if one matches). With a store, the spec of
+// an API or KEDA target is on disk when Create returns it: if it cannot
+// be written, Create fails and the target is not registered. Beyond
+// Options.MaxTargets targets it fails with a *LimitError (ErrTooMany).
 func (r *Registry) Create(t models.Target, origin string) (TargetStatus, error) {
 	switch origin {
 	case OriginAPI, OriginKEDA, OriginDemo:
@@ -473,12 +551,23 @@ func (r *Registry) Create(t models.Target, origin string) (TargetStatus, error) 
 	if err := t.Validate(); err != nil {
 		return TargetStatus{}, err
 	}
-	r.mu.Lock()
-	if _, ok := r.targets[t.Name]; ok {
-		r.mu.Unlock()
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
+	r.mu.RLock()
+	_, exists := r.targets[t.Name]
+	n := len(r.targets)
+	r.mu.RUnlock()
+	switch {
+	case exists:
 		return TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, ErrExists)
+	case n >= r.opts.MaxTargets:
+		return TargetStatus{}, &LimitError{Name: t.Name, Limit: r.opts.MaxTargets}
+	}
+	if err := r.saveSpec(&t, origin); err != nil {
+		return TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, err)
 	}
 	s := r.newState(t, origin)
+	r.mu.Lock()
 	r.targets[t.Name] = s
 	r.mu.Unlock()
 	r.start(s)
@@ -489,42 +578,59 @@ func (r *Registry) Create(t models.Target, origin string) (TargetStatus, error) 
 // targets, and the demo). A change of namespace, capacity, lead time, margin,
 // quantile, replica bounds, refit interval or hold keeps the model; a
 // change of query, step, history, seasons or model drops it and fits anew.
+// With a store, the new spec is on disk when Update returns: if it cannot
+// be written, Update fails and the target keeps its configuration.
 func (r *Registry) Update(t models.Target) (TargetStatus, error) {
 	if err := t.Validate(); err != nil {
 		return TargetStatus{}, err
 	}
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
 	s, err := r.lookup("update", t.Name)
 	if err != nil {
 		return TargetStatus{}, err
 	}
+	// Under specMu nothing else deletes the target or changes its origin.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.deleted:
-		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, ErrNotFound)
-	case s.origin == OriginConfig || s.origin == OriginDemo:
+	origin := s.origin
+	s.mu.Unlock()
+	if origin == OriginConfig || origin == OriginDemo {
 		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, ErrReadOnly)
 	}
+	if err := r.saveSpec(&t, origin); err != nil {
+		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	r.reconfigure(s, t)
 	return r.statusLocked(s), nil
 }
 
-// Delete removes a target and its snapshot (ErrReadOnly for config
-// targets, and the demo). Should removing the snapshot fail, the target is
-// removed all the same and the error says so.
+// Delete removes a target, its spec and its snapshot (ErrReadOnly for
+// config targets, and the demo). The spec is removed first, durably: if
+// that fails, Delete fails and the target stays. Should removing the
+// snapshot then fail, the target is removed all the same and the error
+// says so (a snapshot alone does not bring it back).
 func (r *Registry) Delete(name string) error {
-	r.mu.Lock()
-	s := r.targets[name]
-	if s == nil {
-		r.mu.Unlock()
-		return fmt.Errorf("delete %q: %w", name, ErrNotFound)
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
+	s, err := r.lookup("delete", name)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
-	if s.origin == OriginConfig || s.origin == OriginDemo {
-		s.mu.Unlock()
-		r.mu.Unlock()
+	origin := s.origin
+	s.mu.Unlock()
+	if origin == OriginConfig || origin == OriginDemo {
 		return fmt.Errorf("delete %q: %w", name, ErrReadOnly)
 	}
+	if r.opts.Store != nil && hasSpec(origin) {
+		if err := r.opts.Store.DeleteSpec(name); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
+			return fmt.Errorf("delete %q: %w", name, err)
+		}
+	}
+	r.mu.Lock()
+	s.mu.Lock()
 	s.deleted = true
 	s.mu.Unlock()
 	delete(r.targets, name)

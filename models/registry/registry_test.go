@@ -196,7 +196,9 @@ type harness struct {
 	done   chan error
 }
 
-func newHarness(t testing.TB, store *snapshot.Store) *harness {
+// newHarness makes a registry with store (nil for none), after each of
+// configure has changed its options.
+func newHarness(t testing.TB, store *snapshot.Store, configure ...func(*registry.Options)) *harness {
 	t.Helper()
 	clock := &fakeClock{t: regStart}
 	h := &harness{
@@ -205,12 +207,16 @@ func newHarness(t testing.TB, store *snapshot.Store) *harness {
 		src:   &fakeSource{clock: clock, loads: map[string]fakeLoad{}},
 		logs:  &syncBuffer{},
 	}
-	reg, err := registry.New(h.src, &registry.Options{
+	opts := &registry.Options{
 		Store:  store,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
 		Rand:   rand.New(rand.NewPCG(1, 2)),
-	})
+	}
+	for _, c := range configure {
+		c(opts)
+	}
+	reg, err := registry.New(h.src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/prescale/prescale/models/snapshot"
 )
 
-// restore loads every snapshot and installs those whose targets are
-// declared with the same model configuration; targets created through the
-// API or by KEDA are registered again. Targets declared later ask the
-// store at their first fit.
+// restore registers again the targets created through the API or by KEDA
+// from their specs, loads every snapshot and installs those whose targets
+// are declared with the same model configuration. Targets declared later
+// ask the store at their first fit.
 func (r *Registry) restore() {
 	type restoring struct {
 		s      *targetState
@@ -29,36 +29,48 @@ func (r *Registry) restore() {
 		plan   forecastPlan
 	}
 	var matched []restoring
+	var specs []*snapshot.Spec
 	var snaps []*snapshot.Snapshot
-	if r.opts.Store != nil {
+	if store := r.opts.Store; store != nil {
 		var problems []error
-		snaps, problems = r.opts.Store.LoadAll()
+		specs, problems = store.LoadSpecs()
 		for _, err := range problems {
-			r.log.Warn("snapshot not restored; its target is fitted anew", "err", err)
+			r.log.Error("TARGET NOT RESTORED: its spec cannot be read; the file is kept for inspection", "err", err)
+		}
+		snaps, problems = store.LoadAll()
+		for _, err := range problems {
+			r.log.Warn("model snapshot not restored; a target declared by the config file or a spec is fitted anew", "err", err)
 		}
 	}
 
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
 	r.mu.Lock()
 	for _, s := range r.targets {
 		s.mu.Lock()
 		s.loadTried = true
 		s.mu.Unlock()
 	}
+	dropSpecs := r.registerSpecs(specs)
+	var migrate []*snapshot.Snapshot
 	for _, snap := range snaps {
 		s := r.targets[snap.Name]
 		if s == nil {
-			if snap.Origin != OriginAPI && snap.Origin != OriginKEDA {
+			if !hasSpec(snap.Origin) {
 				r.log.Info("snapshot of a target that is not declared; left on disk", "target", snap.Name, "origin", snap.Origin)
 				continue
 			}
+			if snap.OwnSpec {
+				r.log.Info("snapshot of a target whose spec is gone (deleted); left on disk", "target", snap.Name, "origin", snap.Origin)
+				continue
+			}
+			// Written before specs existed: the snapshot is the spec.
 			if err := snap.Target.Validate(); err != nil {
 				r.log.Warn("snapshot of an invalid target; left on disk", "target", snap.Name, "err", err)
 				continue
 			}
-			s = r.newState(snap.Target, snap.Origin)
-			s.loadTried = true
-			r.targets[snap.Name] = s
-			r.start(s)
+			s = r.register(snap.Target, snap.Origin)
+			migrate = append(migrate, snap)
 		}
 		s.mu.Lock()
 		ok := s.fitted == nil && sameModel(&s.target, &snap.Target)
@@ -70,7 +82,19 @@ func (r *Registry) restore() {
 		}
 		matched = append(matched, m)
 	}
+	if n := len(r.targets); n > r.opts.MaxTargets {
+		r.log.Warn("more targets restored than the limit; creates fail until some are deleted", "targets", n, "limit", r.opts.MaxTargets)
+	}
 	r.mu.Unlock()
+
+	for _, name := range dropSpecs {
+		r.dropSpec(name, "declared in the config file")
+	}
+	for _, snap := range migrate {
+		if err := r.saveSpec(&snap.Target, snap.Origin); err != nil {
+			r.log.Warn("spec of a target restored from an old snapshot not written; the snapshot still holds it", "target", snap.Name, "err", err)
+		}
+	}
 
 	// Each plan takes a few sorts of calibration errors: spread them over
 	// the workers.
@@ -82,6 +106,43 @@ func (r *Registry) restore() {
 			r.sched.schedule(&m.s.fitTask, at)
 		}
 	}
+}
+
+// registerSpecs registers the target of every spec that nothing declares
+// yet, and returns the names of those the config file declares (it took
+// them over); r.mu is held.
+func (r *Registry) registerSpecs(specs []*snapshot.Spec) (takenOver []string) {
+	for _, spec := range specs {
+		if s := r.targets[spec.Name]; s != nil {
+			s.mu.Lock()
+			origin := s.origin
+			s.mu.Unlock()
+			if origin == OriginConfig {
+				takenOver = append(takenOver, spec.Name)
+			}
+			continue // created again before Run: its spec is already the new one
+		}
+		if !hasSpec(spec.Origin) {
+			r.log.Error("TARGET NOT RESTORED: its spec has an unknown origin; the file is left on disk", "target", spec.Name, "origin", spec.Origin)
+			continue
+		}
+		if err := spec.Target.Validate(); err != nil {
+			r.log.Error("TARGET NOT RESTORED: its spec is not a valid target; the file is left on disk", "target", spec.Name, "err", err)
+			continue
+		}
+		r.register(spec.Target, spec.Origin)
+		r.log.Info("target restored from its spec", "target", spec.Name, "origin", spec.Origin)
+	}
+	return takenOver
+}
+
+// register adds a restored target and schedules it; r.mu is held.
+func (r *Registry) register(t models.Target, origin string) *targetState {
+	s := r.newState(t, origin)
+	s.loadTried = true
+	r.targets[t.Name] = s
+	r.start(s)
+	return s
 }
 
 // parallel runs f(0), ..., f(n-1) on up to workers goroutines.
@@ -396,6 +457,7 @@ func (r *Registry) save(s *targetState) {
 	snap := &snapshot.Snapshot{
 		Name:             s.target.Name,
 		Origin:           s.origin,
+		OwnSpec:          hasSpec(s.origin),
 		Target:           s.target,
 		Generation:       s.generation,
 		FittedAt:         s.fittedAt,

@@ -128,6 +128,18 @@ func (s *scheduler) remove(t *task) {
 	}
 }
 
+// dueSince returns when the task fell due if, at now, it is due and waits
+// in the queue or in the run loop's (or runs: the caller tells that
+// apart), and zero otherwise.
+func (s *scheduler) dueSince(t *task, now time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.removed || t.index < 0 && !t.busy || t.at.After(now) {
+		return time.Time{}
+	}
+	return t.at
+}
+
 // finish ends a task's run and schedules the next one at next, or sooner
 // if that was asked for during the run.
 func (s *scheduler) finish(t *task, next time.Time) {

@@ -347,6 +347,9 @@ func (r *Registry) statusLocked(s *targetState) TargetStatus {
 		Accuracy:     s.accuracy.summary(),
 	}
 	st.Target.Seasons = slices.Clone(s.target.Seasons)
+	if !s.timeline.Fitting() {
+		st.FitDueSince = r.sched.dueSince(&s.fitTask, r.now())
+	}
 	if s.fitted != nil {
 		st.ModelKind = s.fitted.Model
 		st.Seasons = slices.Clone(s.fitted.Seasons)

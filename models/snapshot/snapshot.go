@@ -80,6 +80,12 @@ type Snapshot struct {
 	// API or by KEDA again from their snapshots. Empty in files written
 	// before it existed, which are read as config targets.
 	Origin string `json:"origin,omitempty"`
+	// OwnSpec says that the target's declaration is kept in a spec file
+	// of its own (SaveSpec), as every API and KEDA target's is since spec
+	// files exist: such a snapshot alone never registers its target again
+	// (its spec was deleted with the target). False in files written
+	// before, whose API and KEDA targets the snapshot alone registers.
+	OwnSpec bool `json:"own_spec,omitempty"`
 	// models.Target is the configuration the model was fitted for. A service
 	// compares it with the current configuration to tell whether the
 	// model still applies (same query, step, history, seasons, kind).
@@ -157,37 +163,67 @@ func encodeSnapshot(s *Snapshot) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: encode %q: %w", ErrInvalid, s.Name, err)
 	}
+	return frame(snapshotMagic, Version, payload), nil
+}
+
+// frame puts the header line of a file of kind magic before its payload.
+func frame(magic string, version int, payload []byte) []byte {
 	sum := sha256.Sum256(payload)
-	header := fmt.Sprintf("%s %d %d %s\n", snapshotMagic, Version, len(payload), hex.EncodeToString(sum[:]))
-	return append([]byte(header), payload...), nil
+	header := fmt.Sprintf("%s %d %d %s\n", magic, version, len(payload), hex.EncodeToString(sum[:]))
+	return append([]byte(header), payload...)
 }
 
 // decodeSnapshot parses and verifies a snapshot file's contents. Every
 // failure wraps ErrCorrupt or ErrVersion.
 func decodeSnapshot(data []byte) (*Snapshot, error) {
+	payload, err := unframe(data, snapshotMagic, Version)
+	if err != nil {
+		return nil, err
+	}
+	var s Snapshot
+	if err := json.Unmarshal(payload, &s); err != nil {
+		return nil, fmt.Errorf("%w: payload: %w", ErrCorrupt, err)
+	}
+	if s.Version != Version {
+		return nil, fmt.Errorf("%w: payload version %d in a version %d file", ErrCorrupt, s.Version, Version)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	// Forecast checks every component's state (forecast.ErrBadState).
+	if _, err := s.Model.Forecast(1, nil); err != nil {
+		return nil, fmt.Errorf("%w: model: %w", ErrCorrupt, err)
+	}
+	return &s, nil
+}
+
+// unframe checks the header line of a file of kind magic written in
+// version and returns its payload. Every failure wraps ErrCorrupt or
+// ErrVersion.
+func unframe(data []byte, magic string, version int) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty file", ErrCorrupt)
 	}
 	nl := bytes.IndexByte(data[:min(len(data), snapshotHeader)], '\n')
 	if nl < 0 {
-		if !bytes.HasPrefix(data, []byte(snapshotMagic+" ")) {
-			return nil, fmt.Errorf("%w: no %q header", ErrCorrupt, snapshotMagic)
+		if !bytes.HasPrefix(data, []byte(magic+" ")) {
+			return nil, fmt.Errorf("%w: no %q header", ErrCorrupt, magic)
 		}
 		return nil, fmt.Errorf("%w: header line unterminated", ErrCorrupt)
 	}
 	fields := strings.Split(string(data[:nl]), " ")
-	if fields[0] != snapshotMagic {
-		return nil, fmt.Errorf("%w: no %q header", ErrCorrupt, snapshotMagic)
+	if fields[0] != magic {
+		return nil, fmt.Errorf("%w: no %q header", ErrCorrupt, magic)
 	}
 	if len(fields) < 2 {
 		return nil, fmt.Errorf("%w: header has no version", ErrCorrupt)
 	}
-	version, err := strconv.Atoi(fields[1])
+	v, err := strconv.Atoi(fields[1])
 	if err != nil {
 		return nil, fmt.Errorf("%w: header version %q", ErrCorrupt, fields[1])
 	}
-	if version != Version {
-		return nil, fmt.Errorf("%w: version %d, this binary reads version %d", ErrVersion, version, Version)
+	if v != version {
+		return nil, fmt.Errorf("%w: version %d, this binary reads version %d", ErrVersion, v, version)
 	}
 	if len(fields) != 4 {
 		return nil, fmt.Errorf("%w: header has %d fields, want 4", ErrCorrupt, len(fields))
@@ -210,21 +246,7 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], want) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
-	var s Snapshot
-	if err := json.Unmarshal(payload, &s); err != nil {
-		return nil, fmt.Errorf("%w: payload: %w", ErrCorrupt, err)
-	}
-	if s.Version != version {
-		return nil, fmt.Errorf("%w: payload version %d in a version %d file", ErrCorrupt, s.Version, version)
-	}
-	if err := s.check(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	// Forecast checks every component's state (forecast.ErrBadState).
-	if _, err := s.Model.Forecast(1, nil); err != nil {
-		return nil, fmt.Errorf("%w: model: %w", ErrCorrupt, err)
-	}
-	return &s, nil
+	return payload, nil
 }
 
 // Store keeps one snapshot file per target in a directory. Its methods
@@ -248,7 +270,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
 	s := &Store{dir: dir}
-	if _, err := s.clean(); err != nil {
+	if _, err := s.clean(snapshotExt); err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
 	return s, nil
@@ -344,7 +366,7 @@ func (s *Store) Load(name string) (*Snapshot, error) {
 
 func (s *Store) load(name string) (*Snapshot, error) {
 	path := s.path(name)
-	data, err := readSnapshotFile(path)
+	data, err := readFile(path, maxSnapshotBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("load snapshot %s: %w", path, ErrNotFound)
 	}
@@ -361,8 +383,9 @@ func (s *Store) load(name string) (*Snapshot, error) {
 	return snap, nil
 }
 
-// readSnapshotFile reads a file of at most maxSnapshotBytes.
-func readSnapshotFile(path string) ([]byte, error) {
+// readFile reads a regular file of at most limit bytes; a larger one is
+// ErrCorrupt.
+func readFile(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -375,15 +398,15 @@ func readSnapshotFile(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: not a regular file", ErrCorrupt)
 	}
-	if st.Size() > maxSnapshotBytes {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrCorrupt, st.Size(), maxSnapshotBytes)
+	if st.Size() > limit {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrCorrupt, st.Size(), limit)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSnapshotBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxSnapshotBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrCorrupt, maxSnapshotBytes)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrCorrupt, limit)
 	}
 	return data, nil
 }
@@ -394,7 +417,7 @@ func readSnapshotFile(path string) ([]byte, error) {
 // name is not a target name) or the I/O error, and the caller refits those
 // targets. Temporary files left by a crash are ignored and removed.
 func (s *Store) LoadAll() (snaps []*Snapshot, problems []error) {
-	names, err := s.clean()
+	names, err := s.clean(snapshotExt)
 	if err != nil {
 		return nil, []error{fmt.Errorf("load snapshots: %w", err)}
 	}
@@ -417,9 +440,9 @@ func (s *Store) LoadAll() (snaps []*Snapshot, problems []error) {
 	return snaps, problems
 }
 
-// clean removes leftover temporary files and returns the names of the
-// snapshot files, sorted.
-func (s *Store) clean() (snapshots []string, err error) {
+// clean removes leftover temporary files (of snapshots and specs) and
+// returns the names of the files ending in ext, sorted.
+func (s *Store) clean(ext string) (files []string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entries, err := os.ReadDir(s.dir)
@@ -435,8 +458,8 @@ func (s *Store) clean() (snapshots []string, err error) {
 				return nil, fmt.Errorf("remove leftover: %w", err)
 			}
 			removed = true
-		case strings.HasSuffix(n, snapshotExt) && !strings.HasPrefix(n, "."):
-			snapshots = append(snapshots, n)
+		case strings.HasSuffix(n, ext) && !strings.HasPrefix(n, "."):
+			files = append(files, n)
 		}
 	}
 	if removed {
@@ -444,7 +467,7 @@ func (s *Store) clean() (snapshots []string, err error) {
 			return nil, err
 		}
 	}
-	return snapshots, nil
+	return files, nil
 }
 
 // Delete removes the snapshot of target name. A missing one is
@@ -453,15 +476,8 @@ func (s *Store) Delete(name string) error {
 	if err := checkSnapshotName(name); err != nil {
 		return fmt.Errorf("delete snapshot: %w", err)
 	}
-	path := s.path(name)
-	if err := os.Remove(path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("delete snapshot %s: %w", path, ErrNotFound)
-		}
+	if err := s.remove(s.path(name)); err != nil {
 		return fmt.Errorf("delete snapshot: %w", err)
-	}
-	if err := syncDir(s.dir); err != nil {
-		return fmt.Errorf("delete snapshot %s: %w", path, err)
 	}
 	return nil
 }

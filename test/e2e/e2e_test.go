@@ -329,6 +329,10 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("prescale ready on %s in %v (external metrics on 127.0.0.1:%d)", ps.URL, time.Since(t0).Round(time.Millisecond), securePort)
+	if err := ps.WaitModels(ctx, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prescale has its model after %v", time.Since(t0).Round(time.Millisecond))
 
 	// Register prescale as external.metrics.k8s.io, then the workload.
 	t0 = time.Now()
@@ -450,6 +454,9 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			current.Store(ps)
 		}
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ps.WaitModels(ctx, 60*time.Second); err != nil {
 			t.Fatal(err)
 		}
 		restartedAt = time.Now()

@@ -153,3 +153,56 @@ func (p *prescale) Recommendation(ctx context.Context, target string) (recommend
 	}
 	return r, json.NewDecoder(resp.Body).Decode(&r)
 }
+
+// WaitModels polls GET /v1/targets until every target has a fitted (or
+// restored) model: /readyz answers once the targets are restored, before
+// their first fits.
+func (p *prescale) WaitModels(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var waiting []string
+	for {
+		waiting = waiting[:0]
+		var list struct {
+			Targets []struct {
+				Spec  struct{ Name string } `json:"spec"`
+				Model struct{ Kind string } `json:"model"`
+			} `json:"targets"`
+		}
+		err := getJSON(ctx, p.URL+"/v1/targets", &list)
+		if err == nil {
+			for _, tg := range list.Targets {
+				if tg.Model.Kind == "" {
+					waiting = append(waiting, tg.Spec.Name)
+				}
+			}
+			if len(waiting) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-p.Proc.Exited():
+			return fmt.Errorf("prescale exited before its models were fitted: %v\n%s", p.Proc.ExitErr(), p.Proc.LogTail(8<<10))
+		case <-ctx.Done():
+			return fmt.Errorf("prescale has no model for %v after %v (last error: %v)\n%s", waiting, timeout, err, p.Proc.LogTail(8<<10))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// getJSON decodes the JSON answer of a GET of url into v.
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
