@@ -367,6 +367,18 @@ func TestTargetValidate(t *testing.T) {
 		{"long name", func(tg *models.Target) { tg.Name = strings.Repeat("a", 64) },
 			`name: must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "` +
 				strings.Repeat("a", 64) + `"`},
+		{"name too long to echo", func(tg *models.Target) { tg.Name = strings.Repeat("N", 300000) },
+			`name: must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "` +
+				strings.Repeat("N", 100) + `"... (300000 bytes)`},
+		{"echo cut at a character", func(tg *models.Target) { tg.Model = "a" + strings.Repeat("é", 100) },
+			`model: must be one of auto, naive, holtwinters, harmonic, got "a` + strings.Repeat("é", 49) + `"... (201 bytes)`},
+		{"query at the bound", func(tg *models.Target) { tg.Query = strings.Repeat("x", models.MaxQueryBytes) }, ""},
+		{"query too long", func(tg *models.Target) { tg.Query = strings.Repeat(" ", 300000) },
+			"query: must be at most 16384 bytes, got 300000"},
+		{"replicas beyond int32", func(tg *models.Target) { tg.MinReplicas, tg.MaxReplicas = 1<<31, 1<<31 },
+			"minReplicas: must be at most 2147483647 (a Kubernetes replica count), got 2147483648\n" +
+				"maxReplicas: must be at most 2147483647 (a Kubernetes replica count), got 2147483648"},
+		{"replicas at int32", func(tg *models.Target) { tg.MinReplicas, tg.MaxReplicas = math.MaxInt32, math.MaxInt32 }, ""},
 		{"sub-millisecond values", func(tg *models.Target) { tg.Step, tg.Seasons = time.Second, []time.Duration{1500 * time.Microsecond} },
 			"seasons[0]: must be a whole multiple of step (1s), got 1.5ms"},
 		{"min replicas zero is allowed", func(tg *models.Target) { tg.MinReplicas = 0 }, ""},
