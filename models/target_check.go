@@ -20,8 +20,14 @@ import (
 const (
 	// minHistorySteps is the fewest points a history window may hold.
 	minHistorySteps = 2
-	// maxHistorySteps bounds the points one fit reads (80 MB of float64).
-	maxHistorySteps = 10_000_000
+	// maxHistorySteps bounds the points one fit reads, so that a fit
+	// stays within 256 MiB: two run at once (the default --workers) under
+	// the shipped 1 GiB limit, beside the rest of the service. A fit
+	// takes at most about 500 bytes a point (auto, the most; measured by
+	// forecast's BenchmarkFitMemory, see the README) plus at most 80 MiB
+	// for cross-validation's forecasts and errors, whatever the history;
+	// (256 MiB - 80 MiB) / 500 B is 369,000 points, rounded down.
+	maxHistorySteps = 300_000
 	// MaxSeasons bounds the declared seasons; real loads have two or three.
 	MaxSeasons = 8
 	// MaxLeadWindow bounds LeadTime and Margin, and their sum: a day is far
@@ -184,8 +190,8 @@ func (c *checker) checkHistory() {
 		c.add("history", "must cover at least %d steps (%s), got %s",
 			minHistorySteps, fmtDuration(minHistorySteps*t.Step), fmtDuration(t.History))
 	case t.History/t.Step > maxHistorySteps:
-		c.add("history", "must cover at most %d steps of %s, got %s (%d steps)",
-			maxHistorySteps, fmtDuration(t.Step), fmtDuration(t.History), t.History/t.Step)
+		c.add("history", "%s at step %s is %d points; at most %d (the memory of one fit); use a longer step or a shorter history",
+			fmtDuration(t.History), fmtDuration(t.Step), t.History/t.Step, maxHistorySteps)
 	}
 }
 
