@@ -10,12 +10,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
@@ -228,8 +230,12 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 		return t.Name, s.register(ctx, op, t)
 	}
 	var bad []*errdetails.BadRequest_FieldViolation
-	if name == "" {
+	switch {
+	case name == "":
 		bad = append(bad, kedaViolation("target", "is empty; name an existing prescale target"))
+	case len(name) > validation.DNS1123LabelMaxLength: // no target has it; not echoed whole
+		bad = append(bad, kedaViolation("target", fmt.Sprintf("must be at most %d bytes (a target name), got %d",
+			validation.DNS1123LabelMaxLength, len(name))))
 	}
 	for _, f := range kedaFields() {
 		if _, ok := md[f.Name]; ok {
@@ -350,9 +356,10 @@ const kedaNameHash = 8
 
 // kedaTargetName derives a target name from a ScaledObject's namespace
 // and name: "<namespace>-<name>", lowercased, with every character a
-// DNS-1123 label cannot hold replaced by '-'. A name longer than 63 is cut
-// and ends with a hash of the whole, so that names differing only past
-// the cut stay apart. Empty when name is.
+// DNS-1123 label cannot hold replaced by '-'. A name that had non-ASCII
+// characters replaced, or is longer than 63, is cut to leave room for a
+// hash of the whole at its end, so that names differing only in those
+// characters, or past the cut, stay apart. Empty when name is.
 func kedaTargetName(namespace, name string) string {
 	if name == "" {
 		return ""
@@ -361,6 +368,9 @@ func kedaTargetName(namespace, name string) string {
 	if namespace != "" {
 		full = namespace + "-" + name
 	}
+	// '-' stands for the '.' and '_' of Kubernetes names, but not for
+	// other alphabets (nor does ToLower, which maps the Kelvin sign to 'k').
+	lossy := strings.ContainsFunc(full, func(r rune) bool { return r >= utf8.RuneSelf })
 	b := []byte(strings.ToLower(full))
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
@@ -368,12 +378,16 @@ func kedaTargetName(namespace, name string) string {
 		}
 	}
 	label := strings.Trim(string(b), "-")
-	const maxLabel = 63
-	if len(label) <= maxLabel {
+	const maxLabel = validation.DNS1123LabelMaxLength
+	if len(label) <= maxLabel && !lossy {
 		return label
 	}
 	h := fnv.New32a()
 	h.Write([]byte(namespace + "/" + name))
 	suffix := fmt.Sprintf("%0*x", kedaNameHash, h.Sum32())
-	return strings.TrimRight(label[:maxLabel-kedaNameHash-1], "-") + "-" + suffix
+	label = strings.TrimRight(label[:min(len(label), maxLabel-kedaNameHash-1)], "-")
+	if label == "" {
+		return suffix
+	}
+	return label + "-" + suffix
 }

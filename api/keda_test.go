@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/api/apitest"
@@ -272,6 +273,13 @@ func TestKEDALazyTarget(t *testing.T) {
 			{"", "web", "web"},
 			{"team-payments", long + "-one", ""},
 			{"team-payments", long + "-two", ""},
+			// Other alphabets are not dropped into one name.
+			{"shop", "日本", ""},
+			{"shop", "中国", ""},
+			{"", "日本", ""},
+			{"", "中国", ""},
+			{"shop", "\u212a", ""}, // the Kelvin sign lowercases to 'k'
+			{"shop", "k", "shop-k"},
 		}
 		seen := map[string]bool{}
 		for _, tt := range tests {
@@ -283,7 +291,7 @@ func TestKEDALazyTarget(t *testing.T) {
 			if tt.want != "" && name != tt.want {
 				t.Errorf("%s/%s: target %q, want %q", tt.namespace, tt.name, name, tt.want)
 			}
-			if len(name) > 63 || seen[name] {
+			if len(validation.IsDNS1123Label(name)) > 0 || seen[name] {
 				t.Errorf("%s/%s: target %q is too long or not unique", tt.namespace, tt.name, name)
 			}
 			seen[name] = true
@@ -379,6 +387,15 @@ func TestKEDABadMetadata(t *testing.T) {
 		{"unknown model", with("model", "prophet"), []string{`metadata.model: must be one of`}, ""},
 		{"bad name", with("name", "Bad_Name"), []string{`metadata.name: must be a DNS-1123 label`}, ""},
 		{"min above max", with("minReplicas", "5", "maxReplicas", "3"), []string{`metadata.minReplicas: must not exceed maxReplicas`}, ""},
+		{"max beyond int32", with("maxReplicas", "4294967297"),
+			[]string{`metadata.maxReplicas: must be at most 2147483647 (a Kubernetes replica count), got 4294967297`}, ""},
+		{"min beyond int32", with("minReplicas", "4294967297", "maxReplicas", "4294967298"), []string{
+			`metadata.minReplicas: must be at most 2147483647 (a Kubernetes replica count), got 4294967297`,
+			`metadata.maxReplicas: must be at most 2147483647`}, ""},
+		{"long query", with("query", strings.Repeat("x", 300000)),
+			[]string{`metadata.query: must be at most 16384 bytes, got 300000`}, ""},
+		{"long bad value", with("leadTime", strings.Repeat("9", 300000)),
+			[]string{`metadata.leadTime: "` + strings.Repeat("9", 100) + `"... (300000 bytes) is not a duration`}, ""},
 		{"missing lead time", with("leadTime", "<absent>"), []string{`metadata.leadTime: is required`}, ""},
 		{"several problems", with("capacityPerReplica", "-1", "step", "soon"),
 			[]string{`metadata.capacityPerReplica: must be positive, got -1`, `metadata.step: "soon" is not a duration`}, ""},
@@ -389,6 +406,8 @@ func TestKEDABadMetadata(t *testing.T) {
 			`metadata.query: defines a target, but "target" names an existing one`,
 			`metadata.capacityPerReplica: defines a target`}, ""},
 		{"empty target", map[string]string{"target": ""}, []string{`metadata.target: is empty`}, ""},
+		{"long target", map[string]string{"target": strings.Repeat("a", 300000)},
+			[]string{`metadata.target: must be at most 63 bytes (a target name), got 300000`}, "aaaaaaaaaaaaaaaaaaaa"},
 	}
 	b := apitest.NewBackend()
 	b.Put(checkout())

@@ -1,7 +1,13 @@
 package forecast_test
 
 import (
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -41,4 +47,86 @@ func BenchmarkFitTwoWeeksMinutes(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// minuteLoad returns n one-minute points of a positive load with a daily
+// and a weekly season (a quieter weekend) and seeded noise.
+func minuteLoad(n int) []float64 {
+	rng := rand.New(rand.NewPCG(5, 6))
+	y := make([]float64, n)
+	for t := range y {
+		day := 2 * math.Pi * float64(t%1440) / 1440
+		weekend := 1.0
+		if t%10080 >= 5*1440 {
+			weekend = 0.6
+		}
+		y[t] = weekend*(100+60*math.Sin(day-math.Pi/2)) + 5*rng.NormFloat64() + 10
+	}
+	return y
+}
+
+// BenchmarkFitMemory fits each kind to n one-minute points (two and eight
+// weeks; step known, seasons detected, the service's shortest horizon of
+// 48 steps) and reports the bytes allocated per history point and the
+// peak heap above the input per point (sampled; see peakHeap): what the
+// bound on a target's history points (models.maxHistorySteps) is derived
+// from.
+func BenchmarkFitMemory(b *testing.B) {
+	for _, n := range []int{14 * 1440, 56 * 1440, 300_000} {
+		y := minuteLoad(n)
+		for _, h := range []int{48, 1440} {
+			for _, kind := range []string{forecast.KindAuto, forecast.KindHoltWinters, forecast.KindHarmonic} {
+				b.Run(fmt.Sprintf("%s/n=%d/h=%d", kind, n, h), func(b *testing.B) {
+					b.ReportAllocs()
+					var peak uint64
+					var before runtime.MemStats
+					runtime.ReadMemStats(&before)
+					for b.Loop() {
+						peak = max(peak, peakHeap(func() {
+							if _, err := forecast.Fit(y, &forecast.Options{Model: kind, Horizon: h, Step: time.Minute}); err != nil {
+								b.Fatal(err)
+							}
+						}))
+					}
+					b.StopTimer()
+					var after runtime.MemStats
+					runtime.ReadMemStats(&after)
+					b.ReportMetric(float64(peak)/float64(n), "peak-B/point")
+					b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(n), "alloc-B/point")
+				})
+			}
+		}
+	}
+}
+
+// peakHeap runs fn and returns the most heap its objects took above what
+// they took before, sampled every 100µs with the collector made eager
+// (GOGC 10), so that the figure is near the peak of live memory rather
+// than of garbage waiting for a collection.
+func peakHeap(fn func()) uint64 {
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	base := read()
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		var p uint64
+		tick := time.NewTicker(100 * time.Microsecond)
+		defer tick.Stop()
+		for {
+			p = max(p, read())
+			select {
+			case <-done:
+				peak <- max(p, read())
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	p := <-peak
+	return p - min(base, p)
 }

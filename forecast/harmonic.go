@@ -1,8 +1,10 @@
 package forecast
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -99,18 +101,11 @@ func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
 	for i, v := range y {
 		z[i] = m.transform(v)
 	}
-	x := mat.NewDense(len(z), p, nil)
-	for t := range z {
-		m.features(x.RawRowView(t), t)
-	}
-	coef, err := leastSquares(x, z)
+	coef, err := leastSquares(z, p, m.features)
 	if err != nil {
 		return nil, fmt.Errorf("harmonic least squares: %w", err)
 	}
-	m.Coef = make([]float64, p)
-	for i := range m.Coef {
-		m.Coef[i] = coef.AtVec(i)
-	}
+	m.Coef = coef
 	resid := make([]float64, len(z))
 	row := make([]float64, p)
 	if cfg.Smooth {
@@ -341,26 +336,66 @@ func fitAR(x []float64, maxOrder int) []float64 {
 	return best
 }
 
-// leastSquares solves min |x c - z| through the normal equations and a
-// Cholesky factorization: the regressors (an intercept, a scaled trend and
-// Fourier pairs over whole seasons) are well conditioned, and forming
-// x'x costs a quarter of a QR factorization of the tall x. When x'x is not
-// positive definite (collinear regressors) it falls back to QR.
-func leastSquares(x *mat.Dense, z []float64) (*mat.VecDense, error) {
-	_, p := x.Dims()
-	zv := mat.NewVecDense(len(z), z)
-	var xtx mat.SymDense
-	xtx.SymOuterK(1, x.T())
-	var xtz, coef mat.VecDense
-	xtz.MulVec(x.T(), zv)
+// leastSquaresBlock is how many rows of regressors leastSquares holds at
+// once.
+const leastSquaresBlock = 256
+
+// leastSquares solves min |X c - z|, where row t of X is what features
+// writes for time t, through the normal equations: X'X and X'z are summed
+// over blocks of rows, so X (n×p: 648 bytes a point for a daily and a
+// weekly season) is never held whole. The regressors (an intercept, a
+// scaled trend and Fourier pairs over whole seasons) are well conditioned,
+// and forming X'X costs a quarter of a QR factorization of the tall X.
+// X'X is factorized by Cholesky; when it is not positive definite
+// (collinear regressors: the 7th harmonic of a week is the 1st of a day)
+// the solution is the minimum-norm one, from its eigendecomposition with
+// the directions below a 1e-12 relative eigenvalue dropped; collinear
+// columns stay collinear in the future, so it forecasts the same as any
+// other solution.
+func leastSquares(z []float64, p int, features func(row []float64, t int)) ([]float64, error) {
+	n := len(z)
+	block := mat.NewDense(min(n, leastSquaresBlock), p, nil)
+	xtx := mat.NewSymDense(p, nil)
+	xtz := mat.NewVecDense(p, nil)
+	var part mat.VecDense
+	for start := 0; start < n; start += leastSquaresBlock {
+		rows := min(leastSquaresBlock, n-start)
+		x := block.Slice(0, rows, 0, p).(*mat.Dense)
+		for i := range rows {
+			features(x.RawRowView(i), start+i)
+		}
+		xtx.SymRankK(xtx, 1, x.T())
+		part.MulVec(x.T(), mat.NewVecDense(rows, z[start:start+rows]))
+		xtz.AddVec(xtz, &part)
+	}
+	var coef mat.VecDense
 	var ch mat.Cholesky
-	if ch.Factorize(&xtx) {
-		if err := ch.SolveVecTo(&coef, &xtz); err == nil && coef.Len() == p {
-			return &coef, nil
+	if ch.Factorize(xtx) {
+		if err := ch.SolveVecTo(&coef, xtz); err == nil {
+			return coef.RawVector().Data, nil
 		}
 	}
-	if err := coef.SolveVec(x, zv); err != nil {
-		return nil, err
+	var eig mat.EigenSym
+	if !eig.Factorize(xtx, true) {
+		return nil, errors.New("eigendecomposition of the normal equations did not converge")
 	}
-	return &coef, nil
+	values := eig.Values(nil)
+	var vectors mat.Dense
+	eig.VectorsTo(&vectors)
+	largest := slices.Max(values)
+	if !(largest > 0) {
+		return nil, errors.New("no regressor varies")
+	}
+	out := make([]float64, p)
+	for j, v := range values {
+		if !(v > 1e-12*largest) {
+			continue
+		}
+		u := vectors.ColView(j)
+		w := mat.Dot(u, xtz) / v
+		for i := range out {
+			out[i] += w * u.AtVec(i)
+		}
+	}
+	return out, nil
 }

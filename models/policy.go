@@ -29,9 +29,6 @@ const policyQuantile = 0.9
 // not 12.
 const ceilEpsilon = 1e-9
 
-// maxReplicaCount bounds a replica count computed from a huge load.
-const maxReplicaCount = math.MaxInt32
-
 // PolicyInput is everything one recommendation depends on. Times are passed
 // in; Recommend reads no clock.
 type PolicyInput struct {
@@ -491,8 +488,8 @@ func replicasFor(load, capacity float64) (int, bool) {
 		return 0, false
 	}
 	x := load / capacity
-	if x >= maxReplicaCount {
-		return maxReplicaCount, true
+	if x >= MaxReplicas {
+		return MaxReplicas, true
 	}
 	return int(math.Ceil(x * (1 - ceilEpsilon))), true
 }

@@ -105,7 +105,7 @@ func (f TargetField) Parse(t *Target, text string) error {
 		panic(fmt.Sprintf("models: target field %s has no parser for %T", f.Name, dst))
 	}
 	if err != nil {
-		return &FieldError{Field: f.Name, Msg: fmt.Sprintf("%q is not %s", text, f.syntax())}
+		return &FieldError{Field: f.Name, Msg: Echo(text) + " is not " + f.syntax()}
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func (f TargetField) ParseList(t *Target, items []string) error {
 		if err != nil {
 			errs = append(errs, &FieldError{
 				Field: f.Name + "[" + strconv.Itoa(i) + "]",
-				Msg:   fmt.Sprintf("%q is not %s", item, DurationSyntax),
+				Msg:   Echo(item) + " is not " + DurationSyntax,
 			})
 		}
 		list[i] = d

@@ -24,6 +24,7 @@ import (
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/feed/prometheus"
 	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // historyFlags say where a load history comes from: a CSV file or a range
@@ -453,7 +454,17 @@ func toSteps(s string, step time.Duration) (int, error) {
 	return int(d / step), nil
 }
 
-func parseHorizon(s string, step time.Duration) (int, error) { return toSteps(s, step) }
+// parseHorizon reads --horizon, at most registry.MaxForecastHorizon steps,
+// as the API allows: the model is fitted and calibrated for the horizon,
+// and a longer one takes minutes (a week of minutes, 10,080 steps, more
+// than five).
+func parseHorizon(s string, step time.Duration) (int, error) {
+	n, err := toSteps(s, step)
+	if err == nil && n > registry.MaxForecastHorizon {
+		return 0, fmt.Errorf("%q is %d steps of %v; at most %d: use a longer --step or a shorter horizon", s, n, step, registry.MaxForecastHorizon)
+	}
+	return n, err
+}
 
 func parseSeasons(s string, step time.Duration) ([]int, error) {
 	var out []int

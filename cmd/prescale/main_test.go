@@ -71,6 +71,14 @@ func TestForecastBadCSVNamesFileAndLine(t *testing.T) {
 	}
 }
 
+func TestForecastHorizonBounded(t *testing.T) {
+	path := writeCSV(t, "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 00:01:00,2\n2024-01-01 00:02:00,3\n")
+	code, _, stderr := runCLI(t, "forecast", "--input", path, "--horizon", "7d")
+	if want := `--horizon: "7d" is 10080 steps of 1m0s; at most 10000`; code != 2 || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+}
+
 // TestForecastRealTrace forecasts NYC taxi demand (NAB's nyc_taxi: 30-minute
 // steps, daily and weekly cycles) in every format and checks that a saved
 // model forecasts the same numbers when loaded.

@@ -3,6 +3,7 @@ package prometheus
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -56,6 +57,7 @@ func New(rawURL string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: HTTP: %w", ErrOptions, err)
 	}
+	hc.Transport = limitedTransport{hc.Transport}
 	ac, err := api.NewClient(api.Config{Address: rawURL, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("%w: URL %q: %w", ErrOptions, rawURL, err)
@@ -199,7 +201,7 @@ func (c *Client) fetch(ctx context.Context, query string, g grid, step time.Dura
 	r := v1.Range{Start: g.time(p.first), End: g.time(p.last()), Step: step}
 	timeoutMsg := fmt.Sprintf("no complete answer within %v (the per-request timeout)", c.opts.Timeout)
 	for n := 1; ; n++ {
-		at := new(attempt)
+		at := &attempt{maxBody: maxBodyBytes(p.n)}
 		reqCtx, cancel := context.WithTimeout(context.WithValue(ctx, attemptKey{}, at), c.opts.Timeout)
 		val, warnings, _, err := c.api.QueryRange(reqCtx, query, r)
 		reqErr := reqCtx.Err()
@@ -308,4 +310,67 @@ func (c recordingClient) Do(ctx context.Context, req *http.Request) (*http.Respo
 		at.retryAfter = resp.Header.Get("Retry-After")
 	}
 	return resp, body, err
+}
+
+// Bounds on an answer's body, which v1.API reads whole: a sample of the
+// one series asked for takes about 40 bytes of JSON
+// ([1714521600.123,"1234.5678901234567"]), so bodyBytesPerPoint allows
+// several series' worth, and bodyBytesFixed the labels, warnings and
+// infos. A piece of 11,000 points may take 3.8 MiB.
+const (
+	bodyBytesPerPoint = 256
+	bodyBytesFixed    = 1 << 20
+)
+
+// maxBodyBytes is the longest answer read for a request of points points.
+func maxBodyBytes(points int) int64 {
+	return bodyBytesFixed + bodyBytesPerPoint*int64(points)
+}
+
+// bodyTooLarge is the error of reading past an answer's bound.
+type bodyTooLarge struct{ limit int64 }
+
+func (e *bodyTooLarge) Error() string {
+	return fmt.Sprintf("the answer is longer than %d bytes, the bound for the points asked", e.limit)
+}
+
+// limitedTransport cuts off an answer's body at the bound of the request's
+// attempt (maxBody), so that an answer without end fails instead of
+// filling memory.
+type limitedTransport struct{ next http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if at, ok := req.Context().Value(attemptKey{}).(*attempt); ok && err == nil && at.maxBody > 0 {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: at.maxBody, limit: at.maxBody}
+	}
+	return resp, err
+}
+
+// CloseIdleConnections lets Client.Close reach the transport.
+func (t limitedTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// limitedBody reads at most limit bytes, then fails with *bodyTooLarge.
+type limitedBody struct {
+	io.ReadCloser
+	left, limit int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells an answer of exactly limit bytes from a
+		// longer one.
+		var one [1]byte
+		if n, err := b.ReadCloser.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, &bodyTooLarge{limit: b.limit}
+	}
+	n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left)])
+	b.left -= int64(n)
+	return n, err
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -236,6 +238,23 @@ func status(code int, body string, n int) func(http.ResponseWriter, *http.Reques
 	}
 }
 
+// endless answers 200 with the start of a matrix and then samples without
+// end, until the client hangs up.
+func endless(w http.ResponseWriter, r *http.Request, _ int) bool {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[`); err != nil {
+		return true
+	}
+	sample := []byte(strings.Repeat(`[1714521600,"1"],`, 1000))
+	for r.Context().Err() == nil {
+		if _, err := w.Write(sample); err != nil {
+			break
+		}
+	}
+	return true
+}
+
 func TestRangeFaults(t *testing.T) {
 	const prefix = `query range "load" [2024-05-01T00:00:00Z, 2024-05-01T00:09:00Z] step 1m0s: `
 	tests := []struct {
@@ -309,6 +328,13 @@ func TestRangeFaults(t *testing.T) {
 			wantRequests: 1,
 		},
 		{
+			name:         "an answer without end",
+			reply:        endless,
+			wantErr:      ErrTooLarge,
+			wantMsg:      "prometheus: answer too large: the answer is longer than 1051136 bytes, the bound for the points asked; aggregate the query to one series",
+			wantRequests: 1,
+		},
+		{
 			name:         "a vector instead of a matrix",
 			reply:        status(http.StatusOK, `{"status":"success","data":{"resultType":"vector","result":[]}}`, 0),
 			wantErr:      ErrBadResponse,
@@ -333,6 +359,34 @@ func TestRangeFaults(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// TestRangeAnswerWithoutEnd reads a never-ending answer to a long range:
+// it fails promptly, having read no more than the bound of a piece.
+func TestRangeAnswerWithoutEnd(t *testing.T) {
+	f := &fake{t: t, series: oneSeries(`{}`, minuteIndex), reply: endless}
+	c := newClient(t, f.start().URL, fastOptions())
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := c.Range(context.Background(), "load", t0, t0.Add(7*24*time.Hour), time.Minute)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("error %v, want ErrTooLarge", err)
+	}
+	// 10,081 points in one piece: 1 MiB + 256 bytes a point.
+	if limit := maxBodyBytes(10_081); limit != 3_629_312 {
+		t.Errorf("the bound of 10,081 points is %d bytes, want 3629312", limit)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v", took)
+	}
+	// The bound read whole, and io.ReadAll's doublings of it.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+		t.Errorf("allocated %d bytes reading a bounded answer", alloc)
+	}
+	t.Log(took, after.TotalAlloc-before.TotalAlloc, err)
 }
 
 func TestRangeRetryRecovers(t *testing.T) {

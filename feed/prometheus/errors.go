@@ -40,6 +40,10 @@ var (
 	// ErrBadResponse is an answer that is not a valid query_range result:
 	// malformed JSON, a result that is not a matrix, samples off the grid.
 	ErrBadResponse = errors.New("prometheus: bad response")
+	// ErrTooLarge is an answer longer than the bound for the points asked
+	// (see maxBodyBytes): a proxy streaming without end, or a query giving
+	// many series. It is not retried.
+	ErrTooLarge = errors.New("prometheus: answer too large")
 )
 
 // fault is one failed request, classified. Its message leads with its
@@ -68,17 +72,22 @@ func (f *fault) Unwrap() error { return f.cause }
 func (f *fault) retryable() bool { return f.kind == ErrUnavailable }
 
 // attempt is what one HTTP exchange left behind for classify: the status
-// and the Retry-After header, which v1.API does not return.
+// and the Retry-After header, which v1.API does not return. maxBody is
+// the longest body limitedTransport reads for it.
 type attempt struct {
 	status     int
 	retryAfter string
+	maxBody    int64
 }
 
 // classify turns the error of one QueryRange attempt into a fault.
 // reqErr is the error of the attempt's context, whose deadline is Options.Timeout.
 func classify(err error, at *attempt, reqErr error, timeoutMsg string) *fault {
 	var apiErr *v1.Error
+	var large *bodyTooLarge
 	switch {
+	case errors.As(err, &large):
+		return &fault{kind: ErrTooLarge, msg: large.Error() + "; aggregate the query to one series", cause: err}
 	case errors.Is(reqErr, context.DeadlineExceeded):
 		return &fault{kind: ErrTimeout, msg: timeoutMsg, cause: context.DeadlineExceeded}
 	case errors.As(err, &apiErr):

@@ -102,10 +102,10 @@ func TestParseConfigErrors(t *testing.T) {
 			"t.yaml:6: targets[0].holdFor: must be a duration such as 30s, 5m, 1h30m, 14d or 1w, got nothing"},
 		{"history below two steps", minimalTarget + "    step: 1h\n    history: 90m\n",
 			"t.yaml:7: targets[0].history: must cover at least 2 steps (2h), got 1h30m"},
-		{"history of too many points", minimalTarget + "    step: 1s\n    history: 1y\n    refitInterval: 1h\n",
-			"t.yaml:7: targets[0].history: must cover at most 10000000 steps of 1s, got 1y (31536000 steps)"},
-		{"default history of too many points", minimalTarget + "    step: 100ms\n",
-			"t.yaml:2: targets[0].history: must cover at most 10000000 steps of 100ms, got 2w (12096000 steps) (the default)"},
+		{"history of too many points", minimalTarget + "    step: 1s\n    history: 14d\n    refitInterval: 1h\n",
+			"t.yaml:7: targets[0].history: 2w at step 1s is 1209600 points; at most 300000 (the memory of one fit); use a longer step or a shorter history"},
+		{"default history of too many points", minimalTarget + "    step: 1s\n",
+			"t.yaml:2: targets[0].history: 2w at step 1s is 1209600 points; at most 300000 (the memory of one fit); use a longer step or a shorter history (the default)"},
 		{"zero lead time", strings.Replace(minimalTarget, "leadTime: 2m", "leadTime: 0s", 1),
 			"t.yaml:5: targets[0].leadTime: must be positive, got 0s"},
 		{"negative margin", minimalTarget + "    margin: -30s\n",
@@ -367,7 +367,24 @@ func TestTargetValidate(t *testing.T) {
 		{"long name", func(tg *models.Target) { tg.Name = strings.Repeat("a", 64) },
 			`name: must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "` +
 				strings.Repeat("a", 64) + `"`},
-		{"sub-millisecond values", func(tg *models.Target) { tg.Step, tg.Seasons = time.Second, []time.Duration{1500 * time.Microsecond} },
+		{"name too long to echo", func(tg *models.Target) { tg.Name = strings.Repeat("N", 300000) },
+			`name: must be a DNS-1123 label (at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit), got "` +
+				strings.Repeat("N", 100) + `"... (300000 bytes)`},
+		{"echo cut at a character", func(tg *models.Target) { tg.Model = "a" + strings.Repeat("é", 100) },
+			`model: must be one of auto, naive, holtwinters, harmonic, got "a` + strings.Repeat("é", 49) + `"... (201 bytes)`},
+		{"history at the most points", func(tg *models.Target) { tg.Step, tg.History = 4*time.Second, 1_200_000*time.Second }, ""},
+		{"history a step beyond", func(tg *models.Target) { tg.Step, tg.History = 4*time.Second, 1_200_004*time.Second },
+			"history: 13d21h20m4s at step 4s is 300001 points; at most 300000 (the memory of one fit); use a longer step or a shorter history"},
+		{"query at the bound", func(tg *models.Target) { tg.Query = strings.Repeat("x", models.MaxQueryBytes) }, ""},
+		{"query too long", func(tg *models.Target) { tg.Query = strings.Repeat(" ", 300000) },
+			"query: must be at most 16384 bytes, got 300000"},
+		{"replicas beyond int32", func(tg *models.Target) { tg.MinReplicas, tg.MaxReplicas = 1<<31, 1<<31 },
+			"minReplicas: must be at most 2147483647 (a Kubernetes replica count), got 2147483648\n" +
+				"maxReplicas: must be at most 2147483647 (a Kubernetes replica count), got 2147483648"},
+		{"replicas at int32", func(tg *models.Target) { tg.MinReplicas, tg.MaxReplicas = math.MaxInt32, math.MaxInt32 }, ""},
+		{"sub-millisecond values", func(tg *models.Target) {
+			tg.Step, tg.History, tg.Seasons = time.Second, time.Hour, []time.Duration{1500 * time.Microsecond}
+		},
 			"seasons[0]: must be a whole multiple of step (1s), got 1.5ms"},
 		{"min replicas zero is allowed", func(tg *models.Target) { tg.MinReplicas = 0 }, ""},
 		{"every season rule", func(tg *models.Target) {
