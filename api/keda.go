@@ -40,6 +40,10 @@ type KEDAOptions struct {
 	// PushInterval is how often StreamIsActive sends the active state.
 	// Zero means DefaultPushInterval.
 	PushInterval time.Duration
+	// CheckQuery asks the data source about a target defined in metadata
+	// before it is registered, or when its query changes; nil checks
+	// nothing.
+	CheckQuery QueryChecker
 }
 
 // Validate reports options no scaler can work with.
@@ -82,9 +86,10 @@ func (o *KEDAOptions) Validate() error {
 // while the recommendation is above zero.
 type KEDAScaler struct {
 	externalscaler.UnimplementedExternalScalerServer
-	b    Backend
-	log  *slog.Logger
-	push time.Duration
+	b          Backend
+	log        *slog.Logger
+	push       time.Duration
+	checkQuery QueryChecker
 	// closing ends the open StreamIsActive streams (Close), which a
 	// graceful gRPC stop would otherwise wait for.
 	closing   chan struct{}
@@ -108,6 +113,7 @@ func NewKEDAScaler(b Backend, opts *KEDAOptions) (*KEDAScaler, error) {
 	}
 	s := &KEDAScaler{b: b, log: slog.New(slog.DiscardHandler), push: DefaultPushInterval, closing: make(chan struct{})}
 	if opts != nil {
+		s.checkQuery = opts.CheckQuery
 		if opts.Logger != nil {
 			s.log = opts.Logger
 		}
@@ -257,6 +263,9 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) error {
 	st, err := s.b.Get(t.Name)
 	if errors.Is(err, registry.ErrNotFound) {
+		if err := s.checkQuery.check(ctx, t); err != nil {
+			return kedaQueryStatus(ctx, s.log, op, t.Name, err)
+		}
 		created, err := s.b.Create(t, registry.OriginKEDA)
 		if err == nil {
 			s.log.InfoContext(ctx, "registered target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
@@ -279,6 +288,11 @@ func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) e
 	if kedaSameTarget(st.Target, t) {
 		return nil
 	}
+	if st.Target.Query != t.Query || st.Target.Step != t.Step {
+		if err := s.checkQuery.check(ctx, t); err != nil {
+			return kedaQueryStatus(ctx, s.log, op, t.Name, err)
+		}
+	}
 	updated, err := s.b.Update(t)
 	if err != nil {
 		return grpcStatus(ctx, s.log, op, t.Name, err)
@@ -286,6 +300,16 @@ func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) e
 	s.log.InfoContext(ctx, "updated target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
 	auditLog(ctx, s.log, "update", t.Name, specJSON(&st.Target), specJSON(&updated.Target))
 	return nil
+}
+
+// kedaQueryStatus is the status of a query the data source refused, named
+// by its metadata key.
+func kedaQueryStatus(ctx context.Context, log *slog.Logger, op, name string, err error) error {
+	var fe *models.FieldError
+	if errors.As(err, &fe) {
+		return invalid([]*errdetails.BadRequest_FieldViolation{kedaViolation(fe.Field, fe.Msg)})
+	}
+	return grpcStatus(ctx, log, op, name, err)
 }
 
 // kedaSameTarget reports whether a and b are the same definition. The

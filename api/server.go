@@ -43,15 +43,25 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// Now reads the clock; nil means time.Now.
 	Now func() time.Time
+	// CheckQuery asks the data source about a target's query before it is
+	// created or updated; an error wrapping models.ErrConfig refuses the
+	// write (InvalidArgument naming the field). Nil checks nothing.
+	CheckQuery QueryChecker
 }
+
+// QueryChecker checks a target's query against the data source once
+// (serve asks Prometheus): a *models.FieldError on "query" when the
+// source refuses it, nil when it accepts it or cannot say now.
+type QueryChecker func(ctx context.Context, t models.Target) error
 
 // Server implements prescale's gRPC service (and, through grpc-gateway,
 // its REST API) over a Backend.
 type Server struct {
 	prescalev1.UnimplementedPrescaleServiceServer
-	b   Backend
-	log *slog.Logger
-	now func() time.Time
+	b          Backend
+	log        *slog.Logger
+	now        func() time.Time
+	checkQuery QueryChecker
 }
 
 var _ prescalev1.PrescaleServiceServer = (*Server)(nil)
@@ -63,6 +73,7 @@ func NewServer(b Backend, opts *ServerOptions) (*Server, error) {
 	}
 	s := &Server{b: b, log: slog.New(slog.DiscardHandler), now: time.Now}
 	if opts != nil {
+		s.checkQuery = opts.CheckQuery
 		if opts.Logger != nil {
 			s.log = opts.Logger
 		}
@@ -101,6 +112,9 @@ func (s *Server) CreateTarget(ctx context.Context, req *prescalev1.CreateTargetR
 	if err != nil {
 		return nil, s.status(ctx, "create target", req.GetTarget().GetName(), err)
 	}
+	if err := s.checkQuery.check(ctx, t); err != nil {
+		return nil, s.status(ctx, "create target", t.Name, err)
+	}
 	st, err := s.b.Create(t, registry.OriginAPI)
 	if err != nil {
 		return nil, s.status(ctx, "create target", t.Name, err)
@@ -116,6 +130,11 @@ func (s *Server) UpdateTarget(ctx context.Context, req *prescalev1.UpdateTargetR
 		return nil, s.status(ctx, "update target", req.GetTarget().GetName(), err)
 	}
 	before, _ := s.b.Get(t.Name)
+	if before.Target.Query != t.Query || before.Target.Step != t.Step {
+		if err := s.checkQuery.check(ctx, t); err != nil {
+			return nil, s.status(ctx, "update target", t.Name, err)
+		}
+	}
 	st, err := s.b.Update(t)
 	if err != nil {
 		return nil, s.status(ctx, "update target", t.Name, err)
@@ -425,6 +444,14 @@ func SpecProto(t *models.Target) *prescalev1.TargetSpec {
 		}
 	}
 	return spec
+}
+
+// check runs c, if any.
+func (c QueryChecker) check(ctx context.Context, t models.Target) error {
+	if c == nil {
+		return nil
+	}
+	return c(ctx, t)
 }
 
 // specJSON is t as the REST API writes its spec, on one line, for the

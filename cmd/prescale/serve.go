@@ -33,6 +33,7 @@ import (
 
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/feed/demo"
+	promfeed "github.com/prescale/prescale/feed/prometheus"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/config"
 	"github.com/prescale/prescale/models/registry"
@@ -105,7 +106,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := newServers(ctx, log, o, targets, adapter)
+	s, err := newServers(ctx, log, o, targets, adapter, queryChecker(o, src))
 	if err != nil {
 		return err
 	}
@@ -185,6 +186,34 @@ func newServeSource(log *slog.Logger, o *serveOptions) (registry.Source, func(),
 	return client, client.Close, nil
 }
 
+// queryCheckTimeout bounds the question to Prometheus about a new query.
+const queryCheckTimeout = 10 * time.Second
+
+// queryChecker asks Prometheus for the last two steps of a target's query
+// before the API creates the target or changes its query. A query
+// Prometheus refuses (a syntax error, one it cannot run: its 400 or 422)
+// or one that returns several series is refused, naming "query". No data
+// yet is fine (a new workload), and so is a Prometheus that cannot answer
+// now: the fetches will report it. The demo checks nothing.
+func queryChecker(o *serveOptions, src registry.Source) api.QueryChecker {
+	if o.isDemo() {
+		return nil
+	}
+	return func(ctx context.Context, t models.Target) error {
+		ctx, cancel := context.WithTimeout(ctx, queryCheckTimeout)
+		defer cancel()
+		end := time.Now().Truncate(t.Step)
+		_, err := src.Range(ctx, t.Query, end.Add(-t.Step), end, t.Step)
+		switch {
+		case errors.Is(err, promfeed.ErrBadQuery):
+			return &models.FieldError{Field: "query", Msg: "Prometheus refused it: " + promfeed.Cause(err)}
+		case errors.Is(err, promfeed.ErrMultipleSeries):
+			return &models.FieldError{Field: "query", Msg: "must return one series: " + promfeed.Cause(err)}
+		}
+		return nil
+	}
+}
+
 // newServeRegistry opens the model store and makes the registry of
 // targets: the demo's, or those of --config.
 func newServeRegistry(log *slog.Logger, o *serveOptions, src registry.Source) (*registry.Registry, error) {
@@ -250,17 +279,17 @@ const maxConns = 4096
 // newServers builds the REST, gRPC, KEDA, metrics and, with
 // --external-metrics, external metrics APIs over the registry, and opens their
 // listeners.
-func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *registry.Registry, adapter *basecmd.AdapterBase) (*servers, error) {
+func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *registry.Registry, adapter *basecmd.AdapterBase, check api.QueryChecker) (*servers, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
-	srv, err := api.NewServer(targets, &api.ServerOptions{Logger: log})
+	srv, err := api.NewServer(targets, &api.ServerOptions{Logger: log, CheckQuery: check})
 	if err != nil {
 		return nil, err
 	}
-	keda, err := api.NewKEDAScaler(targets, &api.KEDAOptions{Logger: log})
+	keda, err := api.NewKEDAScaler(targets, &api.KEDAOptions{Logger: log, CheckQuery: check})
 	if err != nil {
 		return nil, err
 	}

@@ -185,6 +185,28 @@ func TestServeEndToEnd(t *testing.T) {
 		if code, body := p.Get("/v1/targets/bad"); code != http.StatusNotFound {
 			t.Errorf("the rejected target exists: %d %s", code, body)
 		}
+		// The query is put to Prometheus once before the target is created.
+		for _, c := range []struct{ query, says string }{
+			{`sum(`, "Prometheus refused it"},
+			{`label_replace(vector(1), "a", "1", "", "") or label_replace(vector(1), "a", "2", "", "")`, "must return one series"},
+		} {
+			code, body := p.Do(http.MethodPost, "/v1/targets", []byte(fmt.Sprintf(`{"name":"bad-query","query":%q,"capacityPerReplica":1,"leadTime":"1m"}`, c.query)))
+			var e struct {
+				Message string `json:"message"`
+				Details []struct {
+					FieldViolations []struct{ Field, Description string } `json:"fieldViolations"`
+				} `json:"details"`
+			}
+			_ = json.Unmarshal(body, &e)
+			if code != http.StatusBadRequest || len(e.Details) == 0 || len(e.Details[0].FieldViolations) == 0 ||
+				e.Details[0].FieldViolations[0].Field != "query" || !strings.Contains(e.Details[0].FieldViolations[0].Description, c.says) {
+				t.Errorf("POST a target with query %s: %d %s; want 400 on field query saying %q", c.query, code, body, c.says)
+			}
+		}
+		bad := &externalscaler.ScaledObjectRef{Name: "bad", Namespace: "default", ScalerMetadata: map[string]string{"query": "sum(", "capacityPerReplica": "1", "leadTime": "1m"}}
+		if _, err := keda.GetMetricSpec(rpcContext(t), bad); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "metadata.query") {
+			t.Errorf("KEDA metadata with query sum(: %v, want InvalidArgument naming metadata.query", err)
+		}
 	})
 
 	t.Run("targets through the API", func(t *testing.T) {

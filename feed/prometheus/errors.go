@@ -158,3 +158,20 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// Cause is what went wrong, without the query and the range that Range's
+// errors lead with: what the server said of a failed request, or what
+// follows the sentinel's text (the label sets of ErrMultipleSeries).
+func Cause(err error) string {
+	var f *fault
+	if errors.As(err, &f) {
+		return f.msg
+	}
+	msg := err.Error()
+	for _, s := range []error{ErrMultipleSeries, ErrNoData, ErrRange, ErrBadResponse} {
+		if i := strings.Index(msg, s.Error()+": "); i >= 0 {
+			return msg[i+len(s.Error())+2:]
+		}
+	}
+	return msg
+}
