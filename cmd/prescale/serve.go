@@ -570,12 +570,28 @@ func watchConfig(ctx context.Context, path string, interval time.Duration, hup <
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 			continue
 		}
+		if n := configTargets(targets); cfg.Undeclared && n > 0 {
+			log.Error("config reload refused; keeping the current targets: the file declares no targets at all (empty, only comments or null), "+
+				"which would withdraw every config target; write \"targets: []\" to withdraw them", "file", path, "why", why, "targets", n)
+			continue
+		}
 		if err := targets.SetConfig(cfg.Targets); err != nil {
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", err)
 			continue
 		}
 		log.Info("config reloaded", "file", path, "why", why, "targets", len(cfg.Targets))
 	}
+}
+
+// configTargets counts the targets the config file declared.
+func configTargets(targets *registry.Registry) int {
+	n := 0
+	for _, st := range targets.List() {
+		if st.Origin == registry.OriginConfig {
+			n++
+		}
+	}
+	return n
 }
 
 // newLogger builds serve's logger from --log.level and --log.format.

@@ -523,8 +523,8 @@ func reloadConfig(names []string, capacity map[string]string) string {
 
 // TestServeConfigReload changes the config file under a running server:
 // a new target appears (on the file watch, then on SIGHUP) while the
-// unchanged one keeps its fitted model, and an invalid file is reported
-// with its file:line and changes nothing.
+// unchanged one keeps its fitted model, an invalid file is reported with
+// its file:line and changes nothing, and so does an emptied file.
 func TestServeConfigReload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: starts prometheus and prescale")
@@ -634,4 +634,21 @@ func TestServeConfigReload(t *testing.T) {
 		}
 	}
 	keepsModel("after removing second and third")
+
+	// An emptied file (a truncated write, a ConfigMap mounted empty) is
+	// refused; "targets: []" withdraws every target.
+	writeFileAtomically(t, config, "# emptied\n")
+	p.WaitLog(10*time.Second, "the emptied config refused", func(l logLine) bool {
+		return strings.HasPrefix(l.Msg(), "config reload refused") && l["targets"] == 1.0
+	})
+	if code, body := p.Get("/v1/targets/first"); code != http.StatusOK {
+		t.Errorf("first after the file was emptied: %d %s, want 200", code, body)
+	}
+	writeFileAtomically(t, config, "targets: []\n")
+	p.WaitLog(10*time.Second, `"config reloaded" with no target`, func(l logLine) bool {
+		return l.Msg() == "config reloaded" && l["targets"] == 0.0
+	})
+	if code, body := p.Get("/v1/targets/first"); code != http.StatusNotFound {
+		t.Errorf("first after targets: []: %d %s, want 404", code, body)
+	}
 }

@@ -21,6 +21,11 @@ import (
 // Config is the declared set of targets, as read from the --config file.
 type Config struct {
 	Targets []models.Target
+	// Undeclared is a file that does not say "targets" at all: empty, only
+	// comments, or null. A reload refuses it when targets are declared, as
+	// an emptied or truncated file is far likelier than a wish to withdraw
+	// them all ("targets: []" says that).
+	Undeclared bool
 }
 
 // Load reads and validates the target configuration file at path.
@@ -90,7 +95,8 @@ func (p *configParser) parse(data []byte) *Config {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return cfg // empty file
+			cfg.Undeclared = true // empty file
+			return cfg
 		}
 		p.syntaxError(data, err)
 		return nil
@@ -108,12 +114,14 @@ func (p *configParser) parse(data []byte) *Config {
 	root := &doc
 	if root.Kind == yaml.DocumentNode {
 		if len(root.Content) == 0 {
-			return cfg // only comments
+			cfg.Undeclared = true // only comments
+			return cfg
 		}
 		root = resolve(root.Content[0])
 	}
 	switch {
 	case root == nil || isNull(root):
+		cfg.Undeclared = true
 		return cfg
 	case root.Kind != yaml.MappingNode:
 		p.errorf(root.Line, "", `must be a mapping with a "targets" list, got %s`, describe(root))

@@ -307,6 +307,9 @@ func TestParseConfigEmpty(t *testing.T) {
 		if len(cfg.Targets) != 0 {
 			t.Errorf("ParseConfig(%q) = %d targets, want none", in, len(cfg.Targets))
 		}
+		if undeclared := !strings.HasPrefix(in, "targets"); cfg.Undeclared != undeclared {
+			t.Errorf("ParseConfig(%q).Undeclared = %v, want %v", in, cfg.Undeclared, undeclared)
+		}
 	}
 	cfg, err := config.Load(filepath.Join("testdata", "empty.yaml"))
 	if err != nil || len(cfg.Targets) != 0 {
