@@ -30,19 +30,16 @@ type ackName struct {
 	inFlight *ackTarget
 }
 
-// TestServeKill9AcknowledgedWrites creates, updates and deletes targets
-// over REST from concurrent clients, kills the server with SIGKILL at a
-// random moment, restarts it on the same --data-dir and checks that every
+// kill9Loop creates, updates and deletes targets over REST from
+// concurrent clients, kills the server with SIGKILL at a random moment, restarts it on the same --data-dir and checks that every
 // write it acknowledged (200) is there: each acknowledged create and
 // update with its acknowledged spec, each acknowledged delete gone. A
 // write in flight at the kill may or may not have happened; the test then
 // takes what the restart serves as the new truth.
-func TestServeKill9AcknowledgedWrites(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode: starts prometheus and prescale")
-	}
+// It does that kills times (TestReliability runs it) and returns how many
+// writes were acknowledged and how many of them were lost.
+func kill9Loop(t *testing.T, kills int) (acknowledged, lost int) {
 	const (
-		kills   = 20
 		clients = 4
 		names   = 5 // per client
 		step    = 10 * time.Second
@@ -64,7 +61,7 @@ func TestServeKill9AcknowledgedWrites(t *testing.T) {
 		}
 	}
 	var version float64 // capacity of the next write: each write's own
-	acknowledged, lost, ambiguous := 0, 0, 0
+	ambiguous := 0
 	start := time.Now()
 	for i := range kills {
 		p := startServe(t, serveProcOptions{Args: args})
@@ -120,6 +117,7 @@ func TestServeKill9AcknowledgedWrites(t *testing.T) {
 	if acknowledged < kills {
 		t.Errorf("only %d writes acknowledged in %d runs: the loop tested little", acknowledged, kills)
 	}
+	return acknowledged, lost
 }
 
 // kill9Write sends the write that takes a target from present (or not)
