@@ -480,6 +480,7 @@ func targetProto(st *registry.TargetStatus) *prescalev1.Target {
 			FitError:    st.FitError,
 			FitErrors:   st.FitErrors,
 			NextRefit:   timestamp(st.NextRefit),
+			FitDueSince: timestamp(st.FitDueSince),
 			Reason:      st.ModelReason,
 			Notes:       st.ModelNotes,
 		},

@@ -413,3 +413,16 @@ func TestRequestBodyBound(t *testing.T) {
 		t.Errorf("gRPC create of more than %d bytes: %v, want ResourceExhausted", api.MaxRequestBytes, err)
 	}
 }
+
+// TestRESTFitDueSince: a target waiting for a fit says since when.
+func TestRESTFitDueSince(t *testing.T) {
+	b := apitest.NewBackend()
+	tg := models.DefaultTarget()
+	tg.Name, tg.Query, tg.CapacityPerReplica, tg.LeadTime = "waiting", "up", 1, time.Minute
+	b.Put(registry.TargetStatus{Target: tg, Origin: registry.OriginAPI, FitDueSince: testNow.Add(-time.Minute)})
+	ts := newREST(t, b)
+	code, body := do(t, "GET", ts.URL+"/v1/targets/waiting", "")
+	if code != http.StatusOK || !strings.Contains(body, `"fitDueSince":"2026-11-26T11:59:00Z"`) {
+		t.Errorf("GET a target waiting for its first fit: %d %s, want fitDueSince 11:59", code, body)
+	}
+}

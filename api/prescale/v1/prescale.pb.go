@@ -310,7 +310,10 @@ type ModelStatus struct {
 	// history, a fallback); empty when it is not.
 	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
 	// What was done to the history (gaps filled, anomalies replaced).
-	Notes         []string `protobuf:"bytes,10,rep,name=notes,proto3" json:"notes,omitempty"`
+	Notes []string `protobuf:"bytes,10,rep,name=notes,proto3" json:"notes,omitempty"`
+	// When the next fit fell due, while it waits for a worker; unset when no
+	// fit is due. Without a kind, the target awaits its first fit.
+	FitDueSince   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=fit_due_since,json=fitDueSince,proto3" json:"fit_due_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -411,6 +414,13 @@ func (x *ModelStatus) GetReason() string {
 func (x *ModelStatus) GetNotes() []string {
 	if x != nil {
 		return x.Notes
+	}
+	return nil
+}
+
+func (x *ModelStatus) GetFitDueSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FitDueSince
 	}
 	return nil
 }
@@ -1826,7 +1836,7 @@ const file_prescale_proto_rawDesc = "" +
 	"\x05model\x18\x03 \x01(\v2\x18.prescale.v1.ModelStatusR\x05model\x12+\n" +
 	"\x04data\x18\x04 \x01(\v2\x17.prescale.v1.DataStatusR\x04data\x12C\n" +
 	"\x0erecommendation\x18\x05 \x01(\v2\x1b.prescale.v1.RecommendationR\x0erecommendation\x125\n" +
-	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\"\xf7\x02\n" +
+	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\"\xb7\x03\n" +
 	"\vModelStatus\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
@@ -1842,7 +1852,8 @@ const file_prescale_proto_rawDesc = "" +
 	"next_refit\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tnextRefit\x12\x16\n" +
 	"\x06reason\x18\t \x01(\tR\x06reason\x12\x14\n" +
 	"\x05notes\x18\n" +
-	" \x03(\tR\x05notes\"\x97\x03\n" +
+	" \x03(\tR\x05notes\x12>\n" +
+	"\rfit_due_since\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vfitDueSince\"\x97\x03\n" +
 	"\n" +
 	"DataStatus\x129\n" +
 	"\n" +
@@ -2019,63 +2030,64 @@ var file_prescale_proto_depIdxs = []int32{
 	22, // 5: prescale.v1.ModelStatus.fitted_at:type_name -> google.protobuf.Timestamp
 	23, // 6: prescale.v1.ModelStatus.fit_duration:type_name -> google.protobuf.Duration
 	22, // 7: prescale.v1.ModelStatus.next_refit:type_name -> google.protobuf.Timestamp
-	22, // 8: prescale.v1.DataStatus.data_start:type_name -> google.protobuf.Timestamp
-	22, // 9: prescale.v1.DataStatus.data_end:type_name -> google.protobuf.Timestamp
-	22, // 10: prescale.v1.DataStatus.last_observed:type_name -> google.protobuf.Timestamp
-	22, // 11: prescale.v1.DataStatus.observed_at:type_name -> google.protobuf.Timestamp
-	22, // 12: prescale.v1.DataStatus.last_fetch:type_name -> google.protobuf.Timestamp
-	1,  // 13: prescale.v1.ListTargetsResponse.targets:type_name -> prescale.v1.Target
-	0,  // 14: prescale.v1.CreateTargetRequest.target:type_name -> prescale.v1.TargetSpec
-	0,  // 15: prescale.v1.UpdateTargetRequest.target:type_name -> prescale.v1.TargetSpec
-	23, // 16: prescale.v1.Forecast.step:type_name -> google.protobuf.Duration
-	22, // 17: prescale.v1.Forecast.history_start:type_name -> google.protobuf.Timestamp
-	22, // 18: prescale.v1.Forecast.start:type_name -> google.protobuf.Timestamp
-	14, // 19: prescale.v1.Forecast.quantiles:type_name -> prescale.v1.QuantileValues
-	22, // 20: prescale.v1.Recommendation.time:type_name -> google.protobuf.Timestamp
-	17, // 21: prescale.v1.Recommendation.forecast:type_name -> prescale.v1.ForecastInput
-	18, // 22: prescale.v1.Recommendation.reactive:type_name -> prescale.v1.ReactiveInput
-	23, // 23: prescale.v1.Recommendation.lead_time:type_name -> google.protobuf.Duration
-	23, // 24: prescale.v1.Recommendation.margin:type_name -> google.protobuf.Duration
-	22, // 25: prescale.v1.Recommendation.model_fitted_at:type_name -> google.protobuf.Timestamp
-	22, // 26: prescale.v1.Recommendation.data_start:type_name -> google.protobuf.Timestamp
-	22, // 27: prescale.v1.Recommendation.data_end:type_name -> google.protobuf.Timestamp
-	23, // 28: prescale.v1.Recommendation.stale_for:type_name -> google.protobuf.Duration
-	22, // 29: prescale.v1.Recommendation.stale_since:type_name -> google.protobuf.Timestamp
-	23, // 30: prescale.v1.Recommendation.stale_after:type_name -> google.protobuf.Duration
-	23, // 31: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
-	22, // 32: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
-	22, // 33: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
-	22, // 34: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
-	22, // 35: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
-	22, // 36: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
-	22, // 37: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
-	22, // 38: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
-	22, // 39: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
-	22, // 40: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
-	21, // 41: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
-	22, // 42: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
-	22, // 43: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
-	5,  // 44: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
-	7,  // 45: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
-	8,  // 46: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
-	9,  // 47: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
-	10, // 48: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
-	12, // 49: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
-	15, // 50: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
-	19, // 51: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
-	6,  // 52: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
-	1,  // 53: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
-	1,  // 54: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
-	1,  // 55: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
-	11, // 56: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
-	13, // 57: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
-	16, // 58: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
-	20, // 59: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
-	52, // [52:60] is the sub-list for method output_type
-	44, // [44:52] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	22, // 8: prescale.v1.ModelStatus.fit_due_since:type_name -> google.protobuf.Timestamp
+	22, // 9: prescale.v1.DataStatus.data_start:type_name -> google.protobuf.Timestamp
+	22, // 10: prescale.v1.DataStatus.data_end:type_name -> google.protobuf.Timestamp
+	22, // 11: prescale.v1.DataStatus.last_observed:type_name -> google.protobuf.Timestamp
+	22, // 12: prescale.v1.DataStatus.observed_at:type_name -> google.protobuf.Timestamp
+	22, // 13: prescale.v1.DataStatus.last_fetch:type_name -> google.protobuf.Timestamp
+	1,  // 14: prescale.v1.ListTargetsResponse.targets:type_name -> prescale.v1.Target
+	0,  // 15: prescale.v1.CreateTargetRequest.target:type_name -> prescale.v1.TargetSpec
+	0,  // 16: prescale.v1.UpdateTargetRequest.target:type_name -> prescale.v1.TargetSpec
+	23, // 17: prescale.v1.Forecast.step:type_name -> google.protobuf.Duration
+	22, // 18: prescale.v1.Forecast.history_start:type_name -> google.protobuf.Timestamp
+	22, // 19: prescale.v1.Forecast.start:type_name -> google.protobuf.Timestamp
+	14, // 20: prescale.v1.Forecast.quantiles:type_name -> prescale.v1.QuantileValues
+	22, // 21: prescale.v1.Recommendation.time:type_name -> google.protobuf.Timestamp
+	17, // 22: prescale.v1.Recommendation.forecast:type_name -> prescale.v1.ForecastInput
+	18, // 23: prescale.v1.Recommendation.reactive:type_name -> prescale.v1.ReactiveInput
+	23, // 24: prescale.v1.Recommendation.lead_time:type_name -> google.protobuf.Duration
+	23, // 25: prescale.v1.Recommendation.margin:type_name -> google.protobuf.Duration
+	22, // 26: prescale.v1.Recommendation.model_fitted_at:type_name -> google.protobuf.Timestamp
+	22, // 27: prescale.v1.Recommendation.data_start:type_name -> google.protobuf.Timestamp
+	22, // 28: prescale.v1.Recommendation.data_end:type_name -> google.protobuf.Timestamp
+	23, // 29: prescale.v1.Recommendation.stale_for:type_name -> google.protobuf.Duration
+	22, // 30: prescale.v1.Recommendation.stale_since:type_name -> google.protobuf.Timestamp
+	23, // 31: prescale.v1.Recommendation.stale_after:type_name -> google.protobuf.Duration
+	23, // 32: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
+	22, // 33: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
+	22, // 34: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
+	22, // 35: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
+	22, // 36: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
+	22, // 37: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
+	22, // 38: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
+	22, // 39: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
+	22, // 40: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
+	22, // 41: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
+	21, // 42: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
+	22, // 43: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
+	22, // 44: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
+	5,  // 45: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
+	7,  // 46: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
+	8,  // 47: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
+	9,  // 48: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
+	10, // 49: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
+	12, // 50: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
+	15, // 51: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
+	19, // 52: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
+	6,  // 53: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
+	1,  // 54: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
+	1,  // 55: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
+	1,  // 56: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
+	11, // 57: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
+	13, // 58: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
+	16, // 59: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
+	20, // 60: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
+	53, // [53:61] is the sub-list for method output_type
+	45, // [45:53] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_prescale_proto_init() }
