@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -114,6 +115,8 @@ type reliabilityCounts struct {
 //     failing and answering the wrong shape: each time prescale keeps
 //     answering, says stale, never recommends fewer replicas than its last
 //     fresh answer, and is fresh again once Prometheus is back;
+//   - 500 clients that never finish a request: the others are served, and
+//     the server hangs up on them;
 //   - an emptied config file, a spec that cannot be written, SIGTERM in the
 //     middle of fits and SIGKILL in the middle of writes: nothing
 //     acknowledged is lost.
@@ -163,6 +166,38 @@ func TestReliability(t *testing.T) {
 				n.survived++
 			}
 		}
+	})
+	t.Run("slow clients", func(t *testing.T) {
+		n.faults++
+		// 500 clients that never finish their request's header.
+		addr := strings.TrimPrefix(p.URL, "http://")
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for range 500 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+			if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: prescale\r\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if code, body := p.Get("/healthz"); code != http.StatusOK {
+			t.Errorf("/healthz with 500 slow clients: %d %s", code, body)
+			return
+		}
+		// The server hangs up on them (ReadHeaderTimeout, 10s).
+		_ = conns[0].SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadAll(conns[0]); err != nil {
+			t.Errorf("a client that never finished its header is still connected after 30s: %v", err)
+			return
+		}
+		n.survived++
 	})
 	t.Run("emptied config", func(t *testing.T) {
 		n.faults++
