@@ -3,10 +3,11 @@
 GO         ?= go
 DATA       ?= $(abspath ../shared/data)
 BIN        := bin/prescale
+FUZZTIME   ?= 30s
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go e2e notebooks prometheus bench lint generate check-generate eval-m4 backtest-nasa clean
+.PHONY: help build run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +34,14 @@ prometheus: ## install Debian's prometheus (integration tests start their own se
 
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz: ## each fuzz test (func Fuzz* in a _test.go) for $(FUZZTIME), 30s by default, one at a time; a failing input is saved in testdata/fuzz
+	@for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+	    echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$(dirname $$file)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$(dirname $$file) || exit 1; \
+	  done; \
+	done
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
+	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
 )
 
@@ -60,6 +61,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},
 		}),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	if err := prescalev1.RegisterPrescaleServiceHandlerServer(ctx, gw, srv); err != nil {
 		return nil, fmt.Errorf("register REST gateway: %w", err)
@@ -182,6 +184,19 @@ func limitBody(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// routingError answers a method that a path under /v1/ does not serve
+// with 405, where grpc-gateway answers 501 (Unimplemented): a 5xx says the
+// server failed, to clients that retry and to alerts on error rates.
+// Other routing errors are the gateway's.
+func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus != http.StatusMethodNotAllowed {
+		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+		return
+	}
+	writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented,
+		fmt.Sprintf("method %s is not allowed on %s", models.Echo(r.Method), models.Echo(r.URL.Path)))
 }
 
 // tooLarge answers 413 in the REST API's error shape.

@@ -173,6 +173,8 @@ func TestRESTErrors(t *testing.T) {
 		{name: "anomaly window backwards", method: "GET", path: "/v1/targets/web/anomalies?start=2026-11-26T12:00:00Z&end=2026-11-26T11:00:00Z", code: 400, want: []string{"start", "must be before end"}},
 		{name: "bad timestamp", method: "GET", path: "/v1/targets/web/anomalies?start=yesterday", code: 400},
 		{name: "unknown path", method: "GET", path: "/v1/nothing", code: 404},
+		{name: "method not allowed", method: "PATCH", path: "/v1/targets/batch", code: 405, want: []string{`method \"PATCH\" is not allowed on \"/v1/targets/batch\"`}},
+		{name: "delete without a name", method: "DELETE", path: "/v1/targets", code: 405},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := do(t, tc.method, ts.URL+tc.path, tc.body)

@@ -11,6 +11,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
@@ -872,4 +875,83 @@ func BenchmarkReadCSVNASA(b *testing.B) {
 			b.Fatalf("Len = %d", s.Len())
 		}
 	}
+}
+
+// minuteCSV is a CSV file of n rows of one-minute load, "timestamp,value",
+// timestamps as the NASA trace has them.
+func minuteCSV(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("timestamp,value\n")
+	t := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		b.WriteString(t.Add(time.Duration(i) * time.Minute).Format(time.DateTime))
+		b.WriteByte(',')
+		b.WriteString(strconv.FormatFloat(500+200*math.Sin(2*math.Pi*float64(i)/1440), 'f', 2, 64))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// BenchmarkReadCSVMemory reads n rows of one-minute data and reports the
+// bytes allocated per row and the peak heap above the input per row
+// (sampled; see peakHeap): the Series returned is 8 bytes a row.
+func BenchmarkReadCSVMemory(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		in := minuteCSV(n)
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			var peak uint64
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				peak = max(peak, peakHeap(func() {
+					s, err := ReadCSV(bytes.NewReader(in), "load.csv", nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if s.Len() != n {
+						b.Fatalf("Len = %d, want %d", s.Len(), n)
+					}
+				}))
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(peak)/float64(n), "peak-B/row")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(n), "alloc-B/row")
+		})
+	}
+}
+
+// peakHeap runs fn and returns the most heap its objects took above what
+// they took before, sampled every 100µs with the collector made eager
+// (GOGC 10), so that the figure is near the peak of live memory rather
+// than of garbage waiting for a collection. It is forecast's
+// BenchmarkFitMemory's, which a test of another package cannot import.
+func peakHeap(fn func()) uint64 {
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	base := read()
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		var p uint64
+		tick := time.NewTicker(100 * time.Microsecond)
+		defer tick.Stop()
+		for {
+			p = max(p, read())
+			select {
+			case <-done:
+				peak <- max(p, read())
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	fn()
+	close(done)
+	p := <-peak
+	return p - min(base, p)
 }
