@@ -205,7 +205,16 @@ for path in ("examples/hpa.yaml", "examples/hpa-forecast-load.yaml"):
             if t and m["external"]["metric"]["name"] == "prescale_forecast_load":
                 check(float(m["external"]["target"]["averageValue"]) == float(t["capacityPerReplica"]),
                       f"{path}: averageValue is not the target's capacityPerReplica")
+# Every HPA prescale ships follows each of its steps: scale-up tolerance 0.
+def behavior_ok(b, where):
+    check(str(b.get("scaleUp", {}).get("tolerance")) == "0", f"{where}: behavior.scaleUp.tolerance is not \"0\"")
+for path in ("examples/hpa.yaml", "examples/hpa-forecast-load.yaml"):
+    for h in load(path):
+        behavior_ok(h["spec"].get("behavior", {}), path)
 kedaDocs = load("examples/keda-scaledobject.yaml")
+for so in (d for d in kedaDocs if d["kind"] == "ScaledObject"):
+    behavior_ok(so["spec"].get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("behavior", {}),
+                f"keda-scaledobject.yaml: {so['metadata']['name']}")
 auths = {d["metadata"]["name"] for d in kedaDocs if d["kind"] == "TriggerAuthentication"}
 for so in (d for d in kedaDocs if d["kind"] == "ScaledObject"):
     for tr in so["spec"]["triggers"]:

@@ -720,7 +720,7 @@ func registerAPIService(ctx context.Context, c *cluster, port int) error {
 // prescale's external metric: AverageValue 1 makes the desired replicas
 // the recommendation.
 func createWorkload(ctx context.Context, c *cluster) error {
-	one := int32(1)
+	one, zero := int32(1), int32(0)
 	labels := map[string]string{"app": targetName}
 	if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: targetName},
@@ -751,9 +751,27 @@ func createWorkload(ctx context.Context, c *cluster) error {
 					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(1, resource.DecimalSI)},
 				},
 			}},
+			// As deploy/examples/hpa.yaml: follow every step of prescale's,
+			// where the default 10% tolerance would swallow a step of one
+			// replica from ten replicas up.
+			Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
+				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: resource.NewQuantity(0, resource.DecimalSI)},
+			},
 		},
 	}, metav1.CreateOptions{})
-	return err
+	if err != nil {
+		return err
+	}
+	// The control plane keeps the tolerance (HPAConfigurableTolerance):
+	// a cluster that dropped it would swallow prescale's small steps.
+	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, targetName, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if b := h.Spec.Behavior; b == nil || b.ScaleUp == nil || b.ScaleUp.Tolerance == nil || !b.ScaleUp.Tolerance.IsZero() {
+		return fmt.Errorf("the HPA's behavior.scaleUp.tolerance 0 was not kept: %+v", b)
+	}
+	return nil
 }
 
 // externalMetric GETs an external metric through kube-apiserver, as the
