@@ -18,13 +18,16 @@ build: ## build bin/prescale
 run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000)
 	$(BIN) serve
 
-test: lint check-generate notebooks prometheus test-go ## run the whole test suite: lint, generated code, notebooks, Go tests with the race detector
+test: lint check-generate check-deploy notebooks prometheus test-go ## run the whole test suite: lint, generated code, deploy/ manifests, notebooks, Go tests with the race detector
 
 test-go: ## Go tests with the race detector (data from $(DATA))
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 e2e: ## end-to-end test on a real control plane (etcd, kube-apiserver, kube-controller-manager built from k8s.io/kubernetes) with Prometheus and an HPA
 	bash .ci/e2e.sh
+
+check-deploy: ## check deploy/ without a cluster (kustomize renders, objects agree, examples follow every step)
+	bash deploy/check.sh
 
 notebooks: ## execute the notebooks headless and check the reference data they write
 	bash .ci/notebooks.sh
