@@ -83,7 +83,7 @@ func FuzzRESTWrite(f *testing.F) {
 		req, err := http.NewRequestWithContext(t.Context(), fuzzMethods[int(method)%len(fuzzMethods)],
 			"http://prescale.test/v1/"+path, bytes.NewReader(body))
 		if err != nil {
-			t.Skip("not a request a server would read")
+			return // no URL a client could send (the path breaks the URL's syntax): nothing reaches the server
 		}
 		auth := &api.AuthOptions{None: true}
 		if authorization != "" {

@@ -6,19 +6,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/prescale/prescale/feed/feedtest"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/prescale/prescale/feed/feedtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -894,7 +893,7 @@ func minuteCSV(n int) []byte {
 
 // BenchmarkReadCSVMemory reads n rows of one-minute data and reports the
 // bytes allocated per row and the peak heap above the input per row
-// (sampled; see peakHeap): the Series returned is 8 bytes a row.
+// (sampled; see feedtest.PeakHeap): the Series returned is 8 bytes a row.
 func BenchmarkReadCSVMemory(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		in := minuteCSV(n)
@@ -905,7 +904,7 @@ func BenchmarkReadCSVMemory(b *testing.B) {
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
 			for b.Loop() {
-				peak = max(peak, peakHeap(func() {
+				peak = max(peak, feedtest.PeakHeap(func() {
 					s, err := ReadCSV(bytes.NewReader(in), "load.csv", nil)
 					if err != nil {
 						b.Fatal(err)
@@ -921,37 +920,4 @@ func BenchmarkReadCSVMemory(b *testing.B) {
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(n), "alloc-B/row")
 		})
 	}
-}
-
-// peakHeap runs fn and returns the most heap its objects took above what
-// they took before, sampled every 100µs with the collector made eager
-// (GOGC 10), so that the figure is near the peak of live memory rather
-// than of garbage waiting for a collection. It is forecast's
-// BenchmarkFitMemory's, which a test of another package cannot import.
-func peakHeap(fn func()) uint64 {
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	base := read()
-	done := make(chan struct{})
-	peak := make(chan uint64)
-	go func() {
-		var p uint64
-		tick := time.NewTicker(100 * time.Microsecond)
-		defer tick.Stop()
-		for {
-			p = max(p, read())
-			select {
-			case <-done:
-				peak <- max(p, read())
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	fn()
-	close(done)
-	p := <-peak
-	return p - min(base, p)
 }

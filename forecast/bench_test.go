@@ -6,12 +6,11 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"testing"
 	"time"
 
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/feed/feedtest"
 	"github.com/prescale/prescale/forecast"
 )
 
@@ -68,7 +67,7 @@ func minuteLoad(n int) []float64 {
 // BenchmarkFitMemory fits each kind to n one-minute points (two and eight
 // weeks; step known, seasons detected, the service's shortest horizon of
 // 48 steps) and reports the bytes allocated per history point and the
-// peak heap above the input per point (sampled; see peakHeap): what the
+// peak heap above the input per point (sampled; see feedtest.PeakHeap): what the
 // bound on a target's history points (models.maxHistorySteps) is derived
 // from.
 func BenchmarkFitMemory(b *testing.B) {
@@ -82,7 +81,7 @@ func BenchmarkFitMemory(b *testing.B) {
 					var before runtime.MemStats
 					runtime.ReadMemStats(&before)
 					for b.Loop() {
-						peak = max(peak, peakHeap(func() {
+						peak = max(peak, feedtest.PeakHeap(func() {
 							if _, err := forecast.Fit(y, &forecast.Options{Model: kind, Horizon: h, Step: time.Minute}); err != nil {
 								b.Fatal(err)
 							}
@@ -97,36 +96,4 @@ func BenchmarkFitMemory(b *testing.B) {
 			}
 		}
 	}
-}
-
-// peakHeap runs fn and returns the most heap its objects took above what
-// they took before, sampled every 100µs with the collector made eager
-// (GOGC 10), so that the figure is near the peak of live memory rather
-// than of garbage waiting for a collection.
-func peakHeap(fn func()) uint64 {
-	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	runtime.GC()
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
-	base := read()
-	done := make(chan struct{})
-	peak := make(chan uint64)
-	go func() {
-		var p uint64
-		tick := time.NewTicker(100 * time.Microsecond)
-		defer tick.Stop()
-		for {
-			p = max(p, read())
-			select {
-			case <-done:
-				peak <- max(p, read())
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	fn()
-	close(done)
-	p := <-peak
-	return p - min(base, p)
 }
