@@ -3,7 +3,6 @@ package prometheus
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -327,22 +326,15 @@ func maxBodyBytes(points int) int64 {
 	return bodyBytesFixed + bodyBytesPerPoint*int64(points)
 }
 
-// bodyTooLarge is the error of reading past an answer's bound.
-type bodyTooLarge struct{ limit int64 }
-
-func (e *bodyTooLarge) Error() string {
-	return fmt.Sprintf("the answer is longer than %d bytes, the bound for the points asked", e.limit)
-}
-
 // limitedTransport cuts off an answer's body at the bound of the request's
-// attempt (maxBody), so that an answer without end fails instead of
-// filling memory.
+// attempt (maxBody), so that an answer without end fails with
+// *http.MaxBytesError instead of filling memory.
 type limitedTransport struct{ next http.RoundTripper }
 
 func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
 	if at, ok := req.Context().Value(attemptKey{}).(*attempt); ok && err == nil && at.maxBody > 0 {
-		resp.Body = &limitedBody{ReadCloser: resp.Body, left: at.maxBody, limit: at.maxBody}
+		resp.Body = http.MaxBytesReader(nil, resp.Body, at.maxBody)
 	}
 	return resp, err
 }
@@ -352,25 +344,4 @@ func (t limitedTransport) CloseIdleConnections() {
 	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
-}
-
-// limitedBody reads at most limit bytes, then fails with *bodyTooLarge.
-type limitedBody struct {
-	io.ReadCloser
-	left, limit int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more tells an answer of exactly limit bytes from a
-		// longer one.
-		var one [1]byte
-		if n, err := b.ReadCloser.Read(one[:]); n == 0 {
-			return 0, err
-		}
-		return 0, &bodyTooLarge{limit: b.limit}
-	}
-	n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left)])
-	b.left -= int64(n)
-	return n, err
 }

@@ -84,10 +84,10 @@ type attempt struct {
 // reqErr is the error of the attempt's context, whose deadline is Options.Timeout.
 func classify(err error, at *attempt, reqErr error, timeoutMsg string) *fault {
 	var apiErr *v1.Error
-	var large *bodyTooLarge
+	var large *http.MaxBytesError
 	switch {
 	case errors.As(err, &large):
-		return &fault{kind: ErrTooLarge, msg: large.Error() + "; aggregate the query to one series", cause: err}
+		return &fault{kind: ErrTooLarge, msg: fmt.Sprintf("the answer is longer than %d bytes, the bound for the points asked; aggregate the query to one series", large.Limit), cause: err}
 	case errors.Is(reqErr, context.DeadlineExceeded):
 		return &fault{kind: ErrTimeout, msg: timeoutMsg, cause: context.DeadlineExceeded}
 	case errors.As(err, &apiErr):
