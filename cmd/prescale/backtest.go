@@ -32,7 +32,7 @@ type backtestFlags struct {
 
 	capacity, quantile, margin, tolerance *float64
 	minReplicas, maxReplicas, workers     *int
-	startup, behavior                     *string
+	startup, behavior, baseline           *string
 	model, seasons                        *string
 	policies, format, report, trace       *string
 	sweep                                 *bool
@@ -53,8 +53,10 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		margin:      fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction"),
 		minReplicas: fs.Int("min", 1, "minimum replicas"),
 		maxReplicas: fs.Int("max", 100, "maximum replicas"),
-		tolerance:   fs.Float64("tolerance", backtest.DefaultTolerance, "HPA tolerance (--horizontal-pod-autoscaler-tolerance)"),
-		behavior:    fs.String("behavior", "", "YAML file with the HPA's spec.behavior (or a whole HorizontalPodAutoscaler) overriding the defaults"),
+		tolerance:   fs.Float64("tolerance", backtest.DefaultTolerance, "the cluster's HPA tolerance (--horizontal-pod-autoscaler-tolerance), where a behavior sets none for its direction"),
+		behavior: fs.String("behavior", backtest.ShippedHPA, "the HPA behavior every policy runs under: "+backtest.ShippedHPA+" (what deploy/ ships: scale-up tolerance 0), "+
+			backtest.ClusterDefaultHPA+" (the API server's defaults), or a YAML file with an HPA's spec.behavior (or a whole HorizontalPodAutoscaler)"),
+		baseline: fs.String("baseline-behavior", backtest.ClusterDefaultHPA, "with --sweep, the second figure compares prescale with a reactive HPA under this behavior (same forms as --behavior)"),
 
 		model:   fs.String("model", forecast.KindAuto, "prescale's model: "+strings.Join(forecast.Kinds(), "|")),
 		seasons: fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)"),
@@ -140,11 +142,16 @@ func (f *backtestFlags) config() (backtest.Config, error) {
 			cfg.Policies = append(cfg.Policies, p)
 		}
 	}
-	b, err := f.hpaBehavior()
+	b, err := f.hpaBehavior(*f.behavior)
 	if err != nil {
 		return cfg, err
 	}
-	cfg.Behavior = &b
+	base, err := f.hpaBehavior(*f.baseline)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Behavior, cfg.BehaviorName = &b, *f.behavior
+	cfg.Baseline, cfg.BaselineName = &base, *f.baseline
 	return cfg, nil
 }
 
@@ -167,13 +174,20 @@ func (f *backtestFlags) check() error {
 	return nil
 }
 
-// hpaBehavior is the HPA's behavior: the defaults or --behavior's, with
-// --tolerance.
-func (f *backtestFlags) hpaBehavior() (backtest.Behavior, error) {
-	b := backtest.DefaultBehavior()
-	if *f.behavior != "" {
+// hpaBehavior is the HPA behavior named by a --behavior value (a built-in
+// name or a file), with --tolerance.
+func (f *backtestFlags) hpaBehavior(name string) (backtest.Behavior, error) {
+	var b backtest.Behavior
+	switch name {
+	case backtest.ShippedHPA:
+		b = backtest.ShippedBehavior()
+	case backtest.ClusterDefaultHPA:
+		b = backtest.DefaultBehavior()
+	case "":
+		return b, fmt.Errorf("%w: --behavior and --baseline-behavior: want %s, %s or a file", errUsage, backtest.ShippedHPA, backtest.ClusterDefaultHPA)
+	default:
 		var err error
-		if b, err = loadBehavior(*f.behavior); err != nil {
+		if b, err = loadBehavior(name); err != nil {
 			return b, err
 		}
 	}
@@ -264,8 +278,12 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 	}
 	fmt.Fprintf(w, "evaluated: from %s (after a %s warm-up), %.0f minutes with known demand\n",
 		in.EvaluatedFrom.Format(time.RFC3339), st.Warmup, in.EvaluatedMinutes)
-	fmt.Fprintf(w, "settings:  capacity %g per replica, start-up %s, HPA sync %s, lag %s, tolerance %g, replicas %d..%d\n",
-		st.CapacityPerReplica, st.Startup, st.Sync, st.Lag, st.Tolerance, st.MinReplicas, st.MaxReplicas)
+	fmt.Fprintf(w, "settings:  capacity %g per replica, start-up %s, HPA sync %s, lag %s, replicas %d..%d\n",
+		st.CapacityPerReplica, st.Startup, st.Sync, st.Lag, st.MinReplicas, st.MaxReplicas)
+	fmt.Fprintf(w, "HPA:       every policy: %s\n", st.HPA)
+	if h := st.BaselineHPA; h != nil {
+		fmt.Fprintf(w, "           second figure's reactive HPA: %s\n", h)
+	}
 	fmt.Fprintf(w, "           prescale: lead %s, quantile %g, model %s, history %s, refit every %s; margin policy +%g%%\n\n",
 		st.Lead, st.Quantile, st.Model, st.History, st.RefitInterval, 100*st.Margin)
 
@@ -286,6 +304,8 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 			a.LeadSteps, a.Points, a.MASE, a.SeasonSteps, a.RelativeMAE)
 		fmt.Fprintf(w, "           0.1-0.9 interval covers %.1f%%, quantile %g covers %.1f%%; %d fits, %d failed\n",
 			100*a.Coverage80, st.Quantile, 100*a.QuantileCoverage, a.Fits, a.FailedFits)
+		fmt.Fprintf(w, "           within the top 5%% of load changes (%d points changing at least %.4g in %d steps): 0.1-0.9 covers %.1f%%, quantile %g covers %.1f%%\n",
+			a.TopChangePoints, a.TopChangeFrom, a.LeadSteps, 100*a.TopChangeCoverage80, st.Quantile, 100*a.TopChangeQuantileCoverage)
 	}
 	if err := writeFrontierTable(w, r); err != nil {
 		return err
@@ -305,7 +325,7 @@ func writeFrontierTable(w io.Writer, r *backtest.Result) error {
 	fmt.Fprintln(w, "\nfrontier:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tknob\treplica-hours\tunder-provisioned min\tunserved %\t")
-	for _, p := range []string{backtest.Reactive, backtest.Prescale} {
+	for _, p := range []string{backtest.Reactive, backtest.ReactiveBaseline, backtest.Prescale} {
 		knob := "margin"
 		if p == backtest.Prescale {
 			knob = "quantile"
@@ -319,14 +339,23 @@ func writeFrontierTable(w io.Writer, r *backtest.Result) error {
 	}
 	if e := r.EqualCost; e != nil {
 		if r.ReductionAtEqualCost != nil {
-			fmt.Fprintf(w, "\nreduction at equal cost: %.1f%% (at %.1f replica-hours, the reactive HPA with a %g%% margin: %.1f under-provisioned minutes; prescale: %.1f, at quantile %.3f interpolated)\n",
+			fmt.Fprintf(w, "\nreduction at equal cost: %.1f%% (at %.1f replica-hours, the reactive HPA with a %g%% margin: %.1f under-provisioned minutes; prescale: %.1f, at quantile %.3f interpolated; both on the %s HPA)\n",
 				*r.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
-				e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile)
+				e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile, r.Settings.HPA.Name)
 		} else {
 			fmt.Fprintf(w, "\nreduction at equal cost: none (%s)\n", e.Note)
 		}
 		fmt.Fprintf(w, "prescale's frontier is below the reactive one at %d of the %d reactive settings within its range of cost\n",
 			e.FrontierBelowAt, e.FrontierCompared)
+	}
+	if e, h := r.EqualCostVsBaseline, r.Settings.BaselineHPA; e != nil && h != nil {
+		if r.ReductionVsBaseline != nil {
+			fmt.Fprintf(w, "against the reactive HPA on %s: %.1f%% (at %.1f replica-hours, its %g%% margin: %.1f under-provisioned minutes; prescale: %.1f); below it at %d of %d\n",
+				h.Name, *r.ReductionVsBaseline, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
+				e.PrescaleUnderprovisionedMinutes, e.FrontierBelowAt, e.FrontierCompared)
+		} else {
+			fmt.Fprintf(w, "against the reactive HPA on %s: none (%s)\n", h.Name, e.Note)
+		}
 	}
 	return nil
 }

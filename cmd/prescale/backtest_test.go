@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prescale/prescale/feed/prometheus/promtest"
+	"github.com/prescale/prescale/models/backtest"
 )
 
 // writeLoadCSV writes days of one-minute load with a daily cycle, a dip
@@ -53,6 +55,7 @@ type backtestJSON struct {
 		ReplicaHours            *float64 `json:"replica_hours"`
 		Overprovisioning        *float64 `json:"overprovisioning"`
 		ScaleEvents             *int     `json:"scale_events"`
+		HPA                     string   `json:"hpa"`
 	} `json:"policies"`
 	Forecast *struct {
 		Fits int     `json:"fits"`
@@ -63,11 +66,25 @@ type backtestJSON struct {
 		ReplicaHours            *float64 `json:"replica_hours"`
 		UnderprovisionedMinutes *float64 `json:"underprovisioned_minutes"`
 	} `json:"frontier"`
-	Reduction *float64 `json:"reduction_at_equal_cost"`
+	Settings struct {
+		HPA         hpaJSON  `json:"hpa"`
+		BaselineHPA *hpaJSON `json:"baseline_hpa"`
+	} `json:"settings"`
+	Reduction         *float64 `json:"reduction_at_equal_cost"`
+	BaselineEqualCost *struct {
+		ReferenceMargin float64 `json:"reference_margin"`
+	} `json:"equal_cost_vs_baseline_hpa"`
 	EqualCost *struct {
 		ReferenceMargin float64 `json:"reference_margin"`
 		Note            string  `json:"note"`
 	} `json:"equal_cost"`
+}
+
+type hpaJSON struct {
+	Name    string `json:"name"`
+	ScaleUp struct {
+		Tolerance *float64 `json:"tolerance"`
+	} `json:"scale_up"`
 }
 
 // TestBacktestCSV runs the command on a CSV file with every output: the
@@ -112,8 +129,21 @@ func TestBacktestCSV(t *testing.T) {
 	if r.Forecast == nil || r.Forecast.Fits < 48 {
 		t.Errorf("forecast: %+v, want at least the 48 hourly fits of two days", r.Forecast)
 	}
-	if len(r.Frontier["reactive"]) != 11 || len(r.Frontier["prescale"]) != 9 {
-		t.Errorf("frontier: %d reactive and %d prescale points, want 11 and 9", len(r.Frontier["reactive"]), len(r.Frontier["prescale"]))
+	if len(r.Frontier["reactive"]) != 11 || len(r.Frontier["prescale"]) != 9 || len(r.Frontier["reactive-baseline"]) != 11 {
+		t.Errorf("frontier: %d reactive, %d prescale and %d baseline points, want 11, 9 and 11",
+			len(r.Frontier["reactive"]), len(r.Frontier["prescale"]), len(r.Frontier["reactive-baseline"]))
+	}
+	if r.Settings.HPA.Name != "shipped" || r.Settings.HPA.ScaleUp.Tolerance == nil || *r.Settings.HPA.ScaleUp.Tolerance != 0 ||
+		r.Settings.BaselineHPA == nil || r.Settings.BaselineHPA.Name != "cluster-defaults" {
+		t.Errorf("settings: HPA %+v, baseline %+v; want shipped (scale-up tolerance 0) and cluster-defaults", r.Settings.HPA, r.Settings.BaselineHPA)
+	}
+	for p, m := range r.Policies {
+		if m.HPA != "shipped" {
+			t.Errorf("policy %s ran on the %q HPA, want shipped", p, m.HPA)
+		}
+	}
+	if r.BaselineEqualCost == nil || r.BaselineEqualCost.ReferenceMargin != 0.2 {
+		t.Errorf("no second figure against the cluster's defaults: %+v", r.BaselineEqualCost)
 	}
 	if r.EqualCost == nil || r.EqualCost.ReferenceMargin != 0.2 || (r.Reduction == nil) == (r.EqualCost.Note == "") {
 		t.Errorf("equal cost: %+v, reduction %v: want the 20%% reference and either a reduction or a note", r.EqualCost, r.Reduction)
@@ -148,7 +178,8 @@ func TestBacktestCSV(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("table: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"under-provisioned min", "reactive", "oracle", "frontier:", "reduction at equal cost", "zeros from"} {
+	for _, want := range []string{"under-provisioned min", "reactive", "oracle", "frontier:", "reduction at equal cost", "zeros from",
+		"every policy: shipped: scale-up tolerance 0", "against the reactive HPA on cluster-defaults"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table has no %q:\n%s", want, out)
 		}
@@ -187,10 +218,28 @@ func TestBacktestErrors(t *testing.T) {
 		{[]string{"--input", bad, "--capacity", "10"}, 1, "bad.csv:3"},
 		{[]string{"--input", in, "--capacity", "10", "--behavior", behavior}, 1, "scaleDown.policies[0].value"},
 		{[]string{"--input", in, "--capacity", "10", "--behavior", unknown}, 1, "stabilizationWindow"},
+		{[]string{"--input", in, "--capacity", "10", "--baseline-behavior", ""}, 2, "--baseline-behavior"},
+		{[]string{"--input", in, "--capacity", "10", "--behavior", "shiped"}, 1, "shiped"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"backtest"}, c.args...)...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("backtest %s: exit %d, stderr %q; want exit %d naming %q", strings.Join(c.args, " "), code, stderr, c.code, c.want)
+		}
+	}
+}
+
+// TestShippedBehavior checks that the backtest's built-in "shipped"
+// behavior is the one of the HPAs deploy/ ships, read as --behavior reads
+// a file.
+func TestShippedBehavior(t *testing.T) {
+	want := backtest.ShippedBehavior()
+	for _, f := range []string{"hpa.yaml", "hpa-forecast-load.yaml"} {
+		got, err := loadBehavior(filepath.Join("..", "..", "deploy", "examples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: behavior\n%s\nwant the backtest's %q\n%s", f, got.Settings(f), backtest.ShippedHPA, want.Settings(backtest.ShippedHPA))
 		}
 	}
 }
@@ -226,7 +275,7 @@ spec:
 		}
 		return r
 	}
-	def, held := run(), run("--behavior", behavior)
+	def, held := run("--behavior", "cluster-defaults"), run("--behavior", behavior)
 	d, h := def.Policies["reactive"], held.Policies["reactive"]
 	if !(*h.ReplicaHours > *d.ReplicaHours && *h.ScaleEvents < *d.ScaleEvents) {
 		t.Errorf("scale-down disabled: %v replica-hours and %d events; default %v and %d: want more hours and fewer events",

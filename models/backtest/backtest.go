@@ -42,6 +42,12 @@ type Result struct {
 	// cost; EqualCost says why.
 	ReductionAtEqualCost *float64   `json:"reduction_at_equal_cost,omitempty"`
 	EqualCost            *EqualCost `json:"equal_cost,omitempty"`
+	// ReductionVsBaseline and EqualCostVsBaseline are the second figure:
+	// the same comparison against the reactive HPA under the baseline
+	// behavior (Settings.BaselineHPA, the cluster's defaults), what most
+	// users run today, with prescale still under Settings.HPA.
+	ReductionVsBaseline *float64   `json:"reduction_vs_baseline_hpa,omitempty"`
+	EqualCostVsBaseline *EqualCost `json:"equal_cost_vs_baseline_hpa,omitempty"`
 	// Anomalies are the spans the live detector flagged, and LevelShifts
 	// the level shifts it confirmed (times).
 	Anomalies   []TimeSpan  `json:"anomalies,omitempty"`
@@ -91,7 +97,10 @@ type Settings struct {
 	Model              string  `json:"model"`
 	History            string  `json:"history"`
 	RefitInterval      string  `json:"refit_interval"`
-	Tolerance          float64 `json:"tolerance"`
+	// HPA is the behavior every policy ran under; BaselineHPA the reactive
+	// baseline's of the second figure (with a sweep).
+	HPA         HPASettings  `json:"hpa"`
+	BaselineHPA *HPASettings `json:"baseline_hpa,omitempty"`
 
 	sync time.Duration
 }
@@ -130,6 +139,14 @@ type Accuracy struct {
 	// QuantileCoverage the share at or below the chosen quantile.
 	Coverage80       float64 `json:"coverage_80"`
 	QuantileCoverage float64 `json:"quantile_coverage"`
+	// The same within the top 5% of load changes: the points whose change
+	// over the lead time, |actual - the value LeadSteps earlier|, is at
+	// or above its 95th percentile (TopChangePoints of them, changes of at
+	// least TopChangeFrom). Intervals matter most there.
+	TopChangePoints           int     `json:"top_change_points"`
+	TopChangeFrom             float64 `json:"top_change_from"`
+	TopChangeCoverage80       float64 `json:"top_change_coverage_80"`
+	TopChangeQuantileCoverage float64 `json:"top_change_quantile_coverage"`
 	// Fits counts the model fits, FailedFits those that failed (the
 	// policy was reactive only until the next).
 	Fits       int `json:"fits"`
@@ -227,7 +244,7 @@ func Run(ctx context.Context, series *feed.Series, cfg Config) (*Result, error) 
 
 // newResult is the result of replaying series under c, before any replay.
 func newResult(series *feed.Series, c *Config) *Result {
-	return &Result{
+	res := &Result{
 		Policies: map[string]*Metrics{},
 		Traces:   map[string]*Trace{},
 		Input: InputInfo{
@@ -241,9 +258,14 @@ func newResult(series *feed.Series, c *Config) *Result {
 			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: fmtDuration(c.Sync), Lag: fmtDuration(c.Lag),
 			Lead: fmtDuration(c.Lead), Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
 			Warmup: fmtDuration(c.Warmup), Model: c.Model, History: fmtDuration(c.History), RefitInterval: fmtDuration(c.RefitInterval),
-			Tolerance: c.Behavior.Tolerance, sync: c.Sync,
+			HPA: c.Behavior.Settings(c.BehaviorName), sync: c.Sync,
 		},
 	}
+	if c.runsBaseline() {
+		b := c.Baseline.Settings(c.BaselineName)
+		res.Settings.BaselineHPA = &b
+	}
+	return res
 }
 
 // newData checks the demand series and lays it out for the replays: runs
@@ -294,9 +316,10 @@ func newData(series *feed.Series, c *Config, info *InputInfo) (*data, error) {
 
 // job is one replay: a policy at one setting.
 type job struct {
-	policy string
-	knob   float64
-	main   bool // the policy's own setting (reported in Policies)
+	policy   string
+	knob     float64
+	main     bool // the policy's own setting (reported in Policies)
+	baseline bool // under the baseline behavior (policy is Reactive)
 }
 
 // replayJobs lists the replays to run, each policy at its setting and then
@@ -315,16 +338,19 @@ func replayJobs(c *Config) ([]job, []float64) {
 		case Prescale:
 			knob = c.Quantile
 		}
-		jobs = append(jobs, job{p, knob, true})
+		jobs = append(jobs, job{policy: p, knob: knob, main: true})
 	}
 	if c.Sweep {
 		margins := append(slices.Clone(c.SweepMargins), c.Margin) // the reference is always run
 		slices.Sort(margins)
 		for _, m := range slices.Compact(margins) {
-			jobs = append(jobs, job{Reactive, m, false})
+			jobs = append(jobs, job{policy: Reactive, knob: m})
+			if c.runsBaseline() {
+				jobs = append(jobs, job{policy: Reactive, knob: m, baseline: true})
+			}
 		}
 		for _, q := range c.SweepQuantiles {
-			jobs = append(jobs, job{Prescale, q, false})
+			jobs = append(jobs, job{policy: Prescale, knob: q})
 			quants = append(quants, q)
 		}
 	}
@@ -350,7 +376,10 @@ func runReplays(ctx context.Context, jobs []job, d *data, fc *forecasts, c *Conf
 			}
 			cc := *c
 			cc.KeepTraces = c.KeepTraces && j.main
-			r := &replay{c: &cc, d: d, fc: fc, policy: j.policy, knob: j.knob}
+			r := &replay{c: &cc, d: d, fc: fc, policy: j.policy, knob: j.knob, behavior: c.Behavior, hpa: c.BehaviorName}
+			if j.baseline {
+				r.behavior, r.hpa = c.Baseline, c.BaselineName
+			}
 			results[i], traces[i] = r.run()
 			mu.Lock()
 			defer mu.Unlock()
@@ -386,7 +415,11 @@ func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *C
 		if res.Frontier == nil {
 			res.Frontier = map[string][]FrontierPoint{}
 		}
-		res.Frontier[j.policy] = append(res.Frontier[j.policy], FrontierPoint{
+		key := j.policy
+		if j.baseline {
+			key = ReactiveBaseline
+		}
+		res.Frontier[key] = append(res.Frontier[key], FrontierPoint{
 			Knob: j.knob, ReplicaHours: m.ReplicaHours,
 			UnderprovisionedMinutes: m.UnderprovisionedMinutes, UnservedFraction: m.UnservedFraction,
 		})
@@ -396,6 +429,9 @@ func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *C
 	}
 	if c.Sweep {
 		res.EqualCost, res.ReductionAtEqualCost = equalCost(res.Frontier[Reactive], res.Frontier[Prescale], c.Margin)
+	}
+	if c.runsBaseline() {
+		res.EqualCostVsBaseline, res.ReductionVsBaseline = equalCost(res.Frontier[ReactiveBaseline], res.Frontier[Prescale], c.Margin)
 	}
 	if !c.KeepTraces {
 		res.Traces = nil

@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +19,10 @@ const (
 	Margin   = "margin"   // the same with a fixed head-room margin
 	Prescale = "prescale" // the service's policy on forecasts made as the service would
 	Oracle   = "oracle"   // knows the future demand
+
+	// ReactiveBaseline is the reactive HPA under the baseline behavior
+	// (Config.Baseline): a frontier of a sweep, not a policy of its own.
+	ReactiveBaseline = "reactive-baseline"
 )
 
 // Policies lists the policy names in report order.
@@ -66,8 +71,18 @@ type Config struct {
 	// MinReplicas and MaxReplicas bound every policy (defaults 1 and 100).
 	MinReplicas int
 	MaxReplicas int
-	// Behavior is the HPA's behavior; nil means DefaultBehavior.
-	Behavior *Behavior
+	// Behavior is the HPA's behavior, the same for every policy so that
+	// the comparison measures the policies, not their HPAs; nil means
+	// ShippedBehavior. BehaviorName names it in the result (default
+	// ShippedHPA with a nil Behavior, "custom" otherwise).
+	Behavior     *Behavior
+	BehaviorName string
+	// Baseline is the HPA of the second figure of a sweep: prescale under
+	// Behavior against the reactive HPA under Baseline, which is what most
+	// clusters run (nil means DefaultBehavior, named ClusterDefaultHPA).
+	// Not run when BaselineName equals BehaviorName.
+	Baseline     *Behavior
+	BaselineName string
 	// Warmup is how long the replay runs before its metrics count (every
 	// policy runs through it; prescale fits its first model in it).
 	Warmup time.Duration
@@ -135,9 +150,15 @@ func (c *Config) fill() {
 		c.MinReplicas, c.MaxReplicas = d.MinReplicas, d.MaxReplicas
 	}
 	if c.Behavior == nil {
-		b := DefaultBehavior()
-		c.Behavior = &b
+		b := ShippedBehavior()
+		c.Behavior, c.BehaviorName = &b, cmp.Or(c.BehaviorName, ShippedHPA)
 	}
+	c.BehaviorName = cmp.Or(c.BehaviorName, "custom")
+	if c.Baseline == nil {
+		b := DefaultBehavior()
+		c.Baseline, c.BaselineName = &b, cmp.Or(c.BaselineName, ClusterDefaultHPA)
+	}
+	c.BaselineName = cmp.Or(c.BaselineName, "custom baseline")
 	if c.Startup.Kind == "" {
 		c.Startup.Kind = StartupFixed
 	}
@@ -205,6 +226,9 @@ func (c *Config) checkReplay(add func(format string, a ...any)) {
 	if err := c.Behavior.Validate(); err != nil {
 		add("behavior: %v", err)
 	}
+	if err := c.Baseline.Validate(); err != nil {
+		add("baseline behavior: %v", err)
+	}
 	if c.Warmup < 0 || c.ZeroRunsMissing < 0 {
 		add("warmup and zero runs: must not be negative")
 	}
@@ -246,6 +270,10 @@ func (c *Config) checkModel(step time.Duration, add func(format string, a ...any
 		}
 	}
 }
+
+// runsBaseline reports whether c runs the reactive HPA under its baseline
+// behavior too (the second figure of a sweep).
+func (c *Config) runsBaseline() bool { return c.Sweep && c.BaselineName != c.BehaviorName }
 
 // runsPolicy reports whether c runs policy p (directly or in its sweep).
 func (c *Config) runsPolicy(p string) bool {

@@ -3,6 +3,7 @@ package backtest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 )
@@ -68,7 +69,13 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 	a := &Accuracy{LeadSteps: h, SeasonSteps: season, Fits: len(fc.fits) + fc.failed, FailedFits: fc.failed}
 	evalFrom := d.index(d.start.Add(c.Warmup))
 	var errSum, naiveSum, seasonSum float64
-	var in80, inQ int
+	// Per scored point: its load change over the lead, and whether the
+	// 0.1..0.9 interval and the chosen quantile covered it.
+	type scored struct {
+		change    float64
+		in80, inQ bool
+	}
+	var pts []scored
 	for j := max(evalFrom-h, 0); j+h < len(d.values); j++ {
 		point, first, s := fc.state(j)
 		if s == nil || first != j+1 || j+h < evalFrom {
@@ -85,26 +92,41 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 		q := func(level float64) float64 {
 			return s.quantileAt(level, h-1, p)
 		}
-		if y >= q(0.1) && y <= q(0.9) {
-			in80++
-		}
-		if y <= q(c.Quantile) {
-			inQ++
-		}
-		a.Points++
+		pts = append(pts, scored{math.Abs(y - d.values[j]), y >= q(0.1) && y <= q(0.9), y <= q(c.Quantile)})
 	}
+	a.Points = len(pts)
 	if a.Points == 0 {
 		return a
 	}
-	n := float64(a.Points)
+	coverage := func(pts []scored) (c80, cq float64) {
+		var in80, inQ int
+		for _, p := range pts {
+			if p.in80 {
+				in80++
+			}
+			if p.inQ {
+				inQ++
+			}
+		}
+		n := float64(len(pts))
+		return float64(in80) / n, float64(inQ) / n
+	}
 	if seasonSum > 0 {
 		a.MASE = errSum / seasonSum
 	}
 	if naiveSum > 0 {
 		a.RelativeMAE = errSum / naiveSum
 	}
-	a.Coverage80 = float64(in80) / n
-	a.QuantileCoverage = float64(inQ) / n
+	a.Coverage80, a.QuantileCoverage = coverage(pts)
+	changes := make([]float64, len(pts))
+	for i, p := range pts {
+		changes[i] = p.change
+	}
+	slices.Sort(changes)
+	a.TopChangeFrom = changes[int(0.95*float64(len(changes)-1))]
+	top := slices.DeleteFunc(pts, func(p scored) bool { return p.change < a.TopChangeFrom })
+	a.TopChangePoints = len(top)
+	a.TopChangeCoverage80, a.TopChangeQuantileCoverage = coverage(top)
 	return a
 }
 

@@ -3,6 +3,7 @@ package backtest
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -84,6 +85,80 @@ func DefaultBehavior() Behavior {
 		},
 		Tolerance: DefaultTolerance,
 	}
+}
+
+// ShippedBehavior is the behavior of every HPA prescale ships
+// (deploy/examples/hpa.yaml, hpa-forecast-load.yaml and the KEDA
+// ScaledObjects): scale up at once and to the replica (tolerance 0, no
+// stabilization window), scale down to the highest recommendation of the
+// last 5 minutes, by at most 10% a minute, also to the replica. The
+// cluster's tolerance stays the default; both directions override it.
+func ShippedBehavior() Behavior {
+	b := DefaultBehavior()
+	upTolerance, downTolerance := 0.0, 0.0
+	b.ScaleUp.StabilizationWindow = 0
+	b.ScaleUp.Tolerance = &upTolerance
+	b.ScaleDown.Tolerance = &downTolerance
+	b.ScaleDown.Policies = []ScalingPolicy{{Type: PercentPolicy, Value: 10, Period: time.Minute}}
+	return b
+}
+
+// Names of the behaviors the backtest knows without a file.
+const (
+	ShippedHPA        = "shipped"
+	ClusterDefaultHPA = "cluster-defaults"
+)
+
+// HPASettings describes an HPA's behavior in a result: its name (ShippedHPA,
+// ClusterDefaultHPA or the file it was read from) and the rules each
+// direction follows, with the tolerance in effect.
+type HPASettings struct {
+	Name      string        `json:"name"`
+	ScaleUp   RulesSettings `json:"scale_up"`
+	ScaleDown RulesSettings `json:"scale_down"`
+}
+
+// RulesSettings is one direction of an HPASettings.
+type RulesSettings struct {
+	Tolerance           float64 `json:"tolerance"`
+	StabilizationWindow string  `json:"stabilization_window"`
+	SelectPolicy        string  `json:"select_policy"`
+	// Policies read "4 Pods per 15s", "10 Percent per 1m".
+	Policies []string `json:"policies"`
+}
+
+// Settings describes b under name.
+func (b *Behavior) Settings(name string) HPASettings {
+	rules := func(r *ScalingRules) RulesSettings {
+		out := RulesSettings{Tolerance: b.Tolerance, StabilizationWindow: fmtDuration(r.StabilizationWindow), SelectPolicy: r.SelectPolicy}
+		if r.Tolerance != nil {
+			out.Tolerance = *r.Tolerance
+		}
+		if out.SelectPolicy == "" {
+			out.SelectPolicy = SelectMax
+		}
+		for _, p := range r.Policies {
+			out.Policies = append(out.Policies, fmt.Sprintf("%d %s per %s", p.Value, p.Type, fmtDuration(p.Period)))
+		}
+		return out
+	}
+	return HPASettings{Name: name, ScaleUp: rules(&b.ScaleUp), ScaleDown: rules(&b.ScaleDown)}
+}
+
+// String is s in one line: "shipped: scale-up tolerance 0, window 0s,
+// Max of 4 Pods per 15s, 100 Percent per 15s; scale-down tolerance 0, ...".
+func (s HPASettings) String() string {
+	rules := func(dir string, r RulesSettings) string {
+		if r.SelectPolicy == SelectDisabled {
+			return dir + " disabled"
+		}
+		pols := strings.Join(r.Policies, ", ")
+		if len(r.Policies) > 1 {
+			pols = r.SelectPolicy + " of " + pols
+		}
+		return fmt.Sprintf("%s tolerance %g, window %s, %s", dir, r.Tolerance, r.StabilizationWindow, pols)
+	}
+	return fmt.Sprintf("%s: %s; %s", s.Name, rules("scale-up", s.ScaleUp), rules("scale-down", s.ScaleDown))
 }
 
 // Validate reports a behavior the API server would reject.

@@ -39,17 +39,19 @@ func TestNASAGolden(t *testing.T) {
 		t.Errorf("prescale's frontier is below the reactive one at %d of %d comparable settings; want all, and at least 3",
 			e.FrontierBelowAt, e.FrontierCompared)
 	}
-	if res.ReductionAtEqualCost == nil {
-		t.Fatalf("no reduction at equal cost: %+v", e)
+	if res.ReductionAtEqualCost == nil || res.ReductionVsBaseline == nil {
+		t.Fatalf("no reduction at equal cost: %+v, against the cluster's defaults %+v", e, res.EqualCostVsBaseline)
 	}
 	a := res.Forecast
 	got := map[string]float64{
-		"reduction_at_equal_cost_pct": *res.ReductionAtEqualCost,
-		"forecast/mase":               a.MASE,
-		"forecast/relative_mae":       a.RelativeMAE,
-		"forecast/coverage80":         a.Coverage80,
-		"forecast/fits":               float64(a.Fits),
-		"forecast/failed_fits":        float64(a.FailedFits),
+		"reduction_at_equal_cost_pct":           *res.ReductionAtEqualCost,
+		"forecast/mase":                         a.MASE,
+		"forecast/relative_mae":                 a.RelativeMAE,
+		"forecast/coverage80":                   a.Coverage80,
+		"forecast/top_change_quantile_coverage": a.TopChangeQuantileCoverage,
+		"reduction_vs_baseline_hpa_pct":         *res.ReductionVsBaseline,
+		"forecast/fits":                         float64(a.Fits),
+		"forecast/failed_fits":                  float64(a.FailedFits),
 	}
 	for _, p := range res.Order {
 		m := res.Policies[p]
@@ -58,8 +60,9 @@ func TestNASAGolden(t *testing.T) {
 		got[p+"/scale_events"] = float64(m.ScaleEvents)
 	}
 	feedtest.Golden(t, "testdata/nasa_golden.json", got, map[string]feedtest.Tolerance{
-		"":                    {Rel: 0.01},
-		"forecast/coverage80": {Abs: 0.01},
+		"":                                      {Rel: 0.01},
+		"forecast/coverage80":                   {Abs: 0.01},
+		"forecast/top_change_quantile_coverage": {Abs: 0.01},
 		// A fit failing on one machine only would be a real change.
 		"forecast/failed_fits": {Abs: 0.5},
 	}, *update)

@@ -34,6 +34,9 @@ type Metrics struct {
 	// Knob is the policy's setting: the margin (reactive, margin) or the
 	// quantile (prescale); 0 for the oracle.
 	Knob float64 `json:"knob"`
+	// HPA names the behavior of the HPA the policy ran under
+	// (Settings.HPA or Settings.BaselineHPA).
+	HPA string `json:"hpa"`
 }
 
 // Elasticity is the SPEC Research Group's elasticity metrics (Herbst et
@@ -66,6 +69,9 @@ type replay struct {
 	fc     *forecasts
 	policy string
 	knob   float64
+	// behavior is the HPA's, named hpa.
+	behavior *Behavior
+	hpa      string
 }
 
 // data is the demand as the replay reads it.
@@ -98,7 +104,7 @@ func (d *data) at(i int) float64 {
 // run replays the policy and returns its metrics (and trace if asked).
 func (r *replay) run() (*Metrics, *Trace) {
 	c, d := r.c, r.d
-	hpa := &HPA{Behavior: *c.Behavior, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas}
+	hpa := &HPA{Behavior: *r.behavior, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas}
 	p := &pods{startup: c.Startup, rng: rand.New(rand.NewPCG(c.Seed, 0x9e3779b97f4a7c15))}
 	pol := r.newPolicy()
 	// Start with what the first known demand needs, all ready.
@@ -137,7 +143,7 @@ func (r *replay) run() (*Metrics, *Trace) {
 		}
 	}
 	m := tl.metrics()
-	m.Knob = r.knob
+	m.Knob, m.HPA = r.knob, r.hpa
 	return m, tr
 }
 
@@ -172,16 +178,16 @@ func (pol *policy) propose(k int, t time.Time, current int) (int, bool) {
 	switch r.policy {
 	case Reactive, Margin:
 		if v := d.at(d.index(t.Add(-c.Lag))); !math.IsNaN(v) {
-			return c.Behavior.Propose(current, v*(1+r.knob), c.CapacityPerReplica), true
+			return r.behavior.Propose(current, v*(1+r.knob), c.CapacityPerReplica), true
 		}
 	case Oracle:
 		if v := d.oracle[k]; !math.IsNaN(v) {
-			return c.Behavior.Propose(current, float64(models.ReplicasFor(v, c.CapacityPerReplica)), 1), true
+			return r.behavior.Propose(current, float64(models.ReplicasFor(v, c.CapacityPerReplica)), 1), true
 		}
 	case Prescale:
 		rec := r.recommend(t, &pol.target, pol.staleAfter, pol.prev, pol.buf)
 		pol.prev = &rec
-		return c.Behavior.Propose(current, float64(rec.Replicas), 1), true
+		return r.behavior.Propose(current, float64(rec.Replicas), 1), true
 	}
 	return 0, false
 }

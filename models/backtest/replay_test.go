@@ -44,8 +44,13 @@ func fixedStartup(d time.Duration) Startup { return Startup{Kind: StartupFixed, 
 
 // replayConfig is the reactive HPA and the oracle with the given start-up
 // delay and metric lag.
+// replayConfig is the configuration of the replay tests, whose expected
+// values are worked out for the HPA's default behavior.
 func replayConfig(startup, lag time.Duration) Config {
+	b := DefaultBehavior()
 	return Config{
+		Behavior:           &b,
+		BehaviorName:       ClusterDefaultHPA,
 		Margin:             DefaultMargin,
 		CapacityPerReplica: 10,
 		Startup:            fixedStartup(startup),
@@ -794,5 +799,90 @@ func TestReplayPrescaleCausal(t *testing.T) {
 	// The change is big enough to be acted on once seen.
 	if slices.Equal(a.Pods[visible:], b.Pods[visible:]) {
 		t.Errorf("tripling the demand from +%v changed no decision", changeAt)
+	}
+}
+
+func TestReplayShippedBehaviorFollowsEveryStep(t *testing.T) {
+	// 10 minutes at 200 then 20 at 210, capacity 10, lag 0: the reactive
+	// HPA without a margin wants 20 then 21 replicas. 21/20 is within the
+	// default 10% tolerance, so the cluster's defaults stay at 20; the
+	// behavior prescale ships (scale-up tolerance 0) takes the step.
+	values := demandOf(10, 200, 20, 210)
+	for _, tc := range []struct {
+		name     string
+		behavior *Behavior
+		wantHPA  string
+		want     int32
+	}{
+		{"shipped (the default)", nil, ShippedHPA, 21},
+		{"cluster defaults", func() *Behavior { b := DefaultBehavior(); return &b }(), "custom", 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := replayConfig(0, 0)
+			c.Behavior, c.BehaviorName = tc.behavior, ""
+			c.Policies = []string{Reactive}
+			res := runReplay(t, values, c)
+			if got := res.Traces[Reactive].Pods[119]; got != tc.want {
+				t.Errorf("replicas at the end: %d, want %d", got, tc.want)
+			}
+			if got := res.Policies[Reactive].HPA; got != tc.wantHPA {
+				t.Errorf("the policy's HPA is named %q, want %q", got, tc.wantHPA)
+			}
+			if got := res.Settings.HPA.Name; got != tc.wantHPA {
+				t.Errorf("settings name the HPA %q, want %q", got, tc.wantHPA)
+			}
+		})
+	}
+}
+
+func TestSweepComparesWithTheBaselineHPA(t *testing.T) {
+	// The demand climbs by one replica's load every 5 minutes from 20
+	// replicas: each step is within the default tolerance, so the
+	// reactive HPA on the cluster's defaults lags it, and the second
+	// figure runs the reactive sweep under that behavior too.
+	var values []float64
+	for i := range 120 {
+		values = append(values, float64(200+10*(i/5)))
+	}
+	c := replayConfig(0, time.Minute)
+	c.Behavior, c.BehaviorName = nil, ""
+	c.Policies = []string{Reactive, Margin}
+	c.Sweep, c.SweepMargins = true, []float64{0, 0.2, 0.5}
+	res := runReplay(t, values, c)
+	if res.Settings.HPA.Name != ShippedHPA || res.Settings.BaselineHPA == nil || res.Settings.BaselineHPA.Name != ClusterDefaultHPA {
+		t.Fatalf("settings name the HPAs %+v and %+v; want %s and %s", res.Settings.HPA, res.Settings.BaselineHPA, ShippedHPA, ClusterDefaultHPA)
+	}
+	if got := res.Settings.HPA.ScaleUp.Tolerance; got != 0 {
+		t.Errorf("the shipped scale-up tolerance reads %v, want 0", got)
+	}
+	if got := res.Settings.BaselineHPA.ScaleUp.Tolerance; got != DefaultTolerance {
+		t.Errorf("the baseline's scale-up tolerance reads %v, want %v", got, DefaultTolerance)
+	}
+	shipped, baseline := res.Frontier[Reactive], res.Frontier[ReactiveBaseline]
+	if len(shipped) != 3 || len(baseline) != 3 {
+		t.Fatalf("frontiers of %d and %d points, want 3 each", len(shipped), len(baseline))
+	}
+	for i := range shipped {
+		if baseline[i].UnderprovisionedMinutes < shipped[i].UnderprovisionedMinutes {
+			t.Errorf("margin %g: the cluster's defaults are short %.1f minutes, the shipped behavior %.1f; a tolerance cannot help a climb",
+				shipped[i].Knob, baseline[i].UnderprovisionedMinutes, shipped[i].UnderprovisionedMinutes)
+		}
+	}
+	if shipped[0].UnderprovisionedMinutes >= baseline[0].UnderprovisionedMinutes {
+		t.Errorf("without a margin the shipped behavior is short %.1f minutes, the defaults %.1f; want fewer",
+			shipped[0].UnderprovisionedMinutes, baseline[0].UnderprovisionedMinutes)
+	}
+	if res.EqualCostVsBaseline == nil {
+		t.Fatal("no second figure")
+	}
+	if got, want := res.EqualCostVsBaseline.ReactiveUnderprovisionedMinutes, baseline[1].UnderprovisionedMinutes; got != want {
+		t.Errorf("the second figure's reference is short %.1f minutes, want the baseline at +20%%: %.1f", got, want)
+	}
+
+	// A baseline named as the behavior is not run again.
+	c.BaselineName = ShippedHPA
+	res = runReplay(t, values, c)
+	if res.Frontier[ReactiveBaseline] != nil || res.Settings.BaselineHPA != nil || res.EqualCostVsBaseline != nil {
+		t.Error("the baseline ran though it is the behavior every policy runs under")
 	}
 }

@@ -22,9 +22,12 @@ func summary(res *backtest.Result) string {
 	}
 	fmt.Fprintf(&b, ". The metrics cover %.0f minutes with known demand from %s, after a %s warm-up. ",
 		in.EvaluatedMinutes, formatTime(in.EvaluatedFrom), shortDuration(st.Warmup))
-	fmt.Fprintf(&b, "Each replica serves a load of %g and starts up in %s; the HPA syncs every %s, sees the load %s late, "+
-		"has a tolerance of %g and keeps %d to %d replicas. ",
-		st.CapacityPerReplica, shortDuration(st.Startup), shortDuration(st.Sync), shortDuration(st.Lag), st.Tolerance, st.MinReplicas, st.MaxReplicas)
+	fmt.Fprintf(&b, "Each replica serves a load of %g and starts up in %s; the HPA syncs every %s, sees the load %s late "+
+		"and keeps %d to %d replicas. Every policy runs under the same HPA behavior, %s. ",
+		st.CapacityPerReplica, shortDuration(st.Startup), shortDuration(st.Sync), shortDuration(st.Lag), st.MinReplicas, st.MaxReplicas, st.HPA)
+	if h := st.BaselineHPA; h != nil {
+		fmt.Fprintf(&b, "The second figure's reactive HPA runs under %s. ", h)
+	}
 	fmt.Fprintf(&b, "Prescale provisions for quantile %g of its forecast over a lead time of %s (model %s, %s of history, refit every %s); "+
 		"the margin policy adds %g%% head room to the observed load.",
 		st.Quantile, shortDuration(st.Lead), st.Model, shortDuration(st.History), shortDuration(st.RefitInterval), 100*st.Margin)
@@ -39,10 +42,29 @@ func headline(res *backtest.Result) string {
 	case res.ReductionAtEqualCost == nil:
 		return fmt.Sprintf("No reduction at equal cost: %s.", e.Note)
 	}
-	return fmt.Sprintf("Reduction at equal cost: %.1f%%. At %.1f replica-hours, the cost of the reactive HPA with a %g%% margin "+
-		"(%.1f under-provisioned minutes), prescale is under-provisioned for %.1f minutes (at quantile %.3f, interpolated).",
+	s := fmt.Sprintf("Reduction at equal cost: %.1f%%. At %.1f replica-hours, the cost of the reactive HPA with a %g%% margin "+
+		"(%.1f under-provisioned minutes), prescale is under-provisioned for %.1f minutes (at quantile %.3f, interpolated), "+
+		"both under the %s HPA behavior.",
 		*res.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
-		e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile)
+		e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile, res.Settings.HPA.Name)
+	if b := baselineSentence(res); b != "" {
+		s += " " + b
+	}
+	return s
+}
+
+// baselineSentence is the second figure: prescale against the reactive
+// HPA under the baseline behavior; empty when it did not run.
+func baselineSentence(res *backtest.Result) string {
+	e, h := res.EqualCostVsBaseline, res.Settings.BaselineHPA
+	switch {
+	case e == nil || h == nil:
+		return ""
+	case res.ReductionVsBaseline == nil:
+		return fmt.Sprintf("Against a reactive HPA with the %s behavior: no figure (%s).", h.Name, e.Note)
+	}
+	return fmt.Sprintf("Against a reactive HPA with the %s behavior and a %g%% margin (%.1f replica-hours, %.1f under-provisioned minutes): %.1f%%.",
+		h.Name, 100*e.ReferenceMargin, e.ReplicaHours, e.ReactiveUnderprovisionedMinutes, *res.ReductionVsBaseline)
 }
 
 func frontierSentence(e *backtest.EqualCost) string {
@@ -62,7 +84,7 @@ func timingSentence(t *backtest.Timing) string {
 }
 
 func metricsTable(res *backtest.Result) ([]string, [][]string) {
-	cols := []string{"policy", "setting", "under-provisioned min", "unserved %", "replica-hours", "over-provisioning %",
+	cols := []string{"policy", "setting", "HPA", "under-provisioned min", "unserved %", "replica-hours", "over-provisioning %",
 		"scale events", "θU %", "θO %", "τU %", "τO %", "mean replicas"}
 	var rows [][]string
 	for _, p := range res.Order {
@@ -71,7 +93,7 @@ func metricsTable(res *backtest.Result) ([]string, [][]string) {
 			continue
 		}
 		el := &m.Elasticity
-		rows = append(rows, []string{p, knobLabel(p, m.Knob),
+		rows = append(rows, []string{p, knobLabel(p, m.Knob), m.HPA,
 			fmt.Sprintf("%.1f", m.UnderprovisionedMinutes), fmt.Sprintf("%.3f", 100*m.UnservedFraction),
 			fmt.Sprintf("%.1f", m.ReplicaHours), fmt.Sprintf("%.1f", 100*m.Overprovisioning), fmt.Sprintf("%d", m.ScaleEvents),
 			fmt.Sprintf("%.2f", el.UnderAccuracy), fmt.Sprintf("%.1f", el.OverAccuracy),
@@ -84,7 +106,7 @@ func metricsTable(res *backtest.Result) ([]string, [][]string) {
 // knobLabel names a policy's setting: a margin or a quantile.
 func knobLabel(policy string, knob float64) string {
 	switch policy {
-	case backtest.Reactive, backtest.Margin:
+	case backtest.Reactive, backtest.Margin, backtest.ReactiveBaseline:
 		return fmt.Sprintf("+%.4g%%", 100*knob)
 	case backtest.Prescale:
 		return fmt.Sprintf("q %.4g", knob)
@@ -109,6 +131,9 @@ func accuracyFields(res *backtest.Result) ([]field, string) {
 		field{"relative MAE", fmt.Sprintf("%.2f (against the last observed value)", a.RelativeMAE)},
 		field{"0.1–0.9 interval coverage", fmt.Sprintf("%.1f%%", 100*a.Coverage80)},
 		field{fmt.Sprintf("quantile %g coverage", res.Settings.Quantile), fmt.Sprintf("%.1f%%", 100*a.QuantileCoverage)},
+		field{"within the top 5% of load changes", fmt.Sprintf("%d points whose load changed by at least %.4g over the lead time: "+
+			"0.1–0.9 interval coverage %.1f%%, quantile %g coverage %.1f%%",
+			a.TopChangePoints, a.TopChangeFrom, 100*a.TopChangeCoverage80, res.Settings.Quantile, 100*a.TopChangeQuantileCoverage)},
 	), ""
 }
 
