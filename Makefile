@@ -7,7 +7,7 @@ FUZZTIME   ?= 30s
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa clean
+.PHONY: help build run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ eval-m4: build ## accuracy, calibration and fit time on M4 Hourly
 backtest-nasa: build ## the backtest of the NASA-HTTP trace with the sweep (HTML report in bin/backtest-nasa.html)
 	$(BIN) backtest --input $(DATA)/nasa_http/nasa_http_1995_requests_per_minute.csv --capacity 20 --startup 3m --lag 2m \
 	  --sweep --report bin/backtest-nasa.html
+
+backtest-panel: build ## the backtest on every trace of the panel (NASA-HTTP, the Twitter stream, synthetic flash crowds), each with the sweep
+	$(BIN) eval panel --data $(DATA)
 
 clean: ## remove build output
 	rm -rf bin

@@ -54,7 +54,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		naive, _ := NewSeasonalNaive(y, 1)
 		f.Components = []Component{newComponent("naive(1)", 1, naive)}
 		f.Calibration = Calibration{Errors: make([][]float64, o.Horizon)}
-		return f.finish(y, p.trailing)
+		return f.finish(y, p.trailing, o.Lead)
 	}
 
 	target, seasons, primary := f.cleanHistory(p, o)
@@ -67,7 +67,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		reasons = append(reasons, fmt.Sprintf("%s could not be fitted, used %s", o.Model, f.Model))
 	}
 	f.Reason = joinReasons(reasons)
-	return f.finish(y, p.trailing)
+	return f.finish(y, p.trailing, o.Lead)
 }
 
 // cleanHistory finds the seasons of the prepared history (declared or
@@ -379,15 +379,21 @@ func usableSeasons(seasons []Season, n int) []Season {
 }
 
 // finish steps the model over trailing gaps and counts observations.
-func (f *Fitted) finish(y []float64, trailing int) (*Fitted, error) {
+func (f *Fitted) finish(y []float64, trailing, lead int) (*Fitted, error) {
 	f.Observations = len(y)
 	m, err := f.model()
 	if err != nil {
 		return nil, err
 	}
+	if lead > 0 {
+		f.Dynamics = newDynamics(y, lead, &f.Calibration)
+	}
 	for range trailing {
 		m.Observe(math.NaN())
 		f.Observations++
+		if f.Dynamics != nil {
+			f.Dynamics.smooth(math.NaN())
+		}
 	}
 	return f, nil
 }

@@ -68,6 +68,11 @@ type Options struct {
 	// FourierOrder caps the number of sine/cosine pairs per season in the
 	// harmonic model; 0 picks it from the period.
 	FourierOrder int
+	// Lead, when positive, is the step ahead that matters most to the
+	// caller (an autoscaler's lead window) and turns on the short-horizon
+	// Dynamics, scored there. At most Horizon and MaxLead. 0 leaves the
+	// forecast to the seasonal models alone.
+	Lead int
 }
 
 // Validate reports whether the options are usable.
@@ -91,6 +96,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxPeriod < 0 || o.Folds < 0 || o.FourierOrder < 0 {
 		return fmt.Errorf("%w: max period, folds and Fourier order must not be negative", ErrBadOptions)
+	}
+	if h := o.withDefaults().Horizon; o.Lead < 0 || o.Lead > min(h, MaxLead) {
+		return fmt.Errorf("%w: lead %d is not between 0 and the horizon (%d) or %d", ErrBadOptions, o.Lead, h, MaxLead)
 	}
 	return nil
 }
@@ -145,6 +153,12 @@ type Fitted struct {
 	Components []Component `json:"components"`
 
 	Calibration Calibration `json:"calibration"`
+
+	// Dynamics, with Options.Lead, combines a local trend with the
+	// components and scales the intervals by the recent error; nil
+	// without (and in models saved before it existed).
+	Dynamics *Dynamics `json:"dynamics,omitempty"`
+	scratch  []float64
 }
 
 // Anomaly kinds.
@@ -236,6 +250,11 @@ func (f *Fitted) model() (Model, error) {
 		c.models = append(c.models, m)
 		c.weights = append(c.weights, f.Components[i].Weight)
 	}
+	if f.Dynamics != nil {
+		if err := f.Dynamics.validate(); err != nil {
+			return nil, err
+		}
+	}
 	if len(c.models) == 1 {
 		return c.models[0], nil
 	}
@@ -285,7 +304,23 @@ func (f *Fitted) Observe(y float64) error {
 	}
 	m.Observe(y)
 	f.Observations++
+	if d := f.Dynamics; d != nil {
+		if len(f.scratch) < d.Lead {
+			f.scratch = make([]float64, d.Lead)
+		}
+		d.observe(y, m, f.scratch)
+	}
 	return nil
+}
+
+// IntervalScale is what the calibration's quantile offsets are multiplied
+// by now: the recent error at the lead over the calibrated one (see
+// Dynamics), 1 without Dynamics.
+func (f *Fitted) IntervalScale() float64 {
+	if f.Dynamics == nil {
+		return 1
+	}
+	return f.Dynamics.scale()
 }
 
 // Result is a forecast: point values and, for each requested quantile, the
@@ -338,6 +373,9 @@ func (f *Fitted) Forecast(h int, quantiles []float64) (*Result, error) {
 		Scores:    f.Scores,
 	}
 	m.Predict(r.Point)
+	if f.Dynamics != nil {
+		f.Dynamics.combine(r.Point)
+	}
 	for i, v := range r.Point {
 		if !(v > 0) { // also catches NaN from a degenerate state
 			r.Point[i] = 0
@@ -347,7 +385,7 @@ func (f *Fitted) Forecast(h int, quantiles []float64) (*Result, error) {
 		r.Notes = append(r.Notes, note)
 	}
 	for _, q := range quantiles {
-		r.Quantiles = append(r.Quantiles, Quantile{Level: q, Values: f.Calibration.QuantileForecast(nil, r.Point, q)})
+		r.Quantiles = append(r.Quantiles, Quantile{Level: q, Values: f.Calibration.QuantileForecast(nil, r.Point, q, f.IntervalScale())})
 	}
 	return r, nil
 }

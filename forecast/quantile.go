@@ -36,11 +36,12 @@ func (c *Calibration) Apply(point, offset float64) float64 {
 }
 
 // QuantileForecast writes the q-quantile forecast for the point forecast
-// of steps 1..len(point) into dst (grown as needed) and returns it.
-func (c *Calibration) QuantileForecast(dst, point []float64, q float64) []float64 {
+// of steps 1..len(point) into dst (grown as needed) and returns it, its
+// offsets multiplied by scale (Fitted.IntervalScale).
+func (c *Calibration) QuantileForecast(dst, point []float64, q, scale float64) []float64 {
 	dst = c.Offsets(grow(dst, len(point)), q)
 	for i, p := range point {
-		dst[i] = c.Apply(p, dst[i])
+		dst[i] = c.Apply(p, scale*dst[i])
 	}
 	return dst
 }

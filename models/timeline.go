@@ -222,6 +222,7 @@ func FitHistory(t *Target, history *feed.Series) (f *forecast.Fitted, first, las
 	f, err = forecast.Fit(history.Values[first:last+1], &forecast.Options{
 		Model:   t.Model,
 		Horizon: fitHorizon(t),
+		Lead:    min(t.LeadSteps(), fitHorizon(t)),
 		Periods: periods(t),
 		Step:    t.Step,
 	})

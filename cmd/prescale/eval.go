@@ -15,17 +15,18 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		"m4":     runEvalM4,
 		"nab":    runEvalNAB,
 		"outage": runEvalOutage,
+		"panel":  runEvalPanel,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(e.stderr, "Usage: prescale eval m4|nab|outage --data DIR [--json]")
+		fmt.Fprintln(e.stderr, "Usage: prescale eval m4|nab|outage|panel --data DIR [--json]")
 		if len(args) == 0 {
-			return fmt.Errorf("%w: name a benchmark: m4, nab or outage", errUsage)
+			return fmt.Errorf("%w: name a benchmark: m4, nab, outage or panel", errUsage)
 		}
 		return nil
 	}
 	run, ok := benchmarks[args[0]]
 	if !ok {
-		return fmt.Errorf("%w: unknown benchmark %q (have: m4, nab, outage)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown benchmark %q (have: m4, nab, outage, panel)", errUsage, args[0])
 	}
 	return run(ctx, e, args[1:])
 }

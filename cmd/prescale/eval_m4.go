@@ -50,6 +50,7 @@ func runEvalM4(ctx context.Context, e *env, args []string) error {
 	models := fs.String("models", strings.Join(append(forecast.Kinds()[1:], forecast.KindAuto), ","), "comma-separated model kinds to evaluate")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "series fitted in parallel (1 gives the truest fit times)")
 	limit := fs.Int("limit", 0, "evaluate only the first N series, for a quick check (0 = all)")
+	lead := fs.Int("lead", 0, "fit with the short-horizon dynamics scored this many steps ahead, as prescale serve does for a target's lead window (0: the seasonal models alone)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runEvalM4(ctx context.Context, e *env, args []string) error {
 	}
 	report := m4Report{Series: len(train), Horizon: m4Horizon, Models: map[string]*m4Summary{}}
 	for _, kind := range kinds {
-		s, err := evalM4Model(ctx, kind, train, test, *workers)
+		s, err := evalM4Model(ctx, kind, train, test, *workers, *lead)
 		if err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func runEvalM4(ctx context.Context, e *env, args []string) error {
 
 // evalM4Model fits kind to every training series, forecasts the test
 // horizon and averages the accuracy over series (the M4 way).
-func evalM4Model(ctx context.Context, kind string, train, test []feed.Series, workers int) (*m4Summary, error) {
+func evalM4Model(ctx context.Context, kind string, train, test []feed.Series, workers, lead int) (*m4Summary, error) {
 	lo80, hi80 := forecast.IntervalQuantiles(0.8)
 	lo95, hi95 := forecast.IntervalQuantiles(0.95)
 	quantiles := []float64{lo95, lo80, hi80, hi95}
@@ -126,7 +127,7 @@ func evalM4Model(ctx context.Context, kind string, train, test []feed.Series, wo
 			return fmt.Errorf("model %s: series %s: test part has %d points, want %d", kind, test[i].Name, len(test[i].Values), m4Horizon)
 		}
 		start := time.Now()
-		f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: m4Horizon, Step: time.Hour})
+		f, err := forecast.Fit(train[i].Values, &forecast.Options{Model: kind, Horizon: m4Horizon, Step: time.Hour, Lead: lead})
 		r.fit = time.Since(start)
 		if err != nil {
 			return fmt.Errorf("model %s: series %s: %w", kind, train[i].Name, err)

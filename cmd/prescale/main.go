@@ -42,7 +42,7 @@ func commands() []command {
 		{"serve", "run the autoscaler service: models per target, recommendations over gRPC, REST, KEDA and /metrics (a built-in demo without flags)", runServe},
 		{"forecast", "forecast a load history from a CSV file, with calibrated quantiles", runForecast},
 		{"backtest", "replay a load history through prescale, the Kubernetes HPA and an oracle: what each would have cost and missed", runBacktest},
-		{"eval", "measure on real data: m4 (forecast accuracy), nab (anomaly detection), outage (anomaly-aware training)", runEval},
+		{"eval", "measure on real data: m4 (forecast accuracy), nab (anomaly detection), outage (anomaly-aware training), panel (the backtest on every trace)", runEval},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -41,6 +41,7 @@ type segment struct {
 	offsets map[float64][]float64 // per quantile, steps 1..h
 	lastObs []int32               // per state: the model's last observed index; -1 without a forecast
 	point   []float64             // per state: h point forecasts from lastObs+1
+	scale   []float64             // per state: the model's interval scale
 }
 
 // Span is a half-open range of point indices [Start, End).
@@ -363,14 +364,17 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 	n := s.to - s.at
 	s.lastObs = make([]int32, n)
 	s.point = make([]float64, n*h)
+	s.scale = make([]float64, n)
 	last := lastObserved(rt.values, s.at) // the fit has seen its history
 	point := make([]float64, h)
+	scale := 1.0
 	predict := func() bool {
 		r, err := f.Forecast(h, nil)
 		if err != nil {
 			return false
 		}
 		copy(point, r.Point)
+		scale = f.IntervalScale()
 		return true
 	}
 	ok, behind := predict(), false
@@ -401,6 +405,7 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 		if ok {
 			s.lastObs[k] = int32(last)
 			copy(s.point[k*h:(k+1)*h], point)
+			s.scale[k] = scale
 		}
 	}
 }
@@ -419,9 +424,10 @@ func (fc *forecasts) state(j int) (point []float64, first int, s *segment) {
 	return s.point[k*fc.h : (k+1)*fc.h], int(s.lastObs[k]) + 1, s
 }
 
-// quantileAt is the level quantile of the point forecast p, k+1 steps ahead.
-func (s *segment) quantileAt(level float64, k int, p float64) float64 {
-	return s.cal.Apply(p, s.offsets[level][k])
+// quantileAt is the level quantile of the point forecast p of state j,
+// k+1 steps ahead.
+func (s *segment) quantileAt(j int, level float64, k int, p float64) float64 {
+	return s.cal.Apply(p, s.scale[j-s.at]*s.offsets[level][k])
 }
 
 // quantile writes the q-quantile forecast of state j into dst (h values
@@ -433,7 +439,7 @@ func (fc *forecasts) quantile(dst []float64, j int, q float64) ([]float64, int) 
 	}
 	dst = dst[:fc.h]
 	for k, p := range point {
-		dst[k] = s.quantileAt(q, k, p)
+		dst[k] = s.quantileAt(j, q, k, p)
 	}
 	return dst, first
 }

@@ -90,7 +90,7 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 		naiveSum += math.Abs(y - d.values[j])
 		seasonSum += math.Abs(y - d.values[j+h-season])
 		q := func(level float64) float64 {
-			return s.quantileAt(level, h-1, p)
+			return s.quantileAt(j, level, h-1, p)
 		}
 		pts = append(pts, scored{math.Abs(y - d.values[j]), y >= q(0.1) && y <= q(0.9), y <= q(c.Quantile)})
 	}
@@ -145,10 +145,10 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 			continue
 		}
 		p := point[k]
-		b.Low[i] = s.quantileAt(0.1, k, p)
+		b.Low[i] = s.quantileAt(j, 0.1, k, p)
 		b.Point[i] = p
-		b.Mid[i] = s.quantileAt(c.Quantile, k, p)
-		b.High[i] = s.quantileAt(0.9, k, p)
+		b.Mid[i] = s.quantileAt(j, c.Quantile, k, p)
+		b.High[i] = s.quantileAt(j, 0.9, k, p)
 	}
 	return b
 }

@@ -749,7 +749,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	// The calibration is never changed after a fit, so its quantiles can
 	// be computed without the lock: a long forecast with several quantiles
 	// must not hold up recommendations.
-	cal := &s.fitted.Calibration
+	cal, scale := &s.fitted.Calibration, s.fitted.IntervalScale()
 	step := s.target.Step
 	v := &ForecastView{
 		Target:     name,
@@ -768,7 +768,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	if len(quantiles) > 0 {
 		v.Quantiles = make([]forecast.Quantile, len(quantiles))
 		for j, q := range quantiles {
-			v.Quantiles[j] = forecast.Quantile{Level: q, Values: cal.QuantileForecast(nil, res.Point, q)}
+			v.Quantiles[j] = forecast.Quantile{Level: q, Values: cal.QuantileForecast(nil, res.Point, q, scale)}
 		}
 		if note := cal.ExtrapolationNote(horizon); note != "" {
 			v.Notes = append(v.Notes, note)

@@ -145,18 +145,18 @@ func (s *targetState) refreshForecast() {
 	if err != nil {
 		return // a model that cannot forecast leaves the reactive floor
 	}
-	cal := s.plan.cal
+	cal, scale := s.plan.cal, s.fitted.IntervalScale()
 	for i, p := range res.Point {
-		s.fc = append(s.fc, cal.Apply(p, s.plan.offsets[i]))
+		s.fc = append(s.fc, cal.Apply(p, scale*s.plan.offsets[i]))
 	}
 	step := s.target.Step
 	s.fcStart = s.lastObserved.Add(step)
 	p := res.Point[s.plan.lead-1]
 	for i, off := range s.plan.tracked {
-		s.leadValues[i] = cal.Apply(p, off)
+		s.leadValues[i] = cal.Apply(p, scale*off)
 	}
 	at := s.lastObserved.Add(time.Duration(s.plan.lead) * step)
-	s.accuracy.add(at, p, cal.Apply(p, s.plan.low), cal.Apply(p, s.plan.high))
+	s.accuracy.add(at, p, cal.Apply(p, scale*s.plan.low), cal.Apply(p, scale*s.plan.high))
 }
 
 // watermark is the time of the last point every part of the state has

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -60,6 +61,15 @@ const (
 	// followLag is how long the HPA may take to apply a new value of
 	// prescale's: three sync periods and the sampler's second.
 	followLag = 3*hpaSync + 2*time.Second
+
+	// stepsTarget reads the same load with a capacity that makes the peak
+	// need 21 replicas, and keeps 20 to 21: its recommendation steps from
+	// 20 to 21 during the ramp. stepsTarget's HPA has prescale's scale-up
+	// tolerance 0 and must follow; stepsDefault's, on the same metric, has
+	// the cluster's default 10% tolerance and must not (21/20 is within
+	// it): the step a tolerance swallows.
+	stepsTarget, stepsDefault = "steps", "steps-default"
+	stepsCapacity             = peakLoad / 21
 )
 
 // binaries are the programs under test: paths from .ci/e2e.sh for the
@@ -298,7 +308,18 @@ func TestHPAFollowsPrescale(t *testing.T) {
     history: %v
     seasons: [%v]
     maxReplicas: 20
-`, targetName, namespace, metricName, capacity, leadTime, step, history, period)
+  - name: %s
+    namespace: %s
+    query: %s
+    capacityPerReplica: %g
+    leadTime: %v
+    step: %v
+    history: %v
+    seasons: [%v]
+    minReplicas: 20
+    maxReplicas: 21
+`, targetName, namespace, metricName, capacity, leadTime, step, history, period,
+		stepsTarget, namespace, metricName, stepsCapacity, leadTime, step, history, period)
 	configFile, err := writeFile(psDir, "targets.yaml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
@@ -341,6 +362,9 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	}
 	t.Logf("APIService v1beta1.external.metrics.k8s.io available in %v", time.Since(t0).Round(time.Millisecond))
 	if err := createWorkload(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := createStepWorkloads(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 
@@ -435,6 +459,34 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	// 2. The ramp: wait until the load has been at its peak for a while,
 	// then restart prescale.
 	sleepUntil(ctx, shape.Origin.Add(rampUp+30*time.Second))
+	t.Run("a step of one replica lands at 20 replicas", func(t *testing.T) {
+		deadline := time.Now().Add(followLag)
+		for {
+			r, err := ps.Recommendation(ctx, stepsTarget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zeroTol, err1 := c.Admin.AppsV1().Deployments(namespace).Get(ctx, stepsTarget, metav1.GetOptions{})
+			defTol, err2 := c.Admin.AppsV1().Deployments(namespace).Get(ctx, stepsDefault, metav1.GetOptions{})
+			if err := errors.Join(err1, err2); err != nil {
+				t.Fatal(err)
+			}
+			got, def := *zeroTol.Spec.Replicas, *defTol.Spec.Replicas
+			if r.Replicas == 21 && got == 21 {
+				t.Logf("prescale recommends %d for %s (%s): the HPA with scale-up tolerance 0 has %d replicas, the one with the cluster's 10%% has %d",
+					r.Replicas, stepsTarget, r.Won, got, def)
+				if def != 20 {
+					t.Errorf("the HPA with the default tolerance moved to %d replicas; a step of 21/20 is within its 10%%, so the scenario does not show what tolerance 0 is for", def)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("at the peak: prescale recommends %d for %s (%s), the HPA with tolerance 0 has %d replicas, want 21\n%s",
+					r.Replicas, stepsTarget, r.Reason, got, hpaConditions(ctx, c))
+			}
+			time.Sleep(time.Second)
+		}
+	})
 	restartAt := time.Now()
 	var restartedAt time.Time
 	var peakReplicas int32
@@ -770,6 +822,57 @@ func createWorkload(ctx context.Context, c *cluster) error {
 	}
 	if b := h.Spec.Behavior; b == nil || b.ScaleUp == nil || b.ScaleUp.Tolerance == nil || !b.ScaleUp.Tolerance.IsZero() {
 		return fmt.Errorf("the HPA's behavior.scaleUp.tolerance 0 was not kept: %+v", b)
+	}
+	return nil
+}
+
+// createStepWorkloads creates two Deployments of 20 replicas, each with an
+// HPA on stepsTarget's recommendation: stepsTarget's with scale-up
+// tolerance 0 (as prescale ships), stepsDefault's with the cluster's
+// default tolerance.
+func createStepWorkloads(ctx context.Context, c *cluster) error {
+	twenty, zero := int32(20), int32(0)
+	for _, name := range []string{stepsTarget, stepsDefault} {
+		labels := map[string]string{"app": name}
+		if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: &twenty,
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/steps:e2e"}}},
+				},
+			},
+		}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+				MinReplicas:    &twenty,
+				MaxReplicas:    30,
+				Metrics: []autoscalingv2.MetricSpec{{
+					Type: autoscalingv2.ExternalMetricSourceType,
+					External: &autoscalingv2.ExternalMetricSource{
+						Metric: autoscalingv2.MetricIdentifier{
+							Name:     extMetric,
+							Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"target": stepsTarget}},
+						},
+						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(1, resource.DecimalSI)},
+					},
+				}},
+			},
+		}
+		if name == stepsTarget {
+			hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{
+				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: resource.NewQuantity(0, resource.DecimalSI)},
+			}
+		}
+		if _, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

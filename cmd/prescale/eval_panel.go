@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/feed/synth"
+	"github.com/prescale/prescale/models/backtest"
+)
+
+// panelTrace is one trace of the backtest panel: where its demand comes
+// from and the workload it is replayed as.
+type panelTrace struct {
+	name string
+	// describe says what the trace is, for the table.
+	describe string
+	load     func(p *panelFlags) (*feed.Series, error)
+	// The workload: capacity per replica, the most replicas, and how long
+	// a run of zeros must be to be missing data.
+	capacity        float64
+	maxReplicas     int
+	zeroRunsMissing time.Duration
+}
+
+// panel lists the traces of `prescale eval panel`, each with the workload
+// its issue states: NASA-HTTP (20 requests a minute per replica), the
+// Twitter sample stream (250 tweets a minute, up to 1,000 replicas, its
+// daily 28-minute gap missing) and the seeded synthetic flash crowds (20
+// requests a minute, peaks of 20 to 200 replicas). All start up in 3
+// minutes and are seen 2 minutes late.
+func panel() []panelTrace {
+	return []panelTrace{
+		{
+			name: "nasa", describe: "NASA-HTTP, July-August 1995",
+			load: func(p *panelFlags) (*feed.Series, error) {
+				return feed.ReadCSVFile(filepath.Join(*p.dataDir, "nasa_http", nasaFile), &feed.CSVOptions{Column: "requests"})
+			},
+			capacity: 20, maxReplicas: 100, zeroRunsMissing: time.Hour,
+		},
+		{
+			name: "twitter", describe: "Twitter sample stream, August 2021",
+			load: func(p *panelFlags) (*feed.Series, error) {
+				return feed.ReadCSVFile(filepath.Join(*p.dataDir, "twitter_stream", "twitter_stream_2021_08_per_minute.csv"), &feed.CSVOptions{Column: "tweets"})
+			},
+			capacity: 250, maxReplicas: 1000, zeroRunsMissing: 20 * time.Minute,
+		},
+		{
+			name: "synthetic", describe: "synthetic flash crowds (feed/synth)",
+			load: func(p *panelFlags) (*feed.Series, error) {
+				s, _, err := synth.FlashCrowds(&synth.Options{Days: *p.synthDays, Seed: *p.synthSeed, Capacity: 20})
+				return s, err
+			},
+			capacity: 20, maxReplicas: 250, zeroRunsMissing: time.Hour,
+		},
+	}
+}
+
+// panelFlags are the flags of `prescale eval panel`.
+type panelFlags struct {
+	dataDir, traces, behavior *string
+	synthDays, workers        *int
+	synthSeed                 *uint64
+	asJSON                    *bool
+}
+
+// panelRow is one trace's result in the panel.
+type panelRow struct {
+	Trace    string            `json:"trace"`
+	Describe string            `json:"describe"`
+	Result   *backtest.Result  `json:"result"`
+	Settings map[string]string `json:"workload"`
+}
+
+// runEvalPanel replays every trace of the panel with the backtest's sweep
+// and prints, per trace, the reduction at equal cost (every policy on the
+// same HPA, and against a reactive HPA on the cluster's defaults), where
+// the frontiers cross and the coverage of prescale's quantile.
+func runEvalPanel(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet("eval panel", "eval panel --data DIR [--traces nasa,twitter,synthetic] [--json]", e.stderr)
+	var names []string
+	for _, t := range panel() {
+		names = append(names, t.name)
+	}
+	p := &panelFlags{
+		dataDir:   fs.String("data", defaultDataDir(), "shared data directory holding nasa_http/ and twitter_stream/"),
+		traces:    fs.String("traces", strings.Join(names, ","), "traces to replay: "+strings.Join(names, ",")),
+		behavior:  fs.String("behavior", backtest.ShippedHPA, "the HPA behavior every policy runs under: "+backtest.ShippedHPA+" or "+backtest.ClusterDefaultHPA),
+		synthDays: fs.Int("synthetic.days", synth.DefaultDays, "days of the synthetic flash-crowd trace"),
+		synthSeed: fs.Uint64("synthetic.seed", 1, "seed of the synthetic flash-crowd trace"),
+		workers:   fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers"),
+		asJSON:    fs.Bool("json", false, "print JSON (every trace's whole backtest result) instead of a table"),
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var chosen []panelTrace
+	for _, n := range strings.Split(*p.traces, ",") {
+		i := slices.IndexFunc(panel(), func(t panelTrace) bool { return t.name == strings.TrimSpace(n) })
+		if i < 0 {
+			return fmt.Errorf("%w: --traces: unknown trace %q (have %s)", errUsage, n, strings.Join(names, ", "))
+		}
+		chosen = append(chosen, panel()[i])
+	}
+	var behavior backtest.Behavior
+	switch *p.behavior {
+	case backtest.ShippedHPA:
+		behavior = backtest.ShippedBehavior()
+	case backtest.ClusterDefaultHPA:
+		behavior = backtest.DefaultBehavior()
+	default:
+		return fmt.Errorf("%w: --behavior: want %s or %s, got %q", errUsage, backtest.ShippedHPA, backtest.ClusterDefaultHPA, *p.behavior)
+	}
+	var rows []panelRow
+	for _, t := range chosen {
+		s, err := t.load(p)
+		if err != nil {
+			return fmt.Errorf("panel trace %s: %w", t.name, err)
+		}
+		cfg := backtest.Config{
+			CapacityPerReplica: t.capacity,
+			Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 3 * time.Minute},
+			Lag:                2 * time.Minute,
+			Margin:             backtest.DefaultMargin,
+			MinReplicas:        1,
+			MaxReplicas:        t.maxReplicas,
+			Behavior:           &behavior,
+			BehaviorName:       *p.behavior,
+			Warmup:             24 * time.Hour,
+			ZeroRunsMissing:    t.zeroRunsMissing,
+			Sweep:              true,
+			Seed:               1,
+			Workers:            *p.workers,
+		}
+		prog := newProgress(e.stderr)
+		cfg.Progress = func(stage string, done, total int) { prog.update(t.name+" "+stage, done, total) }
+		res, err := backtest.Run(ctx, s, cfg)
+		prog.finish()
+		if err != nil {
+			return fmt.Errorf("panel trace %s: %w", t.name, err)
+		}
+		rows = append(rows, panelRow{Trace: t.name, Describe: t.describe, Result: res, Settings: map[string]string{
+			"capacity": fmt.Sprint(t.capacity), "max": fmt.Sprint(t.maxReplicas), "startup": "3m", "lag": "2m",
+			"missing_zeros": model.Duration(t.zeroRunsMissing).String(),
+		}})
+	}
+	if *p.asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"panel": rows})
+	}
+	return writePanelTable(e.stdout, rows)
+}
+
+// writePanelTable prints one line per trace.
+func writePanelTable(w io.Writer, rows []panelRow) error {
+	fmt.Fprintln(w, "Each trace replayed with --sweep: the reduction of under-provisioned minutes at the cost of the reactive HPA")
+	fmt.Fprintln(w, "with a 20% margin, both on the same HPA behavior, and against a reactive HPA on the cluster's defaults;")
+	fmt.Fprintln(w, "\"below\" counts the reactive settings within prescale's range of cost where prescale's frontier is lower.")
+	fmt.Fprintln(w, "Coverage is of the forecast a lead time ahead, overall and within the top 5% of load changes.")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "trace\tworkload\treduction\tbelow\tvs cluster defaults\tbelow\tq coverage\t80% coverage\tq coverage, top 5% changes\ttime\t")
+	for _, r := range rows {
+		res := r.Result
+		q := res.Settings.Quantile
+		cov, cov80, top := "—", "—", "—"
+		if a := res.Forecast; a != nil && a.Points > 0 {
+			cov = fmt.Sprintf("%.1f%% (q %g)", 100*a.QuantileCoverage, q)
+			cov80 = fmt.Sprintf("%.1f%%", 100*a.Coverage80)
+			top = fmt.Sprintf("%.1f%% (%d points)", 100*a.TopChangeQuantileCoverage, a.TopChangePoints)
+		}
+		fmt.Fprintf(tw, "%s\t%s per replica, max %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f s\t\n", r.Trace, r.Settings["capacity"], r.Settings["max"],
+			percentOrNone(res.ReductionAtEqualCost), belowOf(res.EqualCost), percentOrNone(res.ReductionVsBaseline), belowOf(res.EqualCostVsBaseline),
+			cov, cov80, top, res.Timing.TotalSeconds)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		for _, e := range []*backtest.EqualCost{r.Result.EqualCost, r.Result.EqualCostVsBaseline} {
+			if e != nil && e.Note != "" {
+				fmt.Fprintf(w, "%s: %s\n", r.Trace, e.Note)
+			}
+		}
+	}
+	return nil
+}
+
+func percentOrNone(v *float64) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%.1f%%", *v)
+}
+
+func belowOf(e *backtest.EqualCost) string {
+	if e == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%d/%d", e.FrontierBelowAt, e.FrontierCompared)
+}

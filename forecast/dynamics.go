@@ -1,0 +1,248 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+)
+
+// Dynamics is a forecaster's short-horizon part, what the last minutes
+// say that a seasonal model cannot: the load is climbing fast right now.
+// It keeps a damped local-trend (Holt) state on the observations, scores
+// it and the seasonal models at the lead time the caller cares about
+// (Options.Lead) as each point arrives, and combines the two by the
+// inverse of their recent mean squared errors there. It also tracks the
+// combined forecast's recent error at the lead against the error the
+// calibration was made for, and widens or narrows the intervals by their
+// ratio (IntervalScale): residuals scaled by local volatility.
+//
+// Everything is updated online, point by point (Fitted.Observe), not only
+// at refit. A Dynamics is plain data, saved and restored with its Fitted.
+type Dynamics struct {
+	// Lead is the step ahead, counted from the last observation, that the
+	// weights and the interval scale are scored at.
+	Lead int `json:"lead"`
+	// Alpha, Beta and Phi are the local-trend smoothing of the level, of
+	// the trend and the trend's damping, chosen at fit time by the error
+	// at Lead on the recent history.
+	Alpha float64 `json:"alpha"`
+	Beta  float64 `json:"beta"`
+	Phi   float64 `json:"phi"`
+	Level float64 `json:"level"`
+	Trend float64 `json:"trend"`
+	// Decay is the weight each point's error keeps per later point, from
+	// a half-life of dynamicsHalfLives leads.
+	Decay float64 `json:"decay"`
+	// SeasonalMSE and LocalMSE are the exponentially weighted mean squared
+	// errors at Lead of the seasonal models' and the local trend's
+	// forecasts; CombinedMAE the mean absolute error of the combined
+	// forecast, relative to it when Relative (as the calibration's).
+	SeasonalMSE float64 `json:"seasonal_mse"`
+	LocalMSE    float64 `json:"local_mse"`
+	CombinedMAE float64 `json:"combined_mae"`
+	// ReferenceMAE is the calibration's mean absolute error at Lead: the
+	// spread its intervals stand for.
+	ReferenceMAE float64 `json:"reference_mae"`
+	Relative     bool    `json:"relative,omitempty"`
+	// Pending holds, for each of the last Lead points, the seasonal, local
+	// and combined forecasts made for the point Lead steps ahead of it: a
+	// ring of Lead triples, the next to score at Next, Filled of them set.
+	Pending []float64 `json:"pending"`
+	Next    int       `json:"next"`
+	Filled  int       `json:"filled"`
+}
+
+// The constants of Dynamics, chosen before any trace was scored and not
+// tuned on one: errors are forgotten with a half-life of four leads (a
+// regime is judged by a few lead times of evidence), the interval scale
+// stays within a quarter and four times the calibrated width, the local
+// trend's parameters come from a small grid scored on up to three days of
+// recent history, and its correction fades beyond the lead with a
+// half-life of one lead (it was scored at the lead only).
+const (
+	dynamicsHalfLives = 4
+	minScale          = 0.25
+	maxScale          = 4
+	dynamicsWindow    = 3 * 1440
+	// MaxLead bounds Options.Lead.
+	MaxLead = 10_000
+)
+
+var (
+	dynamicsAlphas = []float64{0.1, 0.2, 0.35, 0.5, 0.7, 0.9}
+	dynamicsBetas  = []float64{0.02, 0.1, 0.3}
+	dynamicsPhis   = []float64{0.8, 0.9, 0.98}
+)
+
+// newDynamics fits the local trend to the end of y (the cleaned history
+// the seasonal models were fitted on) and starts the scores: the local
+// trend's from its own errors at lead over that history, the seasonal
+// models' and the combination's from the calibration's errors at lead.
+func newDynamics(y []float64, lead int, cal *Calibration) *Dynamics {
+	d := &Dynamics{Lead: lead, Relative: cal.Relative, Pending: make([]float64, 3*lead)}
+	d.Decay = math.Pow(0.5, 1/float64(dynamicsHalfLives*lead))
+	w := y[max(0, len(y)-dynamicsWindow):]
+	best := math.Inf(1)
+	for _, a := range dynamicsAlphas {
+		for _, b := range dynamicsBetas {
+			for _, p := range dynamicsPhis {
+				trial := Dynamics{Lead: lead, Alpha: a, Beta: b, Phi: p, Decay: d.Decay}
+				if mse := trial.warm(w); mse < best {
+					best, d.Alpha, d.Beta, d.Phi = mse, a, b, p
+					d.Level, d.Trend, d.LocalMSE = trial.Level, trial.Trend, trial.LocalMSE
+				}
+			}
+		}
+	}
+	// The calibration's errors at lead: mean absolute and mean squared,
+	// over its quantiles from 2.5% to 97.5% (the errors may be thinned).
+	var mae, mse float64
+	const levels = 20
+	for i := range levels {
+		e := cal.Offset(lead, (float64(i)+0.5)/levels)
+		mae += math.Abs(e) / levels
+		mse += e * e / levels
+	}
+	if cal.Relative {
+		mse *= d.Level * d.Level
+	}
+	d.ReferenceMAE, d.CombinedMAE, d.SeasonalMSE = mae, mae, mse
+	return d
+}
+
+// warm runs the local trend over y from its first value and returns the
+// mean squared error of its forecasts at Lead, leaving the final state
+// and that error, exponentially weighted, in d.
+func (d *Dynamics) warm(y []float64) float64 {
+	if len(y) == 0 {
+		return math.Inf(1)
+	}
+	d.Level, d.Trend = y[0], 0
+	ring := make([]float64, d.Lead)
+	var sum float64
+	n := 0
+	for i, v := range y {
+		if i >= d.Lead {
+			e := v - ring[i%d.Lead]
+			sum += e * e
+			n++
+			d.LocalMSE = d.Decay*d.LocalMSE + (1-d.Decay)*e*e
+		}
+		if i > 0 {
+			d.smooth(v)
+		}
+		ring[i%d.Lead] = d.local(d.Lead)
+	}
+	if n == 0 {
+		return math.Inf(1)
+	}
+	return sum / float64(n)
+}
+
+// smooth takes one observation into the local trend; a NaN coasts.
+func (d *Dynamics) smooth(v float64) {
+	prev := d.Level
+	if math.IsNaN(v) {
+		d.Level += d.Phi * d.Trend
+		d.Trend *= d.Phi
+		return
+	}
+	d.Level = d.Alpha*v + (1-d.Alpha)*(d.Level+d.Phi*d.Trend)
+	d.Trend = d.Beta*(d.Level-prev) + (1-d.Beta)*d.Phi*d.Trend
+}
+
+// local is the local trend's forecast h steps ahead: the level plus
+// phi + phi² + ... + phi^h trends.
+func (d *Dynamics) local(h int) float64 {
+	sum := float64(h)
+	if d.Phi < 1 {
+		sum = d.Phi * (1 - math.Pow(d.Phi, float64(h))) / (1 - d.Phi)
+	}
+	return d.Level + sum*d.Trend
+}
+
+// weight is the local trend's share of the forecast at Lead.
+func (d *Dynamics) weight() float64 {
+	total := d.SeasonalMSE + d.LocalMSE
+	if !(total > 0) {
+		return 0
+	}
+	return d.SeasonalMSE / total
+}
+
+// observe scores the forecasts made Lead steps before the point y, takes
+// y into the local trend, and makes the forecasts for Lead steps after
+// it; m is the seasonal model, which has already taken y, and scratch
+// holds at least Lead values.
+func (d *Dynamics) observe(y float64, m Model, scratch []float64) {
+	slot := d.Pending[3*d.Next : 3*d.Next+3]
+	if d.Filled >= d.Lead && !math.IsNaN(y) {
+		s, l, c := slot[0], slot[1], slot[2]
+		d.SeasonalMSE = d.Decay*d.SeasonalMSE + (1-d.Decay)*(y-s)*(y-s)
+		d.LocalMSE = d.Decay*d.LocalMSE + (1-d.Decay)*(y-l)*(y-l)
+		e := math.Abs(y - c)
+		if d.Relative {
+			e = 0
+			if c > 0 {
+				e = math.Abs(y-c) / c
+			}
+		}
+		d.CombinedMAE = d.Decay*d.CombinedMAE + (1-d.Decay)*e
+	}
+	d.smooth(y)
+	m.Predict(scratch[:d.Lead])
+	s, l := scratch[d.Lead-1], d.local(d.Lead)
+	w := d.weight()
+	slot[0], slot[1], slot[2] = s, l, math.Max(0, (1-w)*s+w*l)
+	d.Next = (d.Next + 1) % d.Lead
+	d.Filled = min(d.Filled+1, d.Lead)
+}
+
+// combine mixes the local trend into the seasonal point forecasts, steps
+// 1..len(point): up to Lead, the weighted mean of the two; beyond it, the
+// correction made at Lead fades with a half-life of one lead, since the
+// weights were scored at Lead only and a trend extrapolated far is a
+// guess.
+func (d *Dynamics) combine(point []float64) {
+	w := d.weight()
+	if w == 0 {
+		return
+	}
+	fade := math.Pow(0.5, 1/float64(d.Lead))
+	var correction float64
+	for i, s := range point {
+		if h := i + 1; h <= d.Lead {
+			correction = w * (d.local(h) - s)
+		} else {
+			correction *= fade
+		}
+		point[i] = s + correction
+	}
+}
+
+// scale is the interval scale: the combined forecast's recent error at
+// Lead over the calibration's, within [minScale, maxScale].
+func (d *Dynamics) scale() float64 {
+	if !(d.ReferenceMAE > 0) {
+		return 1
+	}
+	return min(max(d.CombinedMAE/d.ReferenceMAE, minScale), maxScale)
+}
+
+// validate checks a restored state.
+func (d *Dynamics) validate() error {
+	if d.Lead < 1 || d.Lead > MaxLead || len(d.Pending) != 3*d.Lead || d.Next < 0 || d.Next >= d.Lead || d.Filled < 0 || d.Filled > d.Lead {
+		return fmt.Errorf("%w: dynamics: lead %d with %d pending values (next %d, filled %d)", ErrBadState, d.Lead, len(d.Pending), d.Next, d.Filled)
+	}
+	scalars := [...]float64{d.Alpha, d.Beta, d.Phi, d.Level, d.Trend, d.Decay, d.SeasonalMSE, d.LocalMSE, d.CombinedMAE, d.ReferenceMAE}
+	for _, vs := range [][]float64{scalars[:], d.Pending} {
+		for _, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%w: dynamics: a value is %v", ErrBadState, v)
+			}
+		}
+	}
+	if !(d.Alpha > 0 && d.Alpha <= 1 && d.Beta >= 0 && d.Beta <= 1 && d.Phi > 0 && d.Phi <= 1 && d.Decay > 0 && d.Decay < 1) {
+		return fmt.Errorf("%w: dynamics: smoothing %v, %v, %v and decay %v out of range", ErrBadState, d.Alpha, d.Beta, d.Phi, d.Decay)
+	}
+	return nil
+}

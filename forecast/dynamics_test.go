@@ -1,0 +1,175 @@
+package forecast_test
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/prescale/prescale/forecast"
+)
+
+// daily is n points of a period-96 cycle on a level of 200, with seeded
+// Gaussian noise of sd noise.
+func daily(n int, noise float64, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	y := make([]float64, n)
+	for t := range y {
+		y[t] = 200 + 60*math.Sin(2*math.Pi*float64(t)/96) + noise*rng.NormFloat64()
+	}
+	return y
+}
+
+// fitLead fits y for horizon 12 with or without a lead of 6 steps.
+func fitLead(t *testing.T, y []float64, lead int) *forecast.Fitted {
+	t.Helper()
+	f, err := forecast.Fit(y, &forecast.Options{Horizon: 12, Lead: lead, Periods: []int{96}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// atLead is the point and 0.9 quantile 6 steps ahead.
+func atLead(t *testing.T, f *forecast.Fitted) (point, q90 float64) {
+	t.Helper()
+	r, err := f.Forecast(6, []float64{0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Point[5], r.Quantiles[0].Values[5]
+}
+
+// TestDynamicsFollowAFlashCrowd streams a ramp of 3× over 60 steps on top
+// of the cycle into models fitted before it: the one with dynamics
+// forecasts the climb 6 steps ahead much better than the seasonal one
+// alone, and its 0.9 quantile covers more of it.
+func TestDynamicsFollowAFlashCrowd(t *testing.T) {
+	const n = 96 * 14
+	all := daily(n+120, 4, 1)
+	for i := range 120 {
+		if i < 60 {
+			all[n+i] *= 1 + 2*float64(i+1)/60
+		} else {
+			all[n+i] *= 3
+		}
+	}
+	var errSeasonal, errDynamics float64
+	var coverSeasonal, coverDynamics int
+	seasonal, dynamic := fitLead(t, all[:n], 0), fitLead(t, all[:n], 6)
+	for i := n; i+6 < n+70; i++ {
+		for _, f := range []*forecast.Fitted{seasonal, dynamic} {
+			if err := f.Observe(all[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		actual := all[i+6]
+		p, q := atLead(t, seasonal)
+		errSeasonal += math.Abs(actual - p)
+		if actual <= q {
+			coverSeasonal++
+		}
+		p, q = atLead(t, dynamic)
+		errDynamics += math.Abs(actual - p)
+		if actual <= q {
+			coverDynamics++
+		}
+	}
+	t.Logf("climb: error at lead %.0f with dynamics, %.0f without; 0.9 quantile covers %d and %d of 64; scale %.2f",
+		errDynamics, errSeasonal, coverDynamics, coverSeasonal, dynamic.IntervalScale())
+	if !(errDynamics < 0.6*errSeasonal) {
+		t.Errorf("during the climb, the error 6 steps ahead is %.0f with dynamics and %.0f without; want at most 60%%", errDynamics, errSeasonal)
+	}
+	if coverDynamics <= coverSeasonal {
+		t.Errorf("the 0.9 quantile covered %d points of the climb with dynamics, %d without; want more", coverDynamics, coverSeasonal)
+	}
+	if s := dynamic.IntervalScale(); !(s > 1) {
+		t.Errorf("the interval scale after the climb is %v, want above 1", s)
+	}
+}
+
+// TestDynamicsStayOutOfACalmCycle streams more of the same clean cycle:
+// the local trend gets little weight, so the forecast stays within a few
+// percent of the seasonal one, and the intervals keep about their width.
+func TestDynamicsStayOutOfACalmCycle(t *testing.T) {
+	const n = 96 * 14
+	all := daily(n+400, 4, 2)
+	seasonal, dynamic := fitLead(t, all[:n], 0), fitLead(t, all[:n], 6)
+	var diff, level float64
+	for i := n; i < n+400; i++ {
+		for _, f := range []*forecast.Fitted{seasonal, dynamic} {
+			if err := f.Observe(all[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps, _ := atLead(t, seasonal)
+		pd, _ := atLead(t, dynamic)
+		diff += math.Abs(ps - pd)
+		level += ps
+	}
+	t.Logf("calm: forecasts differ by %.2f%%, scale %.2f", 100*diff/level, dynamic.IntervalScale())
+	if diff > 0.03*level {
+		t.Errorf("on a calm cycle the forecasts with and without dynamics differ by %.1f%% on average, want at most 3%%", 100*diff/level)
+	}
+	if s := dynamic.IntervalScale(); s < 0.5 || s > 2 {
+		t.Errorf("the interval scale on a calm cycle is %v, want within [0.5, 2]", s)
+	}
+}
+
+// TestDynamicsSavedAndRestored checks that a model with dynamics saved
+// as JSON and restored forecasts the same after the same points, and that
+// a corrupted state is refused.
+func TestDynamicsSavedAndRestored(t *testing.T) {
+	y := daily(96*10, 4, 3)
+	f := fitLead(t, y[:96*9], 6)
+	if f.Dynamics == nil || f.Dynamics.Lead != 6 {
+		t.Fatalf("dynamics %+v, want a lead of 6", f.Dynamics)
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g forecast.Fitted
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range y[96*9:] {
+		if err := errors.Join(f.Observe(v), g.Observe(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p1, q1 := atLead(t, f)
+	p2, q2 := atLead(t, &g)
+	if p1 != p2 || q1 != q2 {
+		t.Errorf("restored model forecasts %v (q %v), the original %v (q %v)", p2, q2, p1, q1)
+	}
+
+	g.Dynamics.Pending = g.Dynamics.Pending[:3]
+	if _, err := g.Forecast(6, nil); !errors.Is(err, forecast.ErrBadState) {
+		t.Errorf("a dynamics state with 3 pending values: %v, want ErrBadState", err)
+	}
+}
+
+func TestLeadOptions(t *testing.T) {
+	y := daily(96*4, 4, 4)
+	for _, tc := range []struct {
+		name string
+		opts forecast.Options
+	}{
+		{"negative", forecast.Options{Horizon: 12, Lead: -1}},
+		{"beyond the horizon", forecast.Options{Horizon: 12, Lead: 13}},
+		{"beyond the default horizon", forecast.Options{Lead: 49}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := forecast.Fit(y, &tc.opts); !errors.Is(err, forecast.ErrBadOptions) || !strings.Contains(err.Error(), "lead") {
+				t.Errorf("Fit = %v, want ErrBadOptions naming the lead", err)
+			}
+		})
+	}
+	f, err := forecast.Fit(y, &forecast.Options{Horizon: 12})
+	if err != nil || f.Dynamics != nil || f.IntervalScale() != 1 {
+		t.Errorf("without a lead: %v, dynamics %+v, scale %v; want none and 1", err, f.Dynamics, f.IntervalScale())
+	}
+}
