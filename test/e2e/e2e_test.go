@@ -769,49 +769,11 @@ func registerAPIService(ctx context.Context, c *cluster, port int) error {
 
 // createWorkload creates the Deployment (its Pods never run: there is no
 // scheduler or kubelet; the HPA only sets spec.replicas) and the HPA on
-// prescale's external metric: AverageValue 1 makes the desired replicas
-// the recommendation.
+// prescale's external metric, with scale-up tolerance 0 as
+// deploy/examples/hpa.yaml: AverageValue 1 makes the desired replicas the
+// recommendation, to the replica.
 func createWorkload(ctx context.Context, c *cluster) error {
-	one, zero := int32(1), int32(0)
-	labels := map[string]string{"app": targetName}
-	if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: targetName},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &one,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/checkout:e2e"}}},
-			},
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	_, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: targetName},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: targetName},
-			MinReplicas:    &one,
-			MaxReplicas:    20,
-			Metrics: []autoscalingv2.MetricSpec{{
-				Type: autoscalingv2.ExternalMetricSourceType,
-				External: &autoscalingv2.ExternalMetricSource{
-					Metric: autoscalingv2.MetricIdentifier{
-						Name:     extMetric,
-						Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"target": targetName}},
-					},
-					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(1, resource.DecimalSI)},
-				},
-			}},
-			// As deploy/examples/hpa.yaml: follow every step of prescale's,
-			// where the default 10% tolerance would swallow a step of one
-			// replica from ten replicas up.
-			Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
-				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: resource.NewQuantity(0, resource.DecimalSI)},
-			},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
+	if err := createScaled(ctx, c, targetName, targetName, 1, 20, true); err != nil {
 		return err
 	}
 	// The control plane keeps the tolerance (HPAConfigurableTolerance):
@@ -831,50 +793,56 @@ func createWorkload(ctx context.Context, c *cluster) error {
 // tolerance 0 (as prescale ships), stepsDefault's with the cluster's
 // default tolerance.
 func createStepWorkloads(ctx context.Context, c *cluster) error {
-	twenty, zero := int32(20), int32(0)
-	for _, name := range []string{stepsTarget, stepsDefault} {
-		labels := map[string]string{"app": name}
-		if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: appsv1.DeploymentSpec{
-				Replicas: &twenty,
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/steps:e2e"}}},
-				},
+	return errors.Join(
+		createScaled(ctx, c, stepsTarget, stepsTarget, 20, 30, true),
+		createScaled(ctx, c, stepsDefault, stepsTarget, 20, 30, false))
+}
+
+// createScaled creates a Deployment of minReplicas named name and its HPA
+// on the recommendation of the prescale target, up to maxReplicas; with
+// followEveryStep, its scale-up has no stabilization window and tolerance
+// 0, else the HPA has the cluster's default behavior.
+func createScaled(ctx context.Context, c *cluster, name, target string, minReplicas, maxReplicas int32, followEveryStep bool) error {
+	labels := map[string]string{"app": name}
+	if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &minReplicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/" + name + ":e2e"}}},
 			},
-		}, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-		hpa := &autoscalingv2.HorizontalPodAutoscaler{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
-				MinReplicas:    &twenty,
-				MaxReplicas:    30,
-				Metrics: []autoscalingv2.MetricSpec{{
-					Type: autoscalingv2.ExternalMetricSourceType,
-					External: &autoscalingv2.ExternalMetricSource{
-						Metric: autoscalingv2.MetricIdentifier{
-							Name:     extMetric,
-							Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"target": stepsTarget}},
-						},
-						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(1, resource.DecimalSI)},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+			MinReplicas:    &minReplicas,
+			MaxReplicas:    maxReplicas,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ExternalMetricSourceType,
+				External: &autoscalingv2.ExternalMetricSource{
+					Metric: autoscalingv2.MetricIdentifier{
+						Name:     extMetric,
+						Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"target": target}},
 					},
-				}},
-			},
-		}
-		if name == stepsTarget {
-			hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{
-				ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: resource.NewQuantity(0, resource.DecimalSI)},
-			}
-		}
-		if _, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
-			return err
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: resource.NewQuantity(1, resource.DecimalSI)},
+				},
+			}},
+		},
+	}
+	if followEveryStep {
+		zero := int32(0)
+		hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{
+			ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: resource.NewQuantity(0, resource.DecimalSI)},
 		}
 	}
-	return nil
+	_, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Create(ctx, hpa, metav1.CreateOptions{})
+	return err
 }
 
 // externalMetric GETs an external metric through kube-apiserver, as the
