@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Dynamics is a forecaster's short-horizon part, what the last minutes
@@ -226,6 +227,17 @@ func (d *Dynamics) scale() float64 {
 		return 1
 	}
 	return min(max(d.CombinedMAE/d.ReferenceMAE, minScale), maxScale)
+}
+
+// Clone is a copy of d that shares nothing with it (nil for nil): the
+// state keeps changing as points stream in.
+func (d *Dynamics) Clone() *Dynamics {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.Pending = slices.Clone(d.Pending)
+	return &c
 }
 
 // validate checks a restored state.

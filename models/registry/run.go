@@ -469,10 +469,11 @@ func (r *Registry) save(s *targetState) {
 		LastGoodAt:       s.lastGoodAt,
 	}
 	// The model's state keeps changing after the lock is released: save a
-	// copy of its components. The rest (the calibration, by far the
-	// largest part, the notes, the anomalies) never changes after a fit
-	// and is shared.
+	// copy of its components and its dynamics. The rest (the calibration,
+	// by far the largest part, the notes, the anomalies) never changes
+	// after a fit and is shared.
 	model := *s.fitted
+	model.Dynamics = s.fitted.Dynamics.Clone()
 	components, err := json.Marshal(s.fitted.Components)
 	version := s.version
 	s.mu.Unlock()
