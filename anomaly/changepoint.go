@@ -11,6 +11,15 @@ import "math"
 // is -log10 of that, over 10. When S passes cusumAlarm the shift is taken
 // as real: the reference window restarts from the points since the shift
 // began, so a lasting shift is learned as the new normal.
+//
+// Residuals of a seasonal prediction are autocorrelated: a daily ramp the
+// prediction lags leaves a long run of residuals of one sign, and a CUSUM
+// of autocorrelated z-scores drifts as if the level had shifted (on a
+// clean daily cycle it confirmed a shift on every ramp). So each z-score is
+// divided by the square root of the AR(1) long-run variance factor
+// (1+ρ)/(1-ρ), where ρ, the lag-1 autocorrelation of the clipped
+// z-scores, is exponentially weighted over Window points: the CUSUM then
+// accumulates evidence at the rate independent points would give.
 type ChangePoint struct {
 	opts   Options
 	season *seasonal
@@ -23,6 +32,9 @@ type ChangePoint struct {
 	n      int // finite points seen
 	t      int // points seen
 	shifts []int
+	// The lag-1 autocorrelation of the z-scores: exponentially weighted
+	// means of z² and of z times the previous z (NaN after a gap).
+	zz, zlag, prevZ float64
 }
 
 // CUSUM parameters: allowance k, clip of a standardized value, and the
@@ -32,6 +44,9 @@ const (
 	cusumClip  = 4
 	cusumAlarm = 12
 	maxShifts  = 64
+	// maxRho bounds the autocorrelation the z-scores are corrected for:
+	// at most a factor of 6.2 on their scale.
+	maxRho = 0.95
 )
 
 var _ Detector = (*ChangePoint)(nil)
@@ -46,7 +61,7 @@ func newChangePoint(o Options) *ChangePoint {
 // of its own, for a caller that scores it with the predictions of one it
 // shares (see score); its Update must not be called.
 func newChangePointScorer(o Options) *ChangePoint {
-	return &ChangePoint{opts: o, ref: newRolling(o.Window), recent: newRing(o.Window)}
+	return &ChangePoint{opts: o, ref: newRolling(o.Window), recent: newRing(o.Window), zz: 1, prevZ: math.NaN()}
 }
 
 // Shifts returns the stream indices (0-based, counting every point given to
@@ -68,11 +83,12 @@ func (d *ChangePoint) score(y, pred float64) float64 {
 	d.t++
 	if !finite(y) {
 		d.recent.push(math.NaN())
+		d.prevZ = math.NaN()
 		return 0
 	}
 	x := y
 	if finite(pred) {
-		x = y - pred
+		x = (y - pred) / math.Sqrt(max(math.Abs(pred), 1))
 	}
 	d.recent.push(x)
 	d.n++
@@ -90,6 +106,7 @@ func (d *ChangePoint) score(y, pred float64) float64 {
 		z = math.Copysign(cusumClip, x-med)
 	}
 	z = max(-cusumClip, min(cusumClip, z))
+	z /= d.longRun(z)
 	if d.up == 0 {
 		d.upAt = t
 	}
@@ -110,6 +127,23 @@ func (d *ChangePoint) score(y, pred float64) float64 {
 	}
 	d.ref.push(x)
 	return score
+}
+
+// longRun takes the clipped z-score z into the autocorrelation estimate
+// and returns the square root of the long-run variance factor to divide z
+// by.
+func (d *ChangePoint) longRun(z float64) float64 {
+	decay := 1 - 1/float64(d.opts.Window)
+	d.zz = decay*d.zz + (1-decay)*z*z
+	if !math.IsNaN(d.prevZ) {
+		d.zlag = decay*d.zlag + (1-decay)*z*d.prevZ
+	}
+	d.prevZ = z
+	rho := 0.0
+	if d.zz > 0 {
+		rho = min(max(d.zlag/d.zz, 0), maxRho)
+	}
+	return math.Sqrt((1 + rho) / (1 - rho))
 }
 
 // confirm restarts the reference from the values since the shift began.
