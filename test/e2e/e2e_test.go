@@ -298,8 +298,9 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := fmt.Sprintf(`targets:
-  - name: %s
+	// Both targets read the same load, from the same step and history.
+	target := func(name string, capacity float64, minReplicas, maxReplicas int) string {
+		return fmt.Sprintf(`  - name: %s
     namespace: %s
     query: %s
     capacityPerReplica: %g
@@ -307,19 +308,11 @@ func TestHPAFollowsPrescale(t *testing.T) {
     step: %v
     history: %v
     seasons: [%v]
-    maxReplicas: 20
-  - name: %s
-    namespace: %s
-    query: %s
-    capacityPerReplica: %g
-    leadTime: %v
-    step: %v
-    history: %v
-    seasons: [%v]
-    minReplicas: 20
-    maxReplicas: 21
-`, targetName, namespace, metricName, capacity, leadTime, step, history, period,
-		stepsTarget, namespace, metricName, stepsCapacity, leadTime, step, history, period)
+    minReplicas: %d
+    maxReplicas: %d
+`, name, namespace, metricName, capacity, leadTime, step, history, period, minReplicas, maxReplicas)
+	}
+	config := "targets:\n" + target(targetName, capacity, 1, 20) + target(stepsTarget, stepsCapacity, 20, 21)
 	configFile, err := writeFile(psDir, "targets.yaml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
