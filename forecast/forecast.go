@@ -313,6 +313,15 @@ func (f *Fitted) Observe(y float64) error {
 	return nil
 }
 
+// LocalWeight is the share of the local trend in the forecast at the
+// lead (see Dynamics), 0 without Dynamics.
+func (f *Fitted) LocalWeight() float64 {
+	if f.Dynamics == nil {
+		return 0
+	}
+	return f.Dynamics.weight()
+}
+
 // IntervalScale is what the calibration's quantile offsets are multiplied
 // by now: the recent error at the lead over the calibrated one (see
 // Dynamics), 1 without Dynamics.

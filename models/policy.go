@@ -63,6 +63,12 @@ type PolicyInput struct {
 	ModelKind     string
 	ModelVersion  uint64
 	ModelFittedAt time.Time
+	// LocalWeight is the share of the model's short-horizon local trend
+	// in the forecast at the lead, and IntervalScale the width of its
+	// intervals against the calibrated width (forecast.Dynamics), when
+	// Forecast was made; reported in the reason, not used. Zero without.
+	LocalWeight   float64
+	IntervalScale float64
 
 	// LastFetch is the time of the last successful fetch of data, or zero
 	// when unknown. Data is as old as the older of it and ObservedAt.
@@ -344,6 +350,7 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 	b = appendDuration(b, window)
 	b = append(b, " lead window needs "...)
 	b = appendReplicas(b, f.Replicas)
+	b = appendDynamics(b, in.LocalWeight, in.IntervalScale)
 	switch {
 	case between:
 		b = append(b, " (no step falls in the window; the next step is used)"...)
@@ -353,6 +360,33 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 		b = append(b, ", before the window does)"...)
 	}
 	return b
+}
+
+// appendDynamics says how the model's short-horizon dynamics shaped the
+// forecast, when they did: the local trend's share at the lead and the
+// interval width against the calibrated one, each when it differs by half
+// a percent or more.
+func appendDynamics(b []byte, weight, scale float64) []byte {
+	trend := weight >= 0.005 && weight <= 1
+	widened := scale > 0 && math.Abs(scale-1) >= 0.005 && !math.IsInf(scale, 0)
+	if !trend && !widened {
+		return b
+	}
+	b = append(b, " ("...)
+	if trend {
+		b = append(b, "the last minutes' trend weighs "...)
+		b = strconv.AppendFloat(b, math.Round(100*weight), 'f', 0, 64)
+		b = append(b, "% at the lead"...)
+		if widened {
+			b = append(b, "; "...)
+		}
+	}
+	if widened {
+		b = append(b, "intervals "...)
+		b = strconv.AppendFloat(b, scale, 'f', 2, 64)
+		b = append(b, "× the calibrated width"...)
+	}
+	return append(b, ')')
 }
 
 // fresh applies the normal rule.

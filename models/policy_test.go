@@ -534,3 +534,28 @@ func ExampleRecommend() {
 	// 5 forecast
 	// forecast 0.9-quantile 412.0 at 14:02 over the 3m lead window needs 5 replicas; observed load 300.0 needs 3; the forecast wins
 }
+
+// TestRecommendNamesTheDynamics checks that the reason says how the
+// model's short-horizon dynamics shaped the forecast, and only when they
+// did.
+func TestRecommendNamesTheDynamics(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		weight, scale float64
+		want, not     string
+	}{
+		{"trend and wider intervals", 0.62, 2.1, "needs 4 replicas (the last minutes' trend weighs 62% at the lead; intervals 2.10× the calibrated width)", ""},
+		{"narrower intervals only", 0, 0.5, "(intervals 0.50× the calibrated width)", "trend"},
+		{"no dynamics", 0, 0, "", "("},
+		{"dynamics that changed nothing", 0.001, 1.002, "", "("},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := policyInput(100, 250, 310, 280)
+			in.LocalWeight, in.IntervalScale = tc.weight, tc.scale
+			r := models.Recommend(in)
+			if !strings.Contains(r.Reason, tc.want) || (tc.not != "" && strings.Contains(r.Reason, tc.not)) {
+				t.Errorf("reason %q: want %q in it and not %q", r.Reason, tc.want, tc.not)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ type segment struct {
 	lastObs []int32               // per state: the model's last observed index; -1 without a forecast
 	point   []float64             // per state: h point forecasts from lastObs+1
 	scale   []float64             // per state: the model's interval scale
+	weight  []float64             // per state: the model's local-trend weight
 }
 
 // Span is a half-open range of point indices [Start, End).
@@ -365,16 +366,17 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 	s.lastObs = make([]int32, n)
 	s.point = make([]float64, n*h)
 	s.scale = make([]float64, n)
+	s.weight = make([]float64, n)
 	last := lastObserved(rt.values, s.at) // the fit has seen its history
 	point := make([]float64, h)
-	scale := 1.0
+	scale, weight := 1.0, 0.0
 	predict := func() bool {
 		r, err := f.Forecast(h, nil)
 		if err != nil {
 			return false
 		}
 		copy(point, r.Point)
-		scale = f.IntervalScale()
+		scale, weight = f.IntervalScale(), f.LocalWeight()
 		return true
 	}
 	ok, behind := predict(), false
@@ -405,7 +407,7 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 		if ok {
 			s.lastObs[k] = int32(last)
 			copy(s.point[k*h:(k+1)*h], point)
-			s.scale[k] = scale
+			s.scale[k], s.weight[k] = scale, weight
 		}
 	}
 }
@@ -428,6 +430,15 @@ func (fc *forecasts) state(j int) (point []float64, first int, s *segment) {
 // k+1 steps ahead.
 func (s *segment) quantileAt(j int, level float64, k int, p float64) float64 {
 	return s.cal.Apply(p, s.scale[j-s.at]*s.offsets[level][k])
+}
+
+// dynamics are the local-trend weight and interval scale of state j's
+// forecast (zero without one).
+func (fc *forecasts) dynamics(j int) (weight, scale float64) {
+	if _, _, s := fc.state(j); s != nil {
+		return s.weight[j-s.at], s.scale[j-s.at]
+	}
+	return 0, 0
 }
 
 // quantile writes the q-quantile forecast of state j into dst (h values

@@ -268,6 +268,7 @@ func (r *replay) recommend(t time.Time, target *models.Target, staleAfter time.D
 			in.Forecast = vals
 			in.ForecastStart = d.start.Add(time.Duration(from) * d.step)
 			in.ForecastStep = d.step
+			in.LocalWeight, in.IntervalScale = r.fc.dynamics(j)
 		}
 	}
 	return models.Recommend(in)

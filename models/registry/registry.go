@@ -700,6 +700,8 @@ func (r *Registry) recommend(s *targetState, name string) (models.Recommendation
 		Forecast:      s.fc,
 		ForecastStart: s.fcStart,
 		ForecastStep:  s.target.Step,
+		LocalWeight:   s.fcWeight,
+		IntervalScale: s.fcScale,
 		Observed:      s.observed,
 		ObservedAt:    s.observedAt,
 		DataStart:     s.dataStart,

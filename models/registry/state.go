@@ -68,7 +68,10 @@ type targetState struct {
 	fc         []float64
 	fcStart    time.Time
 	leadValues []float64
-	accuracy   accuracyTracker
+	// fcWeight and fcScale are the model's local-trend weight and interval
+	// scale the forecast was made with (forecast.Dynamics).
+	fcWeight, fcScale float64
+	accuracy          accuracyTracker
 
 	last       models.Recommendation
 	hasLast    bool
@@ -146,6 +149,7 @@ func (s *targetState) refreshForecast() {
 		return // a model that cannot forecast leaves the reactive floor
 	}
 	cal, scale := s.plan.cal, s.fitted.IntervalScale()
+	s.fcWeight, s.fcScale = s.fitted.LocalWeight(), scale
 	for i, p := range res.Point {
 		s.fc = append(s.fc, cal.Apply(p, scale*s.plan.offsets[i]))
 	}
