@@ -12,6 +12,11 @@ import "math"
 // as real: the reference window restarts from the points since the shift
 // began, so a lasting shift is learned as the new normal.
 //
+// A residual is divided by the square root of its prediction first (at
+// least 1): the noise of a count, such as requests a minute, grows with
+// the load, and a scale taken over night and day alike would read the
+// busy hours' noise as evidence.
+//
 // Residuals of a seasonal prediction are autocorrelated: a daily ramp the
 // prediction lags leaves a long run of residuals of one sign, and a CUSUM
 // of autocorrelated z-scores drifts as if the level had shifted (on a

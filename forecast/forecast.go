@@ -98,7 +98,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: max period, folds and Fourier order must not be negative", ErrBadOptions)
 	}
 	if h := o.withDefaults().Horizon; o.Lead < 0 || o.Lead > min(h, MaxLead) {
-		return fmt.Errorf("%w: lead %d is not between 0 and the horizon (%d) or %d", ErrBadOptions, o.Lead, h, MaxLead)
+		return fmt.Errorf("%w: lead %d is not within [0, %d] (at most the horizon, %d, and %d)", ErrBadOptions, o.Lead, min(h, MaxLead), h, MaxLead)
 	}
 	return nil
 }

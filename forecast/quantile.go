@@ -26,9 +26,12 @@ func (c *Calibration) Offsets(dst []float64, q float64) []float64 {
 }
 
 // Apply is the quantile for a point forecast and its offset (from Offset
-// or Offsets): the offset is a fraction of the point forecast when the
-// calibration is relative, and a load is never negative.
-func (c *Calibration) Apply(point, offset float64) float64 {
+// or Offsets) with the offset multiplied by scale (Fitted.IntervalScale:
+// 1 is the calibrated width): the offset is a fraction of the point
+// forecast when the calibration is relative, and a load is never
+// negative.
+func (c *Calibration) Apply(point, offset, scale float64) float64 {
+	offset *= scale
 	if c.Relative {
 		offset *= point
 	}
@@ -41,7 +44,7 @@ func (c *Calibration) Apply(point, offset float64) float64 {
 func (c *Calibration) QuantileForecast(dst, point []float64, q, scale float64) []float64 {
 	dst = c.Offsets(grow(dst, len(point)), q)
 	for i, p := range point {
-		dst[i] = c.Apply(p, scale*dst[i])
+		dst[i] = c.Apply(p, dst[i], scale)
 	}
 	return dst
 }

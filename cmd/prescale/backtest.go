@@ -177,15 +177,11 @@ func (f *backtestFlags) check() error {
 // hpaBehavior is the HPA behavior named by a --behavior value (a built-in
 // name or a file), with --tolerance.
 func (f *backtestFlags) hpaBehavior(name string) (backtest.Behavior, error) {
-	var b backtest.Behavior
-	switch name {
-	case backtest.ShippedHPA:
-		b = backtest.ShippedBehavior()
-	case backtest.ClusterDefaultHPA:
-		b = backtest.DefaultBehavior()
-	case "":
+	b, ok := backtest.NamedBehavior(name)
+	switch {
+	case name == "":
 		return b, fmt.Errorf("%w: --behavior and --baseline-behavior: want %s, %s or a file", errUsage, backtest.ShippedHPA, backtest.ClusterDefaultHPA)
-	default:
+	case !ok:
 		var err error
 		if b, err = loadBehavior(name); err != nil {
 			return b, err

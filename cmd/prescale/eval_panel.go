@@ -12,8 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/feed/synth"
 	"github.com/prescale/prescale/models/backtest"
@@ -76,10 +74,9 @@ type panelFlags struct {
 
 // panelRow is one trace's result in the panel.
 type panelRow struct {
-	Trace    string            `json:"trace"`
-	Describe string            `json:"describe"`
-	Result   *backtest.Result  `json:"result"`
-	Settings map[string]string `json:"workload"`
+	Trace    string           `json:"trace"`
+	Describe string           `json:"describe"`
+	Result   *backtest.Result `json:"result"`
 }
 
 // runEvalPanel replays every trace of the panel with the backtest's sweep
@@ -112,13 +109,8 @@ func runEvalPanel(ctx context.Context, e *env, args []string) error {
 		}
 		chosen = append(chosen, panel()[i])
 	}
-	var behavior backtest.Behavior
-	switch *p.behavior {
-	case backtest.ShippedHPA:
-		behavior = backtest.ShippedBehavior()
-	case backtest.ClusterDefaultHPA:
-		behavior = backtest.DefaultBehavior()
-	default:
+	behavior, ok := backtest.NamedBehavior(*p.behavior)
+	if !ok {
 		return fmt.Errorf("%w: --behavior: want %s or %s, got %q", errUsage, backtest.ShippedHPA, backtest.ClusterDefaultHPA, *p.behavior)
 	}
 	var rows []panelRow
@@ -149,10 +141,7 @@ func runEvalPanel(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("panel trace %s: %w", t.name, err)
 		}
-		rows = append(rows, panelRow{Trace: t.name, Describe: t.describe, Result: res, Settings: map[string]string{
-			"capacity": fmt.Sprint(t.capacity), "max": fmt.Sprint(t.maxReplicas), "startup": "3m", "lag": "2m",
-			"missing_zeros": model.Duration(t.zeroRunsMissing).String(),
-		}})
+		rows = append(rows, panelRow{Trace: t.name, Describe: t.describe, Result: res})
 	}
 	if *p.asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -180,7 +169,7 @@ func writePanelTable(w io.Writer, rows []panelRow) error {
 			cov80 = fmt.Sprintf("%.1f%%", 100*a.Coverage80)
 			top = fmt.Sprintf("%.1f%% (%d points)", 100*a.TopChangeQuantileCoverage, a.TopChangePoints)
 		}
-		fmt.Fprintf(tw, "%s\t%s per replica, max %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f s\t\n", r.Trace, r.Settings["capacity"], r.Settings["max"],
+		fmt.Fprintf(tw, "%s\t%g per replica, max %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f s\t\n", r.Trace, res.Settings.CapacityPerReplica, res.Settings.MaxReplicas,
 			percentOrNone(res.ReductionAtEqualCost), belowOf(res.EqualCost), percentOrNone(res.ReductionVsBaseline), belowOf(res.EqualCostVsBaseline),
 			cov, cov80, top, res.Timing.TotalSeconds)
 	}

@@ -94,9 +94,12 @@ type Settings struct {
 	MinReplicas        int     `json:"min_replicas"`
 	MaxReplicas        int     `json:"max_replicas"`
 	Warmup             string  `json:"warmup"`
-	Model              string  `json:"model"`
-	History            string  `json:"history"`
-	RefitInterval      string  `json:"refit_interval"`
+	// MissingZeros is how long a run of zeros must be to be missing data
+	// ("0s": zeros are demand).
+	MissingZeros  string `json:"missing_zeros"`
+	Model         string `json:"model"`
+	History       string `json:"history"`
+	RefitInterval string `json:"refit_interval"`
 	// HPA is the behavior every policy ran under; BaselineHPA the reactive
 	// baseline's of the second figure (with a sweep).
 	HPA         HPASettings  `json:"hpa"`
@@ -257,7 +260,7 @@ func newResult(series *feed.Series, c *Config) *Result {
 		Settings: Settings{
 			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: fmtDuration(c.Sync), Lag: fmtDuration(c.Lag),
 			Lead: fmtDuration(c.Lead), Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
-			Warmup: fmtDuration(c.Warmup), Model: c.Model, History: fmtDuration(c.History), RefitInterval: fmtDuration(c.RefitInterval),
+			Warmup: fmtDuration(c.Warmup), MissingZeros: fmtDuration(c.ZeroRunsMissing), Model: c.Model, History: fmtDuration(c.History), RefitInterval: fmtDuration(c.RefitInterval),
 			HPA: c.Behavior.Settings(c.BehaviorName), sync: c.Sync,
 		},
 	}

@@ -429,7 +429,7 @@ func (fc *forecasts) state(j int) (point []float64, first int, s *segment) {
 // quantileAt is the level quantile of the point forecast p of state j,
 // k+1 steps ahead.
 func (s *segment) quantileAt(j int, level float64, k int, p float64) float64 {
-	return s.cal.Apply(p, s.scale[j-s.at]*s.offsets[level][k])
+	return s.cal.Apply(p, s.offsets[level][k], s.scale[j-s.at])
 }
 
 // dynamics are the local-trend weight and interval scale of state j's

@@ -109,6 +109,18 @@ const (
 	ClusterDefaultHPA = "cluster-defaults"
 )
 
+// NamedBehavior is the behavior called name (ShippedHPA or
+// ClusterDefaultHPA); false for any other name.
+func NamedBehavior(name string) (Behavior, bool) {
+	switch name {
+	case ShippedHPA:
+		return ShippedBehavior(), true
+	case ClusterDefaultHPA:
+		return DefaultBehavior(), true
+	}
+	return Behavior{}, false
+}
+
 // HPASettings describes an HPA's behavior in a result: its name (ShippedHPA,
 // ClusterDefaultHPA or the file it was read from) and the rules each
 // direction follows, with the tolerance in effect.

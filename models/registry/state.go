@@ -151,16 +151,16 @@ func (s *targetState) refreshForecast() {
 	cal, scale := s.plan.cal, s.fitted.IntervalScale()
 	s.fcWeight, s.fcScale = s.fitted.LocalWeight(), scale
 	for i, p := range res.Point {
-		s.fc = append(s.fc, cal.Apply(p, scale*s.plan.offsets[i]))
+		s.fc = append(s.fc, cal.Apply(p, s.plan.offsets[i], scale))
 	}
 	step := s.target.Step
 	s.fcStart = s.lastObserved.Add(step)
 	p := res.Point[s.plan.lead-1]
 	for i, off := range s.plan.tracked {
-		s.leadValues[i] = cal.Apply(p, scale*off)
+		s.leadValues[i] = cal.Apply(p, off, scale)
 	}
 	at := s.lastObserved.Add(time.Duration(s.plan.lead) * step)
-	s.accuracy.add(at, p, cal.Apply(p, scale*s.plan.low), cal.Apply(p, scale*s.plan.high))
+	s.accuracy.add(at, p, cal.Apply(p, s.plan.low, scale), cal.Apply(p, s.plan.high, scale))
 }
 
 // watermark is the time of the last point every part of the state has
