@@ -98,7 +98,7 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 	for i, v := range y {
 		flagged[i] = !finite(v)
 	}
-	exp := seasonalEstimate(nil, y, flagged, period, o.Seasons)
+	exp := seasonalEstimate(nil, y, flagged, nil, period, o.Seasons)
 
 	// Collapses: long runs far below the estimate.
 	for i := 0; i < n; {
@@ -145,7 +145,7 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 	}
 
 	// Replace flagged points from unflagged neighbours.
-	exp = seasonalEstimate(exp, y, flagged, period, o.Seasons)
+	exp = seasonalEstimate(exp, y, flagged, flagged, period, o.Seasons)
 	cleaned = slices.Clone(y)
 	for i := range cleaned {
 		if flagged[i] {
@@ -163,8 +163,9 @@ func collapsed(v, e, frac float64) bool {
 
 // seasonalEstimate writes into dst the median of the unflagged same-phase
 // neighbours of each point (or of its nonSeasonalSpan neighbours on each
-// side when period < 2), NaN where there are none.
-func seasonalEstimate(dst, y []float64, flagged []bool, period, seasons int) []float64 {
+// side when period < 2), NaN where there are none. With only, it does so
+// only where only is true and leaves the rest of dst as it was.
+func seasonalEstimate(dst, y []float64, flagged, only []bool, period, seasons int) []float64 {
 	n := len(y)
 	dst = slices.Grow(dst[:0], n)[:n]
 	step, reach := period, seasons
@@ -173,6 +174,9 @@ func seasonalEstimate(dst, y []float64, flagged []bool, period, seasons int) []f
 	}
 	var buf, sorted []float64
 	for i := range y {
+		if only != nil && !only[i] {
+			continue
+		}
 		buf = buf[:0]
 		for j := -reach; j <= reach; j++ {
 			k := i + j*step

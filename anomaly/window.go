@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -108,7 +109,18 @@ func sortedMAD(s []float64, med float64) float64 {
 // NaN for no values.
 func median(x, scratch []float64) (float64, []float64) {
 	scratch = append(scratch[:0], x...)
-	slices.Sort(scratch)
+	if len(scratch) <= 12 {
+		// The few phases of a seasonal median: an insertion sort, in
+		// slices.Sort's order (NaN first), without its overhead, which
+		// was a fifth of a fit's time.
+		for i := 1; i < len(scratch); i++ {
+			for j := i; j > 0 && cmp.Less(scratch[j], scratch[j-1]); j-- {
+				scratch[j], scratch[j-1] = scratch[j-1], scratch[j]
+			}
+		}
+	} else {
+		slices.Sort(scratch)
+	}
 	return sortedQuantile(scratch, 0.5), scratch
 }
 

@@ -51,6 +51,11 @@ type Harmonic struct {
 	// Level is the smoother of the seasonally adjusted series when Smooth.
 	Level *HoltWinters `json:"level,omitempty"`
 
+	// shared[j][k-1] is whether harmonic k of Periods[j] has the
+	// frequency of a harmonic of an earlier period, which carries it
+	// instead; built on first use (sharedHarmonics).
+	shared [][]bool
+
 	// cache holds the regression part for times cacheStart onwards, so
 	// that forecasting from consecutive origins (cross-validation, a live
 	// series) does not recompute the Fourier terms every time.
@@ -136,10 +141,45 @@ func (m *Harmonic) numCoef() int {
 	if m.Trend {
 		p++
 	}
-	for _, k := range m.Orders {
-		p += 2 * k
+	for j, shared := range m.sharedHarmonics() {
+		p += 2 * (m.Orders[j] - count(shared))
 	}
 	return p
+}
+
+// sharedHarmonics marks the harmonics whose frequency an earlier period's
+// harmonics already include: with a day and a week, weekly harmonics 7 and
+// 14 are daily harmonics 1 and 2. Regressors of the same frequency are
+// exactly collinear (the fit would carry huge cancelling coefficients), so
+// only the earlier period's are kept.
+func (m *Harmonic) sharedHarmonics() [][]bool {
+	if len(m.shared) == len(m.Periods) || len(m.Orders) != len(m.Periods) {
+		return m.shared
+	}
+	m.shared = make([][]bool, len(m.Periods))
+	for j, pj := range m.Periods {
+		m.shared[j] = make([]bool, m.Orders[j])
+		for k := 1; k <= m.Orders[j]; k++ {
+			// Harmonic k of pj has the frequency k/pj, which harmonic
+			// k*pi/pj of pi has when that is a whole number.
+			for i, pi := range m.Periods[:j] {
+				if k*pi%pj == 0 && k*pi/pj <= m.Orders[i] {
+					m.shared[j][k-1] = true
+				}
+			}
+		}
+	}
+	return m.shared
+}
+
+func count(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
 }
 
 // features writes the regressors of time t into row.
@@ -150,14 +190,17 @@ func (m *Harmonic) features(row []float64, t int) {
 		row[1] = float64(t) * m.TrendScale
 		i = 2
 	}
+	shared := m.sharedHarmonics()
 	for j, period := range m.Periods {
 		// Harmonic k by rotating harmonic 1, which is cheaper than
 		// Sincos per term and exact to rounding for these orders.
 		s1, c1 := math.Sincos(2 * math.Pi * float64(t%period) / float64(period))
 		s, c := s1, c1
-		for range m.Orders[j] {
-			row[i], row[i+1] = s, c
-			i += 2
+		for k := range m.Orders[j] {
+			if !shared[j][k] {
+				row[i], row[i+1] = s, c
+				i += 2
+			}
 			s, c = s*c1+c*s1, c*c1-s*s1
 		}
 	}
@@ -260,14 +303,17 @@ func (m *Harmonic) Predict(dst []float64) {
 }
 
 func (m *Harmonic) validate() error {
-	if len(m.Orders) != len(m.Periods) || len(m.Coef) != m.numCoef() || len(m.Resid) != len(m.AR) {
-		return fmt.Errorf("%w: harmonic model with %d periods, %d orders, %d coefficients, %d AR terms and %d residuals",
-			ErrBadState, len(m.Periods), len(m.Orders), len(m.Coef), len(m.AR), len(m.Resid))
+	if len(m.Orders) != len(m.Periods) {
+		return fmt.Errorf("%w: harmonic model with %d periods and %d orders", ErrBadState, len(m.Periods), len(m.Orders))
 	}
-	for _, p := range m.Periods {
-		if p < 2 {
-			return fmt.Errorf("%w: harmonic period %d", ErrBadState, p)
+	for j, p := range m.Periods {
+		if p < 2 || m.Orders[j] < 1 || m.Orders[j] > max(1, (p-1)/2) {
+			return fmt.Errorf("%w: harmonic period %d with order %d", ErrBadState, p, m.Orders[j])
 		}
+	}
+	if len(m.Coef) != m.numCoef() || len(m.Resid) != len(m.AR) {
+		return fmt.Errorf("%w: harmonic model with %d coefficients (want %d), %d AR terms and %d residuals",
+			ErrBadState, len(m.Coef), m.numCoef(), len(m.AR), len(m.Resid))
 	}
 	if m.Smooth != (m.Level != nil) {
 		return fmt.Errorf("%w: harmonic smoothing %v without matching level state", ErrBadState, m.Smooth)
@@ -344,11 +390,12 @@ const leastSquaresBlock = 256
 // writes for time t, through the normal equations: X'X and X'z are summed
 // over blocks of rows, so X (n×p: 648 bytes a point for a daily and a
 // weekly season) is never held whole. The regressors (an intercept, a
-// scaled trend and Fourier pairs over whole seasons) are well conditioned,
-// and forming X'X costs a quarter of a QR factorization of the tall X.
-// X'X is factorized by Cholesky; when it is not positive definite
-// (collinear regressors: the 7th harmonic of a week is the 1st of a day)
-// the solution is the minimum-norm one, from its eigendecomposition with
+// scaled trend and Fourier pairs of distinct frequencies: sharedHarmonics
+// drops the repeats) are well conditioned, and forming X'X costs a
+// quarter of a QR factorization of the tall X. X'X is factorized by
+// Cholesky; when it is not positive definite (a series too short to tell
+// two regressors apart) the solution is the minimum-norm one, from its
+// eigendecomposition with
 // the directions below a 1e-12 relative eigenvalue dropped; collinear
 // columns stay collinear in the future, so it forecasts the same as any
 // other solution.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/feed/synth"
 	"github.com/prescale/prescale/forecast"
 )
 
@@ -65,5 +66,46 @@ func TestDetectSeasonsRealTraces(t *testing.T) {
 	y := s.Values[2*1440 : 16*1440]
 	if got := periods(forecast.DetectSeasons(y, 0, 1440, 10080)); !slices.Contains(got, 1440) {
 		t.Errorf("NASA July 3-16: periods %v, want 1440 among them", got)
+	}
+}
+
+// TestDetectSeasonsCalendar runs detection on the seeded traces of
+// feed/synth at one minute, where a day is 1440 steps and a week 10080.
+// Without flash crowds, from 2 to 400 requests a minute and at 5% or 20%
+// noise, it must find the day, and the week once three weeks are there
+// (the calendar periods are tested first, the week with the day's profile
+// removed, so neither two days nor a sixth of a week stands in for them).
+// With flash crowds, which do not repeat, it must not report a period of
+// about a day or longer that is neither a day nor a week (it found 1,451,
+// 1,474, 2,883 and about 1,990 minutes before). Shorter echoes of the
+// crowds' shape can still pass (302 minutes on one seed).
+func TestDetectSeasonsCalendar(t *testing.T) {
+	for _, days := range []int{14, 21, 35} {
+		want := []int{1440}
+		if days >= 21 {
+			want = append(want, 10080)
+		}
+		for _, base := range []float64{0.1, 2, 20} {
+			for _, noise := range []float64{0.05, 0.2} {
+				s, _, err := synth.FlashCrowds(&synth.Options{Days: days, BaseReplicas: base, Noise: noise, EventsPerDay: -1, Seed: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := periods(forecast.DetectSeasons(s.Values, 0, 1440, 10080)); !slices.Equal(got, want) {
+					t.Errorf("%d days at %.0f requests a minute, noise %.2f: periods %v, want %v", days, base*synth.DefaultCapacity, noise, got, want)
+				}
+			}
+		}
+		for seed := range uint64(4) {
+			s, _, err := synth.FlashCrowds(&synth.Options{Days: days, Seed: seed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range periods(forecast.DetectSeasons(s.Values, 0, 1440, 10080)) {
+				if p > 1300 && p != 1440 && p != 10080 {
+					t.Errorf("%d days of flash crowds, seed %d: period %d", days, seed, p)
+				}
+			}
+		}
 	}
 }

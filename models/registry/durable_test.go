@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -160,7 +161,7 @@ func TestRegistryCorruptSnapshotKeepsSpec(t *testing.T) {
 	h1.create(tg)
 	h1.stop()
 	path := filepath.Join(store.Dir(), "web.snap")
-	if err := os.WriteFile(path, []byte("prescale-snapshot 1 999 00\n{"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("prescale-snapshot %d 999 00\n{", snapshot.Version)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

@@ -776,7 +776,7 @@ func TestRegistryCorruptSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "web.snap")
-	if err := os.WriteFile(path, []byte("prescale-snapshot 1 999 00\n{"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("prescale-snapshot %d 999 00\n{", snapshot.Version)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t, store)

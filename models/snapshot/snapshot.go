@@ -40,7 +40,12 @@ var (
 // Bump it whenever the meaning of the payload changes incompatibly
 // (including an incompatible change to forecast.Fitted): files of any other
 // version are rejected with ErrVersion and the target is refitted.
-const Version = 1
+//
+// Version 2: a harmonic regression no longer holds coefficients for the
+// harmonics of a longer season that a shorter one carries (a week's 7th
+// is a day's 1st), so a version 1 model of a day and a week would be read
+// with the wrong coefficients.
+const Version = 2
 
 // The file format, one file per target, named <name>.snap:
 //

@@ -185,6 +185,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(store.Dir(), "web.snap")
+	current := fmt.Sprintf("prescale-snapshot %d ", snapshot.Version)
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -232,10 +233,10 @@ func TestSnapshotCorrupt(t *testing.T) {
 		{"newer version", snapFile("prescale-snapshot", snapshot.Version+1, payload), snapshot.ErrVersion},
 		{"old version, other header layout", []byte("prescale-snapshot 0 crc32=1234\n{}"), snapshot.ErrVersion},
 		{"non-numeric version", []byte("prescale-snapshot v1 2 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
-		{"missing header fields", []byte("prescale-snapshot 1 2\n{}"), snapshot.ErrCorrupt},
-		{"bad length", []byte("prescale-snapshot 1 -2 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
-		{"huge length", []byte("prescale-snapshot 1 99999999999999999999 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
-		{"short checksum", []byte("prescale-snapshot 1 2 abcd\n{}"), snapshot.ErrCorrupt},
+		{"missing header fields", []byte(current + "2\n{}"), snapshot.ErrCorrupt},
+		{"bad length", []byte(current + "-2 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
+		{"huge length", []byte(current + "99999999999999999999 " + strings.Repeat("0", 64) + "\n{}"), snapshot.ErrCorrupt},
+		{"short checksum", []byte(current + "2 abcd\n{}"), snapshot.ErrCorrupt},
 		{"unterminated header", []byte("prescale-snapshot 1 " + strings.Repeat("9", 200)), snapshot.ErrCorrupt},
 		{"checksummed garbage", snapFile("prescale-snapshot", snapshot.Version, []byte("{not json")), snapshot.ErrCorrupt},
 		{"checksummed empty payload", snapFile("prescale-snapshot", snapshot.Version, nil), snapshot.ErrCorrupt},
