@@ -4,7 +4,12 @@ GO         ?= go
 DATA       ?= $(abspath ../shared/data)
 BIN        := bin/prescale
 FUZZTIME   ?= 30s
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# A release is a tag vMAJOR.MINOR.PATCH; between releases, git describe's
+# vX.Y.Z-N-gSHA. Without any tag the binary says 0.1.0-dev (cmd/prescale).
+VERSION    ?= $(patsubst v%,%,$(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null))
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS    := -s -w $(foreach v,Version=$(VERSION) Revision=$(REVISION) BuildDate=$(BUILD_DATE),$(if $(word 2,$(subst =, ,$(v))),-X github.com/prometheus/common/version.$(v)))
 export PRESCALE_DATA := $(DATA)
 
 .PHONY: help build run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
@@ -12,8 +17,8 @@ export PRESCALE_DATA := $(DATA)
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build bin/prescale
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/prescale
+build: ## build bin/prescale (stripped, trimmed paths, version from git)
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/prescale
 
 run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000)
 	$(BIN) serve

@@ -35,6 +35,9 @@ type HTTPOptions struct {
 	// Auth admits the requests of the REST API and the status page; nil
 	// admits every request (a server behind its own gate, or a test).
 	Auth *Auth
+	// Version is the server's version, the OpenAPI document's
+	// info.version; empty leaves the generated one.
+	Version string
 }
 
 // NewHTTPHandler serves the REST API under /v1/ (grpc-gateway, calling srv
@@ -72,7 +75,10 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 		guard = o.Auth.HTTP
 	}
 	mux.Handle("/v1/", guard(limitBody(gw)))
-	openapi := prescalev1.OpenAPI()
+	openapi, err := prescalev1.OpenAPIVersion(o.Version)
+	if err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)

@@ -43,7 +43,7 @@ func commands() []command {
 		{"forecast", "forecast a load history from a CSV file, with calibrated quantiles", runForecast},
 		{"backtest", "replay a load history through prescale, the Kubernetes HPA and an oracle: what each would have cost and missed", runBacktest},
 		{"eval", "measure on real data: m4 (forecast accuracy), nab (anomaly detection), outage (anomaly-aware training), panel (the backtest on every trace)", runEval},
-		{"version", "print the version", runVersion},
+		{"version", "print the version, revision, build date, Go version and platform (also: prescale --version)", runVersion},
 	}
 }
 
@@ -58,6 +58,10 @@ func main() {
 // on failure, 2 on a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		printVersion(stdout)
+		return 0
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {

@@ -49,8 +49,12 @@ func TestUsage(t *testing.T) {
 			}
 		})
 	}
-	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "prescale ") {
-		t.Errorf("version: exit %d, output %q", code, out)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, _ := runCLI(t, args...)
+		if code != 0 || !strings.HasPrefix(out, "prescale ") || !strings.Contains(out, "\n  revision:   ") ||
+			!strings.Contains(out, "\n  build date: ") || !strings.Contains(out, "\n  go version: go1.") {
+			t.Errorf("%v: exit %d, output %q; want the version, revision, build date and Go version", args, code, out)
+		}
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
 	"github.com/spf13/pflag"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
@@ -281,7 +283,7 @@ const maxConns = 4096
 // listeners.
 func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *registry.Registry, adapter *basecmd.AdapterBase, check api.QueryChecker) (*servers, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), versioncollector.NewCollector("prescale"))
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
@@ -299,7 +301,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err != nil {
 		return nil, err
 	}
-	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log, Auth: sa.auth})
+	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log, Auth: sa.auth, Version: version.Version})
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +335,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 		httpTLS.NextProtos = []string{"http/1.1"}
 		s.httpLn = tls.NewListener(s.httpLn, httpTLS)
 	}
-	listening := []any{"http", s.httpLn.Addr().String(), "grpc", s.grpcLn.Addr().String(), "tls", sa.tls != nil, "auth", o.auth.mode, "demo", o.isDemo()}
+	listening := []any{"version", version.Version, "revision", version.GetRevision(), "http", s.httpLn.Addr().String(), "grpc", s.grpcLn.Addr().String(), "tls", sa.tls != nil, "auth", o.auth.mode, "demo", o.isDemo()}
 	if o.externalMetrics {
 		// The adapter logs through klog: send it to serve's logger.
 		klog.SetSlogLogger(log.With("component", "external-metrics"))

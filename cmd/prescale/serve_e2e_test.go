@@ -272,6 +272,9 @@ func TestServeEndToEnd(t *testing.T) {
 	t.Run("OpenAPI, metrics, health, status page", func(t *testing.T) {
 		code, body := p.Get("/openapi.json")
 		var doc struct {
+			Info struct {
+				Version string `json:"version"`
+			} `json:"info"`
 			Paths map[string]any `json:"paths"`
 		}
 		if err := json.Unmarshal(body, &doc); code != http.StatusOK || err != nil {
@@ -284,6 +287,12 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 
 		code, body = p.Get("/metrics")
+		// The build's version, the same in the metric and the API's
+		// document.
+		build := regexp.MustCompile(`(?m)^prescale_build_info\{[^}]*version="([^"]+)"[^}]*\} 1$`).FindSubmatch(body)
+		if build == nil || string(build[1]) != doc.Info.Version {
+			t.Errorf("/metrics: no prescale_build_info with the version of /openapi.json's info (%q):\n%s", doc.Info.Version, grepLines(body, "prescale_build"))
+		}
 		line := regexp.MustCompile(`(?m)^prescale_recommended_replicas\{[^}]*target="` + name + `"[^}]*\} (\S+)`).FindSubmatch(body)
 		if code != http.StatusOK || line == nil {
 			t.Errorf("/metrics: %d, no prescale_recommended_replicas{target=%q}:\n%s", code, name, grepLines(body, "prescale_"))
