@@ -43,6 +43,7 @@ func commands() []command {
 		{"forecast", "forecast a load history from a CSV file, with calibrated quantiles", runForecast},
 		{"backtest", "replay a load history through prescale, the Kubernetes HPA and an oracle: what each would have cost and missed", runBacktest},
 		{"eval", "measure on real data: m4 (forecast accuracy), nab (anomaly detection), outage (anomaly-aware training), panel (the backtest on every trace)", runEval},
+		{"check", "validate targets files without starting a server: check config FILE... (every problem, with its line; exit 1 when one is invalid)", runCheck},
 		{"version", "print the version, revision, build date, Go version and platform (also: prescale --version)", runVersion},
 	}
 }
