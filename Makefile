@@ -23,7 +23,7 @@ build: ## build bin/prescale (stripped, trimmed paths, version from git)
 run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000)
 	$(BIN) serve
 
-test: lint check-generate check-deploy notebooks prometheus test-go ## run the whole test suite: lint, generated code, deploy/ manifests, notebooks, Go tests with the race detector
+test: lint check-generate prometheus check-deploy notebooks test-go ## run the whole test suite: lint, generated code, deploy/ manifests, notebooks, Go tests with the race detector
 
 test-go: ## Go tests with the race detector (data from $(DATA))
 	$(GO) test -race -count=1 -timeout 30m ./...

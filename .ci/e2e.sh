@@ -23,8 +23,8 @@ command -v etcd >/dev/null || missing+=(etcd-server)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "e2e.sh: installing Debian packages ${missing[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  source .ci/apt.sh
+  apt_install "${missing[@]}"
   # On a host running systemd the packages' postinst start their services (etcd on :2379,
   # prometheus on :9090). We just installed them, so they are ours to stop: the test runs its own.
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then

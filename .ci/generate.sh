@@ -9,9 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if ! command -v protoc >/dev/null; then
   echo ".ci/generate.sh: installing protobuf-compiler" >&2
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq protobuf-compiler >/dev/null
+  source .ci/apt.sh
+  apt_install protobuf-compiler
 fi
 
 bin="$(mktemp -d)"

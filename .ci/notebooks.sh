@@ -32,9 +32,8 @@ for p in "${pkgs[@]}"; do
 done
 if ((${#missing[@]})); then
   echo "notebooks.sh: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+  apt_install "${missing[@]}"
 fi
 echo "notebooks.sh: packages ready after $(( $(date +%s) - start ))s"
 

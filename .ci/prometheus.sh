@@ -11,8 +11,8 @@ fi
 
 echo "prometheus.sh: installing Debian package prometheus"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+apt_install prometheus
 
 # On a host running systemd the package's postinst enables and starts prometheus.service on :9090
 # (in containers, policy-rc.d usually forbids it). We just installed it, so it is ours to stop:

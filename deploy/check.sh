@@ -10,16 +10,15 @@ cd "$(dirname "$0")"
 
 if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "check.sh: installing Debian package python3-yaml"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >/dev/null
+  source ../.ci/apt.sh
+  apt_install python3-yaml
 fi
 
 # v5.8.3 and later need Go 1.27.
 KUSTOMIZE="sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for k in base overlays/keda overlays/cert-manager; do
+for k in base overlays/keda overlays/cert-manager monitoring; do
   (cd .. && go run "$KUSTOMIZE" build "deploy/$k") >"$out/${k//\//-}.yaml"
   echo "check.sh: kustomize build deploy/$k: $(grep -c '^kind:' "$out/${k//\//-}.yaml") objects"
 done
@@ -233,9 +232,32 @@ scrape = load("examples/prometheus-scrape.yaml")[0]["scrape_configs"][0]
 keep = [r for r in scrape["relabel_configs"] if r.get("action") == "keep"][0]
 check(keep["regex"] == f"{svc['metadata']['name']};http" and "http" in ports, "prometheus-scrape.yaml: the keep rule is not the Service's http port")
 
+# The monitoring objects: the PrometheusRule holds alerts.yaml's groups, the ServiceMonitor
+# selects the Service and scrapes its http port, so that the job label is the Service's name,
+# which the alerts and the dashboard expect.
+rules = load("monitoring/alerts.yaml")[0]
+prom_rule = load("monitoring/prometheusrule.yaml")[0]
+check(prom_rule["spec"]["groups"] == rules["groups"], "monitoring/prometheusrule.yaml: its groups differ from alerts.yaml's")
+check(prom_rule["metadata"]["namespace"] == svc["metadata"]["namespace"], "monitoring/prometheusrule.yaml: not in prescale's namespace")
+sm = load("monitoring/servicemonitor.yaml")[0]
+check(sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"].get("labels", {}).items(), "monitoring/servicemonitor.yaml: its selector does not match the Service's labels")
+check([e["port"] for e in sm["spec"]["endpoints"]] == ["http"] and "http" in ports, "monitoring/servicemonitor.yaml: it does not scrape the Service's http port")
+check(scrape["job_name"] == svc["metadata"]["name"], "prometheus-scrape.yaml: the job is not named as the Service, the job label the ServiceMonitor gives")
+for group in rules["groups"]:
+    for r in group["rules"]:
+        check('job="prescale"' in r["expr"] or r["alert"] == "PrescaleExternalMetricsUnavailable", f"monitoring/alerts.yaml: {r['alert']} does not select job=\"prescale\"")
+
 for e in errors:
     print("check.sh:", e, file=sys.stderr)
 if errors:
     sys.exit(1)
-print(f"check.sh: {len(files)} YAML files and the dashboard parse; base, overlays and examples agree")
+print(f"check.sh: {len(files)} YAML files and the dashboard parse; base, overlays, monitoring and examples agree")
 EOF
+
+# The alerts: promtool (Debian's prometheus package; make test installs it first) checks the
+# rules and runs their unit tests.
+if ! command -v promtool >/dev/null; then
+  echo "check.sh: promtool is missing: run bash .ci/prometheus.sh (make prometheus) first" >&2
+  exit 1
+fi
+(cd monitoring && promtool check rules alerts.yaml && promtool test rules alerts_test.yaml)
