@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"time"
 
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,8 +67,9 @@ const DefaultExternalMetricsPort = 6443
 // current replicas instead of scaling on a partial sum. Stale data follows
 // the recommendation's hold rule: an outage never scales a workload down.
 type ExternalMetrics struct {
-	b   Backend
-	log *slog.Logger
+	b        Backend
+	log      *slog.Logger
+	requests *RequestMetrics
 }
 
 var _ provider.ExternalMetricsProvider = (*ExternalMetrics)(nil)
@@ -77,6 +79,8 @@ var _ provider.ExternalMetricsProvider = (*ExternalMetrics)(nil)
 type ExternalMetricsOptions struct {
 	// Logger receives internal errors; nil discards them.
 	Logger *slog.Logger
+	// Requests counts and times the requests; nil records nothing.
+	Requests *RequestMetrics
 }
 
 // Validate reports options no provider can work with; every option is
@@ -95,6 +99,9 @@ func NewExternalMetrics(b Backend, opts *ExternalMetricsOptions) (*ExternalMetri
 	if opts != nil && opts.Logger != nil {
 		p.log = opts.Logger
 	}
+	if opts != nil {
+		p.requests = opts.Requests
+	}
 	return p, nil
 }
 
@@ -105,7 +112,13 @@ func (p *ExternalMetrics) ListAllExternalMetrics() []provider.ExternalMetricInfo
 
 // GetExternalMetric returns the metric for every target served in
 // namespace that selector matches.
-func (p *ExternalMetrics) GetExternalMetric(ctx context.Context, namespace string, selector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
+func (p *ExternalMetrics) GetExternalMetric(ctx context.Context, namespace string, selector labels.Selector, info provider.ExternalMetricInfo) (list *external_metrics.ExternalMetricValueList, err error) {
+	start := time.Now()
+	defer func() { p.requests.observeExternal(info.Metric, start, err) }()
+	return p.externalMetric(ctx, namespace, selector, info)
+}
+
+func (p *ExternalMetrics) externalMetric(ctx context.Context, namespace string, selector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
 	metric := info.Metric
 	if metric != MetricRecommendedReplicas && metric != MetricForecastLoad {
 		return nil, externalNotFound(metric, fmt.Sprintf("metric %q is not served by prescale; it serves %s and %s",

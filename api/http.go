@@ -38,6 +38,9 @@ type HTTPOptions struct {
 	// Version is the server's version, the OpenAPI document's
 	// info.version; empty leaves the generated one.
 	Version string
+	// Requests counts and times the requests of the REST API, the OpenAPI
+	// document and the status page; nil records nothing.
+	Requests *RequestMetrics
 }
 
 // NewHTTPHandler serves the REST API under /v1/ (grpc-gateway, calling srv
@@ -74,15 +77,15 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 	if o.Auth != nil {
 		guard = o.Auth.HTTP
 	}
-	mux.Handle("/v1/", guard(limitBody(gw)))
+	mux.Handle("/v1/", o.Requests.HTTP("rest", guard(limitBody(gw))))
 	openapi, err := prescalev1.OpenAPIVersion(o.Version)
 	if err != nil {
 		return nil, err
 	}
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /openapi.json", o.Requests.HTTP("openapi", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi)
-	})
+	})))
 	if o.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
@@ -100,7 +103,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	page := &indexPage{b: srv.b, log: o.Logger, now: o.Now}
-	mux.Handle("GET /{$}", guard(page))
+	mux.Handle("GET /{$}", o.Requests.HTTP("status_page", guard(page)))
 	return mux, nil
 }
 

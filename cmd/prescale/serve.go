@@ -271,6 +271,60 @@ type servers struct {
 	grpcLn   net.Listener
 	// controllers reload the certificate files until serve ends.
 	controllers []func(ctx context.Context)
+	// reloads records the outcome of each reload of --config.
+	reloads *configReloads
+}
+
+// configReloads are the metrics of --config's reloads, named as
+// Prometheus names its own: whether the last one succeeded, when one last
+// did, and how many succeeded and failed. The file's first load counts as
+// a success (serve does not start without it).
+type configReloads struct {
+	successful  prometheus.Gauge
+	lastSuccess prometheus.Gauge
+	total       *prometheus.CounterVec
+}
+
+func newConfigReloads(reg prometheus.Registerer) (*configReloads, error) {
+	r := &configReloads{
+		successful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "prescale_config_last_reload_successful",
+			Help: "1 when the last load or reload of the --config file succeeded (its targets are served), 0 when it failed (the previous targets stay).",
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "prescale_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful load or reload of the --config file.",
+		}),
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "prescale_config_reloads_total",
+			Help: "Reloads of the --config file (on SIGHUP or a change), by result: success or failure.",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{r.successful, r.lastSuccess, r.total} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	r.total.WithLabelValues("failure")
+	r.total.WithLabelValues("success")
+	return r, nil
+}
+
+// loaded records the first load of the file, which succeeded.
+func (r *configReloads) loaded(now time.Time) {
+	r.successful.Set(1)
+	r.lastSuccess.Set(float64(now.UnixNano()) / 1e9)
+}
+
+// reloaded records a reload's outcome.
+func (r *configReloads) reloaded(ok bool, now time.Time) {
+	if ok {
+		r.total.WithLabelValues("success").Inc()
+		r.loaded(now)
+		return
+	}
+	r.total.WithLabelValues("failure").Inc()
+	r.successful.Set(0)
 }
 
 // maxConns bounds the open connections of each of the REST and gRPC
@@ -287,6 +341,17 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
+	requests, err := api.NewRequestMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	var reloads *configReloads
+	if o.config != "" {
+		if reloads, err = newConfigReloads(reg); err != nil {
+			return nil, err
+		}
+		reloads.loaded(time.Now())
+	}
 	srv, err := api.NewServer(targets, &api.ServerOptions{Logger: log, CheckQuery: check})
 	if err != nil {
 		return nil, err
@@ -301,7 +366,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err != nil {
 		return nil, err
 	}
-	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log, Auth: sa.auth, Version: version.Version})
+	handler, err := api.NewHTTPHandler(ctx, srv, &api.HTTPOptions{Gatherer: reg, Logger: log, Auth: sa.auth, Version: version.Version, Requests: requests})
 	if err != nil {
 		return nil, err
 	}
@@ -316,11 +381,13 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		grpc:        api.NewGRPCServer(srv, keda, hs, log, grpcServerOptions(sa)...),
+		grpc:        api.NewGRPCServer(srv, keda, hs, log, grpcServerOptions(sa, requests)...),
 		health:      hs,
 		keda:        keda,
 		controllers: sa.controllers,
+		reloads:     reloads,
 	}
+	requests.GRPC.InitializeMetrics(s.grpc)
 
 	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
 		return nil, fmt.Errorf("--http.addr: %w", err)
@@ -339,7 +406,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if o.externalMetrics {
 		// The adapter logs through klog: send it to serve's logger.
 		klog.SetSlogLogger(log.With("component", "external-metrics"))
-		s.external, err = api.NewExternalMetricsServer(targets, adapter, &api.ExternalMetricsOptions{Logger: log})
+		s.external, err = api.NewExternalMetricsServer(targets, adapter, &api.ExternalMetricsOptions{Logger: log, Requests: requests})
 		if err != nil {
 			s.httpLn.Close()
 			s.grpcLn.Close()
@@ -355,10 +422,11 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 // at most 1,000 concurrent calls per connection, clients pinging at most
 // every 10 seconds, idle connections closed after 5 minutes, and a
 // handshake within 10 seconds. Long KEDA streams are not cut.
-func grpcServerOptions(sa *serveAuth) []grpc.ServerOption {
+func grpcServerOptions(sa *serveAuth, requests *api.RequestMetrics) []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(sa.auth.UnaryInterceptor),
-		grpc.ChainStreamInterceptor(sa.auth.StreamInterceptor),
+		// Requests are counted before authorization, so refused ones are too.
+		grpc.ChainUnaryInterceptor(requests.GRPC.UnaryServerInterceptor(), sa.auth.UnaryInterceptor),
+		grpc.ChainStreamInterceptor(requests.GRPC.StreamServerInterceptor(), sa.auth.StreamInterceptor),
 		grpc.MaxConcurrentStreams(1000),
 		grpc.ConnectionTimeout(10 * time.Second),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
@@ -406,7 +474,7 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 	}
 	g.Go(func() error { watchReady(ctx, targets, s.health, log); return nil })
 	if o.config != "" {
-		g.Go(func() error { watchConfig(ctx, o.config, o.watchInterval, hup, targets, log); return nil })
+		g.Go(func() error { watchConfig(ctx, o.config, o.watchInterval, hup, targets, s.reloads, log); return nil })
 	}
 
 	<-ctx.Done()
@@ -539,7 +607,7 @@ func watchReady(ctx context.Context, targets *registry.Registry, hs *health.Serv
 // watchConfig reloads the config file on SIGHUP and, every interval, when
 // its contents change. An invalid file is reported and the targets stay as
 // they were.
-func watchConfig(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal, targets *registry.Registry, log *slog.Logger) {
+func watchConfig(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal, targets *registry.Registry, reloads *configReloads, log *slog.Logger) {
 	last, _ := os.ReadFile(path)
 	var tick <-chan time.Time
 	if interval > 0 {
@@ -563,24 +631,29 @@ func watchConfig(ctx context.Context, path string, interval time.Duration, hup <
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
+			reloads.reloaded(false, time.Now())
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", err)
 			continue
 		}
 		last = data
 		cfg, err := config.Parse(data, path)
 		if err != nil {
+			reloads.reloaded(false, time.Now())
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 			continue
 		}
 		if n := configTargets(targets); cfg.Undeclared && n > 0 {
+			reloads.reloaded(false, time.Now())
 			log.Error("config reload refused; keeping the current targets: the file declares no targets at all (empty, only comments or null), "+
 				"which would withdraw every config target; write \"targets: []\" to withdraw them", "file", path, "why", why, "targets", n)
 			continue
 		}
 		if err := targets.SetConfig(cfg.Targets); err != nil {
+			reloads.reloaded(false, time.Now())
 			log.Error("config reload failed; keeping the current targets", "file", path, "why", why, "err", err)
 			continue
 		}
+		reloads.reloaded(true, time.Now())
 		log.Info("config reloaded", "file", path, "why", why, "targets", len(cfg.Targets))
 	}
 }

@@ -293,6 +293,21 @@ func TestServeEndToEnd(t *testing.T) {
 		if build == nil || string(build[1]) != doc.Info.Version {
 			t.Errorf("/metrics: no prescale_build_info with the version of /openapi.json's info (%q):\n%s", doc.Info.Version, grepLines(body, "prescale_build"))
 		}
+		// REST, gRPC and KEDA requests were counted: the subtests above
+		// made them.
+		for _, want := range []string{
+			`prescale_http_requests_total{code="200",handler="rest",method="get"}`,
+			`prescale_http_requests_total{code="404",handler="rest",method="get"}`,
+			`prescale_http_requests_total{code="200",handler="openapi",method="get"} 1`,
+			`prescale_http_request_duration_seconds_count{handler="rest",method="get"}`,
+			`grpc_server_handled_total{grpc_code="OK",grpc_method="GetRecommendation",grpc_service="prescale.v1.PrescaleService",grpc_type="unary"}`,
+			`grpc_server_handled_total{grpc_code="OK",grpc_method="GetMetrics",grpc_service="externalscaler.ExternalScaler",grpc_type="unary"}`,
+			`grpc_server_handling_seconds_count{grpc_method="GetRecommendation",grpc_service="prescale.v1.PrescaleService",grpc_type="unary"}`,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s:\n%s", want, grepLines(body, want[:strings.IndexByte(want, '{')]))
+			}
+		}
 		line := regexp.MustCompile(`(?m)^prescale_recommended_replicas\{[^}]*target="` + name + `"[^}]*\} (\S+)`).FindSubmatch(body)
 		if code != http.StatusOK || line == nil {
 			t.Errorf("/metrics: %d, no prescale_recommended_replicas{target=%q}:\n%s", code, name, grepLines(body, "prescale_"))
@@ -617,6 +632,19 @@ func TestServeConfigReload(t *testing.T) {
 	})
 	if msg, _ := failed["err"].(string); !strings.Contains(msg, want) || !strings.Contains(msg, "capacityPerReplica") {
 		t.Errorf("reload error %q, want it to name %s and capacityPerReplica", msg, want)
+	}
+	// So do the metrics: two reloads succeeded (the file change, SIGHUP),
+	// this one failed.
+	_, metrics := p.Get("/metrics")
+	for _, want := range []string{
+		"prescale_config_last_reload_successful 0",
+		`prescale_config_reloads_total{result="failure"} 1`,
+		`prescale_config_reloads_total{result="success"} 2`,
+		"prescale_config_last_reload_success_timestamp_seconds ",
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics after an invalid reload lacks %q:\n%s", want, grepLines(metrics, "prescale_config"))
+		}
 	}
 	var list prescalev1.ListTargetsResponse
 	p.GetProto("/v1/targets", &list)

@@ -220,6 +220,18 @@ func TestServeExternalMetrics(t *testing.T) {
 	if code, _, body := get("prescale_recommended_replicas", "target%3Dnope"); code != http.StatusNotFound {
 		t.Errorf("unknown target: %d %s, want 404", code, body)
 	}
+	// Each request is counted by metric and code, and timed.
+	_, metrics := p.Get("/metrics")
+	for _, want := range []string{
+		`prescale_external_metrics_requests_total{code="200",metric="prescale_recommended_replicas"}`,
+		`prescale_external_metrics_requests_total{code="200",metric="prescale_forecast_load"}`,
+		`prescale_external_metrics_requests_total{code="404",metric="prescale_recommended_replicas"} 1`,
+		`prescale_external_metrics_request_duration_seconds_count{metric="prescale_recommended_replicas"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(metrics, "prescale_external_metrics"))
+		}
+	}
 	p.Stop()
 	if l := p.FindLog(func(l logLine) bool { return l.Msg() == "stopped" }); l == nil {
 		t.Errorf("no clean stop:\n%s", p.LogTail())
