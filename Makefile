@@ -12,13 +12,16 @@ BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS    := -s -w $(foreach v,Version=$(VERSION) Revision=$(REVISION) BuildDate=$(BUILD_DATE),$(if $(word 2,$(subst =, ,$(v))),-X github.com/prometheus/common/version.$(v)))
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
+.PHONY: help build image run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/prescale (stripped, trimmed paths, version from git)
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/prescale
+
+image: ## the container image for linux/amd64 and linux/arm64 as an OCI layout in bin/image, without Docker (build/image)
+	$(GO) run ./build/image --out bin/image --version $(or $(VERSION),0.1.0-dev) --revision "$(REVISION)" --created "$(BUILD_DATE)"
 
 run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000)
 	$(BIN) serve
