@@ -15,7 +15,7 @@ export PRESCALE_DATA := $(DATA)
 .PHONY: help build image run test test-go e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build bin/prescale (stripped, trimmed paths, version from git)
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/prescale
@@ -23,12 +23,12 @@ build: ## build bin/prescale (stripped, trimmed paths, version from git)
 image: ## the container image for linux/amd64 and linux/arm64 as an OCI layout in bin/image, without Docker (build/image)
 	$(GO) run ./build/image --out bin/image --version $(or $(VERSION),0.1.0-dev) --revision "$(REVISION)" --created "$(BUILD_DATE)"
 
-run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000)
-	$(BIN) serve
+run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000); ARGS="--http.addr :8081" adds flags
+	$(BIN) serve $(ARGS)
 
 test: lint check-generate prometheus check-deploy notebooks test-go ## run the whole test suite: lint, generated code, deploy/ manifests, notebooks, Go tests with the race detector
 
-test-go: ## Go tests with the race detector (data from $(DATA))
+test-go: ## Go tests with the race detector (data from DATA, ../shared/data by default)
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 e2e: ## end-to-end test on a real control plane (etcd, kube-apiserver, kube-controller-manager built from k8s.io/kubernetes) with Prometheus and an HPA
@@ -46,7 +46,7 @@ prometheus: ## install Debian's prometheus (integration tests start their own se
 bench: ## benchmarks with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-fuzz: ## each fuzz test (func Fuzz* in a _test.go) for $(FUZZTIME), 30s by default, one at a time; a failing input is saved in testdata/fuzz
+fuzz: ## each fuzz test (func Fuzz* in a _test.go) for FUZZTIME (30s by default), one at a time; a failing input is saved in testdata/fuzz
 	@for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
 	    echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$(dirname $$file)"; \

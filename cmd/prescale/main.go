@@ -107,21 +107,58 @@ func usage(w io.Writer) {
 func newFlagSet(name, synopsis string, w io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(w)
-	fs.Usage = func() {
-		fmt.Fprintf(w, "Usage: prescale %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-		var durations []string
-		fs.VisitAll(func(f *flag.Flag) {
-			if _, ok := f.Value.(*model.Duration); ok {
-				durations = append(durations, "--"+f.Name)
-			}
-		})
-		if len(durations) > 0 {
-			fmt.Fprintf(w, "\nDurations (%s) are written the Prometheus way, as in the targets file: 90s, 1h30m, 14d, 1w.\n",
-				strings.Join(durations, ", "))
-		}
-	}
+	fs.Usage = func() { printUsage(fs, synopsis, nil) }
 	return fs
+}
+
+// flagSection is a group of flags that -h lists apart, after the others.
+type flagSection struct {
+	title string
+	in    func(name string) bool
+}
+
+// printUsage writes the synopsis and the flags: first those of no
+// section, then each section's under its title.
+func printUsage(fs *flag.FlagSet, synopsis string, sections []flagSection) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: prescale %s\n\nFlags:\n", synopsis)
+	inSection := func(name string) bool {
+		for _, s := range sections {
+			if s.in(name) {
+				return true
+			}
+		}
+		return false
+	}
+	printFlags(fs, func(name string) bool { return !inSection(name) })
+	var durations []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(*model.Duration); ok {
+			durations = append(durations, "--"+f.Name)
+		}
+	})
+	if len(durations) > 0 {
+		fmt.Fprintf(w, "\nDurations (%s) are written the Prometheus way, as in the targets file: 90s, 1h30m, 14d, 1w.\n",
+			strings.Join(durations, ", "))
+	}
+	for _, s := range sections {
+		fmt.Fprintf(w, "\n%s:\n", s.title)
+		printFlags(fs, s.in)
+	}
+}
+
+// printFlags writes the defaults of fs's flags that keep selects, as
+// flag.PrintDefaults writes them.
+func printFlags(fs *flag.FlagSet, keep func(name string) bool) {
+	sub := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	sub.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if keep(f.Name) {
+			sub.Var(f.Value, f.Name, f.Usage)
+			sub.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	sub.PrintDefaults()
 }
 
 // durationVar defines a duration flag read the Prometheus way ("90s",

@@ -140,6 +140,13 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	// only with --external-metrics.
 	adapter := api.NewExternalMetricsAdapter()
 	adapterFlags := bindAdapterFlags(fs, adapter.FlagSet)
+	fs.Usage = func() {
+		printUsage(fs, "serve [--config FILE --prometheus.url URL] [flags]", []flagSection{{
+			title: "Flags of the external metrics API (with --external-metrics: the HTTPS server of " +
+				"custom-metrics-apiserver and k8s.io/apiserver, its authentication and authorization)",
+			in: func(name string) bool { return adapterFlags[name] },
+		}})
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, nil, err
 	}

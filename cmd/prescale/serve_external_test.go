@@ -75,6 +75,11 @@ func TestServeHelpListsExternalMetrics(t *testing.T) {
 			t.Errorf("serve -h lacks %q", want)
 		}
 	}
+	// prescale's own flags first, the adapter's in their own section.
+	section := strings.Index(stderr, "\nFlags of the external metrics API")
+	if own, theirs := strings.Index(stderr, "\n  -http.addr string\n"), strings.Index(stderr, "\n  -secure-port int\n"); section < 0 || own > section || theirs < section {
+		t.Errorf("serve -h: -http.addr at %d, the external metrics API's section at %d, -secure-port at %d; want them in that order", own, section, theirs)
+	}
 	for _, bad := range []string{"panic", "(default [])", "(default false)"} {
 		if strings.Contains(stderr, bad) {
 			t.Errorf("serve -h shows %q:\n%s", bad, stderr)
