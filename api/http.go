@@ -77,7 +77,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 	if o.Auth != nil {
 		guard = o.Auth.HTTP
 	}
-	mux.Handle("/v1/", o.Requests.HTTP("rest", guard(limitBody(gw))))
+	mux.Handle("/v1/", o.Requests.HTTP("rest", guard(limitBody(commaLists(gw, "quantiles")))))
 	openapi, err := prescalev1.OpenAPIVersion(o.Version)
 	if err != nil {
 		return nil, err
@@ -172,6 +172,35 @@ const MaxRequestBytes = 1 << 20
 
 // limitBody answers 413 to a request whose body is larger than
 // MaxRequestBytes, before any of it is decoded.
+// commaLists lets each of the repeated query parameters params be written
+// as one comma-separated value too, as dashboards write lists:
+// quantiles=0.1,0.5,0.9 is quantiles=0.1&quantiles=0.5&quantiles=0.9. The
+// values keep their order, so an error names the same index either way.
+func commaLists(h http.Handler, params ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.RawQuery, ",") && !strings.Contains(r.URL.RawQuery, "%2C") && !strings.Contains(r.URL.RawQuery, "%2c") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		changed := false
+		for _, p := range params {
+			var split []string
+			for _, v := range q[p] {
+				split = append(split, strings.Split(v, ",")...)
+			}
+			if len(split) != len(q[p]) {
+				q[p], changed = split, true
+			}
+		}
+		if changed {
+			r = r.Clone(r.Context())
+			r.URL.RawQuery = q.Encode()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 func limitBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxRequestBytes {

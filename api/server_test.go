@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -426,5 +427,30 @@ func TestRESTFitDueSince(t *testing.T) {
 	code, body := do(t, "GET", ts.URL+"/v1/targets/waiting", "")
 	if code != http.StatusOK || !strings.Contains(body, `"fitDueSince":"2026-11-26T11:59:00Z"`) {
 		t.Errorf("GET a target waiting for its first fit: %d %s, want fitDueSince 11:59", code, body)
+	}
+}
+
+// TestRESTQuantilesAsCommaList checks that quantiles=0.1,0.5,0.9 asks
+// for the same levels as the repeated parameter, in order, and that an
+// error in the list names the level's index in it.
+func TestRESTQuantilesAsCommaList(t *testing.T) {
+	b := newFixture(t)
+	ts := newREST(t, b)
+	levels := func(query string) []float64 {
+		t.Helper()
+		if code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast?"+query, ""); code != 200 {
+			t.Fatalf("%s: %d %s", query, code, body)
+		}
+		return b.ForecastQuantiles()
+	}
+	want := []float64{0.1, 0.5, 0.9}
+	for _, query := range []string{"quantiles=0.1&quantiles=0.5&quantiles=0.9", "quantiles=0.1,0.5,0.9", "quantiles=0.1%2C0.5%2C0.9", "quantiles=0.1,0.5&quantiles=0.9&horizon=2"} {
+		if got := levels(query); !slices.Equal(got, want) {
+			t.Errorf("%s: levels %v, want %v", query, got, want)
+		}
+	}
+	code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast?quantiles=0.5,1.5", "")
+	if code != 400 || !strings.Contains(body, "quantiles[1]") {
+		t.Errorf("quantiles=0.5,1.5: %d %s, want 400 naming quantiles[1]", code, body)
 	}
 }

@@ -28,6 +28,8 @@ type Backend struct {
 	ready   bool
 	creates int
 	updates int
+	// quantiles are those of the last Forecast call.
+	quantiles []float64
 }
 
 // fakeTarget is a target's status and the answers set for it.
@@ -254,12 +256,21 @@ func (b *Backend) Recommendation(name string) (models.Recommendation, error) {
 // of at least 1, quantiles in (0, 1), a history not negative; its upper
 // bound on the horizon is not modelled). The view is shared, not copied:
 // callers must not modify it.
+// ForecastQuantiles returns the quantile levels the last Forecast call
+// asked for.
+func (b *Backend) ForecastQuantiles() []float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.quantiles)
+}
+
 func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
 	if err := registry.CheckForecastArgs(horizon, quantiles, history); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.quantiles = slices.Clone(quantiles)
 	ft, err := b.answerable("forecast", name)
 	if err != nil {
 		return nil, err
