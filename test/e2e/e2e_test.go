@@ -25,9 +25,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	externalmetrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/prescale/prescale/feed/prometheus/promtest"
 )
@@ -347,6 +349,14 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("prescale has its model after %v", time.Since(t0).Round(time.Millisecond))
+
+	// deploy/base's APIService, applied server-side as deploy/README.md
+	// says, does not take the API over from KEDA: it conflicts.
+	if msg, err := checkAPIServiceTakeover(ctx, c); err != nil {
+		t.Error(err)
+	} else {
+		t.Logf("server-side apply of deploy/base's APIService where KEDA owns it: refused (%s)", msg)
+	}
 
 	// Register prescale as external.metrics.k8s.io, then the workload.
 	t0 = time.Now()
@@ -704,6 +714,57 @@ func grantPrescale(ctx context.Context, c *cluster) error {
 		Subjects:   user,
 	}, metav1.CreateOptions{})
 	return err
+}
+
+// checkAPIServiceTakeover registers external.metrics.k8s.io for KEDA (as
+// KEDA's operator does), server-side applies deploy/base/apiservice.yaml
+// without forcing, as deploy/README.md says to apply the base, and checks
+// that the apply is refused with a conflict naming KEDA's manager and that
+// KEDA's registration stays. It then removes KEDA's, and returns the
+// conflict's message.
+func checkAPIServiceTakeover(ctx context.Context, c *cluster) (string, error) {
+	agg, err := aggregator.NewForConfig(c.AdminREST)
+	if err != nil {
+		return "", err
+	}
+	apis := agg.ApiregistrationV1().APIServices()
+	const name = "v1beta1.external.metrics.k8s.io"
+	port := int32(443)
+	if _, err := apis.Create(ctx, &apiregistrationv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: apiregistrationv1.APIServiceSpec{
+			Group: "external.metrics.k8s.io", Version: "v1beta1",
+			Service:               &apiregistrationv1.ServiceReference{Namespace: "keda", Name: "keda-operator-metrics-apiserver", Port: &port},
+			InsecureSkipTLSVerify: true,
+			GroupPriorityMinimum:  100, VersionPriority: 100,
+		},
+	}, metav1.CreateOptions{FieldManager: "keda-operator"}); err != nil {
+		return "", fmt.Errorf("KEDA's APIService: %w", err)
+	}
+	defer apis.Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
+	manifest, err := os.ReadFile(filepath.Join("..", "..", "deploy", "base", "apiservice.yaml"))
+	if err != nil {
+		return "", err
+	}
+	body, err := yaml.YAMLToJSON(manifest)
+	if err != nil {
+		return "", fmt.Errorf("deploy/base/apiservice.yaml: %w", err)
+	}
+	_, conflict := apis.Patch(ctx, name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "kubectl"})
+	if !apierrors.IsConflict(conflict) || !strings.Contains(conflict.Error(), "keda-operator") {
+		return "", fmt.Errorf("server-side apply of deploy/base/apiservice.yaml over KEDA's: %v; want a conflict naming keda-operator", conflict)
+	}
+	got, err := apis.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	if svc := got.Spec.Service; svc == nil || svc.Namespace != "keda" {
+		return "", fmt.Errorf("after the refused apply the APIService points at %+v, want KEDA's", svc)
+	}
+	if err := apis.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		return "", err
+	}
+	return conflict.Error(), nil
 }
 
 // registerAPIService points external.metrics.k8s.io at prescale through
