@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -340,7 +338,7 @@ func kedaTarget(ref *externalscaler.ScaledObjectRef) (models.Target, error) {
 				unreadable[f.Name] = true
 			}
 		case f.Name == "name":
-			if t.Name = kedaTargetName(ref.GetNamespace(), ref.GetName()); t.Name == "" {
+			if t.Name = models.ObjectTargetName(ref.GetNamespace(), ref.GetName()); t.Name == "" {
 				bad = append(bad, kedaViolation("name", "is required when the ScaledObject reference has no name"))
 				unreadable["name"] = true
 			}
@@ -372,46 +370,4 @@ func kedaTarget(ref *externalscaler.ScaledObjectRef) (models.Target, error) {
 // kedaViolation is a problem with a metadata key.
 func kedaViolation(key, desc string) *errdetails.BadRequest_FieldViolation {
 	return &errdetails.BadRequest_FieldViolation{Field: "metadata." + key, Description: desc}
-}
-
-// kedaNameHash is how many hex digits of a hash end a derived name that
-// had to be shortened.
-const kedaNameHash = 8
-
-// kedaTargetName derives a target name from a ScaledObject's namespace
-// and name: "<namespace>-<name>", lowercased, with every character a
-// DNS-1123 label cannot hold replaced by '-'. A name that had non-ASCII
-// characters replaced, or is longer than 63, is cut to leave room for a
-// hash of the whole at its end, so that names differing only in those
-// characters, or past the cut, stay apart. Empty when name is.
-func kedaTargetName(namespace, name string) string {
-	if name == "" {
-		return ""
-	}
-	full := name
-	if namespace != "" {
-		full = namespace + "-" + name
-	}
-	// '-' stands for the '.' and '_' of Kubernetes names, but not for
-	// other alphabets (nor does ToLower, which maps the Kelvin sign to 'k').
-	lossy := strings.ContainsFunc(full, func(r rune) bool { return r >= utf8.RuneSelf })
-	b := []byte(strings.ToLower(full))
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			b[i] = '-'
-		}
-	}
-	label := strings.Trim(string(b), "-")
-	const maxLabel = validation.DNS1123LabelMaxLength
-	if len(label) <= maxLabel && !lossy {
-		return label
-	}
-	h := fnv.New32a()
-	h.Write([]byte(namespace + "/" + name))
-	suffix := fmt.Sprintf("%0*x", kedaNameHash, h.Sum32())
-	label = strings.TrimRight(label[:min(len(label), maxLabel-kedaNameHash-1)], "-")
-	if label == "" {
-		return suffix
-	}
-	return label + "-" + suffix
 }

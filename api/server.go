@@ -286,6 +286,10 @@ func grpcStatus(ctx context.Context, log *slog.Logger, op, name string, err erro
 	case errors.Is(err, registry.ErrExists):
 		return status.Errorf(codes.AlreadyExists, "target %q already exists", name)
 	case errors.Is(err, registry.ErrReadOnly):
+		var ro *registry.ReadOnlyError
+		if errors.As(err, &ro) {
+			return status.Errorf(codes.FailedPrecondition, "target %q is %s", name, registry.Where(ro.Origin))
+		}
 		return status.Errorf(codes.FailedPrecondition, "target %q is declared in the config file (or is the demo); change it there", name)
 	case errors.Is(err, registry.ErrNotReady):
 		return status.Errorf(codes.Unavailable, "target %q has no data yet; retry shortly", name)

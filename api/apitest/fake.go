@@ -216,8 +216,8 @@ func (b *Backend) writable(op, name string) (*fakeTarget, error) {
 	switch {
 	case !ok:
 		return nil, fmt.Errorf("%s %q: %w", op, name, registry.ErrNotFound)
-	case ft.status.Origin == registry.OriginConfig || ft.status.Origin == registry.OriginDemo:
-		return nil, fmt.Errorf("%s %q: %w", op, name, registry.ErrReadOnly)
+	case ft.status.Origin == registry.OriginConfig || ft.status.Origin == registry.OriginDemo || ft.status.Origin == registry.OriginResource:
+		return nil, &registry.ReadOnlyError{Op: op, Name: name, Origin: ft.status.Origin}
 	}
 	return ft, nil
 }

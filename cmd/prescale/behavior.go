@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"sigs.k8s.io/yaml"
@@ -55,36 +54,9 @@ func loadBehavior(path string) (backtest.Behavior, error) {
 			return out, fmt.Errorf("%s: %w", path, err)
 		}
 	}
-	applyRules(&out.ScaleUp, b.ScaleUp)
-	applyRules(&out.ScaleDown, b.ScaleDown)
-	if err := out.Validate(); err != nil {
-		return out, fmt.Errorf("%s: behavior.%w", path, err)
+	out, err = backtest.FromHPA(&b)
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", path, err)
 	}
 	return out, nil
-}
-
-// applyRules overrides dst (holding the direction's defaults) with what r
-// sets.
-func applyRules(dst *backtest.ScalingRules, r *autoscalingv2.HPAScalingRules) {
-	if r == nil {
-		return
-	}
-	if r.StabilizationWindowSeconds != nil {
-		dst.StabilizationWindow = time.Duration(*r.StabilizationWindowSeconds) * time.Second
-	}
-	if r.SelectPolicy != nil {
-		dst.SelectPolicy = string(*r.SelectPolicy)
-	}
-	if len(r.Policies) > 0 {
-		dst.Policies = nil
-		for _, p := range r.Policies {
-			dst.Policies = append(dst.Policies, backtest.ScalingPolicy{
-				Type: string(p.Type), Value: int(p.Value), Period: time.Duration(p.PeriodSeconds) * time.Second,
-			})
-		}
-	}
-	if r.Tolerance != nil {
-		t := r.Tolerance.AsApproximateFloat64()
-		dst.Tolerance = &t
-	}
 }

@@ -34,6 +34,7 @@ import (
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
 	"github.com/prescale/prescale/api"
+	"github.com/prescale/prescale/controller"
 	"github.com/prescale/prescale/feed/demo"
 	promfeed "github.com/prescale/prescale/feed/prometheus"
 	"github.com/prescale/prescale/models"
@@ -85,6 +86,8 @@ type serveOptions struct {
 	externalMetrics bool
 	// auth is who may call REST and gRPC, and their TLS.
 	auth authOptions
+	// resources is the PredictiveAutoscaler controller's settings.
+	resources resourceOptions
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -112,6 +115,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if s.resources, err = newResourceController(log, &o.resources, targets, os.Getenv("KUBERNETES_SERVICE_HOST") != ""); err != nil {
+		s.httpLn.Close()
+		s.grpcLn.Close()
+		return err
+	}
 	return s.run(ctx, log, o, targets, hup)
 }
 
@@ -135,6 +143,7 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	fs.StringVar(&o.logLevel, "log.level", "info", "log level: debug|info|warn|error")
 	fs.StringVar(&o.logFormat, "log.format", "text", "log format: text|json")
 	o.auth.bind(fs)
+	o.resources.bind(fs)
 	fs.BoolVar(&o.externalMetrics, "external-metrics", false, "serve the Kubernetes external metrics API (external.metrics.k8s.io/v1beta1: prescale_recommended_replicas, prescale_forecast_load) over HTTPS on --secure-port, with the flags marked \"external metrics API\"")
 	// The adapter's settings exist to hold its flags; its server is built
 	// only with --external-metrics.
@@ -165,6 +174,9 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 		return nil, nil, nil, fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
 	}
 	if err := o.auth.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := o.resources.check(o.isDemo()); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := checkExternalMetricsFlags(fs, o.externalMetrics, adapterFlags, os.Getenv("KUBERNETES_SERVICE_HOST") != ""); err != nil {
@@ -274,8 +286,11 @@ type servers struct {
 	health   *health.Server
 	keda     *api.KEDAScaler
 	external *api.ExternalMetricsServer // nil without --external-metrics
-	httpLn   net.Listener
-	grpcLn   net.Listener
+	// resources is the PredictiveAutoscaler controller, nil without
+	// --controller.
+	resources *controller.Controller
+	httpLn    net.Listener
+	grpcLn    net.Listener
 	// controllers reload the certificate files until serve ends.
 	controllers []func(ctx context.Context)
 	// reloads records the outcome of each reload of --config.
@@ -475,6 +490,9 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 			}
 			return err
 		})
+	}
+	if s.resources != nil {
+		goFail("controller", func() error { return s.resources.Run(ctx) })
 	}
 	for _, c := range s.controllers {
 		g.Go(func() error { c(ctx); return nil })

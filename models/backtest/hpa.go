@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 )
 
 // The Kubernetes HPA's defaults (autoscaling/v2; kube-controller-manager's
@@ -108,6 +110,50 @@ const (
 	ShippedHPA        = "shipped"
 	ClusterDefaultHPA = "cluster-defaults"
 )
+
+// FromHPA is the behavior of an HPA whose spec.behavior is b, with what
+// b leaves out filled with the API server's defaults: a direction not
+// given keeps its default rules, and a rule without a stabilization
+// window, select policy or policies takes the default of its direction.
+// nil is the default behavior. An invalid behavior is an error naming
+// the field ("behavior.scaleUp.policies[0].value: ...").
+func FromHPA(b *autoscalingv2.HorizontalPodAutoscalerBehavior) (Behavior, error) {
+	out := DefaultBehavior()
+	if b != nil {
+		applyRules(&out.ScaleUp, b.ScaleUp)
+		applyRules(&out.ScaleDown, b.ScaleDown)
+	}
+	if err := out.Validate(); err != nil {
+		return out, fmt.Errorf("behavior.%w", err)
+	}
+	return out, nil
+}
+
+// applyRules overrides dst (holding the direction's defaults) with what r
+// sets.
+func applyRules(dst *ScalingRules, r *autoscalingv2.HPAScalingRules) {
+	if r == nil {
+		return
+	}
+	if r.StabilizationWindowSeconds != nil {
+		dst.StabilizationWindow = time.Duration(*r.StabilizationWindowSeconds) * time.Second
+	}
+	if r.SelectPolicy != nil {
+		dst.SelectPolicy = string(*r.SelectPolicy)
+	}
+	if len(r.Policies) > 0 {
+		dst.Policies = nil
+		for _, p := range r.Policies {
+			dst.Policies = append(dst.Policies, ScalingPolicy{
+				Type: string(p.Type), Value: int(p.Value), Period: time.Duration(p.PeriodSeconds) * time.Second,
+			})
+		}
+	}
+	if r.Tolerance != nil {
+		t := r.Tolerance.AsApproximateFloat64()
+		dst.Tolerance = &t
+	}
+}
 
 // NamedBehavior is the behavior called name (ShippedHPA or
 // ClusterDefaultHPA); false for any other name.

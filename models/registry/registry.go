@@ -33,6 +33,10 @@ const (
 	OriginAPI    = "api"    // created through the gRPC / REST API
 	OriginKEDA   = "keda"   // registered from a KEDA ScaledObject's trigger metadata
 	OriginDemo   = "demo"   // the built-in simulated workload
+	// OriginResource: declared by a PredictiveAutoscaler custom resource,
+	// registered by the controller (SetResource); changed only by editing
+	// the resource.
+	OriginResource = "resource"
 )
 
 // Errors of the registry, mapped to gRPC codes and HTTP statuses by api.
@@ -42,8 +46,9 @@ var (
 	// ErrExists: Create with the name of an existing target.
 	ErrExists = errors.New("registry: target already exists")
 	// ErrReadOnly: Update or Delete through the API of a target declared
-	// in the config file (or the demo); edit the file instead.
-	ErrReadOnly = errors.New("registry: target is declared in the config file")
+	// in the config file, by a custom resource, or the demo; edit the file
+	// or the resource instead.
+	ErrReadOnly = errors.New("registry: target is read-only here")
 	// ErrNotReady: the target has neither a fitted model nor any observed
 	// load yet, so there is nothing to answer with.
 	ErrNotReady = errors.New("registry: target has no data yet")
@@ -594,8 +599,8 @@ func (r *Registry) Update(t models.Target) (TargetStatus, error) {
 	s.mu.Lock()
 	origin := s.origin
 	s.mu.Unlock()
-	if origin == OriginConfig || origin == OriginDemo {
-		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, ErrReadOnly)
+	if readOnly(origin) {
+		return TargetStatus{}, &ReadOnlyError{Op: "update", Name: t.Name, Origin: origin}
 	}
 	if err := r.saveSpec(&t, origin); err != nil {
 		return TargetStatus{}, fmt.Errorf("update %q: %w", t.Name, err)
@@ -621,9 +626,46 @@ func (r *Registry) Delete(name string) error {
 	s.mu.Lock()
 	origin := s.origin
 	s.mu.Unlock()
-	if origin == OriginConfig || origin == OriginDemo {
-		return fmt.Errorf("delete %q: %w", name, ErrReadOnly)
+	if readOnly(origin) {
+		return &ReadOnlyError{Op: "delete", Name: name, Origin: origin}
 	}
+	return r.remove(s, name, origin)
+}
+
+// ReadOnlyError is an Update or Delete of a target declared where the
+// API cannot change it (Origin: the config file, a custom resource, the
+// demo). It wraps ErrReadOnly.
+type ReadOnlyError struct {
+	Op, Name, Origin string
+}
+
+func (e *ReadOnlyError) Error() string {
+	return fmt.Sprintf("%s %q: registry: target is read-only here (origin %s)", e.Op, e.Name, e.Origin)
+}
+
+func (e *ReadOnlyError) Unwrap() error { return ErrReadOnly }
+
+// Where reads as where a target of origin is changed, in messages.
+func Where(origin string) string {
+	switch origin {
+	case OriginConfig:
+		return "declared in the config file; change it there"
+	case OriginResource:
+		return "declared by a PredictiveAutoscaler resource; change the resource"
+	case OriginDemo:
+		return "the built-in demo; it cannot be changed"
+	}
+	return "origin " + origin
+}
+
+// readOnly reports whether targets of origin are changed only where they
+// are declared, not through Update and Delete.
+func readOnly(origin string) bool {
+	return origin == OriginConfig || origin == OriginDemo || origin == OriginResource
+}
+
+// remove deletes target s (named name, of origin) under specMu.
+func (r *Registry) remove(s *targetState, name, origin string) error {
 	if r.opts.Store != nil && hasSpec(origin) {
 		if err := r.opts.Store.DeleteSpec(name); err != nil && !errors.Is(err, snapshot.ErrNotFound) {
 			return fmt.Errorf("delete %q: %w", name, err)
@@ -649,6 +691,78 @@ func (r *Registry) Delete(name string) error {
 		return fmt.Errorf("delete %q: %w", name, err)
 	}
 	return nil
+}
+
+// ConflictError is SetResource or DeleteResource on a target declared
+// elsewhere (Origin): a custom resource never takes a target over. It
+// wraps ErrExists.
+type ConflictError struct {
+	Name, Origin string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("registry: target %q already exists with origin %q", e.Name, e.Origin)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrExists }
+
+// SetResource registers t as declared by a custom resource (origin
+// OriginResource): created when new, reconfigured when it changed, left
+// alone when not. A target of that name declared elsewhere (the config
+// file, the API, KEDA, the demo) is a *ConflictError. The resource is the
+// spec's store, so none is written; the target's snapshot is kept as for
+// every target. created reports that the target is new.
+func (r *Registry) SetResource(t models.Target) (st TargetStatus, created bool, err error) {
+	if err := t.Validate(); err != nil {
+		return TargetStatus{}, false, err
+	}
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
+	r.mu.RLock()
+	s := r.targets[t.Name]
+	n := len(r.targets)
+	r.mu.RUnlock()
+	if s == nil {
+		if n >= r.opts.MaxTargets {
+			return TargetStatus{}, false, &LimitError{Name: t.Name, Limit: r.opts.MaxTargets}
+		}
+		s = r.newState(t, OriginResource)
+		r.mu.Lock()
+		r.targets[t.Name] = s
+		r.mu.Unlock()
+		r.start(s)
+		return r.status(s), true, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.origin != OriginResource {
+		return TargetStatus{}, false, &ConflictError{Name: t.Name, Origin: s.origin}
+	}
+	if !sameModel(&s.target, &t) || !samePolicy(&s.target, &t) {
+		r.reconfigure(s, t)
+	}
+	return r.statusLocked(s), false, nil
+}
+
+// DeleteResource removes a target SetResource registered, and its
+// snapshot. A target of that name declared elsewhere is a *ConflictError
+// and stays; no target is not an error.
+func (r *Registry) DeleteResource(name string) error {
+	r.specMu.Lock()
+	defer r.specMu.Unlock()
+	r.mu.RLock()
+	s := r.targets[name]
+	r.mu.RUnlock()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	origin := s.origin
+	s.mu.Unlock()
+	if origin != OriginResource {
+		return &ConflictError{Name: name, Origin: origin}
+	}
+	return r.remove(s, name, origin)
 }
 
 // Get returns one target's status.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/prescale/prescale/controller"
+	"github.com/prescale/prescale/models/registry"
+)
+
+// resourceOptions are the flags of the PredictiveAutoscaler controller.
+type resourceOptions struct {
+	enabled        bool
+	kubeconfig     string
+	namespace      string
+	statusInterval time.Duration
+}
+
+func (r *resourceOptions) bind(fs *flag.FlagSet) {
+	fs.BoolVar(&r.enabled, "controller", false, "watch PredictiveAutoscaler resources (prescale.io/v1alpha1, deploy/base/crd.yaml): register each one's target, create and own its HorizontalPodAutoscaler, write its status and Events")
+	fs.StringVar(&r.kubeconfig, "controller.kubeconfig", "", "kubeconfig of the Kubernetes API the controller watches; default: the in-cluster config")
+	fs.StringVar(&r.namespace, "controller.namespace", "", "watch PredictiveAutoscalers in this namespace only (default: every namespace)")
+	durationVar(fs, &r.statusInterval, "controller.status-interval", controller.DefaultStatusInterval, "`duration` between refreshes of each PredictiveAutoscaler's status, and the least time between two writes of it")
+}
+
+func (r *resourceOptions) check(demo bool) error {
+	switch {
+	case !r.enabled && (r.kubeconfig != "" || r.namespace != ""):
+		return fmt.Errorf("%w: --controller.kubeconfig and --controller.namespace need --controller", errUsage)
+	case r.enabled && demo:
+		return fmt.Errorf("%w: --controller needs --prometheus.url: the resources' queries run on Prometheus", errUsage)
+	case r.statusInterval <= 0:
+		return fmt.Errorf("%w: --controller.status-interval %v: want a positive duration", errUsage, r.statusInterval)
+	}
+	return nil
+}
+
+// newResourceController builds the controller of --controller, or
+// returns nil without it. inCluster means the in-cluster configuration
+// is available.
+func newResourceController(log *slog.Logger, o *resourceOptions, targets *registry.Registry, inCluster bool) (*controller.Controller, error) {
+	if !o.enabled {
+		return nil, nil
+	}
+	var cfg *rest.Config
+	var err error
+	switch {
+	case o.kubeconfig != "":
+		if cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig); err != nil {
+			return nil, fmt.Errorf("--controller.kubeconfig: %w", err)
+		}
+	case inCluster:
+		if cfg, err = rest.InClusterConfig(); err != nil {
+			return nil, fmt.Errorf("in-cluster Kubernetes configuration for --controller: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: --controller outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --controller.kubeconfig", errUsage)
+	}
+	cfg.UserAgent = "prescale-controller"
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--controller: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--controller: %w", err)
+	}
+	return controller.New(targets, dyn, kube, &controller.Options{
+		Namespace:      o.namespace,
+		StatusInterval: o.statusInterval,
+		Logger:         log.With("component", "controller"),
+	})
+}
