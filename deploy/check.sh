@@ -57,6 +57,9 @@ for p in dash["panels"]:
         for v in re.findall(r"\$(\w+)", t.get("expr", "")):
             check(v in variables, f"grafana-dashboard.json: panel {p['title']!r} uses the undefined variable ${v}")
 
+def roles_by_name(objs):
+    return {r["metadata"]["name"]: r for r in objs["ClusterRole"]}
+
 def by_kind(docs):
     objs = {}
     for d in docs:
@@ -64,8 +67,9 @@ def by_kind(docs):
     return objs
 
 base = by_kind(load(f"{out}/base.yaml"))
-want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 2, "RoleBinding": 1,
-        "ConfigMap": 1, "Service": 1, "Deployment": 1, "APIService": 1, "NetworkPolicy": 1}
+want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 6, "ClusterRoleBinding": 3, "RoleBinding": 1,
+        "ConfigMap": 1, "Service": 1, "Deployment": 1, "APIService": 1, "NetworkPolicy": 1,
+        "CustomResourceDefinition": 1}
 check({k: len(v) for k, v in base.items()} == want, f"base: objects {sorted(base)} are not {sorted(want)}")
 
 dep, svc, cm, sa = base["Deployment"][0], base["Service"][0], base["ConfigMap"][0], base["ServiceAccount"][0]
@@ -102,6 +106,22 @@ def flag(name):
     return None
 check(args[0] == "serve", "base: args do not start with serve")
 check("--external-metrics" in args, "base: --external-metrics is not set")
+check("--controller" in args, "base: --controller is not set")
+
+# The controller's role covers what it touches, and the CRD is the one it watches.
+crd = base["CustomResourceDefinition"][0]
+check(crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.{crd['spec']['group']}", "base: the CRD's name is not plural.group")
+ctl = {(g, r): set(rule["verbs"]) for rule in roles_by_name(base)["prescale:controller"]["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+plural, group = crd["spec"]["names"]["plural"], crd["spec"]["group"]
+check({"get", "list", "watch"} <= ctl.get((group, plural), set()), "base: the controller cannot watch the CRD's resources")
+check("update" in ctl.get((group, plural + "/status"), set()), "base: the controller cannot write their status")
+check({"list", "watch", "create", "update"} <= ctl.get(("autoscaling", "horizontalpodautoscalers"), set()), "base: the controller cannot own HPAs")
+check("delete" not in ctl.get(("autoscaling", "horizontalpodautoscalers"), set()), "base: the controller needs no HPA delete (the owner reference does it)")
+check("create" in ctl.get(("", "events"), set()), "base: the controller cannot record Events")
+for name, agg in (("prescale:predictiveautoscalers-edit", "aggregate-to-edit"), ("prescale:predictiveautoscalers-view", "aggregate-to-view")):
+    role = roles_by_name(base)[name]
+    check(role["metadata"]["labels"].get("rbac.authorization.k8s.io/" + agg) == "true", f"base: {name} is not aggregated ({agg})")
+    check(any(plural in r["resources"] and group in r["apiGroups"] for r in role["rules"]), f"base: {name} does not name {plural}.{group}")
 check(str(ports.get("https")) == flag("--secure-port"), "base: --secure-port is not the https container port")
 check(ports.get("http") == 8080 and ports.get("grpc") == 9000, "base: http and grpc are not 8080 and 9000 (the serve defaults)")
 
@@ -149,7 +169,7 @@ check(metrics == {"prescale_recommended_replicas", "prescale_forecast_load"}, "b
 
 # The keda overlay leaves the APIService and its RBAC out and turns the API off.
 keda = by_kind(load(f"{out}/overlays-keda.yaml"))
-check(not {"APIService", "RoleBinding"} & set(keda), "overlays/keda: still has the external metrics objects")
+check(not {"APIService", "RoleBinding", "CustomResourceDefinition"} & set(keda), "overlays/keda: still has the external metrics objects or the CRD")
 check({r["metadata"]["name"] for r in keda["ClusterRole"]} == {"prescale:targets-editor", "prescale:targets-viewer"},
       "overlays/keda: the ClusterRoles are not exactly the targets' editor and viewer")
 check([b["roleRef"]["name"] for b in keda["ClusterRoleBinding"]] == ["system:auth-delegator"],
@@ -168,7 +188,7 @@ def without_external_metrics(args):
     for a in args:
         if skip:
             skip -= 1
-        elif a == "--external-metrics":
+        elif a in ("--external-metrics", "--controller"):
             pass
         elif a in ("--secure-port", "--cert-dir"):
             skip = 1

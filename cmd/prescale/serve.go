@@ -111,15 +111,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := newServers(ctx, log, o, targets, adapter, queryChecker(o, src))
+	ctl, err := newResourceController(log, &o.resources, targets, os.Getenv("KUBERNETES_SERVICE_HOST") != "")
 	if err != nil {
 		return err
 	}
-	if s.resources, err = newResourceController(log, &o.resources, targets, os.Getenv("KUBERNETES_SERVICE_HOST") != ""); err != nil {
-		s.httpLn.Close()
-		s.grpcLn.Close()
+	s, err := newServers(ctx, log, o, &readyBackend{targets, ctl}, adapter, queryChecker(o, src))
+	if err != nil {
 		return err
 	}
+	s.resources = ctl
 	return s.run(ctx, log, o, targets, hup)
 }
 
@@ -289,8 +289,11 @@ type servers struct {
 	// resources is the PredictiveAutoscaler controller, nil without
 	// --controller.
 	resources *controller.Controller
-	httpLn    net.Listener
-	grpcLn    net.Listener
+	// ready is what the APIs serve, ready once the registry is restored
+	// and the controller has registered the resources' targets.
+	ready  api.Backend
+	httpLn net.Listener
+	grpcLn net.Listener
 	// controllers reload the certificate files until serve ends.
 	controllers []func(ctx context.Context)
 	// reloads records the outcome of each reload of --config.
@@ -357,7 +360,7 @@ const maxConns = 4096
 // newServers builds the REST, gRPC, KEDA, metrics and, with
 // --external-metrics, external metrics APIs over the registry, and opens their
 // listeners.
-func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *registry.Registry, adapter *basecmd.AdapterBase, check api.QueryChecker) (*servers, error) {
+func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *readyBackend, adapter *basecmd.AdapterBase, check api.QueryChecker) (*servers, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), versioncollector.NewCollector("prescale"))
 	if err := api.NewMetrics(targets, reg); err != nil {
@@ -393,6 +396,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 		return nil, err
 	}
 	s := &servers{
+		ready: targets,
 		http: &http.Server{
 			Handler: handler,
 			// A slow or idle client cannot hold a connection for long: the
@@ -497,7 +501,7 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 	for _, c := range s.controllers {
 		g.Go(func() error { c(ctx); return nil })
 	}
-	g.Go(func() error { watchReady(ctx, targets, s.health, log); return nil })
+	g.Go(func() error { watchReady(ctx, s.ready, s.health, log); return nil })
 	if o.config != "" {
 		g.Go(func() error { watchConfig(ctx, o.config, o.watchInterval, hup, targets, s.reloads, log); return nil })
 	}
@@ -612,7 +616,7 @@ func checkExternalMetricsFlags(fs *flag.FlagSet, enabled bool, adapterFlags map[
 
 // watchReady turns the gRPC health status to SERVING once the registry is
 // ready, and logs it.
-func watchReady(ctx context.Context, targets *registry.Registry, hs *health.Server, log *slog.Logger) {
+func watchReady(ctx context.Context, targets api.Backend, hs *health.Server, log *slog.Logger) {
 	t := time.NewTicker(readyPoll)
 	defer t.Stop()
 	for {
@@ -627,6 +631,19 @@ func watchReady(ctx context.Context, targets *registry.Registry, hs *health.Serv
 		case <-t.C:
 		}
 	}
+}
+
+// readyBackend is the registry, ready once it has restored its targets
+// and, with --controller, the controller has registered the targets of
+// the resources there were at the start: until then an HPA of one would
+// be told its target does not exist.
+type readyBackend struct {
+	*registry.Registry
+	controller *controller.Controller // nil without --controller
+}
+
+func (b *readyBackend) Ready() bool {
+	return b.Registry.Ready() && (b.controller == nil || b.controller.Synced())
 }
 
 // watchConfig reloads the config file on SIGHUP and, every interval, when

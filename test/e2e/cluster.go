@@ -131,7 +131,7 @@ func (c *cluster) waitReady(ctx context.Context, p *proc, timeout time.Duration)
 }
 
 // startControllerManager runs the HPA, Deployment and ReplicaSet
-// controllers. Each controller calls kube-apiserver as its own service
+// controllers and the garbage collector. Each controller calls kube-apiserver as its own service
 // account (--use-service-account-credentials), so the HPA reaches prescale
 // as system:serviceaccount:kube-system:horizontal-pod-autoscaler with only
 // the RBAC the cluster gives it, as in a real cluster.
@@ -139,7 +139,8 @@ func startControllerManager(c *cluster, bin string, o clusterOptions) error {
 	var err error
 	c.ControllerManager, err = startProc("kube-controller-manager", c.Dir, filepath.Join(c.Dir, "kube-controller-manager.log"), bin,
 		"--kubeconfig="+c.AdminConfig,
-		"--controllers=horizontalpodautoscaling,deployment-controller,replicaset-controller",
+		// The garbage collector deletes an HPA with its PredictiveAutoscaler.
+		"--controllers=horizontalpodautoscaling,deployment-controller,replicaset-controller,garbage-collector-controller",
 		"--horizontal-pod-autoscaler-sync-period="+o.HPASyncPeriod.String(),
 		"--horizontal-pod-autoscaler-downscale-stabilization="+o.HPADownscaleStabilization.String(),
 		"--use-service-account-credentials=true",

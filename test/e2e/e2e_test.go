@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -31,6 +32,7 @@ import (
 	externalmetrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prescale/prescale/controller"
 	"github.com/prescale/prescale/feed/prometheus/promtest"
 )
 
@@ -41,7 +43,11 @@ import (
 // is restarted at the peak, then Prometheus is stopped while the real load
 // goes back down, and the Deployment must stay up.
 const (
-	targetName = "checkout"
+	// workload is the Deployment, its PredictiveAutoscaler and the HPA
+	// prescale creates for it, all named alike; targetName is the target
+	// the resource declares ("<namespace>-<name>").
+	workload   = "checkout"
+	targetName = namespace + "-" + workload
 	namespace  = "default"
 	metricName = "e2e_requests_per_second"
 	extMetric  = "prescale_recommended_replicas"
@@ -70,8 +76,9 @@ const (
 	// tolerance 0 and must follow; stepsDefault's, on the same metric, has
 	// the cluster's default 10% tolerance and must not (21/20 is within
 	// it): the step a tolerance swallows.
-	stepsTarget, stepsDefault = "steps", "steps-default"
-	stepsCapacity             = peakLoad / 21
+	stepsWorkload, stepsDefault = "steps", "steps-default"
+	stepsTarget                 = namespace + "-" + stepsWorkload
+	stepsCapacity               = peakLoad / 21
 )
 
 // binaries are the programs under test: paths from .ci/e2e.sh for the
@@ -257,6 +264,16 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	if err := grantPrescale(ctx, c); err != nil {
 		t.Fatal(err)
 	}
+	// The PredictiveAutoscaler resource, and the controller's role, as
+	// deploy/base ships them.
+	t0 = time.Now()
+	if err := applyCRD(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := grantController(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("CRD predictiveautoscalers.prescale.io established in %v", time.Since(t0).Round(time.Millisecond))
 
 	// Prometheus, with eight "days" of history and the live load written
 	// every step from now on.
@@ -300,27 +317,11 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Both targets read the same load, from the same step and history.
-	target := func(name string, capacity float64, minReplicas, maxReplicas int) string {
-		return fmt.Sprintf(`  - name: %s
-    namespace: %s
-    query: %s
-    capacityPerReplica: %g
-    leadTime: %v
-    step: %v
-    history: %v
-    seasons: [%v]
-    minReplicas: %d
-    maxReplicas: %d
-`, name, namespace, metricName, capacity, leadTime, step, history, period, minReplicas, maxReplicas)
-	}
-	config := "targets:\n" + target(targetName, capacity, 1, 20) + target(stepsTarget, stepsCapacity, 20, 21)
-	configFile, err := writeFile(psDir, "targets.yaml", []byte(config))
-	if err != nil {
-		t.Fatal(err)
-	}
 	psArgs := []string{
-		"--config=" + configFile,
+		// The targets come from PredictiveAutoscaler resources.
+		"--controller",
+		"--controller.kubeconfig=" + c.PrescaleConfig,
+		"--controller.status-interval=5s",
 		"--prometheus.url=" + prom.URL,
 		"--data-dir=" + filepath.Join(psDir, "data"),
 		"--stale-after=" + staleAfter.String(),
@@ -345,10 +346,25 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("prescale ready on %s in %v (external metrics on 127.0.0.1:%d)", ps.URL, time.Since(t0).Round(time.Millisecond), securePort)
-	if err := ps.WaitModels(ctx, 60*time.Second); err != nil {
+
+	// The workloads, each with a PredictiveAutoscaler: prescale registers
+	// the targets, fits them and creates their HPAs.
+	if err := createWorkloads(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("prescale has its model after %v", time.Since(t0).Round(time.Millisecond))
+	for _, w := range []string{workload, stepsWorkload} {
+		h, err := ownedHPA(ctx, c, w, namespace+"-"+w, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("prescale created HPA %s for the PredictiveAutoscaler %s in %v: owner %s %s, %s{target=%s} at AverageValue 1, replicas %d..%d, scale-up tolerance %s",
+			h.Name, w, time.Since(t0).Round(time.Millisecond), metav1.GetControllerOf(h).Kind, metav1.GetControllerOf(h).Name,
+			extMetric, namespace+"-"+w, *h.Spec.MinReplicas, h.Spec.MaxReplicas, h.Spec.Behavior.ScaleUp.Tolerance)
+	}
+	if err := ps.WaitModels(ctx, 60*time.Second, targetName, stepsTarget); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prescale has its models after %v", time.Since(t0).Round(time.Millisecond))
 
 	// deploy/base's APIService, applied server-side as deploy/README.md
 	// says, does not take the API over from KEDA: it conflicts.
@@ -364,10 +380,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("APIService v1beta1.external.metrics.k8s.io available in %v", time.Since(t0).Round(time.Millisecond))
-	if err := createWorkload(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := createStepWorkloads(ctx, c); err != nil {
+	if err := createScaled(ctx, c, stepsDefault, stepsTarget, 20, 30); err != nil {
 		t.Fatal(err)
 	}
 
@@ -382,10 +395,10 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			if r, err := current.Load().Recommendation(ctx, targetName); err == nil {
 				s.Rec, s.Forecast, s.Won, s.Stale = r.Replicas, r.Forecast.Max, r.Won, r.Stale
 			}
-			if d, err := c.Admin.AppsV1().Deployments(namespace).Get(ctx, targetName, metav1.GetOptions{}); err == nil && d.Spec.Replicas != nil {
+			if d, err := c.Admin.AppsV1().Deployments(namespace).Get(ctx, workload, metav1.GetOptions{}); err == nil && d.Spec.Replicas != nil {
 				s.Replicas = *d.Spec.Replicas
 			}
-			if h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, targetName, metav1.GetOptions{}); err == nil {
+			if h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, workload, metav1.GetOptions{}); err == nil {
 				s.Desired = h.Status.DesiredReplicas
 			}
 			if ctx.Err() != nil {
@@ -469,7 +482,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			zeroTol, err1 := c.Admin.AppsV1().Deployments(namespace).Get(ctx, stepsTarget, metav1.GetOptions{})
+			zeroTol, err1 := c.Admin.AppsV1().Deployments(namespace).Get(ctx, stepsWorkload, metav1.GetOptions{})
 			defTol, err2 := c.Admin.AppsV1().Deployments(namespace).Get(ctx, stepsDefault, metav1.GetOptions{})
 			if err := errors.Join(err1, err2); err != nil {
 				t.Fatal(err)
@@ -488,6 +501,33 @@ func TestHPAFollowsPrescale(t *testing.T) {
 					r.Replicas, stepsTarget, r.Reason, got, hpaConditions(ctx, c))
 			}
 			time.Sleep(time.Second)
+		}
+	})
+	t.Run("the resource's status", func(t *testing.T) {
+		st, err := waitReady(ctx, c, workload, 30*time.Second, func(st controller.Status) bool {
+			return st.Recommendation != nil && st.Accuracy != nil && st.Model != nil && st.CurrentReplicas != nil && st.ObservedGeneration == 1
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := meta.FindStatusCondition(st.Conditions, controller.ConditionReady)
+		t.Logf("PredictiveAutoscaler %s: Ready %s (%s: %s); recommends %d (%s), current %d; %s model version %d; accuracy %s over %d points, coverage %s; HPA %s",
+			workload, ready.Status, ready.Reason, ready.Message, st.Recommendation.Replicas, st.Recommendation.Won, *st.CurrentReplicas,
+			st.Model.Kind, st.Model.Version, st.Accuracy.Summary, st.Accuracy.Points, st.Accuracy.Coverage, st.HPA)
+		for _, typ := range []string{controller.ConditionFitted, controller.ConditionStale, controller.ConditionFitFailed} {
+			if cond := meta.FindStatusCondition(st.Conditions, typ); cond == nil {
+				t.Errorf("no %s condition: %+v", typ, st.Conditions)
+			} else {
+				t.Logf("  %s=%s %s: %s", cond.Type, cond.Status, cond.Reason, cond.Message)
+			}
+		}
+		if st.Target != targetName || st.HPA != workload {
+			t.Errorf("status target %q, hpa %q, want %q and %q", st.Target, st.HPA, targetName, workload)
+		}
+		if out, err := kubectlGet(ctx, c); err != nil {
+			t.Error(err)
+		} else {
+			t.Logf("kubectl get predictiveautoscalers -A:\n%s", out)
 		}
 	})
 	restartAt := time.Now()
@@ -511,7 +551,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ps.WaitModels(ctx, 60*time.Second); err != nil {
+		if err := ps.WaitModels(ctx, 60*time.Second, targetName, stepsTarget); err != nil {
 			t.Fatal(err)
 		}
 		restartedAt = time.Now()
@@ -624,6 +664,9 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	})
 	t.Run("writes need an identity and RBAC", func(t *testing.T) {
 		writesNeedRBAC(t, c, current.Load())
+	})
+	t.Run("resources: bad specs, conflicts, deletion", func(t *testing.T) {
+		checkResources(t, c, current.Load())
 	})
 	if n := writeErrs.Load(); n > 0 {
 		t.Errorf("%d remote writes failed", n)
@@ -821,56 +864,41 @@ func registerAPIService(ctx context.Context, c *cluster, port int) error {
 	}
 }
 
-// createWorkload creates the Deployment (its Pods never run: there is no
-// scheduler or kubelet; the HPA only sets spec.replicas) and the HPA on
-// prescale's external metric, with scale-up tolerance 0 as
-// deploy/examples/hpa.yaml: AverageValue 1 makes the desired replicas the
-// recommendation, to the replica.
-func createWorkload(ctx context.Context, c *cluster) error {
-	if err := createScaled(ctx, c, targetName, targetName, 1, 20, true); err != nil {
-		return err
-	}
-	// The control plane keeps the tolerance (HPAConfigurableTolerance):
-	// a cluster that dropped it would swallow prescale's small steps.
-	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, targetName, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if b := h.Spec.Behavior; b == nil || b.ScaleUp == nil || b.ScaleUp.Tolerance == nil || !b.ScaleUp.Tolerance.IsZero() {
-		return fmt.Errorf("the HPA's behavior.scaleUp.tolerance 0 was not kept: %+v", b)
-	}
-	return nil
-}
-
-// createStepWorkloads creates two Deployments of 20 replicas, each with an
-// HPA on stepsTarget's recommendation: stepsTarget's with scale-up
-// tolerance 0 (as prescale ships), stepsDefault's with the cluster's
-// default tolerance.
-func createStepWorkloads(ctx context.Context, c *cluster) error {
+// createWorkloads creates the Deployments (their Pods never run: there
+// is no scheduler or kubelet; the HPAs only set spec.replicas) and a
+// PredictiveAutoscaler for each: workload's from 1 to 20 replicas,
+// stepsWorkload's from 20 to 21, so that its recommendation steps by one
+// replica during the ramp; and the Deployment stepsDefault.
+func createWorkloads(ctx context.Context, c *cluster) error {
 	return errors.Join(
-		createScaled(ctx, c, stepsTarget, stepsTarget, 20, 30, true),
-		createScaled(ctx, c, stepsDefault, stepsTarget, 20, 30, false))
+		createDeployment(ctx, c, workload, 1),
+		createResource(ctx, c, workload, capacity, 1, 20),
+		createDeployment(ctx, c, stepsWorkload, 20),
+		createResource(ctx, c, stepsWorkload, stepsCapacity, 20, 21),
+		createDeployment(ctx, c, stepsDefault, 20))
 }
 
-// createScaled creates a Deployment of minReplicas named name and its HPA
-// on the recommendation of the prescale target, up to maxReplicas; with
-// followEveryStep, its scale-up has no stabilization window and tolerance
-// 0, else the HPA has the cluster's default behavior.
-func createScaled(ctx context.Context, c *cluster, name, target string, minReplicas, maxReplicas int32, followEveryStep bool) error {
+// createDeployment creates a Deployment of replicas named name.
+func createDeployment(ctx context.Context, c *cluster, name string, replicas int32) error {
 	labels := map[string]string{"app": name}
-	if _, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
+	_, err := c.Admin.AppsV1().Deployments(namespace).Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: &minReplicas,
+			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.invalid/" + name + ":e2e"}}},
 			},
 		},
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
+	}, metav1.CreateOptions{})
+	return err
+}
+
+// createScaled creates, by hand, an HPA of the Deployment name on the
+// recommendation of the prescale target, with the cluster's default
+// behavior (its 10% tolerance).
+func createScaled(ctx context.Context, c *cluster, name, target string, minReplicas, maxReplicas int32) error {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
@@ -888,12 +916,6 @@ func createScaled(ctx context.Context, c *cluster, name, target string, minRepli
 				},
 			}},
 		},
-	}
-	if followEveryStep {
-		zero := int32(0)
-		hpa.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{
-			ScaleUp: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &zero, Tolerance: resource.NewQuantity(0, resource.DecimalSI)},
-		}
 	}
 	_, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Create(ctx, hpa, metav1.CreateOptions{})
 	return err
@@ -920,7 +942,7 @@ func externalMetric(ctx context.Context, c *cluster, ns, metric, selector string
 
 // hpaConditions describes the HPA's conditions, for failure messages.
 func hpaConditions(ctx context.Context, c *cluster) string {
-	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, targetName, metav1.GetOptions{})
+	h, err := c.Admin.AutoscalingV2().HorizontalPodAutoscalers(namespace).Get(ctx, workload, metav1.GetOptions{})
 	if err != nil {
 		return err.Error()
 	}

@@ -154,10 +154,11 @@ func (p *prescale) Recommendation(ctx context.Context, target string) (recommend
 	return r, json.NewDecoder(resp.Body).Decode(&r)
 }
 
-// WaitModels polls GET /v1/targets until every target has a fitted (or
-// restored) model: /readyz answers once the targets are restored, before
-// their first fits.
-func (p *prescale) WaitModels(ctx context.Context, timeout time.Duration) error {
+// WaitModels polls GET /v1/targets until every target named in want is
+// listed and every target listed has a fitted (or restored) model:
+// /readyz answers once the targets are restored, before their first
+// fits, and before the controller has registered the resources' targets.
+func (p *prescale) WaitModels(ctx context.Context, timeout time.Duration, want ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var waiting []string
@@ -171,9 +172,16 @@ func (p *prescale) WaitModels(ctx context.Context, timeout time.Duration) error 
 		}
 		err := getJSON(ctx, p.URL+"/v1/targets", &list)
 		if err == nil {
+			listed := map[string]bool{}
 			for _, tg := range list.Targets {
+				listed[tg.Spec.Name] = true
 				if tg.Model.Kind == "" {
 					waiting = append(waiting, tg.Spec.Name)
+				}
+			}
+			for _, name := range want {
+				if !listed[name] {
+					waiting = append(waiting, name+" (not registered)")
 				}
 			}
 			if len(waiting) == 0 {

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeControllerFlags: --controller without what it needs is a clear
+// error, not a panic or a controller that never syncs. (The controller
+// itself runs against a real control plane in test/e2e.)
+func TestServeControllerFlags(t *testing.T) {
+	bin, err := raceBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outsideCluster(t)
+	missing := filepath.Join(t.TempDir(), "absent.kubeconfig")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"demo", []string{"--controller"}, 2, "--controller needs --prometheus.url"},
+		{"no kubeconfig", []string{"--controller", "--prometheus.url", "http://127.0.0.1:1"}, 2,
+			"--controller outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --controller.kubeconfig"},
+		{"unreadable kubeconfig", []string{"--controller", "--controller.kubeconfig", missing, "--prometheus.url", "http://127.0.0.1:1"}, 1,
+			"--controller.kubeconfig: stat " + missing},
+		{"namespace without the controller", []string{"--controller.namespace", "shop", "--prometheus.url", "http://127.0.0.1:1"}, 2,
+			"--controller.kubeconfig and --controller.namespace need --controller"},
+		{"status interval", []string{"--controller", "--controller.status-interval", "0s", "--prometheus.url", "http://127.0.0.1:1"}, 2,
+			"--controller.status-interval 0s: want a positive duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			args := append([]string{"serve", "--http.addr", "127.0.0.1:0", "--grpc.addr", "127.0.0.1:0"}, tt.args...)
+			out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != tt.code {
+				t.Fatalf("prescale %s: %v, want exit status %d\n%s", strings.Join(args, " "), err, tt.code, out)
+			}
+			if !strings.Contains(string(out), tt.want) || strings.Contains(string(out), "panic") {
+				t.Errorf("output lacks %q (or has a panic):\n%s", tt.want, out)
+			}
+		})
+	}
+}
