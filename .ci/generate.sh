@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Regenerates api/prescale/v1 from prescale.proto and prescale_gateway.yaml:
 # Go messages, gRPC, grpc-gateway and the OpenAPI document. protoc comes
-# from Debian's protobuf-compiler (installed when missing); the plugins are
+# from Debian's protobuf-compiler and the well-known types it imports
+# (google/protobuf/timestamp.proto) from libprotobuf-dev, both installed
+# when missing; the plugins are
 # pinned as tools in go.mod and built here. With --check, fails when the
 # committed files differ from what the generator writes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v protoc >/dev/null; then
-  echo ".ci/generate.sh: installing protobuf-compiler" >&2
+if ! command -v protoc >/dev/null || [ ! -f /usr/include/google/protobuf/timestamp.proto ]; then
+  echo ".ci/generate.sh: installing protobuf-compiler and libprotobuf-dev" >&2
   source .ci/apt.sh
-  apt_install protobuf-compiler
+  apt_install protobuf-compiler libprotobuf-dev
 fi
 
 bin="$(mktemp -d)"
