@@ -60,10 +60,13 @@ fi
 t1=$(date +%s)
 echo "e2e.sh: control plane build: $((t1 - t0))s wall"
 go build -o "$bin/prescale" ./cmd/prescale
+# The Helm chart's installer (Helm's Go SDK, test/helm's module, so that this one does not link it).
+(cd test/helm && GOWORK=off go build -o "$bin/" ./cmd/chartinstall)
 t2=$(date +%s)
-echo "e2e.sh: prescale build: $((t2 - t1))s wall"
+echo "e2e.sh: prescale and chartinstall build: $((t2 - t1))s wall"
 
 export PRESCALE_E2E_PRESCALE="$bin/prescale"
+export PRESCALE_E2E_CHARTINSTALL="$bin/chartinstall"
 export PRESCALE_E2E_KUBE_APISERVER="$bin/kube-apiserver"
 export PRESCALE_E2E_KUBE_CONTROLLER_MANAGER="$bin/kube-controller-manager"
 [ -z "${PRESCALE_DATA:-}" ] || export PRESCALE_DATA

@@ -86,6 +86,7 @@ const (
 // and promtool on PATH itself.
 type binaries struct {
 	Prescale, APIServer, ControllerManager string
+	ChartInstall                           string // installs the Helm chart (test/helm/cmd/chartinstall)
 	Etcd                                   string
 }
 
@@ -101,6 +102,7 @@ func lookBinaries(t *testing.T) binaries {
 		}
 	}
 	env(&b.Prescale, "PRESCALE_E2E_PRESCALE")
+	env(&b.ChartInstall, "PRESCALE_E2E_CHARTINSTALL")
 	env(&b.APIServer, "PRESCALE_E2E_KUBE_APISERVER")
 	env(&b.ControllerManager, "PRESCALE_E2E_KUBE_CONTROLLER_MANAGER")
 	path := func(name, pkg string) string {
@@ -261,19 +263,6 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := grantPrescale(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	// The PredictiveAutoscaler resource, and the controller's role, as
-	// deploy/base ships them.
-	t0 = time.Now()
-	if err := applyCRD(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := grantController(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("CRD predictiveautoscalers.prescale.io established in %v", time.Since(t0).Round(time.Millisecond))
 
 	// Prometheus, with eight "days" of history and the live load written
 	// every step from now on.
@@ -317,25 +306,46 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	psArgs := []string{
-		// The targets come from PredictiveAutoscaler resources.
-		"--controller",
-		"--controller.kubeconfig=" + c.PrescaleConfig,
-		"--controller.status-interval=5s",
-		"--prometheus.url=" + prom.URL,
-		"--data-dir=" + filepath.Join(psDir, "data"),
-		"--stale-after=" + staleAfter.String(),
-		"--external-metrics",
-		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(securePort),
-		"--tls-cert-file=" + c.PKI.PrescaleCert, "--tls-private-key-file=" + c.PKI.PrescaleKey,
-		"--lister-kubeconfig=" + c.PrescaleConfig,
-		"--authentication-kubeconfig=" + c.PrescaleConfig,
-		"--authorization-kubeconfig=" + c.PrescaleConfig,
-		// REST and gRPC ask the same kube-apiserver who the caller is
-		// (TokenReview) and what it may do (SubjectAccessReview).
-		"--auth.kubeconfig=" + c.PrescaleConfig,
+	// The Helm chart, installed with Helm's Go SDK. Where KEDA holds
+	// external.metrics.k8s.io, the install is refused naming KEDA's
+	// server, and so is deploy/base's APIService applied server-side as
+	// deploy/README.md says; then, KEDA gone, the chart installs.
+	t0 = time.Now()
+	applyMsg, helmMsg, err := checkAPIServiceTakeover(ctx, c, func() (string, error) {
+		out, err := installChart(ctx, bins.ChartInstall, c.AdminConfig, psDir, securePort, prom.URL, "")
+		if err == nil {
+			return "", fmt.Errorf("the chart installed over KEDA's APIService:\n%s", out)
+		}
+		if !strings.Contains(out, "served by keda/keda-operator-metrics-apiserver") {
+			return "", fmt.Errorf("the chart's install over KEDA's APIService failed, but without naming KEDA's server: %v", err)
+		}
+		return strings.TrimSpace(out), nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Logf("where KEDA owns the APIService, server-side apply of deploy/base's is refused (%s)", applyMsg)
+	t.Logf("and so is the Helm chart's install: %s", helmMsg)
+	out, err := installChart(ctx, bins.ChartInstall, c.AdminConfig, psDir, securePort, prom.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitCRD(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("helm install of deploy/helm/prescale in %v: %s", time.Since(t0).Round(time.Millisecond), objectsOf(out))
+	// prescale runs as the chart's ServiceAccount, with the chart's
+	// arguments and RBAC.
+	saConfig := filepath.Join(psDir, "serviceaccount.kubeconfig")
+	if err := serviceAccountKubeconfig(ctx, c, saConfig); err != nil {
+		t.Fatal(err)
+	}
+	psArgs, chartArgs, err := chartPrescaleArgs(ctx, c, psDir, saConfig, securePort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	psArgs = append(psArgs, "--stale-after="+staleAfter.String())
+	t.Logf("the chart's Deployment runs %s; here: prescale serve %s", strings.Join(chartArgs, " "), strings.Join(psArgs, " "))
 	psLog := filepath.Join(psDir, "prescale.log")
 	t0 = time.Now()
 	ps, err := startPrescale(ctx, psDir, psLog, bins.Prescale, psArgs...)
@@ -366,17 +376,9 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	}
 	t.Logf("prescale has its models after %v", time.Since(t0).Round(time.Millisecond))
 
-	// deploy/base's APIService, applied server-side as deploy/README.md
-	// says, does not take the API over from KEDA: it conflicts.
-	if msg, err := checkAPIServiceTakeover(ctx, c); err != nil {
-		t.Error(err)
-	} else {
-		t.Logf("server-side apply of deploy/base's APIService where KEDA owns it: refused (%s)", msg)
-	}
-
-	// Register prescale as external.metrics.k8s.io, then the workload.
+	// The chart's APIService reaches prescale.
 	t0 = time.Now()
-	if err := registerAPIService(ctx, c, securePort); err != nil {
+	if err := waitAPIService(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("APIService v1beta1.external.metrics.k8s.io available in %v", time.Since(t0).Round(time.Millisecond))
@@ -733,42 +735,17 @@ func writesNeedRBAC(t *testing.T, c *cluster, ps *prescale) {
 	}
 }
 
-// grantPrescale gives the user "prescale" what an external metrics
-// server needs: delegated authentication and authorization
-// (system:auth-delegator) and the front proxy's settings
-// (extension-apiserver-authentication-reader in kube-system). The HPA
-// controller's own right to read external.metrics.k8s.io is in the
-// cluster's bootstrap role system:controller:horizontal-pod-autoscaler.
-func grantPrescale(ctx context.Context, c *cluster) error {
-	user := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "prescale"}}
-	if _, err := c.Admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prescale-system"}}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := c.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "prescale:system:auth-delegator"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
-		Subjects:   user,
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	_, err := c.Admin.RbacV1().RoleBindings("kube-system").Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "prescale-auth-reader"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "extension-apiserver-authentication-reader"},
-		Subjects:   user,
-	}, metav1.CreateOptions{})
-	return err
-}
-
 // checkAPIServiceTakeover registers external.metrics.k8s.io for KEDA (as
 // KEDA's operator does), server-side applies deploy/base/apiservice.yaml
 // without forcing, as deploy/README.md says to apply the base, and checks
 // that the apply is refused with a conflict naming KEDA's manager and that
-// KEDA's registration stays. It then removes KEDA's, and returns the
-// conflict's message.
-func checkAPIServiceTakeover(ctx context.Context, c *cluster) (string, error) {
+// KEDA's registration stays; runs also (the Helm chart's install) while
+// KEDA's registration is there. It then removes KEDA's, and returns the
+// conflict's message and also's.
+func checkAPIServiceTakeover(ctx context.Context, c *cluster, also func() (string, error)) (string, string, error) {
 	agg, err := aggregator.NewForConfig(c.AdminREST)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	apis := agg.ApiregistrationV1().APIServices()
 	const name = "v1beta1.external.metrics.k8s.io"
@@ -782,65 +759,50 @@ func checkAPIServiceTakeover(ctx context.Context, c *cluster) (string, error) {
 			GroupPriorityMinimum:  100, VersionPriority: 100,
 		},
 	}, metav1.CreateOptions{FieldManager: "keda-operator"}); err != nil {
-		return "", fmt.Errorf("KEDA's APIService: %w", err)
+		return "", "", fmt.Errorf("KEDA's APIService: %w", err)
 	}
 	defer apis.Delete(context.WithoutCancel(ctx), name, metav1.DeleteOptions{})
 	manifest, err := os.ReadFile(filepath.Join("..", "..", "deploy", "base", "apiservice.yaml"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	body, err := yaml.YAMLToJSON(manifest)
 	if err != nil {
-		return "", fmt.Errorf("deploy/base/apiservice.yaml: %w", err)
+		return "", "", fmt.Errorf("deploy/base/apiservice.yaml: %w", err)
 	}
 	_, conflict := apis.Patch(ctx, name, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "kubectl"})
 	if !apierrors.IsConflict(conflict) || !strings.Contains(conflict.Error(), "keda-operator") {
-		return "", fmt.Errorf("server-side apply of deploy/base/apiservice.yaml over KEDA's: %v; want a conflict naming keda-operator", conflict)
+		return "", "", fmt.Errorf("server-side apply of deploy/base/apiservice.yaml over KEDA's: %v; want a conflict naming keda-operator", conflict)
 	}
 	got, err := apis.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if svc := got.Spec.Service; svc == nil || svc.Namespace != "keda" {
-		return "", fmt.Errorf("after the refused apply the APIService points at %+v, want KEDA's", svc)
+		return "", "", fmt.Errorf("after the refused apply the APIService points at %+v, want KEDA's", svc)
+	}
+	alsoMsg, err := also()
+	if err != nil {
+		return "", "", err
+	}
+	if got, err := apis.Get(ctx, name, metav1.GetOptions{}); err != nil || got.Spec.Service == nil || got.Spec.Service.Namespace != "keda" {
+		return "", "", fmt.Errorf("after the refused install the APIService is %+v (%v), want KEDA's", got.Spec.Service, err)
 	}
 	if err := apis.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return conflict.Error(), nil
+	return conflict.Error(), alsoMsg, nil
 }
 
-// registerAPIService points external.metrics.k8s.io at prescale through
-// an ExternalName Service for localhost, and waits until the aggregator
-// finds it available.
-func registerAPIService(ctx context.Context, c *cluster, port int) error {
-	if _, err := c.Admin.CoreV1().Services("prescale-system").Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "prescale"},
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"},
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	ca, err := os.ReadFile(c.PKI.CACert)
-	if err != nil {
-		return err
-	}
+// waitAPIService waits until the aggregator finds external.metrics.k8s.io
+// (the chart's APIService, through its ExternalName Service for
+// localhost) available.
+func waitAPIService(ctx context.Context, c *cluster) error {
 	agg, err := aggregator.NewForConfig(c.AdminREST)
 	if err != nil {
 		return err
 	}
-	p := int32(port)
 	apis := agg.ApiregistrationV1().APIServices()
-	if _, err := apis.Create(ctx, &apiregistrationv1.APIService{
-		ObjectMeta: metav1.ObjectMeta{Name: "v1beta1.external.metrics.k8s.io"},
-		Spec: apiregistrationv1.APIServiceSpec{
-			Group: "external.metrics.k8s.io", Version: "v1beta1",
-			Service:              &apiregistrationv1.ServiceReference{Namespace: "prescale-system", Name: "prescale", Port: &p},
-			CABundle:             ca,
-			GroupPriorityMinimum: 100, VersionPriority: 100,
-		},
-	}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		s, err := apis.Get(ctx, "v1beta1.external.metrics.k8s.io", metav1.GetOptions{})

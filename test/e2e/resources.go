@@ -1,20 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"text/tabwriter"
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,90 +17,34 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 
 	"github.com/prescale/prescale/controller"
 )
 
-// manifests reads the objects of a YAML file of deploy/.
-func manifests(path string) ([]*unstructured.Unstructured, error) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", path))
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	for _, doc := range bytes.Split(raw, []byte("\n---\n")) {
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, fmt.Errorf("deploy/%s: %w", path, err)
-		}
-		if m != nil {
-			out = append(out, &unstructured.Unstructured{Object: m})
-		}
-	}
-	return out, nil
-}
-
-// applyCRD creates deploy/base/crd.yaml's CustomResourceDefinition and
-// waits until it is established.
-func applyCRD(ctx context.Context, c *cluster) error {
-	objs, err := manifests("base/crd.yaml")
-	if err != nil {
-		return err
-	}
+// waitCRD waits until the PredictiveAutoscaler CRD the chart installed
+// is established.
+func waitCRD(ctx context.Context, c *cluster) error {
 	dyn, err := dynamic.NewForConfig(c.AdminREST)
 	if err != nil {
 		return err
 	}
 	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	if _, err := crds.Create(ctx, objs[0], metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("deploy/base/crd.yaml: %w", err)
-	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got, err := crds.Get(ctx, objs[0].GetName(), metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-		for _, cond := range conds {
-			if m, _ := cond.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
-				return nil
+		got, err := crds.Get(ctx, controller.Resource+"."+controller.Group, metav1.GetOptions{})
+		if err == nil {
+			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+			for _, cond := range conds {
+				if m, _ := cond.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
+					return nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("CRD %s not established after 30s: %v", got.GetName(), conds)
+			return fmt.Errorf("CRD %s.%s not established after 30s: %v", controller.Resource, controller.Group, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// grantController creates deploy/base/rbac.yaml's ClusterRole of the
-// controller, as shipped, and binds it to the user "prescale".
-func grantController(ctx context.Context, c *cluster) error {
-	objs, err := manifests("base/rbac.yaml")
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
-		if o.GetKind() != "ClusterRole" || o.GetName() != "prescale:controller" {
-			continue
-		}
-		var role rbacv1.ClusterRole
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &role); err != nil {
-			return err
-		}
-		if _, err := c.Admin.RbacV1().ClusterRoles().Create(ctx, &role, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-		_, err := c.Admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "prescale:controller"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "prescale"}},
-		}, metav1.CreateOptions{})
-		return err
-	}
-	return errors.New("deploy/base/rbac.yaml has no ClusterRole prescale:controller")
 }
 
 // resources is the PredictiveAutoscalers of the test's namespace, as
