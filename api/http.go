@@ -9,7 +9,9 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +79,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 	if o.Auth != nil {
 		guard = o.Auth.HTTP
 	}
-	mux.Handle("/v1/", o.Requests.HTTP("rest", guard(limitBody(commaLists(gw, "quantiles")))))
+	mux.Handle("/v1/", o.Requests.HTTP("rest", guard(limitBody(commaLists(durationHorizons(gw, srv.b), "quantiles")))))
 	openapi, err := prescalev1.OpenAPIVersion(o.Version)
 	if err != nil {
 		return nil, err
@@ -172,6 +174,52 @@ const MaxRequestBytes = 1 << 20
 
 // limitBody answers 413 to a request whose body is larger than
 // MaxRequestBytes, before any of it is decoded.
+// durationHorizons lets a REST forecast's horizon be a duration as well
+// as steps, as dashboards think of it: horizon=1h asks for the steps of
+// the target's step that cover an hour, rounded up. A number of steps, a
+// value that is neither (the gateway's error names it) and other paths
+// pass as they are; for an unknown target the horizon is dropped, so
+// that the answer is the 404.
+func durationHorizons(h http.Handler, b Backend) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, isTarget := strings.CutPrefix(r.URL.Path, "/v1/targets/")
+		name, isForecast := strings.CutSuffix(rest, "/forecast")
+		if !isTarget || !isForecast || !strings.Contains(r.URL.RawQuery, "horizon=") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		v := q.Get("horizon")
+		if _, err := strconv.Atoi(v); err == nil || len(q["horizon"]) != 1 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		d, err := models.ParseDuration(v)
+		if err != nil || d <= 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		st, err := b.Get(name)
+		if err != nil || st.Target.Step <= 0 {
+			// Without the horizon the server answers for the target:
+			// 404, or the refusal of a read.
+			q.Del("horizon")
+			r = r.Clone(r.Context())
+			r.URL.RawQuery = q.Encode()
+			h.ServeHTTP(w, r)
+			return
+		}
+		steps := d / st.Target.Step
+		if d%st.Target.Step != 0 {
+			steps++
+		}
+		q.Set("horizon", strconv.FormatInt(int64(min(steps, math.MaxInt32)), 10))
+		r = r.Clone(r.Context())
+		r.URL.RawQuery = q.Encode()
+		h.ServeHTTP(w, r)
+	})
+}
+
 // commaLists lets each of the repeated query parameters params be written
 // as one comma-separated value too, as dashboards write lists:
 // quantiles=0.1,0.5,0.9 is quantiles=0.1&quantiles=0.5&quantiles=0.9. The

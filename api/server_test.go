@@ -454,3 +454,38 @@ func TestRESTQuantilesAsCommaList(t *testing.T) {
 		t.Errorf("quantiles=0.5,1.5: %d %s, want 400 naming quantiles[1]", code, body)
 	}
 }
+
+// TestRESTHorizonAsDuration checks that horizon=1h asks for the steps of
+// the target's step that cover it, rounded up, and that a value that is
+// neither steps nor a duration is refused naming horizon.
+func TestRESTHorizonAsDuration(t *testing.T) {
+	b := newFixture(t)
+	ts := newREST(t, b)
+	st, err := b.Get("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := st.Target.Step
+	for query, want := range map[string]int{
+		"horizon=12":                   12,
+		"horizon=1h":                   int(time.Hour / step),
+		"horizon=90s":                  int((90*time.Second + step - 1) / step),
+		"horizon=1h&quantiles=0.5,0.9": int(time.Hour / step),
+	} {
+		if code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast?"+query, ""); code != 200 {
+			t.Fatalf("%s: %d %s", query, code, body)
+		}
+		if got := b.ForecastHorizon(); got != want {
+			t.Errorf("%s: horizon %d steps, want %d (step %v)", query, got, want, step)
+		}
+	}
+	for _, bad := range []string{"soon", "-1h", "0s"} {
+		code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast?horizon="+bad, "")
+		if code != 400 || !strings.Contains(body, "horizon") {
+			t.Errorf("horizon=%s: %d %s, want 400 naming horizon", bad, code, body)
+		}
+	}
+	if code, body := do(t, "GET", ts.URL+"/v1/targets/nope/forecast?horizon=1h", ""); code != 404 {
+		t.Errorf("horizon=1h of an unknown target: %d %s, want 404", code, body)
+	}
+}

@@ -28,8 +28,9 @@ type Backend struct {
 	ready   bool
 	creates int
 	updates int
-	// quantiles are those of the last Forecast call.
+	// quantiles and horizon are those of the last Forecast call.
 	quantiles []float64
+	horizon   int
 }
 
 // fakeTarget is a target's status and the answers set for it.
@@ -264,6 +265,14 @@ func (b *Backend) ForecastQuantiles() []float64 {
 	return slices.Clone(b.quantiles)
 }
 
+// ForecastHorizon returns the horizon, in steps, the last Forecast call
+// asked for.
+func (b *Backend) ForecastHorizon() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.horizon
+}
+
 func (b *Backend) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
 	if err := registry.CheckForecastArgs(horizon, quantiles, history); err != nil {
 		return nil, err
@@ -271,6 +280,7 @@ func (b *Backend) Forecast(name string, horizon int, quantiles []float64, histor
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.quantiles = slices.Clone(quantiles)
+	b.horizon = horizon
 	ft, err := b.answerable("forecast", name)
 	if err != nil {
 		return nil, err

@@ -907,7 +907,9 @@ func (*DeleteTargetResponse) Descriptor() ([]byte, []int) {
 type GetForecastRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Steps ahead (default: the lead window plus one hour, in steps).
+	// Steps ahead (default: the lead window plus one hour, in steps). Over
+	// REST it may be a duration too (horizon=1h): the target's steps that
+	// cover it, rounded up.
 	Horizon int32 `protobuf:"varint,2,opt,name=horizon,proto3" json:"horizon,omitempty"`
 	// Quantile levels in (0,1) (default 0.1, 0.5 and 0.9).
 	Quantiles []float64 `protobuf:"fixed64,3,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
