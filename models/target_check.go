@@ -319,6 +319,10 @@ func (c *checker) checkHoldFor() {
 	}
 }
 
+// FormatDuration prints d the way a config file writes it ("1m30s",
+// "2w"), as messages quote durations.
+func FormatDuration(d time.Duration) string { return fmtDuration(d) }
+
 // fmtDuration prints d the way the file writes it ("90s" as "1m30s",
 // "336h" as "2w").
 func fmtDuration(d time.Duration) string {

@@ -873,14 +873,21 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 		Step:       step,
 		Start:      s.lastObserved.Add(step),
 	}
-	if k := int(history / step); k > 0 {
+	k := int(history / step)
+	if k > 0 {
 		v.History, v.HistoryStart = s.history.last(k, step)
 	}
+	historyWindow := s.target.History
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("forecast %q: %w", name, err)
 	}
 	v.Model, v.Seasons, v.Notes, v.Point = res.Model, res.Seasons, res.Notes, res.Point
+	if n := len(v.History); n < k {
+		// The answer says why it holds less history than asked.
+		v.Notes = append(v.Notes, fmt.Sprintf("history: %d of the %d points asked: a target keeps its history window (history: %s), and has observed %s of it",
+			n, k, models.FormatDuration(historyWindow), models.FormatDuration(time.Duration(n)*step)))
+	}
 	if len(quantiles) > 0 {
 		v.Quantiles = make([]forecast.Quantile, len(quantiles))
 		for j, q := range quantiles {

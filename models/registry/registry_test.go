@@ -469,6 +469,20 @@ func TestRegistryStreaming(t *testing.T) {
 			t.Errorf("history at %v: %v, want %v", at, x, regLoad.At(at))
 		}
 	}
+	if slices.ContainsFunc(v.Notes, func(n string) bool { return strings.HasPrefix(n, "history:") }) {
+		t.Errorf("notes %q: a note on history when all of it was returned", v.Notes)
+	}
+	// More history than the target keeps: the answer says so.
+	long, err := h.reg.Forecast("web", 1, nil, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int(30 * 24 * time.Hour / regStep); len(long.History) >= want ||
+		!slices.ContainsFunc(long.Notes, func(n string) bool {
+			return strings.HasPrefix(n, fmt.Sprintf("history: %d of the %d points asked: a target keeps its history window (history: 3d)", len(long.History), want))
+		}) {
+		t.Errorf("30d of history: %d points, notes %q; want fewer, and a note saying why", len(long.History), long.Notes)
+	}
 	// Forecasts made three steps ahead have been scored.
 	if st.Accuracy.Points == 0 || st.Accuracy.IntervalLow != 0.1 || st.Accuracy.IntervalHigh != 0.9 || !(st.Accuracy.WAPE > 0 && st.Accuracy.WAPE < 0.5) {
 		t.Errorf("accuracy %+v after %d streamed steps", st.Accuracy, 6)

@@ -913,7 +913,8 @@ type GetForecastRequest struct {
 	Horizon int32 `protobuf:"varint,2,opt,name=horizon,proto3" json:"horizon,omitempty"`
 	// Quantile levels in (0,1) (default 0.1, 0.5 and 0.9).
 	Quantiles []float64 `protobuf:"fixed64,3,rep,packed,name=quantiles,proto3" json:"quantiles,omitempty"`
-	// How much recent history to return (default 6h, "0s" for none).
+	// How much recent history to return (default 6h, "0s" for none), up
+	// to the target's history window; a shorter answer says why in notes.
 	History       string `protobuf:"bytes,4,opt,name=history,proto3" json:"history,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
