@@ -186,24 +186,7 @@ func parseField(t *models.Target, f models.TargetField, v any) error {
 
 // inSpec prefixes the fields of Validate's or Parse's errors with
 // "spec.".
-func inSpec(err error) []error {
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		var fe *models.FieldError
-		if !errors.As(e, &fe) {
-			out[i] = fmt.Errorf("spec: %w", e)
-			continue
-		}
-		c := *fe
-		c.Field = "spec." + fe.Field
-		out[i] = &c
-	}
-	return out
-}
+func inSpec(err error) []error { return models.InField("spec", err) }
 
 // Status is a PredictiveAutoscaler's status.
 type Status struct {

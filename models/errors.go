@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -44,3 +45,26 @@ func (e *FieldError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrConfig) true.
 func (e *FieldError) Unwrap() error { return ErrConfig }
+
+// InField places the problems of err (one error, or several joined, such
+// as Target.Validate's) inside the field path: each *FieldError's field
+// becomes "path.field" ("targets[1].leadTime", "spec.leadTime"), and any
+// other error is prefixed with "path: ".
+func InField(path string, err error) []error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		var fe *FieldError
+		if !errors.As(e, &fe) {
+			out[i] = fmt.Errorf("%s: %w", path, e)
+			continue
+		}
+		c := *fe
+		c.Field = path + "." + fe.Field
+		out[i] = &c
+	}
+	return out
+}

@@ -522,24 +522,7 @@ func (r *Registry) saveSpec(t *models.Target, origin string) error {
 
 // inTargets names the fields of Validate's errors for target i of a list,
 // as a config file does: "targets[i].field: message".
-func inTargets(i int, err error) []error {
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	out := make([]error, len(errs))
-	for k, e := range errs {
-		var fe *models.FieldError
-		if !errors.As(e, &fe) {
-			out[k] = fmt.Errorf("targets[%d]: %w", i, e)
-			continue
-		}
-		c := *fe
-		c.Field = fmt.Sprintf("targets[%d].%s", i, fe.Field)
-		out[k] = &c
-	}
-	return out
-}
+func inTargets(i int, err error) []error { return models.InField(fmt.Sprintf("targets[%d]", i), err) }
 
 // Create registers a new target after Validate; origin is OriginAPI,
 // OriginKEDA or OriginDemo. The target is fetched and fitted at once (or
