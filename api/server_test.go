@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -124,7 +125,7 @@ func TestRESTRecommendation(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &rec); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}
-	if rec.Target != "web" || rec.Replicas != 7 || rec.Won != "forecast" || rec.LeadTime != "180s" ||
+	if rec.Target != "web" || rec.Replicas != 7 || rec.Won != "forecast" || rec.LeadTime != "3m" ||
 		rec.ModelKind != "harmonic" || rec.Stale || rec.Forecast.Max != 321 || rec.Forecast.Replicas != 7 ||
 		!rec.Reactive.Known || rec.Reactive.Load != 200 {
 		t.Errorf("recommendation = %+v\nfrom %s", rec, body)
@@ -262,7 +263,7 @@ func TestRESTForecastAndAnomalies(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &f); err != nil {
 		t.Fatal(err)
 	}
-	if f.Model != "harmonic" || f.Step != "60s" || len(f.History) != 2 || len(f.Point) != 2 || !f.Start.Equal(testNow) ||
+	if f.Model != "harmonic" || f.Step != "1m" || len(f.History) != 2 || len(f.Point) != 2 || !f.Start.Equal(testNow) ||
 		len(f.Quantiles) != 1 || f.Quantiles[0].Level != 0.9 || f.Quantiles[0].Values[1] != 6 {
 		t.Errorf("forecast = %+v", f)
 	}
@@ -286,9 +287,24 @@ func TestHTTPEndpoints(t *testing.T) {
 	var doc struct {
 		Swagger string                    `json:"swagger"`
 		Paths   map[string]map[string]any `json:"paths"`
+		Defs    map[string]struct {
+			Properties map[string]struct {
+				Type     string `json:"type"`
+				Nullable bool   `json:"x-nullable"`
+				Items    struct {
+					Nullable bool `json:"x-nullable"`
+				} `json:"items"`
+			} `json:"properties"`
+		} `json:"definitions"`
 	}
 	if err := json.Unmarshal([]byte(body), &doc); err != nil {
 		t.Fatalf("openapi is not JSON: %v", err)
+	}
+	// The document says what the REST JSON writes: counters as integers,
+	// gaps as null.
+	f := doc.Defs["v1Forecast"].Properties
+	if f["generation"].Type != "integer" || !f["history"].Items.Nullable {
+		t.Errorf("openapi: Forecast.generation %+v, history %+v; want an integer and nullable numbers", f["generation"], f["history"])
 	}
 	for path, method := range map[string]string{
 		"/v1/targets": "post", "/v1/targets/{name}": "delete", "/v1/targets/{target.name}": "put",
@@ -487,5 +503,31 @@ func TestRESTHorizonAsDuration(t *testing.T) {
 	}
 	if code, body := do(t, "GET", ts.URL+"/v1/targets/nope/forecast?horizon=1h", ""); code != 404 {
 		t.Errorf("horizon=1h of an unknown target: %d %s, want 404", code, body)
+	}
+}
+
+// TestRESTPlainJSON checks the REST API's JSON: durations as requests
+// write them, gaps as null, 64-bit counters as numbers.
+func TestRESTPlainJSON(t *testing.T) {
+	b := newFixture(t)
+	ts := newREST(t, b)
+	v := &registry.ForecastView{
+		Target: "web", Model: "harmonic", Generation: 3, Step: 90 * time.Second,
+		HistoryStart: testNow.Add(-3 * 90 * time.Second), History: []float64{1, math.NaN(), 3},
+		Start: testNow, Point: []float64{4, math.Inf(1)},
+	}
+	b.SetForecast("web", v)
+	code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast", "")
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	for _, want := range []string{`"step":"1m30s"`, `"history":[1,null,3]`, `"point":[4,null]`, `"generation":3`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("forecast JSON lacks %s:\n%s", want, body)
+		}
+	}
+	code, body = do(t, "GET", ts.URL+"/v1/targets/web", "")
+	if code != 200 || !strings.Contains(body, `"generation":3`) || strings.Contains(body, `"generation":"3"`) {
+		t.Errorf("target JSON: %d, want generation as a number:\n%s", code, body)
 	}
 }

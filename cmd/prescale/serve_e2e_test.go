@@ -253,7 +253,7 @@ func TestServeEndToEnd(t *testing.T) {
 		if err := json.Unmarshal(body, &raw); err != nil {
 			t.Fatal(err)
 		}
-		for key, want := range map[string]any{"leadTime": "180s", "margin": "60s", "capacityPerReplica": 25.0, "minReplicas": 1.0, "maxReplicas": 40.0, "demo": false} {
+		for key, want := range map[string]any{"leadTime": "3m", "margin": "1m", "capacityPerReplica": 25.0, "minReplicas": 1.0, "maxReplicas": 40.0, "demo": false} {
 			if raw[key] != want {
 				t.Errorf("%s = %#v, want %#v", key, raw[key], want)
 			}

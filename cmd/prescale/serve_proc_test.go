@@ -22,9 +22,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/prescale/prescale/api"
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 )
 
@@ -467,11 +467,11 @@ func (p *serveProc) GetProto(path string, m proto.Message) []byte {
 	return body
 }
 
-// decodeProto decodes a JSON body with the API's JSON mapping; unknown
+// decodeProto decodes a JSON body with the API's REST mapping; unknown
 // fields are an error.
 func decodeProto(tb testing.TB, body []byte, m proto.Message) {
 	tb.Helper()
-	if err := protojson.Unmarshal(body, m); err != nil {
+	if err := api.UnmarshalREST(body, m); err != nil {
 		tb.Fatalf("decode %T: %v\n%s", m, err, body)
 	}
 }
