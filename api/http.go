@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,9 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
@@ -70,6 +73,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 			}},
 		}),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithErrorHandler(parameterError),
 	)
 	if err := prescalev1.RegisterPrescaleServiceHandlerServer(ctx, gw, srv); err != nil {
 		return nil, fmt.Errorf("register REST gateway: %w", err)
@@ -283,6 +287,27 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 	}
 	writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented,
 		fmt.Sprintf("method %s is not allowed on %s", models.Echo(r.Method), models.Echo(r.URL.Path)))
+}
+
+// gatewayParseError is how grpc-gateway reports a query parameter it
+// cannot read: `parsing field "horizon": strconv.ParseInt: ...`.
+var gatewayParseError = regexp.MustCompile(`^parsing field "([^"]+)": (.*)$`)
+
+// parameterError is the REST API's error handler: a query parameter the
+// gateway could not read is an InvalidArgument with BadRequest details
+// naming it, as the service's own checks are; everything else as
+// grpc-gateway answers it.
+func parameterError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
+		if p := gatewayParseError.FindStringSubmatch(st.Message()); p != nil {
+			desc := "unreadable: " + p[2]
+			if p[1] == "horizon" {
+				desc = fmt.Sprintf("must be a number of steps or a positive duration such as 1h, got %s", models.Echo(r.URL.Query().Get("horizon")))
+			}
+			err = invalid([]*errdetails.BadRequest_FieldViolation{{Field: p[1], Description: desc}})
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
 // tooLarge answers 413 in the REST API's error shape.

@@ -497,8 +497,9 @@ func TestRESTHorizonAsDuration(t *testing.T) {
 	}
 	for _, bad := range []string{"soon", "-1h", "0s"} {
 		code, body := do(t, "GET", ts.URL+"/v1/targets/web/forecast?horizon="+bad, "")
-		if code != 400 || !strings.Contains(body, "horizon") {
-			t.Errorf("horizon=%s: %d %s, want 400 naming horizon", bad, code, body)
+		if code != 400 || !strings.Contains(body, "google.rpc.BadRequest") || !strings.Contains(body, `"field":"horizon"`) ||
+			!strings.Contains(body, "must be a number of steps or a positive duration such as 1h") {
+			t.Errorf("horizon=%s: %d %s, want 400 with a BadRequest detail naming horizon", bad, code, body)
 		}
 	}
 	if code, body := do(t, "GET", ts.URL+"/v1/targets/nope/forecast?horizon=1h", ""); code != 404 {
