@@ -30,13 +30,13 @@ import (
 type backtestFlags struct {
 	source *historyFlags
 
-	capacity, quantile, margin, tolerance *float64
-	minReplicas, maxReplicas, workers     *int
-	startup, behavior, baseline           *string
-	model, seasons                        *string
-	policies, format, report, trace       *string
-	sweep                                 *bool
-	seed                                  *uint64
+	capacity, quantile, headroom, tolerance *float64
+	minReplicas, maxReplicas, workers       *int
+	startup, behavior, baseline             *string
+	model, seasons                          *string
+	policies, format, report, trace         *string
+	sweep                                   *bool
+	seed                                    *uint64
 
 	sync, lag, lead, warmup, missingZeros time.Duration
 	history, refit, holdFor               time.Duration
@@ -50,7 +50,7 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		capacity:    fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)"),
 		startup:     fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)"),
 		quantile:    fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for"),
-		margin:      fs.Float64("margin", backtest.DefaultMargin, "head room of the margin policy over the observed load (0.2 = +20%); also the reference of --sweep's reduction"),
+		headroom:    fs.Float64("headroom", backtest.DefaultHeadroom, "head room of the margin policy over the observed load, a fraction (0.2 = +20%; not a target's margin, which is a duration); also the reference of --sweep's reduction"),
 		minReplicas: fs.Int("min", 1, "minimum replicas"),
 		maxReplicas: fs.Int("max", 100, "maximum replicas"),
 		tolerance:   fs.Float64("tolerance", backtest.DefaultTolerance, "the cluster's HPA tolerance (--horizontal-pod-autoscaler-tolerance), where a behavior sets none for its direction"),
@@ -62,7 +62,7 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		seasons: fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)"),
 
 		policies: fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ",")),
-		sweep:    fs.Bool("sweep", false, "also sweep the reactive HPA's margin (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
+		sweep:    fs.Bool("sweep", false, "also sweep the reactive HPA's headroom (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
 		format:   fs.String("format", "table", "output format: table|json"),
 		report:   fs.String("report", "", "write a self-contained HTML report with charts to this file"),
 		trace:    fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file"),
@@ -124,7 +124,7 @@ func (f *backtestFlags) config() (backtest.Config, error) {
 		RefitInterval:      f.refit,
 		HoldFor:            f.holdFor,
 		Quantile:           *f.quantile,
-		Margin:             *f.margin,
+		Headroom:           *f.headroom,
 		MinReplicas:        *f.minReplicas,
 		MaxReplicas:        *f.maxReplicas,
 		Model:              *f.model,
@@ -280,8 +280,8 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 	if h := st.BaselineHPA; h != nil {
 		fmt.Fprintf(w, "           second figure's reactive HPA: %s\n", h)
 	}
-	fmt.Fprintf(w, "           prescale: lead %s, quantile %g, model %s, history %s, refit every %s; margin policy +%g%%\n\n",
-		st.Lead, st.Quantile, st.Model, st.History, st.RefitInterval, 100*st.Margin)
+	fmt.Fprintf(w, "           prescale: lead %s, quantile %g, model %s, history %s, refit every %s; margin policy +%g%% headroom\n\n",
+		st.Lead, st.Quantile, st.Model, st.History, st.RefitInterval, 100*st.Headroom)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tunder-provisioned min\tunserved %\treplica-hours\tover-provisioning %\tscale events\tθU %\tθO %\tτU %\tτO %\t")
@@ -322,7 +322,7 @@ func writeFrontierTable(w io.Writer, r *backtest.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tknob\treplica-hours\tunder-provisioned min\tunserved %\t")
 	for _, p := range []string{backtest.Reactive, backtest.ReactiveBaseline, backtest.Prescale} {
-		knob := "margin"
+		knob := "headroom"
 		if p == backtest.Prescale {
 			knob = "quantile"
 		}
@@ -335,8 +335,8 @@ func writeFrontierTable(w io.Writer, r *backtest.Result) error {
 	}
 	if e := r.EqualCost; e != nil {
 		if r.ReductionAtEqualCost != nil {
-			fmt.Fprintf(w, "\nreduction at equal cost: %.1f%% (at %.1f replica-hours, the reactive HPA with a %g%% margin: %.1f under-provisioned minutes; prescale: %.1f, at quantile %.3f interpolated; both on the %s HPA)\n",
-				*r.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
+			fmt.Fprintf(w, "\nreduction at equal cost: %.1f%% (at %.1f replica-hours, the reactive HPA with a %g%% headroom: %.1f under-provisioned minutes; prescale: %.1f, at quantile %.3f interpolated; both on the %s HPA)\n",
+				*r.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceHeadroom, e.ReactiveUnderprovisionedMinutes,
 				e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile, r.Settings.HPA.Name)
 		} else {
 			fmt.Fprintf(w, "\nreduction at equal cost: none (%s)\n", e.Note)
@@ -346,8 +346,8 @@ func writeFrontierTable(w io.Writer, r *backtest.Result) error {
 	}
 	if e, h := r.EqualCostVsBaseline, r.Settings.BaselineHPA; e != nil && h != nil {
 		if r.ReductionVsBaseline != nil {
-			fmt.Fprintf(w, "against the reactive HPA on %s: %.1f%% (at %.1f replica-hours, its %g%% margin: %.1f under-provisioned minutes; prescale: %.1f); below it at %d of %d\n",
-				h.Name, *r.ReductionVsBaseline, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
+			fmt.Fprintf(w, "against the reactive HPA on %s: %.1f%% (at %.1f replica-hours, its %g%% headroom: %.1f under-provisioned minutes; prescale: %.1f); below it at %d of %d\n",
+				h.Name, *r.ReductionVsBaseline, e.ReplicaHours, 100*e.ReferenceHeadroom, e.ReactiveUnderprovisionedMinutes,
 				e.PrescaleUnderprovisionedMinutes, e.FrontierBelowAt, e.FrontierCompared)
 		} else {
 			fmt.Fprintf(w, "against the reactive HPA on %s: none (%s)\n", h.Name, e.Note)

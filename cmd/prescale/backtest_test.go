@@ -72,11 +72,11 @@ type backtestJSON struct {
 	} `json:"settings"`
 	Reduction         *float64 `json:"reduction_at_equal_cost"`
 	BaselineEqualCost *struct {
-		ReferenceMargin float64 `json:"reference_margin"`
+		ReferenceHeadroom float64 `json:"reference_headroom"`
 	} `json:"equal_cost_vs_baseline_hpa"`
 	EqualCost *struct {
-		ReferenceMargin float64 `json:"reference_margin"`
-		Note            string  `json:"note"`
+		ReferenceHeadroom float64 `json:"reference_headroom"`
+		Note              string  `json:"note"`
 	} `json:"equal_cost"`
 }
 
@@ -142,10 +142,10 @@ func TestBacktestCSV(t *testing.T) {
 			t.Errorf("policy %s ran on the %q HPA, want shipped", p, m.HPA)
 		}
 	}
-	if r.BaselineEqualCost == nil || r.BaselineEqualCost.ReferenceMargin != 0.2 {
+	if r.BaselineEqualCost == nil || r.BaselineEqualCost.ReferenceHeadroom != 0.2 {
 		t.Errorf("no second figure against the cluster's defaults: %+v", r.BaselineEqualCost)
 	}
-	if r.EqualCost == nil || r.EqualCost.ReferenceMargin != 0.2 || (r.Reduction == nil) == (r.EqualCost.Note == "") {
+	if r.EqualCost == nil || r.EqualCost.ReferenceHeadroom != 0.2 || (r.Reduction == nil) == (r.EqualCost.Note == "") {
 		t.Errorf("equal cost: %+v, reduction %v: want the 20%% reference and either a reduction or a note", r.EqualCost, r.Reduction)
 	}
 
@@ -319,12 +319,12 @@ func TestBacktestFromPrometheus(t *testing.T) {
 	}
 }
 
-// TestBacktestMarginZero checks that --margin 0 means no head room (not
+// TestBacktestMarginZero checks that --headroom 0 means no head room (not
 // the default): the margin policy then does what the reactive one does.
 func TestBacktestMarginZero(t *testing.T) {
 	in := writeLoadCSV(t, 2)
 	code, out, stderr := runCLI(t, "backtest", "--input", in, "--capacity", "20", "--warmup", "1h",
-		"--policies", "reactive,margin", "--margin", "0", "--format", "json")
+		"--policies", "reactive,margin", "--headroom", "0", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -334,7 +334,7 @@ func TestBacktestMarginZero(t *testing.T) {
 	}
 	re, m := r.Policies["reactive"], r.Policies["margin"]
 	if *m.ReplicaHours != *re.ReplicaHours || *m.UnderprovisionedMinutes != *re.UnderprovisionedMinutes {
-		t.Errorf("--margin 0: margin %v replica-hours, %v minutes short; reactive %v and %v: want the same",
+		t.Errorf("--headroom 0: margin %v replica-hours, %v minutes short; reactive %v and %v: want the same",
 			*m.ReplicaHours, *m.UnderprovisionedMinutes, *re.ReplicaHours, *re.UnderprovisionedMinutes)
 	}
 }

@@ -123,7 +123,7 @@ func runEvalPanel(ctx context.Context, e *env, args []string) error {
 			CapacityPerReplica: t.capacity,
 			Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 3 * time.Minute},
 			Lag:                2 * time.Minute,
-			Margin:             backtest.DefaultMargin,
+			Headroom:           backtest.DefaultHeadroom,
 			MinReplicas:        1,
 			MaxReplicas:        t.maxReplicas,
 			Behavior:           &behavior,
@@ -154,7 +154,7 @@ func runEvalPanel(ctx context.Context, e *env, args []string) error {
 // writePanelTable prints one line per trace.
 func writePanelTable(w io.Writer, rows []panelRow) error {
 	fmt.Fprintln(w, "Each trace replayed with --sweep: the reduction of under-provisioned minutes at the cost of the reactive HPA")
-	fmt.Fprintln(w, "with a 20% margin, both on the same HPA behavior, and against a reactive HPA on the cluster's defaults;")
+	fmt.Fprintln(w, "with a 20% headroom, both on the same HPA behavior, and against a reactive HPA on the cluster's defaults;")
 	fmt.Fprintln(w, "\"below\" counts the reactive settings within prescale's range of cost where prescale's frontier is lower.")
 	fmt.Fprintln(w, "Coverage is of the forecast a lead time ahead, overall and within the top 5% of load changes.")
 	fmt.Fprintln(w)

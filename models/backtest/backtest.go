@@ -90,7 +90,7 @@ type Settings struct {
 	Lag                string  `json:"lag"`
 	Lead               string  `json:"lead"`
 	Quantile           float64 `json:"quantile"`
-	Margin             float64 `json:"margin"`
+	Headroom           float64 `json:"headroom"`
 	MinReplicas        int     `json:"min_replicas"`
 	MaxReplicas        int     `json:"max_replicas"`
 	Warmup             string  `json:"warmup"`
@@ -166,7 +166,7 @@ type FrontierPoint struct {
 
 // EqualCost is how the reduction at equal cost was found.
 type EqualCost struct {
-	ReferenceMargin                 float64 `json:"reference_margin"`
+	ReferenceHeadroom               float64 `json:"reference_headroom"`
 	ReplicaHours                    float64 `json:"replica_hours"`
 	ReactiveUnderprovisionedMinutes float64 `json:"reactive_underprovisioned_minutes"`
 	PrescaleUnderprovisionedMinutes float64 `json:"prescale_underprovisioned_minutes,omitempty"`
@@ -259,7 +259,7 @@ func newResult(series *feed.Series, c *Config) *Result {
 		},
 		Settings: Settings{
 			CapacityPerReplica: c.CapacityPerReplica, Startup: c.Startup.String(), Sync: fmtDuration(c.Sync), Lag: fmtDuration(c.Lag),
-			Lead: fmtDuration(c.Lead), Quantile: c.Quantile, Margin: c.Margin, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
+			Lead: fmtDuration(c.Lead), Quantile: c.Quantile, Headroom: c.Headroom, MinReplicas: c.MinReplicas, MaxReplicas: c.MaxReplicas,
 			Warmup: fmtDuration(c.Warmup), MissingZeros: fmtDuration(c.ZeroRunsMissing), Model: c.Model, History: fmtDuration(c.History), RefitInterval: fmtDuration(c.RefitInterval),
 			HPA: c.Behavior.Settings(c.BehaviorName), sync: c.Sync,
 		},
@@ -337,14 +337,14 @@ func replayJobs(c *Config) ([]job, []float64) {
 		knob := 0.0
 		switch p {
 		case Margin:
-			knob = c.Margin
+			knob = c.Headroom
 		case Prescale:
 			knob = c.Quantile
 		}
 		jobs = append(jobs, job{policy: p, knob: knob, main: true})
 	}
 	if c.Sweep {
-		margins := append(slices.Clone(c.SweepMargins), c.Margin) // the reference is always run
+		margins := append(slices.Clone(c.SweepHeadrooms), c.Headroom) // the reference is always run
 		slices.Sort(margins)
 		for _, m := range slices.Compact(margins) {
 			jobs = append(jobs, job{policy: Reactive, knob: m})
@@ -431,10 +431,10 @@ func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *C
 		sort.Slice(pts, func(a, b int) bool { return pts[a].Knob < pts[b].Knob })
 	}
 	if c.Sweep {
-		res.EqualCost, res.ReductionAtEqualCost = equalCost(res.Frontier[Reactive], res.Frontier[Prescale], c.Margin)
+		res.EqualCost, res.ReductionAtEqualCost = equalCost(res.Frontier[Reactive], res.Frontier[Prescale], c.Headroom)
 	}
 	if c.runsBaseline() {
-		res.EqualCostVsBaseline, res.ReductionVsBaseline = equalCost(res.Frontier[ReactiveBaseline], res.Frontier[Prescale], c.Margin)
+		res.EqualCostVsBaseline, res.ReductionVsBaseline = equalCost(res.Frontier[ReactiveBaseline], res.Frontier[Prescale], c.Headroom)
 	}
 	if !c.KeepTraces {
 		res.Traces = nil

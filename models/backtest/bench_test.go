@@ -16,7 +16,7 @@ import (
 // hurricane outage (zeros) as missing data.
 func nasaConfig() backtest.Config {
 	return backtest.Config{
-		Margin:             backtest.DefaultMargin,
+		Headroom:           backtest.DefaultHeadroom,
 		CapacityPerReplica: 20,
 		Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 3 * time.Minute},
 		Lag:                2 * time.Minute,

@@ -31,14 +31,14 @@ func Policies() []string { return []string{Reactive, Margin, Prescale, Oracle} }
 // ErrConfig marks an invalid Config.
 var ErrConfig = errors.New("invalid backtest configuration")
 
-// Default sweeps (Config.SweepMargins, Config.SweepQuantiles).
+// Default sweeps (Config.SweepHeadrooms, Config.SweepQuantiles).
 var (
-	DefaultSweepMargins   = []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}
+	DefaultSweepHeadrooms = []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}
 	DefaultSweepQuantiles = []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99}
 )
 
-// DefaultMargin is the naive alternative's head room: +20%.
-const DefaultMargin = 0.2
+// DefaultHeadroom is the naive alternative's head room: +20%.
+const DefaultHeadroom = 0.2
 
 // Config describes one backtest: the workload, the autoscaler around it
 // and the policies to compare.
@@ -65,9 +65,9 @@ type Config struct {
 	// (default 0.9).
 	Quantile float64
 	// Margin is the margin policy's head room over the observed load, as a
-	// fraction (DefaultMargin, 0.2, is +20%; 0 is none). It is also the
+	// fraction (DefaultHeadroom, 0.2, is +20%; 0 is none). It is also the
 	// reference of the reduction at equal cost.
-	Margin float64
+	Headroom float64
 	// MinReplicas and MaxReplicas bound every policy (defaults 1 and 100).
 	MinReplicas int
 	MaxReplicas int
@@ -105,10 +105,10 @@ type Config struct {
 
 	// Policies to run, from Policies(); empty means all.
 	Policies []string
-	// Sweep also runs the reactive HPA over SweepMargins and prescale over
+	// Sweep also runs the reactive HPA over SweepHeadrooms and prescale over
 	// SweepQuantiles, for the frontier of cost against risk.
 	Sweep          bool
-	SweepMargins   []float64
+	SweepHeadrooms []float64
 	SweepQuantiles []float64
 
 	// Seed makes random start-up delays reproducible.
@@ -183,8 +183,8 @@ func (c *Config) fill() {
 	if len(c.Policies) == 0 {
 		c.Policies = Policies()
 	}
-	if c.Sweep && len(c.SweepMargins) == 0 {
-		c.SweepMargins = DefaultSweepMargins
+	if c.Sweep && len(c.SweepHeadrooms) == 0 {
+		c.SweepHeadrooms = DefaultSweepHeadrooms
 	}
 	if c.Sweep && len(c.SweepQuantiles) == 0 {
 		c.SweepQuantiles = DefaultSweepQuantiles
@@ -214,8 +214,8 @@ func (c *Config) checkReplay(add func(format string, a ...any)) {
 	if !(c.Quantile > 0 && c.Quantile < 1) {
 		add("quantile: must be between 0 and 1 (exclusive), got %v", c.Quantile)
 	}
-	if !(c.Margin >= 0) || c.Margin > 100 {
-		add("margin: must be a fraction between 0 and 100, got %v", c.Margin)
+	if !(c.Headroom >= 0) || c.Headroom > 100 {
+		add("headroom: must be a fraction between 0 and 100, got %v", c.Headroom)
 	}
 	if c.MinReplicas < 0 {
 		add("min: must not be negative, got %d", c.MinReplicas)
@@ -259,7 +259,7 @@ func (c *Config) checkModel(step time.Duration, add func(format string, a ...any
 			add("policies: unknown policy %q (want %s)", p, strings.Join(Policies(), ", "))
 		}
 	}
-	for i, m := range c.SweepMargins {
+	for i, m := range c.SweepHeadrooms {
 		if !(m >= 0) || m > 100 {
 			add("sweep margins[%d]: must be between 0 and 100, got %v", i, m)
 		}

@@ -160,7 +160,7 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 // settings within prescale's range of cost at which prescale's frontier
 // is below (fewer under-provisioned minutes at the same cost).
 func equalCost(reactive, prescale []FrontierPoint, margin float64) (*EqualCost, *float64) {
-	e := &EqualCost{ReferenceMargin: margin}
+	e := &EqualCost{ReferenceHeadroom: margin}
 	ref := -1
 	for i, p := range reactive {
 		if math.Abs(p.Knob-margin) < 1e-9 {

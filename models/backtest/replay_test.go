@@ -51,7 +51,7 @@ func replayConfig(startup, lag time.Duration) Config {
 	return Config{
 		Behavior:           &b,
 		BehaviorName:       ClusterDefaultHPA,
-		Margin:             DefaultMargin,
+		Headroom:           DefaultHeadroom,
 		CapacityPerReplica: 10,
 		Startup:            fixedStartup(startup),
 		Lag:                lag,
@@ -557,7 +557,7 @@ func TestEqualCost(t *testing.T) {
 			t.Fatalf("no reduction: %+v", e)
 		}
 		if !closeTo(*red, 25) || !closeTo(e.PrescaleUnderprovisionedMinutes, 45) || !closeTo(e.PrescaleQuantile, 0.8) ||
-			e.ReplicaHours != 12 || e.ReactiveUnderprovisionedMinutes != 60 || e.ReferenceMargin != 0.2 ||
+			e.ReplicaHours != 12 || e.ReactiveUnderprovisionedMinutes != 60 || e.ReferenceHeadroom != 0.2 ||
 			e.FrontierCompared != 2 || e.FrontierBelowAt != 2 || e.Note != "" {
 			t.Errorf("equalCost = %+v, %v; want 25%% at 45 min, q 0.8, below at 2 of 2", e, *red)
 		}
@@ -847,7 +847,7 @@ func TestSweepComparesWithTheBaselineHPA(t *testing.T) {
 	c := replayConfig(0, time.Minute)
 	c.Behavior, c.BehaviorName = nil, ""
 	c.Policies = []string{Reactive, Margin}
-	c.Sweep, c.SweepMargins = true, []float64{0, 0.2, 0.5}
+	c.Sweep, c.SweepHeadrooms = true, []float64{0, 0.2, 0.5}
 	res := runReplay(t, values, c)
 	if res.Settings.HPA.Name != ShippedHPA || res.Settings.BaselineHPA == nil || res.Settings.BaselineHPA.Name != ClusterDefaultHPA {
 		t.Fatalf("settings name the HPAs %+v and %+v; want %s and %s", res.Settings.HPA, res.Settings.BaselineHPA, ShippedHPA, ClusterDefaultHPA)

@@ -206,12 +206,12 @@ func frontierSection(s *series) (section, error) {
 		}
 		errs = append(errs, addMarker(plt, m.ReplicaHours, m.UnderprovisionedMinutes, chartColor(p), draw.BoxGlyph{}, name))
 	}
-	caption := "Each swept policy's replica-hours and under-provisioned minutes at each setting (labelled: the reactive HPA's margin, " +
+	caption := "Each swept policy's replica-hours and under-provisioned minutes at each setting (labelled: the reactive HPA's headroom, " +
 		"prescale's quantile); the other policies at their own settings as single markers."
 	if e := res.EqualCost; e != nil && finite(e.ReplicaHours) && e.ReplicaHours > 0 {
 		addVLines(plt, []float64{e.ReplicaHours}, chartColor(equalColor),
-			fmt.Sprintf("equal cost (reactive +%.4g%%)", 100*e.ReferenceMargin), []vg.Length{vg.Points(4), vg.Points(3)})
-		caption += fmt.Sprintf(" The vertical line is the cost of the reactive HPA with a %g%% margin, %.1f replica-hours.", 100*e.ReferenceMargin, e.ReplicaHours)
+			fmt.Sprintf("equal cost (reactive +%.4g%%)", 100*e.ReferenceHeadroom), []vg.Length{vg.Points(4), vg.Points(3)})
+		caption += fmt.Sprintf(" The vertical line is the cost of the reactive HPA with a %g%% headroom, %.1f replica-hours.", 100*e.ReferenceHeadroom, e.ReplicaHours)
 		if res.ReductionAtEqualCost != nil {
 			errs = append(errs, addMarker(plt, e.ReplicaHours, e.PrescaleUnderprovisionedMinutes, chartColor(backtest.Prescale),
 				draw.CrossGlyph{}, "prescale at equal cost"))

@@ -32,7 +32,7 @@ var reportResult = sync.OnceValues(func() (*backtest.Result, error) {
 		s.Values[i] = math.NaN()
 	}
 	return backtest.Run(context.Background(), s, backtest.Config{
-		Margin:             backtest.DefaultMargin,
+		Headroom:           backtest.DefaultHeadroom,
 		CapacityPerReplica: 10,
 		Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 2 * time.Minute},
 		Lag:                time.Minute,
@@ -40,7 +40,7 @@ var reportResult = sync.OnceValues(func() (*backtest.Result, error) {
 		MinHistory:         6 * time.Hour,
 		History:            2 * 24 * time.Hour,
 		Sweep:              true,
-		SweepMargins:       []float64{0, 0.2, 0.5},
+		SweepHeadrooms:     []float64{0, 0.2, 0.5},
 		SweepQuantiles:     []float64{0.5, 0.9},
 		KeepTraces:         true,
 		Workers:            4,
@@ -185,7 +185,7 @@ func TestWriteReportOddInput(t *testing.T) {
 			Order:                []string{backtest.Reactive, backtest.Prescale, backtest.Oracle},
 			Policies:             map[string]*backtest.Metrics{backtest.Reactive: {ReplicaHours: 2}, backtest.Oracle: {ReplicaHours: 1}},
 			Frontier:             map[string][]backtest.FrontierPoint{backtest.Reactive: {{Knob: 0.2, ReplicaHours: 2, UnderprovisionedMinutes: 5}}, backtest.Prescale: {}},
-			EqualCost:            &backtest.EqualCost{ReferenceMargin: 0.2, ReplicaHours: 2, ReactiveUnderprovisionedMinutes: 5, PrescaleUnderprovisionedMinutes: 1},
+			EqualCost:            &backtest.EqualCost{ReferenceHeadroom: 0.2, ReplicaHours: 2, ReactiveUnderprovisionedMinutes: 5, PrescaleUnderprovisionedMinutes: 1},
 			ReductionAtEqualCost: new(80.0),
 			Anomalies:            []backtest.TimeSpan{{Start: start, End: start.Add(time.Hour)}},
 			LevelShifts:          []time.Time{start},

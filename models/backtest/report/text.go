@@ -30,7 +30,7 @@ func summary(res *backtest.Result) string {
 	}
 	fmt.Fprintf(&b, "Prescale provisions for quantile %g of its forecast over a lead time of %s (model %s, %s of history, refit every %s); "+
 		"the margin policy adds %g%% head room to the observed load.",
-		st.Quantile, shortDuration(st.Lead), st.Model, shortDuration(st.History), shortDuration(st.RefitInterval), 100*st.Margin)
+		st.Quantile, shortDuration(st.Lead), st.Model, shortDuration(st.History), shortDuration(st.RefitInterval), 100*st.Headroom)
 	return b.String()
 }
 
@@ -42,10 +42,10 @@ func headline(res *backtest.Result) string {
 	case res.ReductionAtEqualCost == nil:
 		return fmt.Sprintf("No reduction at equal cost: %s.", e.Note)
 	}
-	s := fmt.Sprintf("Reduction at equal cost: %.1f%%. At %.1f replica-hours, the cost of the reactive HPA with a %g%% margin "+
+	s := fmt.Sprintf("Reduction at equal cost: %.1f%%. At %.1f replica-hours, the cost of the reactive HPA with a %g%% headroom "+
 		"(%.1f under-provisioned minutes), prescale is under-provisioned for %.1f minutes (at quantile %.3f, interpolated), "+
 		"both under the %s HPA behavior.",
-		*res.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceMargin, e.ReactiveUnderprovisionedMinutes,
+		*res.ReductionAtEqualCost, e.ReplicaHours, 100*e.ReferenceHeadroom, e.ReactiveUnderprovisionedMinutes,
 		e.PrescaleUnderprovisionedMinutes, e.PrescaleQuantile, res.Settings.HPA.Name)
 	if b := baselineSentence(res); b != "" {
 		s += " " + b
@@ -63,8 +63,8 @@ func baselineSentence(res *backtest.Result) string {
 	case res.ReductionVsBaseline == nil:
 		return fmt.Sprintf("Against a reactive HPA with the %s behavior: no figure (%s).", h.Name, e.Note)
 	}
-	return fmt.Sprintf("Against a reactive HPA with the %s behavior and a %g%% margin (%.1f replica-hours, %.1f under-provisioned minutes): %.1f%%.",
-		h.Name, 100*e.ReferenceMargin, e.ReplicaHours, e.ReactiveUnderprovisionedMinutes, *res.ReductionVsBaseline)
+	return fmt.Sprintf("Against a reactive HPA with the %s behavior and a %g%% headroom (%.1f replica-hours, %.1f under-provisioned minutes): %.1f%%.",
+		h.Name, 100*e.ReferenceHeadroom, e.ReplicaHours, e.ReactiveUnderprovisionedMinutes, *res.ReductionVsBaseline)
 }
 
 func frontierSentence(e *backtest.EqualCost) string {
