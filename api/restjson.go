@@ -62,12 +62,20 @@ func (m *restJSON) NewEncoder(w io.Writer) runtime.Encoder {
 	})
 }
 
-// plainJSON rewrites the protojson tree v of a message of type md.
-func plainJSON(md protoreflect.MessageDescriptor, v any) any {
+// jsonRewrite rewrites the JSON tree of a message, guided by its
+// descriptor: duration changes each google.protobuf.Duration's text, and
+// scalar each other value that is not a message (list items and map
+// values one by one, nulls included).
+type jsonRewrite struct {
+	duration func(s string) (string, bool)
+	scalar   func(fd protoreflect.FieldDescriptor, v any) any
+}
+
+func (rw jsonRewrite) message(md protoreflect.MessageDescriptor, v any) any {
 	if md.FullName() == "google.protobuf.Duration" {
 		if s, ok := v.(string); ok {
-			if d, err := time.ParseDuration(s); err == nil && d%time.Millisecond == 0 {
-				return model.Duration(d).String()
+			if out, ok := rw.duration(s); ok {
+				return out
 			}
 		}
 		return v
@@ -76,38 +84,60 @@ func plainJSON(md protoreflect.MessageDescriptor, v any) any {
 	if !ok {
 		return v
 	}
+	each := func(fd protoreflect.FieldDescriptor, x any) any {
+		if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
+			if x == nil {
+				return nil
+			}
+			return rw.message(fd.Message(), x)
+		}
+		return rw.scalar(fd, x)
+	}
 	fields := md.Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
 		val, ok := obj[fd.JSONName()]
-		if !ok || val == nil {
+		if !ok {
 			continue
 		}
 		switch {
 		case fd.IsList():
 			if list, ok := val.([]any); ok {
 				for j := range list {
-					list[j] = plainValue(fd, list[j])
+					list[j] = each(fd, list[j])
 				}
 			}
 		case fd.IsMap():
 			if m, ok := val.(map[string]any); ok {
 				for k := range m {
-					m[k] = plainValue(fd.MapValue(), m[k])
+					m[k] = each(fd.MapValue(), m[k])
 				}
 			}
 		default:
-			obj[fd.JSONName()] = plainValue(fd, val)
+			obj[fd.JSONName()] = each(fd, val)
 		}
 	}
 	return obj
 }
 
+// plainJSON rewrites the protojson tree v of a message of type md into
+// the REST JSON.
+func plainJSON(md protoreflect.MessageDescriptor, v any) any {
+	return jsonRewrite{duration: plainDuration, scalar: plainValue}.message(md, v)
+}
+
+// plainDuration writes protojson's "180s" as "3m".
+func plainDuration(s string) (string, bool) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d%time.Millisecond != 0 {
+		return "", false
+	}
+	return model.Duration(d).String(), true
+}
+
 // plainValue rewrites one value of field fd.
 func plainValue(fd protoreflect.FieldDescriptor, v any) any {
 	switch fd.Kind() {
-	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return plainJSON(fd.Message(), v)
 	case protoreflect.DoubleKind, protoreflect.FloatKind:
 		if s, ok := v.(string); ok && (s == "NaN" || s == "Infinity" || s == "-Infinity") {
 			return nil
@@ -146,58 +176,21 @@ func UnmarshalREST(data []byte, m proto.Message) error {
 }
 
 // protoJSON rewrites the REST tree v of a message of type md back into
-// protojson's: durations in seconds, null numbers in lists as NaN.
+// protojson's: durations in seconds, null numbers as NaN.
 func protoJSON(md protoreflect.MessageDescriptor, v any) any {
-	if md.FullName() == "google.protobuf.Duration" {
-		if s, ok := v.(string); ok {
-			if d, err := model.ParseDuration(s); err == nil {
-				return strconv.FormatFloat(time.Duration(d).Seconds(), 'f', -1, 64) + "s"
+	return jsonRewrite{
+		duration: func(s string) (string, bool) {
+			d, err := model.ParseDuration(s)
+			if err != nil {
+				return "", false
 			}
-		}
-		return v
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		val, ok := obj[fd.JSONName()]
-		if !ok || val == nil {
-			continue
-		}
-		isMessage := fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind
-		isFloat := fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind
-		switch {
-		case fd.IsList():
-			if list, ok := val.([]any); ok {
-				for j := range list {
-					switch {
-					case isMessage:
-						list[j] = protoJSON(fd.Message(), list[j])
-					case isFloat && list[j] == nil:
-						list[j] = "NaN"
-					}
-				}
+			return strconv.FormatFloat(time.Duration(d).Seconds(), 'f', -1, 64) + "s", true
+		},
+		scalar: func(fd protoreflect.FieldDescriptor, v any) any {
+			if v == nil && (fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind) {
+				return "NaN"
 			}
-		case fd.IsMap():
-			if m, ok := val.(map[string]any); ok && fd.MapValue().Kind() == protoreflect.MessageKind {
-				for k := range m {
-					m[k] = protoJSON(fd.MapValue().Message(), m[k])
-				}
-			}
-		case isMessage:
-			obj[fd.JSONName()] = protoJSON(fd.Message(), val)
-		}
-	}
-	// A null scalar number was NaN (a null message is unset, as protojson reads it).
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if val, ok := obj[fd.JSONName()]; ok && val == nil && !fd.IsList() && !fd.IsMap() &&
-			(fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind) {
-			obj[fd.JSONName()] = "NaN"
-		}
-	}
-	return obj
+			return v
+		},
+	}.message(md, v)
 }
