@@ -176,8 +176,6 @@ func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // definition is a few hundred bytes.
 const MaxRequestBytes = 1 << 20
 
-// limitBody answers 413 to a request whose body is larger than
-// MaxRequestBytes, before any of it is decoded.
 // durationHorizons lets a REST forecast's horizon be a duration as well
 // as steps, as dashboards think of it: horizon=1h asks for the steps of
 // the target's step that cover an hour, rounded up. A number of steps, a
@@ -253,6 +251,8 @@ func commaLists(h http.Handler, params ...string) http.Handler {
 	})
 }
 
+// limitBody answers 413 to a request whose body is larger than
+// MaxRequestBytes, before any of it is decoded.
 func limitBody(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxRequestBytes {

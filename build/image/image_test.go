@@ -26,9 +26,6 @@ import (
 // /etc/passwd), and on this machine's architecture that the binary in it
 // runs and prints the version it was built with.
 func TestImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cross-compiles prescale twice")
-	}
 	o := &Options{
 		Out:       filepath.Join(t.TempDir(), "image"),
 		Platforms: []string{"linux/amd64", "linux/arm64"},

@@ -17,8 +17,6 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/prescale/prescale/api"
 )
@@ -133,22 +131,13 @@ func newServeAuth(log *slog.Logger, o *authOptions, inCluster bool) (*serveAuth,
 // write is refused.
 func newAuthChecks(log *slog.Logger, o *authOptions, ca dynamiccertificates.CAContentProvider, inCluster bool) (authenticator.Request, authorizer.Authorizer, error) {
 	var kube *kubernetes.Clientset
-	switch {
-	case o.kubeconfig != "":
-		cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
-		if err != nil {
+	restCfg, err := kubeConfig("--auth.kubeconfig", o.kubeconfig, inCluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	if restCfg != nil {
+		if kube, err = kubernetes.NewForConfig(restCfg); err != nil {
 			return nil, nil, fmt.Errorf("--auth.kubeconfig: %w", err)
-		}
-		if kube, err = kubernetes.NewForConfig(cfg); err != nil {
-			return nil, nil, fmt.Errorf("--auth.kubeconfig: %w", err)
-		}
-	case inCluster:
-		cfg, err := rest.InClusterConfig()
-		if err != nil {
-			return nil, nil, fmt.Errorf("in-cluster Kubernetes configuration for --auth=%s: %w", authKubernetes, err)
-		}
-		if kube, err = kubernetes.NewForConfig(cfg); err != nil {
-			return nil, nil, fmt.Errorf("in-cluster Kubernetes configuration for --auth=%s: %w", authKubernetes, err)
 		}
 	}
 	if kube == nil && ca == nil {

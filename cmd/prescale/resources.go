@@ -42,6 +42,27 @@ func (r *resourceOptions) check(demo bool) error {
 	return nil
 }
 
+// kubeConfig is the Kubernetes client configuration a kubeconfig flag
+// (named in errors) gives: its file when path is set, else the in-cluster
+// configuration when inCluster, else none (nil).
+func kubeConfig(flag, path string, inCluster bool) (*rest.Config, error) {
+	switch {
+	case path != "":
+		cfg, err := clientcmd.BuildConfigFromFlags("", path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		return cfg, nil
+	case inCluster:
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster Kubernetes configuration (no %s): %w", flag, err)
+		}
+		return cfg, nil
+	}
+	return nil, nil
+}
+
 // newResourceController builds the controller of --controller, or
 // returns nil without it. inCluster means the in-cluster configuration
 // is available.
@@ -49,18 +70,11 @@ func newResourceController(log *slog.Logger, o *resourceOptions, targets *regist
 	if !o.enabled {
 		return nil, nil
 	}
-	var cfg *rest.Config
-	var err error
-	switch {
-	case o.kubeconfig != "":
-		if cfg, err = clientcmd.BuildConfigFromFlags("", o.kubeconfig); err != nil {
-			return nil, fmt.Errorf("--controller.kubeconfig: %w", err)
-		}
-	case inCluster:
-		if cfg, err = rest.InClusterConfig(); err != nil {
-			return nil, fmt.Errorf("in-cluster Kubernetes configuration for --controller: %w", err)
-		}
-	default:
+	cfg, err := kubeConfig("--controller.kubeconfig", o.kubeconfig, inCluster)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
 		return nil, fmt.Errorf("%w: --controller outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --controller.kubeconfig", errUsage)
 	}
 	cfg.UserAgent = "prescale-controller"
