@@ -96,7 +96,6 @@ type Controller struct {
 	mu         sync.Mutex
 	seen       map[string]*seen  // by resource key
 	owners     map[string]string // target name -> resource key
-	unhandled  atomic.Int64
 	reconciles atomic.Int64
 }
 
@@ -109,7 +108,6 @@ type seen struct {
 	fitErrors    uint64
 	stale, held  bool
 	problem      string
-	hpaCreated   bool
 }
 
 // New returns a controller of the PredictiveAutoscalers reachable with
