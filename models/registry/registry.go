@@ -637,6 +637,10 @@ func Where(origin string) string {
 		return "declared by a PredictiveAutoscaler resource; change the resource"
 	case OriginDemo:
 		return "the built-in demo; it cannot be changed"
+	case OriginAPI:
+		return "created through the REST or gRPC API; delete it there first"
+	case OriginKEDA:
+		return "registered from a KEDA ScaledObject's metadata; rename one of them"
 	}
 	return "origin " + origin
 }
