@@ -129,7 +129,7 @@ func runForecast(ctx context.Context, e *env, args []string) error {
 type forecastFlags struct {
 	source                             *historyFlags
 	horizon, quantiles, model, seasons *string
-	format, save, load                 *string
+	calibrate, format, save, load      *string
 	keepAnomalies                      *bool
 }
 
@@ -138,6 +138,7 @@ func addForecastFlags(fs *flag.FlagSet) *forecastFlags {
 	return &forecastFlags{
 		source:        addHistoryFlags(fs, "read"),
 		horizon:       fs.String("horizon", "", "how far ahead: a number of steps, or a duration such as 90m, 6h, 2d"),
+		calibrate:     fs.String("calibrate", "48", "how far ahead the model is chosen and its intervals are calibrated on its past errors, in steps or as a duration; beyond, intervals widen by the square-root rule. Independent of --horizon, so that every horizon gets the same numbers from one fit"),
 		quantiles:     fs.String("quantiles", "0.5,0.8,0.9,0.95", "quantile levels to forecast, each in (0,1)"),
 		model:         fs.String("model", forecast.KindAuto, "model: "+strings.Join(forecast.Kinds(), "|")),
 		seasons:       fs.String("seasons", "", "declared seasons as durations or step counts, e.g. 1d,1w (default: detected)"),
@@ -201,11 +202,16 @@ func (f *forecastFlags) fit(ctx context.Context, e *env) (*savedModel, feed.CSVS
 	if err != nil {
 		return nil, stats, fmt.Errorf("%w: --seasons: %v", errUsage, err)
 	}
-	horizon, err := parseHorizon(*f.horizon, s.Step)
-	if err != nil {
+	// The horizon is checked before a fit that may take minutes; the fit
+	// itself is for --calibrate, whatever the horizon.
+	if _, err := parseHorizon(*f.horizon, s.Step); err != nil {
 		return nil, stats, fmt.Errorf("%w: --horizon: %v", errUsage, err)
 	}
-	fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *f.model, Horizon: horizon, Periods: periods, Step: s.Step, KeepAnomalies: *f.keepAnomalies})
+	calibrate, err := parseHorizon(*f.calibrate, s.Step)
+	if err != nil {
+		return nil, stats, fmt.Errorf("%w: --calibrate: %v", errUsage, err)
+	}
+	fitted, err := forecast.Fit(s.Values, &forecast.Options{Model: *f.model, Horizon: calibrate, Periods: periods, Step: s.Step, KeepAnomalies: *f.keepAnomalies})
 	if err != nil {
 		return nil, stats, fmt.Errorf("%s: %w", s.Name, err)
 	}
@@ -454,10 +460,9 @@ func toSteps(s string, step time.Duration) (int, error) {
 	return int(d / step), nil
 }
 
-// parseHorizon reads --horizon, at most registry.MaxForecastHorizon steps,
-// as the API allows: the model is fitted and calibrated for the horizon,
-// and a longer one takes minutes (a week of minutes, 10,080 steps, more
-// than five).
+// parseHorizon reads --horizon or --calibrate, at most
+// registry.MaxForecastHorizon steps, as the API allows: calibrating a longer
+// one would take minutes (a week of minutes, 10,080 steps, more than five).
 func parseHorizon(s string, step time.Duration) (int, error) {
 	n, err := toSteps(s, step)
 	if err == nil && n > registry.MaxForecastHorizon {

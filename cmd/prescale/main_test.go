@@ -132,6 +132,29 @@ func TestForecastRealTrace(t *testing.T) {
 			t.Fatalf("step %d: fitted %v, loaded %v", i+1, a.Forecast.Point[i], b.Forecast.Point[i])
 		}
 	}
+	// The fit does not depend on the horizon asked: a shorter one gives
+	// the same numbers, quantiles included, over its steps.
+	code, short, stderr := runCLI(t, "forecast", "--input", input, "--horizon", "5", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var c out
+	if err := json.Unmarshal([]byte(short), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Forecast.Model != a.Forecast.Model || len(c.Forecast.Quantiles) != len(a.Forecast.Quantiles) {
+		t.Fatalf("--horizon 5 fitted %s with %d quantiles, --horizon 96 %s with %d", c.Forecast.Model, len(c.Forecast.Quantiles), a.Forecast.Model, len(a.Forecast.Quantiles))
+	}
+	for i := range c.Forecast.Point {
+		if c.Forecast.Point[i] != a.Forecast.Point[i] {
+			t.Errorf("step %d: --horizon 5 forecast %v, --horizon 96 %v", i+1, c.Forecast.Point[i], a.Forecast.Point[i])
+		}
+		for k, q := range c.Forecast.Quantiles {
+			if q.Values[i] != a.Forecast.Quantiles[k].Values[i] {
+				t.Errorf("step %d q%v: --horizon 5 gives %v, --horizon 96 %v", i+1, q.Level, q.Values[i], a.Forecast.Quantiles[k].Values[i])
+			}
+		}
+	}
 	code, csvOut, stderr := runCLI(t, "forecast", "--input", input, "--horizon", "5", "--model", "naive", "--format", "csv", "--quantiles", "0.9")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
