@@ -76,6 +76,7 @@ func (d *ChangePoint) Shifts() []int { return d.shifts }
 
 // Update scores y; see Detector.
 func (d *ChangePoint) Update(y float64) float64 {
+	y = held(y)
 	pred := d.season.predict()
 	d.season.observe(y)
 	return d.score(y, pred)
@@ -95,6 +96,7 @@ func (d *ChangePoint) score(y, pred float64) float64 {
 	if finite(pred) {
 		x = (y - pred) / math.Sqrt(max(math.Abs(pred), 1))
 	}
+	x = held(x)
 	d.recent.push(x)
 	d.n++
 	if d.ref.len() < d.opts.MinHistory {

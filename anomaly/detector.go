@@ -225,7 +225,7 @@ func gaussTail(z float64) float64 {
 // robustScale returns a robust standard deviation of the ascending values
 // s around med: 1.4826 MAD, else a scaled inter-quantile range when more
 // than half the values tie, else 0.
-func robustScale(s []float64, med float64) float64 {
+func robustScale[F float32 | float64](s []F, med float64) float64 {
 	if sd := 1.4826 * sortedMAD(s, med); sd > 0 {
 		return sd
 	}

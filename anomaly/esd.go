@@ -36,6 +36,7 @@ func NewSeasonalESD(opts *Options) (*SeasonalESD, error) {
 
 // Update scores y; see Detector.
 func (d *SeasonalESD) Update(y float64) float64 {
+	y = held(y)
 	pred := d.season.predict()
 	d.season.observe(y)
 	if !finite(y) {

@@ -63,15 +63,15 @@ type part struct {
 
 // footprint lists the detector's large buffers by their capacity.
 func (d *Default) footprint() []part {
-	const f64, code = 8, 2
-	rolling := func(r *rolling) int { return (cap(r.ring) + cap(r.sorted)) * f64 }
+	const f32, code = 4, 2
+	rolling := func(r *rolling) int { return (cap(r.ring) + cap(r.sorted)) * f32 }
 	ps := []part{
-		{"season history (shared)", cap(d.rz.season.hist.buf) * f64},
+		{"season history (shared)", cap(d.rz.season.hist.buf) * f32},
 		{"robustz residuals", rolling(d.rz.residuals)},
 		{"changepoint reference", rolling(d.cp.ref)},
-		{"changepoint recent", cap(d.cp.recent.buf) * f64},
-		{"novelty history", cap(d.nov.hist.buf) * f64},
-		{"novelty scale window", cap(d.nov.sorted) * f64},
+		{"changepoint recent", cap(d.cp.recent.buf) * f32},
+		{"novelty history", cap(d.nov.hist.buf) * f32},
+		{"novelty scale window", cap(d.nov.sorted) * f32},
 	}
 	for i, c := range d.cal {
 		ps = append(ps, part{"tail calibrator " + strconv.Itoa(i), (cap(c.ring) + cap(c.sorted)) * code})

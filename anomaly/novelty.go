@@ -19,10 +19,10 @@ type novelty struct {
 	dim, stride, memory int
 	hist                *ring     // the last finite values, newest last
 	window              int       // values the scale is taken over
-	sorted              []float64 // the last window finite values, sorted
+	sorted              []float32 // the last window finite values, sorted
 	seen                int       // finite values seen
 	vec                 []float64 // the current vector
-	wrapped             []float64 // a remembered vector that wraps around hist
+	wrapped             []float32 // a remembered vector that wraps around hist
 }
 
 func newNovelty(dim, stride, memory, window int) *novelty {
@@ -34,9 +34,9 @@ func newNovelty(dim, stride, memory, window int) *novelty {
 		dim: dim, stride: stride, memory: memory,
 		hist:    newRing(held),
 		window:  window,
-		sorted:  make([]float64, 0, window),
+		sorted:  make([]float32, 0, window),
 		vec:     make([]float64, dim),
-		wrapped: make([]float64, dim),
+		wrapped: make([]float32, dim),
 	}
 }
 
@@ -48,10 +48,10 @@ func (n *novelty) update(y float64) float64 {
 		return 0
 	}
 	if len(n.sorted) == n.window {
-		n.sorted = removeSorted(n.sorted, n.hist.ago(n.window-1))
+		n.sorted = removeSorted(n.sorted, float32(n.hist.ago(n.window-1)))
 	}
 	n.hist.push(y)
-	n.sorted = insertSorted(n.sorted, y)
+	n.sorted = insertSorted(n.sorted, float32(y))
 	n.seen++
 	if n.seen < 2*n.dim {
 		return 0
@@ -70,7 +70,7 @@ func (n *novelty) update(y float64) float64 {
 		count = min(n.memory, newest/n.stride+1)
 	}
 	for k := range n.vec {
-		n.vec[k] = buf[(base+n.seen-n.dim+k)%size]
+		n.vec[k] = float64(buf[(base+n.seen-n.dim+k)%size])
 	}
 	best := math.Inf(1)
 	for j := range count {
@@ -85,7 +85,7 @@ func (n *novelty) update(y float64) float64 {
 		}
 		var s float64
 		for k, x := range n.vec {
-			d := x - v[k]
+			d := x - float64(v[k])
 			s += d * d
 			if s >= best {
 				break

@@ -84,6 +84,7 @@ func (d *Default) Shifts() []int { return d.cp.Shifts() }
 
 // Update scores y; see Detector.
 func (d *Default) Update(y float64) float64 {
+	y = held(y)
 	// RobustZ and ChangePoint share one seasonal predictor: the same
 	// history of Period·Seasons points would otherwise be kept twice.
 	season := d.rz.season
@@ -134,11 +135,11 @@ func scoreEvidence(s float64) float64 {
 }
 
 // slide pushes x into the window r whose values add up to sum and returns
-// the new sum.
+// the new sum, of the values as r holds them.
 func slide(r *ring, sum, x float64) float64 {
 	if r.n == len(r.buf) {
 		sum -= r.ago(len(r.buf) - 1)
 	}
 	r.push(x)
-	return sum + x
+	return sum + r.ago(0)
 }

@@ -38,6 +38,7 @@ func (d *RobustZ) Z() float64 { return d.z }
 
 // Update scores y; see Detector.
 func (d *RobustZ) Update(y float64) float64 {
+	y = held(y)
 	pred := d.season.predict()
 	d.season.observe(y)
 	return d.score(y, pred)
@@ -73,7 +74,7 @@ func (d *RobustZ) score(y, seasonal float64) float64 {
 // constant and x departs from it, 0 when it does not.
 func robustZ(w *rolling, x float64) float64 {
 	med := w.median()
-	dev := x - med
+	dev := held(x) - med
 	if dev == 0 {
 		return 0
 	}

@@ -12,11 +12,12 @@ import (
 // spread of a load grows with it.
 type Calibration struct {
 	// Errors[h-1] are the errors (actual minus forecast) of h-step-ahead
-	// forecasts, sorted ascending. When there were more than
+	// forecasts, sorted ascending, as float32: 7 significant digits of an
+	// error are far finer than its sampling error, in half the memory. When there were more than
 	// calibrationThinAbove of them, it holds calibrationKeep quantiles of
 	// them instead (see thinnedLayout), and Counts[h-1] says how many
 	// errors they stand for.
-	Errors [][]float64 `json:"errors"`
+	Errors [][]float32 `json:"errors"`
 	// Counts[h-1], when larger than len(Errors[h-1]), is the number of
 	// errors that the quantiles in Errors[h-1] summarize. Missing or
 	// smaller, Errors[h-1] is every error (as in calibrations saved
@@ -43,7 +44,7 @@ const (
 )
 
 func newCalibration(cv *cvResult, relative bool) Calibration {
-	c := Calibration{Errors: cv.errors, Relative: relative}
+	c := Calibration{Errors: make([][]float32, len(cv.errors)), Relative: relative}
 	if relative {
 		for s := range cv.errors {
 			for o, e := range cv.errors[s] {
@@ -56,11 +57,14 @@ func newCalibration(cv *cvResult, relative bool) Calibration {
 			}
 		}
 	}
-	for s, e := range c.Errors {
+	for s, e := range cv.errors {
 		e = slices.DeleteFunc(e, math.IsNaN)
 		slices.Sort(e)
 		if len(e) <= calibrationThinAbove {
-			c.Errors[s] = slices.Clone(e) // without the spare capacity of appending
+			c.Errors[s] = make([]float32, len(e))
+			for i, v := range e {
+				c.Errors[s][i] = float32(v)
+			}
 			continue
 		}
 		if c.Counts == nil {
@@ -74,16 +78,17 @@ func newCalibration(cv *cvResult, relative bool) Calibration {
 // thin returns k < len(s) quantiles of the ascending values s, at the
 // positions thinnedLayout gives, each interpolated linearly between the
 // order statistics around it.
-func thin(s []float64, k int) []float64 {
+func thin(s []float64, k int) []float32 {
 	l := thinnedLayout{n: len(s), k: k}
-	out := make([]float64, k)
+	out := make([]float32, k)
 	for i := range out {
 		t := l.pos(i)
 		lo := int(t)
-		out[i] = s[lo]
+		v := s[lo]
 		if f := t - float64(lo); f > 0 && lo+1 < len(s) {
-			out[i] += f * (s[lo+1] - s[lo])
+			v += f * (s[lo+1] - s[lo])
 		}
+		out[i] = float32(v)
 	}
 	return out
 }
@@ -188,7 +193,7 @@ type merge struct {
 // mergeList is one step's sorted errors, or their thinned quantiles, and
 // how many errors they stand for.
 type mergeList struct {
-	sorted []float64
+	sorted []float32
 	count  int
 	next   int // index of the next value
 	// For thinned quantiles: the positions (thinnedLayout.pos) of the
@@ -230,7 +235,7 @@ func (m *merge) orderStat(rank, n int) float64 {
 				l.after = tl.pos(l.next + 1)
 			}
 		}
-		m.heads[i].v = l.sorted[l.next]
+		m.heads[i].v = float64(l.sorted[l.next])
 	}
 	for i := len(m.heads)/2 - 1; i >= 0; i-- {
 		m.down(i)
@@ -257,7 +262,7 @@ func (m *merge) orderStat(rank, n int) float64 {
 func (m *merge) pop() (v, offset, share float64) {
 	l := &m.lists[m.heads[0].list]
 	i, k := l.next, len(l.sorted)
-	v, offset, share = l.sorted[i], 0.5, 1
+	v, offset, share = float64(l.sorted[i]), 0.5, 1
 	thinned := l.count > k
 	if thinned {
 		// The share reaches halfway to the neighbouring kept values, and
@@ -286,7 +291,7 @@ func (m *merge) pop() (v, offset, share float64) {
 		m.heads[0] = m.heads[last]
 		m.heads = m.heads[:last]
 	} else {
-		m.heads[0].v = l.sorted[l.next]
+		m.heads[0].v = float64(l.sorted[l.next])
 		if thinned {
 			tl := thinnedLayout{n: l.count, k: k}
 			if m.desc {

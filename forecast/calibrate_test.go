@@ -54,11 +54,23 @@ func stepErrors(rng *rand.Rand, horizon int, count func(s int) int, spiky bool) 
 			if spiky && rng.IntN(50) == 0 {
 				e = math.Abs(e) * (1 + 19*rng.Float64())
 			}
-			errs[s] = append(errs[s], e)
+			errs[s] = append(errs[s], float64(float32(e))) // as a Calibration holds it
 		}
 		slices.Sort(errs[s])
 	}
 	return errs
+}
+
+// f32 is errs as a Calibration holds them.
+func f32(errs [][]float64) [][]float32 {
+	out := make([][]float32, len(errs))
+	for s, e := range errs {
+		out[s] = make([]float32, len(e))
+		for i, v := range e {
+			out[s][i] = float32(v)
+		}
+	}
+	return out
 }
 
 var offsetLevels = []float64{0.001, 0.01, 0.025, 0.1, 0.4999, 0.5, 0.9, 0.975, 0.99, 0.995, 0.999}
@@ -82,7 +94,7 @@ func TestOffsetWholeErrorsIsExact(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := stepErrors(rng, tc.horizon, tc.count, true)
-			c := Calibration{Errors: errs}
+			c := Calibration{Errors: f32(errs)}
 			for h := 0; h <= tc.horizon+3; h++ {
 				for _, q := range offsetLevels {
 					if got, want := c.Offset(h, q), pooledOffset(errs, h, q); got != want {
@@ -160,7 +172,7 @@ func TestThinnedLayout(t *testing.T) {
 			ranks[i] = float64(i)
 		}
 		for i, v := range thin(ranks, l.k) {
-			if math.Abs(v-l.pos(i)) > 1e-9*float64(l.n) {
+			if math.Abs(float64(v)-l.pos(i)) > 1e-6*float64(l.n) {
 				t.Fatalf("%+v: thin gives %v at %d, want %v", l, v, i, l.pos(i))
 			}
 		}
@@ -183,10 +195,10 @@ func TestNewCalibrationThinsOnlyLongLists(t *testing.T) {
 		t.Errorf("Counts %v, want %v", c.Counts, wantCounts)
 	}
 	for s, e := range c.Errors {
-		if c.Counts[s] == 0 && !slices.Equal(e, errs[s]) {
+		if c.Counts[s] == 0 && !slices.Equal(e, f32(errs)[s]) {
 			t.Errorf("step %d: %d errors changed by keeping them whole", s+1, len(e))
 		}
-		if c.Counts[s] > 0 && (len(e) != calibrationKeep || !slices.IsSorted(e) || e[0] != errs[s][0] || e[len(e)-1] != errs[s][len(errs[s])-1]) {
+		if c.Counts[s] > 0 && (len(e) != calibrationKeep || !slices.IsSorted(e) || float64(e[0]) != errs[s][0] || float64(e[len(e)-1]) != errs[s][len(errs[s])-1]) {
 			t.Errorf("step %d: %d thinned errors from %v to %v, want %d sorted from the least %v to the largest %v",
 				s+1, len(e), e[0], e[len(e)-1], calibrationKeep, errs[s][0], errs[s][len(errs[s])-1])
 		}
@@ -218,7 +230,7 @@ func TestNewCalibrationThinsOnlyLongLists(t *testing.T) {
 func TestOffsetSurvivesBadCounts(t *testing.T) {
 	errs := [][]float64{{1, 2, 3}, {4, 5}, {6}}
 	for _, counts := range [][]int{nil, {}, {-5, 0, 1}, {3, 2, 1, 99}, {0}, {1 << 40, 7, 0}} {
-		c := Calibration{Errors: errs, Counts: counts}
+		c := Calibration{Errors: f32(errs), Counts: counts}
 		for h := 1; h <= 4; h++ {
 			for _, q := range offsetLevels {
 				got := c.Offset(h, q)
@@ -244,7 +256,7 @@ func BenchmarkOffset(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		cal  Calibration
-	}{{"thinned", newCalibration(cv, false)}, {"whole", Calibration{Errors: errs}}} {
+	}{{"thinned", newCalibration(cv, false)}, {"whole", Calibration{Errors: f32(errs)}}} {
 		for _, q := range []float64{0.5, 0.9, 0.99} {
 			b.Run(c.name+"/q="+strconv.FormatFloat(q, 'g', -1, 64), func(b *testing.B) {
 				b.ReportAllocs()
