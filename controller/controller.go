@@ -55,6 +55,12 @@ type Options struct {
 	Workers int
 	// Logger (default: discard).
 	Logger *slog.Logger
+	// Owns reports whether this replica acts for a resource's target (by
+	// its name): creates and updates the HPA, writes the status and the
+	// Events. Every replica registers every resource's target, so that
+	// any of them answers for it; one writes. Nil: this replica acts for
+	// every resource.
+	Owns func(target string) bool
 }
 
 // DefaultStatusInterval is Options.StatusInterval's default.
@@ -177,6 +183,26 @@ func (c *Controller) hpaChanged(obj any) {
 		return
 	}
 	objs, err := c.resLister.ByNamespace(h.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, o := range objs {
+		if m, err := meta.Accessor(o); err == nil {
+			c.queue.Add(m.GetNamespace() + "/" + m.GetName())
+		}
+	}
+}
+
+// acts reports whether this replica writes u's HPA, status and Events
+// (Options.Owns).
+func (c *Controller) acts(u *unstructured.Unstructured) bool {
+	return c.opts.Owns == nil || c.opts.Owns(models.ObjectTargetName(u.GetNamespace(), u.GetName()))
+}
+
+// Requeue reconciles every resource again: after the replicas changed,
+// this one may act for resources it did not.
+func (c *Controller) Requeue() {
+	objs, err := c.resLister.List(labels.Everything())
 	if err != nil {
 		return
 	}
@@ -329,6 +355,11 @@ func (c *Controller) reconcile(ctx context.Context, key string) (time.Duration, 
 		c.event(u, corev1.EventTypeNormal, "Registered", fmt.Sprintf("target %s registered: %s of history at %s steps, fitting", d.Target.Name, d.Target.History, d.Target.Step))
 	}
 
+	if !c.acts(u) {
+		// Another replica writes the HPA and the status; this one serves
+		// the target too.
+		return 0, nil
+	}
 	hpa, reason, msg := c.ensureHPA(ctx, u, &d, s)
 	if hpa != nil {
 		st.HPA = hpa.Name
@@ -457,7 +488,7 @@ func (c *Controller) problem(u *unstructured.Unstructured, s *seen, st *Status, 
 }
 
 func (c *Controller) event(u *unstructured.Unstructured, typ, reason, msg string) {
-	if c.recorder != nil {
+	if c.recorder != nil && c.acts(u) {
 		c.recorder.Event(u, typ, reason, msg)
 	}
 }
@@ -523,7 +554,7 @@ func (c *Controller) ensureHPA(ctx context.Context, u *unstructured.Unstructured
 // except the first for a new generation. It returns when to try again
 // when a write was held back.
 func (c *Controller) writeStatus(ctx context.Context, u *unstructured.Unstructured, s *seen, old, st *Status) (time.Duration, error) {
-	if sameStatus(old, st) {
+	if !c.acts(u) || sameStatus(old, st) {
 		return 0, nil
 	}
 	now := c.now()

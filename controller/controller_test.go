@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +67,7 @@ func (f *fakeTargets) Recommendation(name string) (models.Recommendation, error)
 // harness runs a controller over fake Kubernetes clients.
 type harness struct {
 	t       *testing.T
+	c       *Controller
 	targets *fakeTargets
 	dyn     *dynamicfake.FakeDynamicClient
 	kube    *kubefake.Clientset
@@ -73,10 +75,15 @@ type harness struct {
 
 func startController(t *testing.T, targets *fakeTargets, kubeObjs []runtime.Object, objs ...runtime.Object) *harness {
 	t.Helper()
+	return startControllerWith(t, &Options{StatusInterval: 50 * time.Millisecond}, targets, kubeObjs, objs...)
+}
+
+func startControllerWith(t *testing.T, opts *Options, targets *fakeTargets, kubeObjs []runtime.Object, objs ...runtime.Object) *harness {
+	t.Helper()
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{GVR: Kind + "List"}, objs...)
 	kube := kubefake.NewClientset(kubeObjs...)
-	c, err := New(targets, dyn, kube, &Options{StatusInterval: 50 * time.Millisecond})
+	c, err := New(targets, dyn, kube, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +96,7 @@ func startController(t *testing.T, targets *fakeTargets, kubeObjs []runtime.Obje
 			t.Error(err)
 		}
 	})
-	return &harness{t: t, targets: targets, dyn: dyn, kube: kube}
+	return &harness{t: t, c: c, targets: targets, dyn: dyn, kube: kube}
 }
 
 // eventually polls cond for up to 10 seconds.
@@ -134,6 +141,46 @@ func (h *harness) events() string {
 		fmt.Fprintf(&b, "%s %s: %s\n", e.Type, e.Reason, e.Message)
 	}
 	return b.String()
+}
+
+// TestControllerActsOnlyForItsTargets runs the controller of a replica
+// that does not own the resource's target: it registers the target (to
+// answer for it) but writes no HPA, status or Event, until it owns it.
+func TestControllerActsOnlyForItsTargets(t *testing.T) {
+	var owns atomic.Bool
+	var asked sync.Map
+	h := startControllerWith(t, &Options{StatusInterval: 50 * time.Millisecond, Owns: func(target string) bool {
+		asked.Store(target, true)
+		return owns.Load()
+	}}, &fakeTargets{targets: map[string]registry.TargetStatus{}}, nil, paResource(nil))
+	ctx := context.Background()
+	h.eventually("the target is registered", func() (bool, string) {
+		h.targets.mu.Lock()
+		defer h.targets.mu.Unlock()
+		_, ok := h.targets.targets["shop-web"]
+		return ok, ""
+	})
+	time.Sleep(300 * time.Millisecond) // several status intervals
+	if _, err := h.kube.AutoscalingV2().HorizontalPodAutoscalers("shop").Get(ctx, "web", metav1.GetOptions{}); err == nil {
+		t.Error("a replica that does not own the target created the HPA")
+	}
+	if st, _ := h.status("shop", "web"); len(st.Conditions) > 0 {
+		t.Errorf("a replica that does not own the target wrote the status %+v", st)
+	}
+	if ev := h.events(); ev != "" {
+		t.Errorf("a replica that does not own the target wrote Events:\n%s", ev)
+	}
+	if _, ok := asked.Load("shop-web"); !ok {
+		t.Error("Owns was not asked about the target shop-web")
+	}
+
+	owns.Store(true)
+	h.c.Requeue()
+	h.eventually("the new owner creates the HPA and writes the status", func() (bool, string) {
+		_, err := h.kube.AutoscalingV2().HorizontalPodAutoscalers("shop").Get(ctx, "web", metav1.GetOptions{})
+		c, st := h.ready("shop", "web")
+		return err == nil && c != nil && c.Status == metav1.ConditionTrue, fmt.Sprintf("%v %+v", err, st)
+	})
 }
 
 func TestControllerOwnsTheHPA(t *testing.T) {

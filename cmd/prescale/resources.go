@@ -65,8 +65,9 @@ func kubeConfig(flag, path string, inCluster bool) (*rest.Config, error) {
 
 // newResourceController builds the controller of --controller, or
 // returns nil without it. inCluster means the in-cluster configuration
-// is available.
-func newResourceController(log *slog.Logger, o *resourceOptions, targets *registry.Registry, inCluster bool) (*controller.Controller, error) {
+// is available; owns (nil: every target) says which resources' HPA,
+// status and Events this replica writes.
+func newResourceController(log *slog.Logger, o *resourceOptions, targets *registry.Registry, inCluster bool, owns func(target string) bool) (*controller.Controller, error) {
 	if !o.enabled {
 		return nil, nil
 	}
@@ -89,6 +90,7 @@ func newResourceController(log *slog.Logger, o *resourceOptions, targets *regist
 	return controller.New(targets, dyn, kube, &controller.Options{
 		Namespace:      o.namespace,
 		StatusInterval: o.statusInterval,
+		Owns:           owns,
 		Logger:         log.With("component", "controller"),
 	})
 }

@@ -34,6 +34,7 @@ import (
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
 	"github.com/prescale/prescale/api"
+	"github.com/prescale/prescale/cluster"
 	"github.com/prescale/prescale/controller"
 	"github.com/prescale/prescale/feed/demo"
 	promfeed "github.com/prescale/prescale/feed/prometheus"
@@ -88,6 +89,8 @@ type serveOptions struct {
 	auth authOptions
 	// resources is the PredictiveAutoscaler controller's settings.
 	resources resourceOptions
+	// cluster is how this replica finds the others.
+	cluster clusterOptions
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -111,15 +114,27 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := newResourceController(log, &o.resources, targets, os.Getenv("KUBERNETES_SERVICE_HOST") != "")
+	inCluster := os.Getenv("KUBERNETES_SERVICE_HOST") != ""
+	members, err := newMembership(log, &o.cluster, inCluster)
 	if err != nil {
 		return err
 	}
-	s, err := newServers(ctx, log, o, &readyBackend{targets, ctl}, adapter, queryChecker(o, src))
+	var owns func(string) bool
+	if members != nil {
+		owns = members.Owns
+	}
+	ctl, err := newResourceController(log, &o.resources, targets, inCluster, owns)
 	if err != nil {
 		return err
 	}
-	s.resources = ctl
+	if members != nil && ctl != nil {
+		members.OnChange(ctl.Requeue)
+	}
+	s, err := newServers(ctx, log, o, &readyBackend{targets, ctl, members}, adapter, queryChecker(o, src))
+	if err != nil {
+		return err
+	}
+	s.resources, s.members = ctl, members
 	return s.run(ctx, log, o, targets, hup)
 }
 
@@ -144,6 +159,7 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	fs.StringVar(&o.logFormat, "log.format", "text", "log format: text|json")
 	o.auth.bind(fs)
 	o.resources.bind(fs)
+	o.cluster.bind(fs)
 	fs.BoolVar(&o.externalMetrics, "external-metrics", false, "serve the Kubernetes external metrics API (external.metrics.k8s.io/v1beta1: prescale_recommended_replicas, prescale_forecast_load) over HTTPS on --secure-port, with the flags marked \"external metrics API\"")
 	// The adapter's settings exist to hold its flags; its server is built
 	// only with --external-metrics.
@@ -174,6 +190,9 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 		return nil, nil, nil, fmt.Errorf("%w: --config needs --prometheus.url: the targets' queries run on Prometheus", errUsage)
 	}
 	if err := o.auth.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := o.cluster.check(); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := o.resources.check(o.isDemo()); err != nil {
@@ -289,6 +308,8 @@ type servers struct {
 	// resources is the PredictiveAutoscaler controller, nil without
 	// --controller.
 	resources *controller.Controller
+	// members is this replica's membership, nil without --cluster.
+	members *cluster.Membership
 	// ready is what the APIs serve, ready once the registry is restored
 	// and the controller has registered the resources' targets.
 	ready  api.Backend
@@ -366,6 +387,13 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
+	var backend api.Backend = targets
+	if targets.members != nil {
+		if err := registerClusterMetrics(targets.members, reg); err != nil {
+			return nil, err
+		}
+		backend = clusterWrites{targets}
+	}
 	requests, err := api.NewRequestMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -377,7 +405,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 		}
 		reloads.loaded(time.Now())
 	}
-	srv, err := api.NewServer(targets, &api.ServerOptions{Logger: log, CheckQuery: check})
+	srv, err := api.NewServer(backend, &api.ServerOptions{Logger: log, CheckQuery: check})
 	if err != nil {
 		return nil, err
 	}
@@ -497,6 +525,10 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 	}
 	if s.resources != nil {
 		goFail("controller", func() error { return s.resources.Run(ctx) })
+	}
+	if s.members != nil {
+		// Run returns once ctx is done and its Lease is deleted.
+		g.Go(func() error { return s.members.Run(ctx) })
 	}
 	for _, c := range s.controllers {
 		g.Go(func() error { c(ctx); return nil })
@@ -640,10 +672,13 @@ func watchReady(ctx context.Context, targets api.Backend, hs *health.Server, log
 type readyBackend struct {
 	*registry.Registry
 	controller *controller.Controller // nil without --controller
+	members    *cluster.Membership    // nil without --cluster
 }
 
+// Ready adds, with --cluster, that this replica has joined: until then
+// it writes no PredictiveAutoscaler.
 func (b *readyBackend) Ready() bool {
-	return b.Registry.Ready() && (b.controller == nil || b.controller.Synced())
+	return b.Registry.Ready() && (b.controller == nil || b.controller.Synced()) && (b.members == nil || b.members.Ready())
 }
 
 // watchConfig reloads the config file on SIGHUP and, every interval, when

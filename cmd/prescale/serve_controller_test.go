@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,9 +11,9 @@ import (
 	"time"
 )
 
-// TestServeControllerFlags: --controller without what it needs is a clear
-// error, not a panic or a controller that never syncs. (The controller
-// itself runs against a real control plane in test/e2e.)
+// TestServeControllerFlags: --controller and --cluster without what they
+// need are clear errors, not a panic or a controller that never syncs.
+// (Both run against a real control plane in test/e2e.)
 func TestServeControllerFlags(t *testing.T) {
 	bin, err := raceBinary()
 	if err != nil {
@@ -20,6 +21,16 @@ func TestServeControllerFlags(t *testing.T) {
 	}
 	outsideCluster(t)
 	missing := filepath.Join(t.TempDir(), "absent.kubeconfig")
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -35,6 +46,12 @@ func TestServeControllerFlags(t *testing.T) {
 			"--controller.kubeconfig and --controller.namespace need --controller"},
 		{"status interval", []string{"--controller", "--controller.status-interval", "0s", "--prometheus.url", "http://127.0.0.1:1"}, 2,
 			"--controller.status-interval 0s: want a positive duration"},
+		{"cluster flags without --cluster", []string{"--cluster.namespace", "shop"}, 2, "the --cluster.* flags need --cluster"},
+		{"cluster lease under a second", []string{"--cluster", "--cluster.lease-duration", "500ms"}, 2, "--cluster.lease-duration 500ms: want at least 1s"},
+		{"cluster without kubeconfig", []string{"--cluster"}, 2,
+			"--cluster outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --cluster.kubeconfig"},
+		{"cluster member not a name", []string{"--cluster", "--cluster.kubeconfig", kubeconfig, "--cluster.namespace", "shop", "--cluster.member", "Prescale_0"}, 2,
+			`replica name "Prescale_0" does not make a Lease name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

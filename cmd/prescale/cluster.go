@@ -1,0 +1,133 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/prescale/prescale/cluster"
+	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
+)
+
+// clusterOptions are the flags of --cluster: several replicas of serve.
+type clusterOptions struct {
+	enabled       bool
+	kubeconfig    string
+	namespace     string
+	member        string
+	name          string
+	leaseDuration time.Duration
+}
+
+func (c *clusterOptions) bind(fs *flag.FlagSet) {
+	fs.BoolVar(&c.enabled, "cluster", false, "run as one of several replicas: they find each other through coordination Leases in --cluster.namespace; "+
+		"every replica serves every target, and one, chosen by rendezvous hashing of the target's name over the live replicas, writes each PredictiveAutoscaler's HPA, status and Events. "+
+		"Targets are then declared in --config, as PredictiveAutoscalers or by KEDA; the REST and gRPC API cannot create, change or delete them (each replica would hold its own)")
+	fs.StringVar(&c.kubeconfig, "cluster.kubeconfig", "", "kubeconfig of the Kubernetes API holding the Leases; default: the in-cluster config")
+	fs.StringVar(&c.namespace, "cluster.namespace", "", "namespace of the replicas' Leases (default: $POD_NAMESPACE, else the pod's service account namespace)")
+	fs.StringVar(&c.member, "cluster.member", "", "this replica's name, unique among the replicas (default: $POD_NAME, else the host name)")
+	fs.StringVar(&c.name, "cluster.name", "prescale", "the replicas' group: Leases labelled with another are not members (for several installations in one namespace)")
+	durationVar(fs, &c.leaseDuration, "cluster.lease-duration", cluster.DefaultLeaseDuration, "`duration` a replica counts as live after its last renewal (renewed three times in it): the longest a killed replica's PredictiveAutoscalers wait for another to write them")
+}
+
+func (c *clusterOptions) check() error {
+	switch {
+	case !c.enabled && (c.kubeconfig != "" || c.namespace != "" || c.member != "" || c.name != "prescale" || c.leaseDuration != cluster.DefaultLeaseDuration):
+		return fmt.Errorf("%w: the --cluster.* flags need --cluster", errUsage)
+	case c.leaseDuration < time.Second:
+		return fmt.Errorf("%w: --cluster.lease-duration %v: want at least 1s", errUsage, c.leaseDuration)
+	}
+	return nil
+}
+
+// serviceAccountNamespace is where Kubernetes writes the pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// newMembership builds the membership of --cluster, or returns nil
+// without it. inCluster means the in-cluster configuration is available.
+func newMembership(log *slog.Logger, o *clusterOptions, inCluster bool) (*cluster.Membership, error) {
+	if !o.enabled {
+		return nil, nil
+	}
+	cfg, err := kubeConfig("--cluster.kubeconfig", o.kubeconfig, inCluster)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: --cluster outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --cluster.kubeconfig", errUsage)
+	}
+	cfg.UserAgent = "prescale-cluster"
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster: %w", err)
+	}
+	ns := o.namespace
+	if ns == "" {
+		ns = os.Getenv("POD_NAMESPACE")
+	}
+	if ns == "" {
+		raw, err := os.ReadFile(serviceAccountNamespace)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --cluster needs --cluster.namespace or $POD_NAMESPACE (no service account namespace: %v)", errUsage, err)
+		}
+		ns = strings.TrimSpace(string(raw))
+	}
+	member := o.member
+	if member == "" {
+		member = os.Getenv("POD_NAME")
+	}
+	if member == "" {
+		if member, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("%w: --cluster needs --cluster.member or $POD_NAME: %v", errUsage, err)
+		}
+	}
+	m, err := cluster.New(kube, ns, member, &cluster.Options{
+		Cluster: o.name, LeaseDuration: o.leaseDuration, Logger: log.With("component", "cluster"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cluster: %v", errUsage, err)
+	}
+	return m, nil
+}
+
+// registerClusterMetrics adds the membership's metrics to reg.
+func registerClusterMetrics(m *cluster.Membership, reg prometheus.Registerer) error {
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "prescale_cluster_members",
+		Help: "Live replicas of this prescale cluster as this one sees them (--cluster): 0 until its own Lease is written.",
+	}, func() float64 { return float64(len(m.Members())) }))
+}
+
+// clusterWrites refuses the REST and gRPC writes of targets with
+// --cluster: each replica would hold its own copy of them. KEDA's
+// registrations go through, as every replica gets them.
+type clusterWrites struct{ *readyBackend }
+
+func errClustered(op string) error {
+	return status.Errorf(codes.FailedPrecondition, "%s: prescale runs as several replicas (--cluster): declare targets in the config file or as PredictiveAutoscaler resources", op)
+}
+
+func (b clusterWrites) Create(t models.Target, origin string) (registry.TargetStatus, error) {
+	if origin == registry.OriginAPI {
+		return registry.TargetStatus{}, errClustered("create")
+	}
+	return b.readyBackend.Create(t, origin)
+}
+
+func (b clusterWrites) Update(t models.Target) (registry.TargetStatus, error) {
+	if st, err := b.Get(t.Name); err == nil && st.Origin == registry.OriginKEDA {
+		return b.readyBackend.Update(t)
+	}
+	return registry.TargetStatus{}, errClustered("update")
+}
+
+func (b clusterWrites) Delete(name string) error { return errClustered("delete") }
