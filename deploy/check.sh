@@ -68,9 +68,9 @@ def by_kind(docs):
     return objs
 
 base = by_kind(load(f"{out}/base.yaml"))
-want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 6, "ClusterRoleBinding": 3, "RoleBinding": 1,
+want = {"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 6, "ClusterRoleBinding": 3, "Role": 1, "RoleBinding": 2,
         "ConfigMap": 1, "Service": 1, "Deployment": 1, "APIService": 1, "NetworkPolicy": 1,
-        "CustomResourceDefinition": 1}
+        "CustomResourceDefinition": 1, "PodDisruptionBudget": 1}
 check({k: len(v) for k, v in base.items()} == want, f"base: objects {sorted(base)} are not {sorted(want)}")
 
 dep, svc, cm, sa = base["Deployment"][0], base["Service"][0], base["ConfigMap"][0], base["ServiceAccount"][0]
@@ -83,7 +83,10 @@ ports = {p["name"]: p["containerPort"] for p in c["ports"]}
 check(base["Namespace"][0]["metadata"]["name"] == ns, "base: the Deployment is not in the Namespace of the base")
 for kind in ("ServiceAccount", "ConfigMap", "Service"):
     check(base[kind][0]["metadata"]["namespace"] == ns, f"base: the {kind} is not in {ns}")
-check(base["RoleBinding"][0]["metadata"]["namespace"] == "kube-system", "base: the RoleBinding must be in kube-system")
+rolebindings = {b["metadata"]["name"]: b for b in base["RoleBinding"]}
+check(rolebindings["prescale:extension-apiserver-authentication-reader"]["metadata"]["namespace"] == "kube-system",
+      "base: the authentication reader's RoleBinding must be in kube-system")
+check(rolebindings["prescale:cluster"]["metadata"]["namespace"] == ns, f"base: the cluster's RoleBinding is not in {ns}")
 
 # Deployment <-> Service.
 sel = dep["spec"]["selector"]["matchLabels"]
@@ -108,6 +111,23 @@ def flag(name):
 check(args[0] == "serve", "base: args do not start with serve")
 check("--external-metrics" in args, "base: --external-metrics is not set")
 check("--controller" in args, "base: --controller is not set")
+
+# Several replicas: --cluster names each by its pod, in its namespace, with the Leases it
+# needs, spread over nodes, two kept through drains.
+check("--cluster" in args and dep["spec"]["replicas"] >= 2, "base: not several replicas with --cluster")
+env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env", [])}
+check(env.get("POD_NAME") == "metadata.name" and env.get("POD_NAMESPACE") == "metadata.namespace",
+      "base: POD_NAME and POD_NAMESPACE do not come from the pod's metadata")
+lease_rules = {(g, r): set(rule["verbs"]) for rule in base["Role"][0]["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+check({"get", "list", "watch", "create", "update", "delete"} <= lease_rules.get(("coordination.k8s.io", "leases"), set()),
+      "base: the cluster's Role does not cover its Leases")
+check(base["Role"][0]["metadata"]["namespace"] == ns, f"base: the cluster's Role is not in {ns}")
+pdb = base["PodDisruptionBudget"][0]
+check(pdb["spec"]["selector"]["matchLabels"] == sel and pdb["spec"].get("maxUnavailable") == 1,
+      "base: the PodDisruptionBudget does not keep all but one replica of the Deployment's pods")
+spread = pod["spec"].get("topologySpreadConstraints", [])
+check(any(t["topologyKey"] == "kubernetes.io/hostname" and t["labelSelector"]["matchLabels"] == sel for t in spread),
+      "base: the replicas are not spread over nodes")
 
 # The controller's role covers what it touches, and the CRD is the one it watches.
 crd = base["CustomResourceDefinition"][0]
@@ -149,7 +169,7 @@ targets = {t["name"]: t for t in yaml.safe_load(cm["data"].get(key, "targets: []
 check(targets, "base: the ConfigMap declares no target")
 
 # RBAC and APIService name what exists.
-roles = {r["metadata"]["name"]: r for r in base["ClusterRole"]}
+roles = {r["metadata"]["name"]: r for r in base["ClusterRole"] + base["Role"]}
 for b in base["ClusterRoleBinding"] + base["RoleBinding"]:
     for s in b["subjects"]:
         if s["name"] == "horizontal-pod-autoscaler":
@@ -170,7 +190,9 @@ check(metrics == {"prescale_recommended_replicas", "prescale_forecast_load"}, "b
 
 # The keda overlay leaves the APIService and its RBAC out and turns the API off.
 keda = by_kind(load(f"{out}/overlays-keda.yaml"))
-check(not {"APIService", "RoleBinding", "CustomResourceDefinition"} & set(keda), "overlays/keda: still has the external metrics objects or the CRD")
+check(not {"APIService", "CustomResourceDefinition"} & set(keda)
+      and all(b["metadata"]["namespace"] != "kube-system" for b in keda.get("RoleBinding", [])),
+      "overlays/keda: still has the external metrics objects or the CRD")
 check({r["metadata"]["name"] for r in keda["ClusterRole"]} == {"prescale:targets-editor", "prescale:targets-viewer"},
       "overlays/keda: the ClusterRoles are not exactly the targets' editor and viewer")
 check([b["roleRef"]["name"] for b in keda["ClusterRoleBinding"]] == ["system:auth-delegator"],

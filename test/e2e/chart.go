@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ controller: {statusInterval: 5s}
 	return string(out), nil
 }
 
+// e2eMember is the name of the prescale process among the chart's
+// replicas (--cluster.member): its Lease is prescale-member-<it>.
+const e2eMember = "prescale-e2e-0"
+
 // chartPrescaleArgs are the arguments of the chart's Deployment, turned
 // into those of a process on this machine: its config file, data and
 // certificate directories here, its external metrics API on securePort,
@@ -88,6 +93,10 @@ func chartPrescaleArgs(ctx context.Context, c *cluster, dir, kubeconfig string, 
 			continue
 		}
 		args = append(args, a)
+	}
+	if slices.Contains(chartArgs, "--cluster") {
+		// POD_NAME and POD_NAMESPACE come from the pod's metadata there.
+		args = append(args, "--cluster.kubeconfig="+kubeconfig, "--cluster.namespace="+chartNamespace, "--cluster.member="+e2eMember)
 	}
 	args = append(args,
 		"--bind-address=127.0.0.1",

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -356,6 +357,14 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("prescale ready on %s in %v (external metrics on 127.0.0.1:%d)", ps.URL, time.Since(t0).Round(time.Millisecond), securePort)
+	if slices.Contains(chartArgs, "--cluster") {
+		// Ready means it joined: its Lease, written with the chart's RBAC.
+		l, err := c.Admin.CoordinationV1().Leases(chartNamespace).Get(ctx, "prescale-member-"+e2eMember, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("--cluster: the replica's Lease: %v", err)
+		}
+		t.Logf("cluster: Lease %s held by %s, renewed %s, for %ds", l.Name, *l.Spec.HolderIdentity, l.Spec.RenewTime.Format(time.RFC3339Nano), *l.Spec.LeaseDurationSeconds)
+	}
 
 	// The workloads, each with a PredictiveAutoscaler: prescale registers
 	// the targets, fits them and creates their HPAs.
@@ -544,6 +553,13 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			t.Errorf("prescale did not stop within 20s of SIGTERM\n%s", ps.Proc.LogTail(4<<10))
 		} else if err := ps.Proc.ExitErr(); err != nil {
 			t.Errorf("prescale exited with %v after SIGTERM\n%s", err, ps.Proc.LogTail(4<<10))
+		}
+		if slices.Contains(chartArgs, "--cluster") {
+			// It left the cluster: the others need not wait for its Lease to expire.
+			_, err := c.Admin.CoordinationV1().Leases(chartNamespace).Get(ctx, "prescale-member-"+e2eMember, metav1.GetOptions{})
+			if !apierrors.IsNotFound(err) {
+				t.Errorf("--cluster: the Lease after SIGTERM: %v, want it deleted", err)
+			}
 		}
 		t0 := time.Now()
 		ps, err = startPrescale(ctx, psDir, psLog, bins.Prescale, psArgs...)

@@ -37,6 +37,16 @@ const (
 // render renders the chart with vals (YAML) as `helm template` does.
 func render(t *testing.T, vals string) string {
 	t.Helper()
+	manifest, err := renderErr(t, vals)
+	if err != nil {
+		t.Fatalf("render with values %s: %v", vals, err)
+	}
+	return manifest
+}
+
+// renderErr is render, returning the install's error.
+func renderErr(t *testing.T, vals string) (string, error) {
+	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
@@ -55,13 +65,13 @@ func render(t *testing.T, vals string) string {
 	install.KubeVersion = &common.KubeVersion{Version: "v1.35.0", Major: "1", Minor: "35"}
 	rel, err := install.Run(ch, values)
 	if err != nil {
-		t.Fatalf("render with values %s: %v", vals, err)
+		return "", err
 	}
 	r, ok := rel.(*release.Release)
 	if !ok {
 		t.Fatalf("release is a %T", rel)
 	}
-	return r.Manifest
+	return r.Manifest, nil
 }
 
 // objects splits rendered YAML into objects by kind/namespace/name.
@@ -229,8 +239,10 @@ var scenarios = map[string]string{
 	"keda":         "externalMetrics: {enabled: false}",
 	"cert-manager": "certManager: {enabled: true}",
 	"monitoring":   "serviceMonitor: {enabled: true}\nprometheusRule: {enabled: true}",
-	"options": `replicaCount: 2
-podDisruptionBudget: {enabled: true}
+	"options": `replicaCount: 1
+cluster: {enabled: false}
+podDisruptionBudget: {enabled: false}
+topologySpread: false
 persistence: {enabled: true, size: 5Gi, storageClassName: fast}
 controller: {namespace: shop, statusInterval: 30s}
 extraArgs: ["--workers=4"]
@@ -331,7 +343,8 @@ func TestCopiesAreCurrent(t *testing.T) {
 	}
 }
 
-// TestOptions: the options off by default render what they say.
+// TestOptions: the options that are not the defaults render what they
+// say: one replica keeping its snapshots on a volume.
 func TestOptions(t *testing.T) {
 	got := objects(t, render(t, scenarios["options"]))
 	dep := got["Deployment "+namespace+"/prescale"]
@@ -344,11 +357,19 @@ func TestOptions(t *testing.T) {
 			t.Errorf("args %s lack %s", args, want)
 		}
 	}
-	if c["image"] != "ghcr.io/prescale/prescale:0.1.1" || spec["replicas"] != float64(2) {
+	if c["image"] != "ghcr.io/prescale/prescale:0.1.1" || spec["replicas"] != float64(1) {
 		t.Errorf("image %v, replicas %v", c["image"], spec["replicas"])
 	}
-	if _, ok := got["PodDisruptionBudget "+namespace+"/prescale"]; !ok {
-		t.Error("no PodDisruptionBudget")
+	if strings.Contains(args, "--cluster") || fmt.Sprint(c["env"]) != fmt.Sprint([]any{c["env"].([]any)[0]}) {
+		t.Errorf("one replica without cluster.enabled: args %s, env %v", args, c["env"])
+	}
+	if _, ok := pod["topologySpreadConstraints"]; ok {
+		t.Error("topologySpreadConstraints with topologySpread false")
+	}
+	for _, kind := range []string{"PodDisruptionBudget " + namespace + "/prescale", "Role " + namespace + "/prescale:cluster", "RoleBinding " + namespace + "/prescale:cluster"} {
+		if _, ok := got[kind]; ok {
+			t.Errorf("%s rendered for one replica without cluster.enabled", kind)
+		}
 	}
 	if pvc, ok := got["PersistentVolumeClaim "+namespace+"/prescale-data"]; !ok || fmt.Sprint(pvc["spec"]) == "" {
 		t.Error("no PersistentVolumeClaim")
@@ -359,5 +380,22 @@ func TestOptions(t *testing.T) {
 	cm := got["ConfigMap "+namespace+"/prescale-targets"]["data"].(map[string]any)["targets.yaml"].(string)
 	if !strings.Contains(cm, "name: web") {
 		t.Errorf("targets.yaml:\n%s", cm)
+	}
+}
+
+// TestRefusesReplicasThatCannotWork: several replicas without --cluster
+// would each write every PredictiveAutoscaler, and several replicas
+// cannot share one ReadWriteOnce volume; both fail the install, saying
+// what to change.
+func TestRefusesReplicasThatCannotWork(t *testing.T) {
+	for _, tc := range []struct{ name, values, want string }{
+		{"replicas without cluster", "cluster: {enabled: false}", "replicaCount above 1 needs cluster.enabled"},
+		{"replicas with persistence", "persistence: {enabled: true}", "persistence.enabled holds one replica's snapshots"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := renderErr(t, tc.values); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("render: %v, want an error saying %q", err, tc.want)
+			}
+		})
 	}
 }
