@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -105,6 +106,49 @@ func registerClusterMetrics(m *cluster.Membership, reg prometheus.Registerer) er
 		Name: "prescale_cluster_members",
 		Help: "Live replicas of this prescale cluster as this one sees them (--cluster): 0 until its own Lease is written.",
 	}, func() float64 { return float64(len(m.Members())) }))
+}
+
+// joinWait is the longest a replica waits for its first fits before it
+// joins the cluster anyway: fits that keep failing (Prometheus down) must
+// not keep it from writing the HPAs of new PredictiveAutoscalers.
+const joinWait = 2 * time.Minute
+
+// joinCluster runs the membership once this replica is warm: ready (its
+// targets registered) and every target fitted once or failed, or joinWait
+// after it was ready. Until it joins it owns no PredictiveAutoscaler, so
+// a new replica of a rollout does not take over statuses while it has no
+// models to report, and it is not ready (the Service keeps sending
+// requests to the others).
+func joinCluster(ctx context.Context, log *slog.Logger, m *cluster.Membership, b *readyBackend) error {
+	var readySince time.Time
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if b.Registry.Ready() && (b.controller == nil || b.controller.Synced()) {
+			if readySince.IsZero() {
+				readySince = time.Now()
+			}
+			unfitted := 0
+			for _, st := range b.List() {
+				if st.ModelKind == "" && st.FitErrors == 0 {
+					unfitted++
+				}
+			}
+			if unfitted == 0 {
+				break
+			}
+			if time.Since(readySince) > joinWait {
+				log.Warn("joining the cluster with targets still unfitted", "unfitted", unfitted, "waited", joinWait)
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+	return m.Run(ctx)
 }
 
 // clusterWrites refuses the REST and gRPC writes of targets with

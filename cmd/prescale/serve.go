@@ -130,11 +130,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if members != nil && ctl != nil {
 		members.OnChange(ctl.Requeue)
 	}
-	s, err := newServers(ctx, log, o, &readyBackend{targets, ctl, members}, adapter, queryChecker(o, src))
+	backend := &readyBackend{targets, ctl, members}
+	s, err := newServers(ctx, log, o, backend, adapter, queryChecker(o, src))
 	if err != nil {
 		return err
 	}
-	s.resources, s.members = ctl, members
+	s.resources, s.members, s.clusterBackend = ctl, members, backend
 	return s.run(ctx, log, o, targets, hup)
 }
 
@@ -308,8 +309,10 @@ type servers struct {
 	// resources is the PredictiveAutoscaler controller, nil without
 	// --controller.
 	resources *controller.Controller
-	// members is this replica's membership, nil without --cluster.
-	members *cluster.Membership
+	// members is this replica's membership, nil without --cluster;
+	// clusterBackend what says when it joins.
+	members        *cluster.Membership
+	clusterBackend *readyBackend
 	// ready is what the APIs serve, ready once the registry is restored
 	// and the controller has registered the resources' targets.
 	ready  api.Backend
@@ -527,8 +530,8 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 		goFail("controller", func() error { return s.resources.Run(ctx) })
 	}
 	if s.members != nil {
-		// Run returns once ctx is done and its Lease is deleted.
-		g.Go(func() error { return s.members.Run(ctx) })
+		// It returns once ctx is done and its Lease is deleted.
+		g.Go(func() error { return joinCluster(ctx, log, s.members, s.clusterBackend) })
 	}
 	for _, c := range s.controllers {
 		g.Go(func() error { c(ctx); return nil })
@@ -675,8 +678,8 @@ type readyBackend struct {
 	members    *cluster.Membership    // nil without --cluster
 }
 
-// Ready adds, with --cluster, that this replica has joined: until then
-// it writes no PredictiveAutoscaler.
+// Ready adds, with --cluster, that this replica has joined (joinCluster):
+// until then it writes no PredictiveAutoscaler.
 func (b *readyBackend) Ready() bool {
 	return b.Registry.Ready() && (b.controller == nil || b.controller.Synced()) && (b.members == nil || b.members.Ready())
 }
