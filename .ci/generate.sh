@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates api/prescale/v1 from prescale.proto and prescale_gateway.yaml:
-# Go messages, gRPC, grpc-gateway and the OpenAPI document. protoc comes
+# Go messages, gRPC, grpc-gateway and the OpenAPI document; and
+# api/prescale/peer/v1 (Go messages and gRPC) from peer.proto. protoc comes
 # from Debian's protobuf-compiler and the well-known types it imports
 # (google/protobuf/timestamp.proto) from libprotobuf-dev, both installed
 # when missing; the plugins are
@@ -24,12 +25,17 @@ for tool in google.golang.org/protobuf/cmd/protoc-gen-go \
   go build -o "$bin/" "$tool"
 done
 
-out=api/prescale/v1
+# The public API (api/prescale/v1) and the replicas' own (api/prescale/peer/v1,
+# no REST mapping and no OpenAPI document).
+src=api/prescale/v1
+peer=api/prescale/peer/v1
+out=$src
+peerOut=$peer
 if [ "${1:-}" = "--check" ]; then
   out="$bin/check"
-  mkdir -p "$out"
+  peerOut="$bin/check-peer"
+  mkdir -p "$out" "$peerOut"
 fi
-src=api/prescale/v1
 gw="grpc_api_configuration=$src/prescale_gateway.yaml"
 PATH="$bin:$PATH" protoc -I "$src" -I /usr/include \
   --go_out="$out" --go_opt=paths=source_relative \
@@ -37,14 +43,21 @@ PATH="$bin:$PATH" protoc -I "$src" -I /usr/include \
   --grpc-gateway_out="$out" --grpc-gateway_opt=paths=source_relative,"$gw" \
   --openapiv2_out="$out" --openapiv2_opt="$gw" \
   "$src/prescale.proto"
+PATH="$bin:$PATH" protoc -I "$peer" \
+  --go_out="$peerOut" --go_opt=paths=source_relative \
+  --go-grpc_out="$peerOut" --go-grpc_opt=paths=source_relative \
+  "$peer/peer.proto"
 
 if [ "${1:-}" = "--check" ]; then
-  for f in "$out"/*; do
-    if ! cmp -s "$f" "$src/$(basename "$f")"; then
-      echo ".ci/generate.sh: $src/$(basename "$f") is not what make generate writes; run make generate" >&2
-      diff -u "$src/$(basename "$f")" "$f" | head -20 >&2 || true
-      exit 1
-    fi
+  for pair in "$out:$src" "$peerOut:$peer"; do
+    got=${pair%%:*} want=${pair#*:}
+    for f in "$got"/*; do
+      if ! cmp -s "$f" "$want/$(basename "$f")"; then
+        echo ".ci/generate.sh: $want/$(basename "$f") is not what make generate writes; run make generate" >&2
+        diff -u "$want/$(basename "$f")" "$f" | head -20 >&2 || true
+        exit 1
+      fi
+    done
   done
   echo "generated code is up to date"
 fi

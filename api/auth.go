@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
+	peerv1 "github.com/prescale/prescale/api/prescale/peer/v1"
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 )
 
@@ -62,6 +63,9 @@ var grpcVerbs = map[string]string{
 	prescalev1.PrescaleService_CreateTarget_FullMethodName:      VerbCreate,
 	prescalev1.PrescaleService_UpdateTarget_FullMethodName:      VerbUpdate,
 	prescalev1.PrescaleService_DeleteTarget_FullMethodName:      VerbDelete,
+
+	// Another replica's read of a target this one holds (--cluster.replication).
+	peerv1.PeerService_Call_FullMethodName: VerbGet,
 
 	externalscaler.ExternalScaler_IsActive_FullMethodName:         VerbCreate,
 	externalscaler.ExternalScaler_StreamIsActive_FullMethodName:   VerbCreate,

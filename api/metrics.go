@@ -140,6 +140,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	var unfitted, backlog int
 	var oldest time.Duration
 	for _, st := range m.b.List() {
+		if !st.Held {
+			continue // another replica holds it, and exports its metrics
+		}
 		m.collect(ch, &st, now)
 		if st.ModelKind == "" {
 			unfitted++

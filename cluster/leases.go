@@ -24,10 +24,13 @@ import (
 // Labels of a member's Lease: the cluster it belongs to (several prescale
 // installations may share a namespace) and what the Lease is.
 const (
-	LabelCluster   = "prescale.io/cluster"
-	LabelComponent = "app.kubernetes.io/component"
-	componentValue = "membership"
-	leasePrefix    = "prescale-member-"
+	// AnnotationAddress on a member's Lease is where the others reach its
+	// gRPC API (host:port).
+	AnnotationAddress = "prescale.io/address"
+	LabelCluster      = "prescale.io/cluster"
+	LabelComponent    = "app.kubernetes.io/component"
+	componentValue    = "membership"
+	leasePrefix       = "prescale-member-"
 )
 
 // Options configure a Membership. A nil *Options means the defaults.
@@ -43,6 +46,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now reads the clock (default time.Now).
 	Now func() time.Time
+	// Address is where the other replicas reach this one's gRPC API
+	// (host:port), written on its Lease; empty: nowhere (they do not
+	// forward to it).
+	Address string
+	// JoinWhen, polled four times a second once the others' Leases are
+	// listed, says when this replica may write its Lease and join: once
+	// it has fitted the targets it will hold (Holds counts it from the
+	// start). Nil: at once.
+	JoinWhen func() bool
 }
 
 // DefaultLeaseDuration is Options.LeaseDuration's default.
@@ -75,7 +87,9 @@ type Membership struct {
 	log       *slog.Logger
 
 	members  atomic.Pointer[[]string]
-	ready    atomic.Bool
+	addrs    atomic.Pointer[map[string]string] // member -> AnnotationAddress
+	synced   atomic.Bool                       // the others' Leases are listed
+	ready    atomic.Bool                       // and this replica's Lease is written
 	mu       sync.Mutex
 	onChange []func()
 	lister   coordinationlisters.LeaseLister
@@ -111,6 +125,7 @@ func New(client kubernetes.Interface, namespace, self string, opts *Options) (*M
 	}
 	m := &Membership{client: client, namespace: namespace, self: self, opts: o, log: o.Logger}
 	m.members.Store(&[]string{})
+	m.addrs.Store(&map[string]string{})
 	return m, nil
 }
 
@@ -120,6 +135,9 @@ func (m *Membership) Self() string { return m.self }
 // Members returns the live members, sorted; this replica is one once its
 // Lease is written.
 func (m *Membership) Members() []string { return *m.members.Load() }
+
+// Address returns where member's gRPC API is, from its Lease, or "".
+func (m *Membership) Address(member string) string { return (*m.addrs.Load())[member] }
 
 // Ready reports whether this replica's Lease is written and the others'
 // are listed: until then it owns nothing.
@@ -131,6 +149,21 @@ func (m *Membership) Owns(key string) bool {
 	return m.Ready() && Owner(key, m.Members()) == m.self
 }
 
+// Holds reports whether this replica is among the first n members for
+// key by rendezvous hashing, counting itself a member from the moment the
+// others' Leases are listed, before it joins: it fits what it will hold
+// before the others hand it over. False until the Leases are listed.
+func (m *Membership) Holds(key string, n int) bool {
+	if !m.synced.Load() {
+		return false
+	}
+	members := m.Members()
+	if !slices.Contains(members, m.self) {
+		members = append(slices.Clone(members), m.self)
+	}
+	return slices.Contains(Holders(key, members, n), m.self)
+}
+
 // OnChange calls f (on a goroutine of Run's) after every change of the
 // live members. Register before Run.
 func (m *Membership) OnChange(f func()) {
@@ -139,9 +172,9 @@ func (m *Membership) OnChange(f func()) {
 	m.onChange = append(m.onChange, f)
 }
 
-// Run writes this replica's Lease, renews it three times a lease
-// duration, watches the cluster's Leases, and deletes its Lease when ctx
-// is done, so that the others take its targets over at once rather than
+// Run watches the cluster's Leases and, once Options.JoinWhen says so,
+// writes this replica's Lease, renews it three times a lease duration,
+// and deletes it when ctx is done, so that the others take its targets over at once rather than
 // when the Lease expires. A failed renewal is retried at the next tick;
 // the others drop this replica when its Lease expires.
 func (m *Membership) Run(ctx context.Context) error {
@@ -160,6 +193,22 @@ func (m *Membership) Run(ctx context.Context) error {
 	defer factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return nil // ctx done
+	}
+	m.refresh()
+	m.synced.Store(true)
+	m.notify() // Holds now counts this replica in
+	if m.opts.JoinWhen != nil {
+		tick := time.NewTicker(250 * time.Millisecond)
+		for !m.opts.JoinWhen() {
+			select {
+			case <-ctx.Done():
+				tick.Stop()
+				return nil
+			case <-tick.C:
+				m.refresh()
+			}
+		}
+		tick.Stop()
 	}
 
 	renew := time.NewTicker(m.opts.LeaseDuration / 3)
@@ -192,8 +241,9 @@ func (m *Membership) renew(ctx context.Context) error {
 	if apierrors.IsNotFound(err) {
 		l = &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{
-				Name:   leasePrefix + m.self,
-				Labels: map[string]string{LabelCluster: m.opts.Cluster, LabelComponent: componentValue},
+				Name:        leasePrefix + m.self,
+				Labels:      map[string]string{LabelCluster: m.opts.Cluster, LabelComponent: componentValue},
+				Annotations: map[string]string{AnnotationAddress: m.opts.Address},
 			},
 			Spec: coordinationv1.LeaseSpec{
 				HolderIdentity: &m.self, LeaseDurationSeconds: &seconds, AcquireTime: &now, RenewTime: &now,
@@ -206,6 +256,10 @@ func (m *Membership) renew(ctx context.Context) error {
 		return err
 	}
 	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = &m.self, &seconds, &now
+	if l.Annotations == nil {
+		l.Annotations = map[string]string{}
+	}
+	l.Annotations[AnnotationAddress] = m.opts.Address
 	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	return err
 }
@@ -233,12 +287,15 @@ func (m *Membership) refresh() {
 		return
 	}
 	live := []string{}
+	addrs := map[string]string{}
 	now := m.opts.Now()
 	for _, l := range leases {
 		if name, ok := liveMember(l, now); ok {
 			live = append(live, name)
+			addrs[name] = l.Annotations[AnnotationAddress]
 		}
 	}
+	m.addrs.Store(&addrs)
 	slices.Sort(live)
 	live = slices.Compact(live)
 	m.mu.Lock()
@@ -248,6 +305,15 @@ func (m *Membership) refresh() {
 	}
 	m.members.Store(&live)
 	m.log.Info("cluster members changed", "members", live)
+	for _, f := range m.onChange {
+		f()
+	}
+}
+
+// notify calls the OnChange functions.
+func (m *Membership) notify() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, f := range m.onChange {
 		f()
 	}

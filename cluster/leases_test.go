@@ -50,12 +50,13 @@ func join(t *testing.T, client kubernetes.Interface, name string, clk *clock) *m
 	return mb
 }
 
-// eventually waits up to 10 s for cond.
+// eventually waits up to a minute for cond (fits under the race detector
+// on a busy machine take their time).
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+	for deadline := time.Now().Add(time.Minute); !cond(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: %s", what)
+			t.Fatalf("after a minute: %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,15 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
+	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/cluster"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
@@ -27,6 +32,8 @@ type clusterOptions struct {
 	member        string
 	name          string
 	leaseDuration time.Duration
+	replication   int
+	address       string
 }
 
 func (c *clusterOptions) bind(fs *flag.FlagSet) {
@@ -37,15 +44,30 @@ func (c *clusterOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.namespace, "cluster.namespace", "", "namespace of the replicas' Leases (default: $POD_NAMESPACE, else the pod's service account namespace)")
 	fs.StringVar(&c.member, "cluster.member", "", "this replica's name, unique among the replicas (default: $POD_NAME, else the host name)")
 	fs.StringVar(&c.name, "cluster.name", "prescale", "the replicas' group: Leases labelled with another are not members (for several installations in one namespace)")
+	fs.IntVar(&c.replication, "cluster.replication", 0, "how many replicas hold each target: fit it, stream its points and answer for it (the first of them by rendezvous hashing writes its PredictiveAutoscaler); the others forward its reads to them over gRPC. 0: every replica holds every target")
+	fs.StringVar(&c.address, "cluster.address", "", "where the other replicas reach this one's gRPC API, host:port, with --cluster.replication (default: $POD_IP and the port of --grpc.addr)")
 	durationVar(fs, &c.leaseDuration, "cluster.lease-duration", cluster.DefaultLeaseDuration, "`duration` a replica counts as live after its last renewal (renewed three times in it): the longest a killed replica's PredictiveAutoscalers wait for another to write them")
 }
 
-func (c *clusterOptions) check() error {
+func (c *clusterOptions) check(grpcAddr string, tls bool) error {
 	switch {
-	case !c.enabled && (c.kubeconfig != "" || c.namespace != "" || c.member != "" || c.name != "prescale" || c.leaseDuration != cluster.DefaultLeaseDuration):
+	case !c.enabled && (c.kubeconfig != "" || c.namespace != "" || c.member != "" || c.name != "prescale" ||
+		c.leaseDuration != cluster.DefaultLeaseDuration || c.replication != 0 || c.address != ""):
 		return fmt.Errorf("%w: the --cluster.* flags need --cluster", errUsage)
 	case c.leaseDuration < time.Second:
 		return fmt.Errorf("%w: --cluster.lease-duration %v: want at least 1s", errUsage, c.leaseDuration)
+	case c.replication < 0:
+		return fmt.Errorf("%w: --cluster.replication %d: want 0 (every replica holds every target) or more", errUsage, c.replication)
+	case c.replication > 0 && tls:
+		return fmt.Errorf("%w: --cluster.replication with --tls.cert-file: the replicas do not yet call each other over TLS; use --cluster.replication=0", errUsage)
+	}
+	if c.replication > 0 && c.address == "" {
+		ip := os.Getenv("POD_IP")
+		_, port, err := net.SplitHostPort(grpcAddr)
+		if ip == "" || err != nil {
+			return fmt.Errorf("%w: --cluster.replication needs --cluster.address (or $POD_IP and a port in --grpc.addr): where the others reach this replica", errUsage)
+		}
+		c.address = net.JoinHostPort(ip, port)
 	}
 	return nil
 }
@@ -55,21 +77,21 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 
 // newMembership builds the membership of --cluster, or returns nil
 // without it. inCluster means the in-cluster configuration is available.
-func newMembership(log *slog.Logger, o *clusterOptions, inCluster bool) (*cluster.Membership, error) {
+func newMembership(log *slog.Logger, o *clusterOptions, inCluster bool, joinWhen func() bool) (*cluster.Membership, *rest.Config, error) {
 	if !o.enabled {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cfg, err := kubeConfig("--cluster.kubeconfig", o.kubeconfig, inCluster)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg == nil {
-		return nil, fmt.Errorf("%w: --cluster outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --cluster.kubeconfig", errUsage)
+		return nil, nil, fmt.Errorf("%w: --cluster outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --cluster.kubeconfig", errUsage)
 	}
 	cfg.UserAgent = "prescale-cluster"
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("--cluster: %w", err)
+		return nil, nil, fmt.Errorf("--cluster: %w", err)
 	}
 	ns := o.namespace
 	if ns == "" {
@@ -78,7 +100,7 @@ func newMembership(log *slog.Logger, o *clusterOptions, inCluster bool) (*cluste
 	if ns == "" {
 		raw, err := os.ReadFile(serviceAccountNamespace)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --cluster needs --cluster.namespace or $POD_NAMESPACE (no service account namespace: %v)", errUsage, err)
+			return nil, nil, fmt.Errorf("%w: --cluster needs --cluster.namespace or $POD_NAMESPACE (no service account namespace: %v)", errUsage, err)
 		}
 		ns = strings.TrimSpace(string(raw))
 	}
@@ -88,16 +110,75 @@ func newMembership(log *slog.Logger, o *clusterOptions, inCluster bool) (*cluste
 	}
 	if member == "" {
 		if member, err = os.Hostname(); err != nil {
-			return nil, fmt.Errorf("%w: --cluster needs --cluster.member or $POD_NAME: %v", errUsage, err)
+			return nil, nil, fmt.Errorf("%w: --cluster needs --cluster.member or $POD_NAME: %v", errUsage, err)
 		}
 	}
 	m, err := cluster.New(kube, ns, member, &cluster.Options{
-		Cluster: o.name, LeaseDuration: o.leaseDuration, Logger: log.With("component", "cluster"),
+		Cluster: o.name, LeaseDuration: o.leaseDuration, Address: o.address, JoinWhen: joinWhen,
+		Logger: log.With("component", "cluster"),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: --cluster: %v", errUsage, err)
+		return nil, nil, fmt.Errorf("%w: --cluster: %v", errUsage, err)
 	}
-	return m, nil
+	return m, cfg, nil
+}
+
+// peerDialOptions are how this replica calls the others' gRPC API: in
+// plaintext (--cluster.replication refuses TLS for now), with the bearer
+// token of its Kubernetes credentials when it has one, so that a replica
+// whose reads need an identity (--auth.anonymous-reads=false) admits it.
+func peerDialOptions(cfg *rest.Config) []grpc.DialOption {
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if cfg != nil && (cfg.BearerToken != "" || cfg.BearerTokenFile != "") {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken{cfg.BearerToken, cfg.BearerTokenFile}))
+	}
+	return opts
+}
+
+// bearerToken sends a token, read again from its file at every call (a
+// projected ServiceAccount token rotates).
+type bearerToken struct{ token, file string }
+
+func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	token := b.token
+	if b.file != "" {
+		raw, err := os.ReadFile(b.file)
+		if err != nil {
+			return nil, err
+		}
+		token = strings.TrimSpace(string(raw))
+	}
+	return map[string]string{"authorization": "Bearer " + token}, nil
+}
+
+// RequireTransportSecurity is false: the replicas' gRPC is plaintext
+// inside the cluster network, as every client's is without --tls.cert-file.
+func (bearerToken) RequireTransportSecurity() bool { return false }
+
+// warm says when a replica may join: its targets registered (the config
+// file, the controller's first pass over the resources) and every target
+// it holds fitted once or failed, or joinWait after it was ready.
+func warm(log *slog.Logger, b *readyBackend) func() bool {
+	var readySince time.Time
+	return func() bool {
+		if !b.Registry.Ready() || (b.controller != nil && !b.controller.Synced()) {
+			return false
+		}
+		if readySince.IsZero() {
+			readySince = time.Now()
+		}
+		unfitted := 0
+		for _, st := range b.Registry.List() {
+			if st.Held && st.ModelKind == "" && st.FitErrors == 0 {
+				unfitted++
+			}
+		}
+		if unfitted > 0 && time.Since(readySince) > joinWait {
+			log.Warn("joining the cluster with targets still unfitted", "unfitted", unfitted, "waited", joinWait)
+			return true
+		}
+		return unfitted == 0
+	}
 }
 
 // registerClusterMetrics adds the membership's metrics to reg.
@@ -110,51 +191,16 @@ func registerClusterMetrics(m *cluster.Membership, reg prometheus.Registerer) er
 
 // joinWait is the longest a replica waits for its first fits before it
 // joins the cluster anyway: fits that keep failing (Prometheus down) must
-// not keep it from writing the HPAs of new PredictiveAutoscalers.
+// not keep it from writing the HPAs of new PredictiveAutoscalers. Until it
+// joins it owns no PredictiveAutoscaler, so a new replica of a rollout
+// does not take over statuses while it has no models to report, and it
+// is not ready (the Service keeps sending requests to the others).
 const joinWait = 2 * time.Minute
-
-// joinCluster runs the membership once this replica is warm: ready (its
-// targets registered) and every target fitted once or failed, or joinWait
-// after it was ready. Until it joins it owns no PredictiveAutoscaler, so
-// a new replica of a rollout does not take over statuses while it has no
-// models to report, and it is not ready (the Service keeps sending
-// requests to the others).
-func joinCluster(ctx context.Context, log *slog.Logger, m *cluster.Membership, b *readyBackend) error {
-	var readySince time.Time
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if b.Registry.Ready() && (b.controller == nil || b.controller.Synced()) {
-			if readySince.IsZero() {
-				readySince = time.Now()
-			}
-			unfitted := 0
-			for _, st := range b.List() {
-				if st.ModelKind == "" && st.FitErrors == 0 {
-					unfitted++
-				}
-			}
-			if unfitted == 0 {
-				break
-			}
-			if time.Since(readySince) > joinWait {
-				log.Warn("joining the cluster with targets still unfitted", "unfitted", unfitted, "waited", joinWait)
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-	return m.Run(ctx)
-}
 
 // clusterWrites refuses the REST and gRPC writes of targets with
 // --cluster: each replica would hold its own copy of them. KEDA's
 // registrations go through, as every replica gets them.
-type clusterWrites struct{ *readyBackend }
+type clusterWrites struct{ api.Backend }
 
 func errClustered(op string) error {
 	return status.Errorf(codes.FailedPrecondition, "%s: prescale runs as several replicas (--cluster): declare targets in the config file or as PredictiveAutoscaler resources", op)
@@ -164,12 +210,12 @@ func (b clusterWrites) Create(t models.Target, origin string) (registry.TargetSt
 	if origin == registry.OriginAPI {
 		return registry.TargetStatus{}, errClustered("create")
 	}
-	return b.readyBackend.Create(t, origin)
+	return b.Backend.Create(t, origin)
 }
 
 func (b clusterWrites) Update(t models.Target) (registry.TargetStatus, error) {
 	if st, err := b.Get(t.Name); err == nil && st.Origin == registry.OriginKEDA {
-		return b.readyBackend.Update(t)
+		return b.Backend.Update(t)
 	}
 	return registry.TargetStatus{}, errClustered("update")
 }

@@ -33,7 +33,10 @@ import (
 	"k8s.io/klog/v2"
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/prescale/prescale/api"
+	peerv1 "github.com/prescale/prescale/api/prescale/peer/v1"
 	"github.com/prescale/prescale/cluster"
 	"github.com/prescale/prescale/controller"
 	"github.com/prescale/prescale/feed/demo"
@@ -110,32 +113,44 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeSource()
-	targets, err := newServeRegistry(log, o, src)
-	if err != nil {
-		return err
-	}
+	// The membership comes first: which targets this replica holds shapes
+	// the registry, and it joins once the registry is warm.
 	inCluster := os.Getenv("KUBERNETES_SERVICE_HOST") != ""
-	members, err := newMembership(log, &o.cluster, inCluster)
+	backend := &readyBackend{}
+	members, kubeCfg, err := newMembership(log, &o.cluster, inCluster, func() bool { return backend.Registry != nil && backend.warm() })
 	if err != nil {
 		return err
 	}
-	var owns func(string) bool
+	var owns, holds func(string) bool
 	if members != nil {
 		owns = members.Owns
+		if r := o.cluster.replication; r > 0 {
+			holds = func(name string) bool { return members.Holds(name, r) }
+		}
+	}
+	targets, err := newServeRegistry(log, o, src, holds)
+	if err != nil {
+		return err
 	}
 	ctl, err := newResourceController(log, &o.resources, targets, inCluster, owns)
 	if err != nil {
 		return err
 	}
-	if members != nil && ctl != nil {
-		members.OnChange(ctl.Requeue)
+	backend.Registry, backend.controller, backend.members = targets, ctl, members
+	backend.warm = warm(log, backend)
+	if members != nil {
+		if holds != nil {
+			members.OnChange(targets.Rebalance)
+		}
+		if ctl != nil {
+			members.OnChange(ctl.Requeue)
+		}
 	}
-	backend := &readyBackend{targets, ctl, members}
-	s, err := newServers(ctx, log, o, backend, adapter, queryChecker(o, src))
+	s, err := newServers(ctx, log, o, backend, kubeCfg, adapter, queryChecker(o, src))
 	if err != nil {
 		return err
 	}
-	s.resources, s.members, s.clusterBackend = ctl, members, backend
+	s.resources, s.members = ctl, members
 	return s.run(ctx, log, o, targets, hup)
 }
 
@@ -193,7 +208,7 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	if err := o.auth.check(); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := o.cluster.check(); err != nil {
+	if err := o.cluster.check(o.grpcAddr, o.auth.certFile != ""); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := o.resources.check(o.isDemo()); err != nil {
@@ -257,7 +272,7 @@ func queryChecker(o *serveOptions, src registry.Source) api.QueryChecker {
 
 // newServeRegistry opens the model store and makes the registry of
 // targets: the demo's, or those of --config.
-func newServeRegistry(log *slog.Logger, o *serveOptions, src registry.Source) (*registry.Registry, error) {
+func newServeRegistry(log *slog.Logger, o *serveOptions, src registry.Source, holds func(name string) bool) (*registry.Registry, error) {
 	var declared *config.Config
 	if o.config != "" {
 		var err error
@@ -281,6 +296,7 @@ func newServeRegistry(log *slog.Logger, o *serveOptions, src registry.Source) (*
 		MaxTargets:       o.maxTargets,
 		StaleAfter:       o.staleAfter,
 		SnapshotInterval: o.snapshotEvery,
+		Holds:            holds,
 	})
 	if err != nil {
 		return nil, err
@@ -310,9 +326,10 @@ type servers struct {
 	// --controller.
 	resources *controller.Controller
 	// members is this replica's membership, nil without --cluster;
-	// clusterBackend what says when it joins.
-	members        *cluster.Membership
-	clusterBackend *readyBackend
+	// forwarder answers for the targets other replicas hold, nil without
+	// --cluster.replication.
+	members   *cluster.Membership
+	forwarder *cluster.Forwarder
 	// ready is what the APIs serve, ready once the registry is restored
 	// and the controller has registered the resources' targets.
 	ready  api.Backend
@@ -384,18 +401,28 @@ const maxConns = 4096
 // newServers builds the REST, gRPC, KEDA, metrics and, with
 // --external-metrics, external metrics APIs over the registry, and opens their
 // listeners.
-func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *readyBackend, adapter *basecmd.AdapterBase, check api.QueryChecker) (*servers, error) {
+func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCfg *rest.Config, adapter *basecmd.AdapterBase, check api.QueryChecker) (*servers, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), versioncollector.NewCollector("prescale"))
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
+	// With --cluster.replication the APIs answer for the targets other
+	// replicas hold by asking them; the external metrics API, KEDA and the
+	// status page too.
 	var backend api.Backend = targets
-	if targets.members != nil {
-		if err := registerClusterMetrics(targets.members, reg); err != nil {
+	var forwarder *cluster.Forwarder
+	if m := targets.members; m != nil {
+		if err := registerClusterMetrics(m, reg); err != nil {
 			return nil, err
 		}
-		backend = clusterWrites{targets}
+		if r := o.cluster.replication; r > 0 {
+			forwarder = cluster.NewForwarder(targets, m, r, &cluster.ForwarderOptions{
+				DialOptions: peerDialOptions(kubeCfg), Logger: log.With("component", "cluster"),
+			})
+			backend = forwarder
+		}
+		backend = clusterWrites{backend}
 	}
 	requests, err := api.NewRequestMetrics(reg)
 	if err != nil {
@@ -412,7 +439,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err != nil {
 		return nil, err
 	}
-	keda, err := api.NewKEDAScaler(targets, &api.KEDAOptions{Logger: log, CheckQuery: check})
+	keda, err := api.NewKEDAScaler(backend, &api.KEDAOptions{Logger: log, CheckQuery: check})
 	if err != nil {
 		return nil, err
 	}
@@ -444,6 +471,11 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 		controllers: sa.controllers,
 		reloads:     reloads,
 	}
+	if forwarder != nil {
+		// The others' questions, answered from this replica's registry.
+		peerv1.RegisterPeerServiceServer(s.grpc, cluster.NewPeerServer(targets, targets.members.Self()))
+		s.forwarder = forwarder
+	}
 	requests.GRPC.InitializeMetrics(s.grpc)
 
 	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
@@ -463,7 +495,7 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if o.externalMetrics {
 		// The adapter logs through klog: send it to serve's logger.
 		klog.SetSlogLogger(log.With("component", "external-metrics"))
-		s.external, err = api.NewExternalMetricsServer(targets, adapter, &api.ExternalMetricsOptions{Logger: log, Requests: requests})
+		s.external, err = api.NewExternalMetricsServer(backend, adapter, &api.ExternalMetricsOptions{Logger: log, Requests: requests})
 		if err != nil {
 			s.httpLn.Close()
 			s.grpcLn.Close()
@@ -530,8 +562,12 @@ func (s *servers) run(ctx context.Context, log *slog.Logger, o *serveOptions, ta
 		goFail("controller", func() error { return s.resources.Run(ctx) })
 	}
 	if s.members != nil {
-		// It returns once ctx is done and its Lease is deleted.
-		g.Go(func() error { return joinCluster(ctx, log, s.members, s.clusterBackend) })
+		// It joins once the registry is warm, and returns once ctx is
+		// done and its Lease is deleted.
+		g.Go(func() error { return s.members.Run(ctx) })
+	}
+	if s.forwarder != nil {
+		defer s.forwarder.Close()
 	}
 	for _, c := range s.controllers {
 		g.Go(func() error { c(ctx); return nil })
@@ -676,9 +712,10 @@ type readyBackend struct {
 	*registry.Registry
 	controller *controller.Controller // nil without --controller
 	members    *cluster.Membership    // nil without --cluster
+	warm       func() bool            // whether it may join, with --cluster
 }
 
-// Ready adds, with --cluster, that this replica has joined (joinCluster):
+// Ready adds, with --cluster, that this replica has joined (once warm):
 // until then it writes no PredictiveAutoscaler.
 func (b *readyBackend) Ready() bool {
 	return b.Registry.Ready() && (b.controller == nil || b.controller.Synced()) && (b.members == nil || b.members.Ready())

@@ -57,6 +57,9 @@ var (
 	// ErrTooMany: Create while Options.MaxTargets targets are served
 	// (a *LimitError says the limit).
 	ErrTooMany = errors.New("registry: too many targets")
+	// ErrNotHeld: a question about a target that other replicas hold
+	// (Options.Holds); ask them.
+	ErrNotHeld = errors.New("registry: target held by other replicas")
 )
 
 // LimitError is a Create refused because the registry serves its
@@ -109,6 +112,11 @@ type Options struct {
 	Now func() time.Time
 	// Rand draws the jitter; nil means a randomly seeded source.
 	Rand *rand.Rand
+	// Holds reports whether this replica holds a target, by name: fits
+	// it, streams its points and answers for it. A target it does not hold
+	// is only declared here: the replicas that hold it answer (serve
+	// --cluster.replication); Rebalance applies a change. Nil: every target.
+	Holds func(name string) bool
 }
 
 // Defaults of Options.
@@ -232,6 +240,10 @@ type Registry struct {
 type TargetStatus struct {
 	Target models.Target
 	Origin string
+	// Held says this replica holds the target (Options.Holds): without,
+	// the rest of the status is empty, and the replicas that hold it
+	// know it.
+	Held bool
 
 	// The fitted model: kind (empty before the first fit), generation
 	// (counts fits), when and how long the last fit took, the seasons in
@@ -778,7 +790,7 @@ func (r *Registry) List() []TargetStatus {
 // stale. It is ErrNotReady while the target has no model, no observed load
 // and no previous recommendation.
 func (r *Registry) Recommendation(name string) (models.Recommendation, error) {
-	s, err := r.lookup("recommendation", name)
+	s, err := r.lookupHeld("recommendation", name)
 	if err != nil {
 		return models.Recommendation{}, err
 	}
@@ -838,7 +850,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	if err := CheckForecastArgs(horizon, quantiles, history); err != nil {
 		return nil, err
 	}
-	s, err := r.lookup("forecast", name)
+	s, err := r.lookupHeld("forecast", name)
 	if err != nil {
 		return nil, err
 	}
@@ -891,7 +903,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 // by start: those the live detector flagged (the last 1000), the
 // confirmed level shifts, and those kept out of the last fit's training.
 func (r *Registry) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
-	s, err := r.lookup("anomalies", name)
+	s, err := r.lookupHeld("anomalies", name)
 	if err != nil {
 		return nil, err
 	}
@@ -913,6 +925,61 @@ func (r *Registry) lookup(op, name string) (*targetState, error) {
 	return s, nil
 }
 
+// lookupHeld finds a target this replica holds for op: ErrNotHeld for one
+// it does not.
+func (r *Registry) lookupHeld(op, name string) (*targetState, error) {
+	s, err := r.lookup(op, name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	if !held {
+		return nil, fmt.Errorf("%s %q: %w", op, name, ErrNotHeld)
+	}
+	return s, nil
+}
+
+// Holds reports whether this replica holds the target name now
+// (Options.Holds), whether or not it is declared.
+func (r *Registry) Holds(name string) bool { return r.opts.Holds == nil || r.opts.Holds(name) }
+
+// Rebalance applies a change of Options.Holds' answers: a target this
+// replica now holds is fitted (from its snapshot, when the store has one)
+// and streamed; one it no longer holds drops its model, detector and data,
+// and its fits and fetches stop. The declarations stay.
+func (r *Registry) Rebalance() {
+	gained, lost := 0, 0
+	for _, s := range r.states() {
+		s.mu.Lock()
+		holds, was := r.Holds(s.target.Name), s.held
+		s.held = holds
+		switch {
+		case s.deleted || holds == was:
+			s.mu.Unlock()
+		case holds:
+			s.loadTried = false
+			s.mu.Unlock()
+			r.start(s)
+			gained++
+		default:
+			s.epoch++ // a fit or fetch under way is discarded
+			s.dropModel(false)
+			s.history.resize(r.historySteps(&s.target), false, s.target.Step)
+			s.accuracy = newAccuracyTracker(accuracyCapacity(&s.target))
+			s.hasLast, s.last = false, models.Recommendation{}
+			s.mu.Unlock()
+			r.sched.park(&s.fetchTask)
+			r.sched.park(&s.fitTask)
+			lost++
+		}
+	}
+	if gained+lost > 0 {
+		r.log.Info("targets rebalanced", "gained", gained, "lost", lost)
+	}
+}
+
 // states returns every target's state.
 func (r *Registry) states() []*targetState {
 	r.mu.RLock()
@@ -928,7 +995,7 @@ func (r *Registry) states() []*targetState {
 // scheduled.
 func (r *Registry) newState(t models.Target, origin string) *targetState {
 	t.Seasons = slices.Clone(t.Seasons)
-	s := &targetState{target: t, origin: origin, timeline: models.NewTimeline(&t, r.now(), r.jitter)}
+	s := &targetState{target: t, origin: origin, timeline: models.NewTimeline(&t, r.now(), r.jitter), held: r.Holds(t.Name)}
 	s.fetchTask = task{state: s, kind: taskFetch, index: -1}
 	s.fitTask = task{state: s, kind: taskFit, index: -1}
 	s.history = newHistoryRing(r.historySteps(&t))
@@ -938,8 +1005,14 @@ func (r *Registry) newState(t models.Target, origin string) *targetState {
 }
 
 // start schedules a new target's first fetch, for a reactive answer soon,
-// and its first fit.
+// and its first fit, when this replica holds it.
 func (r *Registry) start(s *targetState) {
+	s.mu.Lock()
+	held := s.held
+	s.mu.Unlock()
+	if !held {
+		return
+	}
 	now := r.now()
 	r.sched.schedule(&s.fetchTask, now)
 	r.sched.schedule(&s.fitTask, now)
@@ -974,8 +1047,10 @@ func (r *Registry) reconfigure(s *targetState, t models.Target) {
 	s.timeline = models.NewTimeline(&t, now, r.jitter)
 	s.history.resize(r.historySteps(&t), keepData, t.Step)
 	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
-	r.sched.schedule(&s.fetchTask, now)
-	r.sched.schedule(&s.fitTask, now)
+	if s.held {
+		r.sched.schedule(&s.fetchTask, now)
+		r.sched.schedule(&s.fitTask, now)
+	}
 }
 
 // historySteps is how many points a target's history cache holds.

@@ -73,6 +73,13 @@ func (r *Registry) restore() {
 			migrate = append(migrate, snap)
 		}
 		s.mu.Lock()
+		if !s.held {
+			// Another replica holds it; this one reads the snapshot if it
+			// comes to hold it (Rebalance).
+			s.loadTried = false
+			s.mu.Unlock()
+			continue
+		}
 		ok := s.fitted == nil && sameModel(&s.target, &snap.Target)
 		m := restoring{s: s, snap: snap, target: s.target, epoch: s.epoch}
 		s.mu.Unlock()

@@ -32,6 +32,9 @@ type task struct {
 	// the task no later than that. Zero when none was asked for.
 	again   time.Time
 	removed bool
+	// parked: out of the queue until scheduled again (a target another
+	// replica now holds); a run under way is not scheduled after it ends.
+	parked bool
 }
 
 // taskHeap orders tasks by time.
@@ -91,6 +94,7 @@ func (s *scheduler) expedite(t *task, at time.Time) { s.put(t, at, true) }
 func (s *scheduler) put(t *task, at time.Time, onlySooner bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t.parked = false
 	switch {
 	case t.removed:
 		return
@@ -118,6 +122,16 @@ func (s *scheduler) askAgain(t *task, at time.Time) {
 	}
 }
 
+// park takes the task out of the queue until it is scheduled again.
+func (s *scheduler) park(t *task) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t.parked, t.again = true, time.Time{}
+	if t.index >= 0 {
+		heap.Remove(&s.queue, t.index)
+	}
+}
+
 // remove takes the task out for good.
 func (s *scheduler) remove(t *task) {
 	s.mu.Lock()
@@ -134,7 +148,7 @@ func (s *scheduler) remove(t *task) {
 func (s *scheduler) dueSince(t *task, now time.Time) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t.removed || t.index < 0 && !t.busy || t.at.After(now) {
+	if t.removed || t.parked || t.index < 0 && !t.busy || t.at.After(now) {
 		return time.Time{}
 	}
 	return t.at
@@ -146,7 +160,7 @@ func (s *scheduler) finish(t *task, next time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t.busy = false
-	if t.removed {
+	if t.removed || t.parked {
 		return
 	}
 	if !t.again.IsZero() && t.again.Before(next) {

@@ -30,6 +30,9 @@ type targetState struct {
 	// loadTried is set once the snapshot store has been asked for this
 	// target (by Run's restore, or by its first fit).
 	loadTried bool
+	// held: this replica holds the target (Options.Holds); without, it has
+	// no model, data or tasks.
+	held bool
 
 	// The model, its state advanced through lastObserved.
 	fitted       *forecast.Fitted
@@ -334,6 +337,7 @@ func (r *Registry) statusLocked(s *targetState) TargetStatus {
 	st := TargetStatus{
 		Target:       s.target,
 		Origin:       s.origin,
+		Held:         s.held,
 		Generation:   s.generation,
 		FittedAt:     s.fittedAt,
 		FitDuration:  s.fitDuration,

@@ -1,0 +1,370 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/prescale/prescale/api"
+	peerv1 "github.com/prescale/prescale/api/prescale/peer/v1"
+	"github.com/prescale/prescale/forecast"
+	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
+)
+
+// The registry reads a replica answers for the others (peer.proto).
+const (
+	methodGet            = "get"
+	methodRecommendation = "recommendation"
+	methodForecast       = "forecast"
+	methodAnomalies      = "anomalies"
+	methodList           = "list"
+)
+
+// forecastArgs and anomaliesArgs are the arguments of those reads.
+type forecastArgs struct {
+	Horizon   int
+	Quantiles []float64
+	History   time.Duration
+}
+
+type anomaliesArgs struct{ Start, End time.Time }
+
+// PeerServer answers the other replicas' reads of the targets this one
+// holds, from its own registry (never forwarding again).
+type PeerServer struct {
+	peerv1.UnimplementedPeerServiceServer
+	local api.Backend
+	self  string
+}
+
+// NewPeerServer returns the peer service of the replica named self over
+// its registry.
+func NewPeerServer(local api.Backend, self string) *PeerServer {
+	return &PeerServer{local: local, self: self}
+}
+
+// Call runs one read; see peer.proto.
+func (p *PeerServer) Call(_ context.Context, req *peerv1.CallRequest) (*peerv1.CallResponse, error) {
+	name := req.GetTarget()
+	var result any
+	var err error
+	switch req.GetMethod() {
+	case methodGet:
+		var st registry.TargetStatus
+		if st, err = p.local.Get(name); err == nil && !st.Held {
+			err = fmt.Errorf("get %q: %w", name, registry.ErrNotHeld)
+		}
+		result = st
+	case methodRecommendation:
+		result, err = p.local.Recommendation(name)
+	case methodForecast:
+		var a forecastArgs
+		if err := decode(req.GetArgs(), &a); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "forecast arguments: %v", err)
+		}
+		if err = registry.CheckForecastArgs(a.Horizon, a.Quantiles, a.History); err == nil {
+			result, err = p.local.Forecast(name, a.Horizon, a.Quantiles, a.History)
+		}
+	case methodAnomalies:
+		var a anomaliesArgs
+		if err := decode(req.GetArgs(), &a); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "anomalies arguments: %v", err)
+		}
+		result, err = p.local.Anomalies(name, a.Start, a.End)
+	case methodList:
+		result = slices.DeleteFunc(p.local.List(), func(st registry.TargetStatus) bool { return !st.Held })
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "method %q: want get, recommendation, forecast, anomalies or list", req.GetMethod())
+	}
+	out := &peerv1.CallResponse{ServedBy: p.self}
+	if err != nil {
+		out.ErrorKind, out.Error = errorKind(err), err.Error()
+		return out, nil
+	}
+	if out.Result, err = encode(result); err != nil {
+		return nil, status.Errorf(codes.Internal, "encode %s: %v", req.GetMethod(), err)
+	}
+	return out, nil
+}
+
+// The registry's errors a peer's answer carries, by kind.
+var errorKinds = []struct {
+	kind string
+	err  error
+}{
+	{"not_found", registry.ErrNotFound},
+	{"not_ready", registry.ErrNotReady},
+	{"not_held", registry.ErrNotHeld},
+	{"bad_argument", forecast.ErrBadOptions},
+}
+
+func errorKind(err error) string {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.kind
+		}
+	}
+	return "other"
+}
+
+// peerError is a peer's error, wrapping the registry's error of its kind.
+type peerError struct {
+	member, msg string
+	kind        error
+}
+
+func (e *peerError) Error() string {
+	return fmt.Sprintf("%s (answered by replica %s)", e.msg, e.member)
+}
+func (e *peerError) Unwrap() error { return e.kind }
+
+func remoteError(member string, resp *peerv1.CallResponse) error {
+	e := &peerError{member: member, msg: resp.GetError()}
+	for _, k := range errorKinds {
+		if k.kind == resp.GetErrorKind() {
+			e.kind = k.err
+		}
+	}
+	return e
+}
+
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func decode(data []byte, v any) error { return gob.NewDecoder(bytes.NewReader(data)).Decode(v) }
+
+// ForwarderOptions configure a Forwarder. A nil *ForwarderOptions means
+// the defaults.
+type ForwarderOptions struct {
+	// Timeout bounds one call to one replica (default 2s); a holder that
+	// does not answer in time is passed over for the next.
+	Timeout time.Duration
+	// DialOptions reach the other replicas' gRPC API: their transport
+	// credentials and this replica's (default: plaintext).
+	DialOptions []grpc.DialOption
+	// Logger (default: discard).
+	Logger *slog.Logger
+}
+
+// Forwarder is the API's backend on a replica that holds some targets
+// (serve --cluster.replication): it answers for the targets it holds from
+// its registry and forwards the reads of the others to the replicas that
+// hold them, the owner first. Writes go to its registry.
+type Forwarder struct {
+	api.Backend // this replica's registry
+	members     *Membership
+	replication int
+	opts        ForwarderOptions
+	log         *slog.Logger
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // by address
+}
+
+var _ api.Backend = (*Forwarder)(nil)
+
+// NewForwarder returns the backend of a replica whose registry is local,
+// among members, each target held by replication of them.
+func NewForwarder(local api.Backend, members *Membership, replication int, opts *ForwarderOptions) *Forwarder {
+	var o ForwarderOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(o.DialOptions) == 0 {
+		o.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecureCredentials())}
+	}
+	return &Forwarder{Backend: local, members: members, replication: replication, opts: o, log: o.Logger, conns: map[string]*grpc.ClientConn{}}
+}
+
+// Close closes the connections to the other replicas.
+func (f *Forwarder) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for addr, c := range f.conns {
+		c.Close()
+		delete(f.conns, addr)
+	}
+}
+
+func (f *Forwarder) client(addr string) (peerv1.PeerServiceClient, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.conns[addr]; ok {
+		return peerv1.NewPeerServiceClient(c), nil
+	}
+	c, err := grpc.NewClient(addr, f.opts.DialOptions...)
+	if err != nil {
+		return nil, err
+	}
+	f.conns[addr] = c
+	return peerv1.NewPeerServiceClient(c), nil
+}
+
+// forward asks the target's holders, owner first, until one answers, and
+// decodes its result into out. A holder that does not answer, or does
+// not hold the target yet (the replicas' views of the members differ for
+// a moment after a change), is passed over; when none answers, the error
+// wraps registry.ErrNotReady: the caller retries, and an HPA keeps its
+// replicas meanwhile.
+func (f *Forwarder) forward(method, name string, args, out any) error {
+	var raw []byte
+	if args != nil {
+		var err error
+		if raw, err = encode(args); err != nil {
+			return err
+		}
+	}
+	var tried []error
+	for _, h := range Holders(name, f.members.Members(), f.replication) {
+		if h == f.members.Self() {
+			continue
+		}
+		addr := f.members.Address(h)
+		if addr == "" {
+			tried = append(tried, fmt.Errorf("%s: no address on its Lease", h))
+			continue
+		}
+		client, err := f.client(addr)
+		if err != nil {
+			tried = append(tried, fmt.Errorf("%s: %w", h, err))
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+		resp, err := client.Call(ctx, &peerv1.CallRequest{Method: method, Target: name, Args: raw})
+		cancel()
+		switch {
+		case err != nil:
+			tried = append(tried, fmt.Errorf("%s: %w", h, err))
+		case resp.GetErrorKind() == "not_held":
+			tried = append(tried, fmt.Errorf("%s: does not hold it yet", h))
+		case resp.GetErrorKind() != "":
+			return remoteError(resp.GetServedBy(), resp)
+		default:
+			f.log.Debug("forwarded", "method", method, "target", name, "served_by", resp.GetServedBy())
+			return decode(resp.GetResult(), out)
+		}
+	}
+	return fmt.Errorf("%s %q: no replica that holds it answered (%v): %w", method, name, errors.Join(tried...), registry.ErrNotReady)
+}
+
+// Get returns the target's status from this replica when it holds it,
+// else from a replica that does.
+func (f *Forwarder) Get(name string) (registry.TargetStatus, error) {
+	st, err := f.Backend.Get(name)
+	if err != nil || st.Held {
+		return st, err
+	}
+	var remote registry.TargetStatus
+	if err := f.forward(methodGet, name, nil, &remote); err != nil {
+		return st, err
+	}
+	return remote, nil
+}
+
+// Recommendation answers for a target this replica holds, else forwards.
+func (f *Forwarder) Recommendation(name string) (models.Recommendation, error) {
+	rec, err := f.Backend.Recommendation(name)
+	if !errors.Is(err, registry.ErrNotHeld) {
+		return rec, err
+	}
+	err = f.forward(methodRecommendation, name, nil, &rec)
+	return rec, err
+}
+
+// Forecast answers for a target this replica holds, else forwards.
+func (f *Forwarder) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
+	v, err := f.Backend.Forecast(name, horizon, quantiles, history)
+	if !errors.Is(err, registry.ErrNotHeld) {
+		return v, err
+	}
+	v = new(registry.ForecastView)
+	if err := f.forward(methodForecast, name, forecastArgs{horizon, quantiles, history}, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Anomalies answers for a target this replica holds, else forwards.
+func (f *Forwarder) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
+	ev, err := f.Backend.Anomalies(name, start, end)
+	if !errors.Is(err, registry.ErrNotHeld) {
+		return ev, err
+	}
+	ev = nil
+	err = f.forward(methodAnomalies, name, anomaliesArgs{start, end}, &ev)
+	return ev, err
+}
+
+// List returns every target's status: this replica's for the targets it
+// holds, the other replicas' for theirs (asked at the same time, each
+// within the timeout); a target whose holders did not answer is listed as
+// this replica knows it (Held false).
+func (f *Forwarder) List() []registry.TargetStatus {
+	local := f.Backend.List()
+	if !slices.ContainsFunc(local, func(st registry.TargetStatus) bool { return !st.Held }) {
+		return local
+	}
+	var mu sync.Mutex
+	remote := map[string]registry.TargetStatus{}
+	var wg sync.WaitGroup
+	for _, m := range f.members.Members() {
+		addr := f.members.Address(m)
+		if m == f.members.Self() || addr == "" {
+			continue
+		}
+		wg.Go(func() {
+			client, err := f.client(addr)
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+			defer cancel()
+			resp, err := client.Call(ctx, &peerv1.CallRequest{Method: methodList})
+			if err != nil || resp.GetErrorKind() != "" {
+				f.log.Warn("list: a replica did not answer", "member", m, "err", err, "error", resp.GetError())
+				return
+			}
+			var sts []registry.TargetStatus
+			if err := decode(resp.GetResult(), &sts); err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, st := range sts {
+				// The owner's status wins over a follower's.
+				if _, seen := remote[st.Target.Name]; !seen || Owner(st.Target.Name, f.members.Members()) == m {
+					remote[st.Target.Name] = st
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, st := range local {
+		if r, ok := remote[st.Target.Name]; ok && !st.Held {
+			local[i] = r
+		}
+	}
+	return local
+}
