@@ -50,6 +50,10 @@ current-context: c
 		{"cluster lease under a second", []string{"--cluster", "--cluster.lease-duration", "500ms"}, 2, "--cluster.lease-duration 500ms: want at least 1s"},
 		{"cluster without kubeconfig", []string{"--cluster"}, 2,
 			"--cluster outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --cluster.kubeconfig"},
+		{"cluster replication negative", []string{"--cluster", "--cluster.replication", "-1"}, 2, "--cluster.replication -1: want 0"},
+		{"cluster replication without an address", []string{"--cluster", "--cluster.replication", "2"}, 2, "--cluster.replication needs --cluster.address"},
+		{"cluster replication over TLS", []string{"--cluster", "--cluster.replication", "2", "--tls.cert-file", "c.pem", "--tls.key-file", "k.pem"}, 2,
+			"--cluster.replication with --tls.cert-file"},
 		{"cluster member not a name", []string{"--cluster", "--cluster.kubeconfig", kubeconfig, "--cluster.namespace", "shop", "--cluster.member", "Prescale_0"}, 2,
 			`replica name "Prescale_0" does not make a Lease name`},
 	}
