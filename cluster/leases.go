@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prescale/prescale/cluster/rendezvous"
 	"log/slog"
 	"slices"
 	"sync"
@@ -146,7 +147,7 @@ func (m *Membership) Ready() bool { return m.ready.Load() }
 // Owns reports whether this replica owns key: it is the key's first
 // member by rendezvous hashing, and the membership is ready.
 func (m *Membership) Owns(key string) bool {
-	return m.Ready() && Owner(key, m.Members()) == m.self
+	return m.Ready() && rendezvous.Owner(key, m.Members()) == m.self
 }
 
 // Holds reports whether this replica is among the first n members for
@@ -161,7 +162,7 @@ func (m *Membership) Holds(key string, n int) bool {
 	if !slices.Contains(members, m.self) {
 		members = append(slices.Clone(members), m.self)
 	}
-	return slices.Contains(Holders(key, members, n), m.self)
+	return slices.Contains(rendezvous.Holders(key, members, n), m.self)
 }
 
 // OnChange calls f (on a goroutine of Run's) after every change of the

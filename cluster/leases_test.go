@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -153,4 +154,13 @@ func TestNewChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keys are target names as the controller makes them.
+func keys(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("team-%d-web-%d", i%37, i)
+	}
+	return out
 }

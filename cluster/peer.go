@@ -17,6 +17,7 @@ import (
 
 	"github.com/prescale/prescale/api"
 	peerv1 "github.com/prescale/prescale/api/prescale/peer/v1"
+	"github.com/prescale/prescale/cluster/rendezvous"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
@@ -237,7 +238,7 @@ func (f *Forwarder) forward(method, name string, args, out any) error {
 		}
 	}
 	var tried []error
-	for _, h := range Holders(name, f.members.Members(), f.replication) {
+	for _, h := range rendezvous.Holders(name, f.members.Members(), f.replication) {
 		if h == f.members.Self() {
 			continue
 		}
@@ -354,7 +355,7 @@ func (f *Forwarder) List() []registry.TargetStatus {
 			defer mu.Unlock()
 			for _, st := range sts {
 				// The owner's status wins over a follower's.
-				if _, seen := remote[st.Target.Name]; !seen || Owner(st.Target.Name, f.members.Members()) == m {
+				if _, seen := remote[st.Target.Name]; !seen || rendezvous.Owner(st.Target.Name, f.members.Members()) == m {
 					remote[st.Target.Name] = st
 				}
 			}

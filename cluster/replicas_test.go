@@ -15,6 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	peerv1 "github.com/prescale/prescale/api/prescale/peer/v1"
+	"github.com/prescale/prescale/cluster/rendezvous"
 	"github.com/prescale/prescale/feed/demo"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
@@ -138,7 +139,7 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 	// Each target is held, and fitted, by its two holders only.
 	generation := map[string]map[string]uint64{} // target -> holder -> generation
 	for _, tg := range targets {
-		holders := Holders(tg.Name, names, 2)
+		holders := rendezvous.Holders(tg.Name, names, 2)
 		generation[tg.Name] = map[string]uint64{}
 		for _, r := range rs {
 			st, err := r.reg.Get(tg.Name)
@@ -226,7 +227,7 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 				if st.Generation != before {
 					t.Errorf("%s on %s: generation %d after the failover, %d before: refitted", tg.Name, r.name, st.Generation, before)
 				}
-				if Owner(tg.Name, names) == killed.name {
+				if rendezvous.Owner(tg.Name, names) == killed.name {
 					failedOver++
 				}
 			}

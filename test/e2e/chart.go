@@ -52,17 +52,14 @@ controller: {statusInterval: 5s}
 	return string(out), nil
 }
 
-// e2eMember is the name of the prescale process among the chart's
-// replicas (--cluster.member): its Lease is prescale-member-<it>.
-const e2eMember = "prescale-e2e-0"
-
 // chartPrescaleArgs are the arguments of the chart's Deployment, turned
 // into those of a process on this machine: its config file, data and
 // certificate directories here, its external metrics API on securePort,
+// its name among the replicas member (--cluster.member, for POD_NAME),
 // and the cluster reached with kubeconfig (the ServiceAccount's token)
 // instead of the in-cluster configuration. It returns the arguments, the
 // Deployment's as they were, and the targets file written.
-func chartPrescaleArgs(ctx context.Context, c *cluster, dir, kubeconfig string, securePort int) (args, chartArgs []string, err error) {
+func chartPrescaleArgs(ctx context.Context, c *cluster, dir, kubeconfig string, securePort int, member string) (args, chartArgs []string, err error) {
 	dep, err := c.Admin.AppsV1().Deployments(chartNamespace).Get(ctx, chartRelease, metav1.GetOptions{})
 	if err != nil {
 		return nil, nil, err
@@ -96,7 +93,7 @@ func chartPrescaleArgs(ctx context.Context, c *cluster, dir, kubeconfig string, 
 	}
 	if slices.Contains(chartArgs, "--cluster") {
 		// POD_NAME and POD_NAMESPACE come from the pod's metadata there.
-		args = append(args, "--cluster.kubeconfig="+kubeconfig, "--cluster.namespace="+chartNamespace, "--cluster.member="+e2eMember)
+		args = append(args, "--cluster.kubeconfig="+kubeconfig, "--cluster.namespace="+chartNamespace, "--cluster.member="+member)
 	}
 	args = append(args,
 		"--bind-address=127.0.0.1",

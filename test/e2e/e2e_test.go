@@ -33,6 +33,7 @@ import (
 	externalmetrics "k8s.io/metrics/pkg/apis/external_metrics/v1beta1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prescale/prescale/cluster/rendezvous"
 	"github.com/prescale/prescale/controller"
 	"github.com/prescale/prescale/feed/prometheus/promtest"
 )
@@ -327,7 +328,8 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	}
 	t.Logf("where KEDA owns the APIService, server-side apply of deploy/base's is refused (%s)", applyMsg)
 	t.Logf("and so is the Helm chart's install: %s", helmMsg)
-	out, err := installChart(ctx, bins.ChartInstall, c.AdminConfig, psDir, securePort, prom.URL, "")
+	// Three replicas, each target held by two of them.
+	out, err := installChart(ctx, bins.ChartInstall, c.AdminConfig, psDir, securePort, prom.URL, `extraArgs: ["--cluster.replication=2"]`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,12 +343,50 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	if err := serviceAccountKubeconfig(ctx, c, saConfig); err != nil {
 		t.Fatal(err)
 	}
-	psArgs, chartArgs, err := chartPrescaleArgs(ctx, c, psDir, saConfig, securePort)
+	// The chart's replicas as processes here, each on its own ports, with
+	// a balancer on the APIService's port in front of their external
+	// metrics APIs (the Service). ps, the first, is the one the test asks
+	// over REST and restarts; the owner of the workload's target is
+	// another, which the test kills.
+	names := replicaNames(targetName)
+	replicas := make([]*replicaProc, len(names))
+	var backends []string
+	for i, name := range names {
+		r := &replicaProc{name: name, dir: psDir}
+		if i > 0 {
+			r.dir = filepath.Join(psDir, name)
+			if err := os.MkdirAll(r.dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ports := [2]int{}
+		for k := range ports {
+			if ports[k], err = freePort(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var chartArgs []string
+		r.args, chartArgs, err = chartPrescaleArgs(ctx, c, r.dir, saConfig, ports[0], name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grpcAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
+		r.args = append(r.args, "--stale-after="+staleAfter.String(), "--grpc.addr="+grpcAddr, "--cluster.address="+grpcAddr)
+		if i == 0 {
+			t.Logf("the chart's Deployment runs %s; here, replica %s: prescale serve %s", strings.Join(chartArgs, " "), name, strings.Join(r.args, " "))
+			if !slices.Contains(chartArgs, "--cluster") || !slices.Contains(chartArgs, "--cluster.replication=2") {
+				t.Fatalf("the chart's arguments %q lack --cluster and --cluster.replication=2", chartArgs)
+			}
+		}
+		backends = append(backends, fmt.Sprintf("127.0.0.1:%d", ports[0]))
+		replicas[i] = r
+	}
+	lb, err := startBalancer(securePort, backends)
 	if err != nil {
 		t.Fatal(err)
 	}
-	psArgs = append(psArgs, "--stale-after="+staleAfter.String())
-	t.Logf("the chart's Deployment runs %s; here: prescale serve %s", strings.Join(chartArgs, " "), strings.Join(psArgs, " "))
+	t.Cleanup(lb.Close)
+	psArgs := replicas[0].args
 	psLog := filepath.Join(psDir, "prescale.log")
 	t0 = time.Now()
 	ps, err := startPrescale(ctx, psDir, psLog, bins.Prescale, psArgs...)
@@ -356,14 +396,25 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("prescale ready on %s in %v (external metrics on 127.0.0.1:%d)", ps.URL, time.Since(t0).Round(time.Millisecond), securePort)
-	if slices.Contains(chartArgs, "--cluster") {
-		// Ready means it joined: its Lease, written with the chart's RBAC.
-		l, err := c.Admin.CoordinationV1().Leases(chartNamespace).Get(ctx, "prescale-member-"+e2eMember, metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("--cluster: the replica's Lease: %v", err)
+	replicas[0].ps = ps
+	for _, r := range replicas[1:] {
+		r.ps, err = startPrescale(ctx, r.dir, filepath.Join(r.dir, "prescale.log"), bins.Prescale, r.args...)
+		if r.ps != nil {
+			t.Cleanup(func() { r.ps.Proc.Stop(20 * time.Second) })
 		}
-		t.Logf("cluster: Lease %s held by %s, renewed %s, for %ds", l.Name, *l.Spec.HolderIdentity, l.Spec.RenewTime.Format(time.RFC3339Nano), *l.Spec.LeaseDurationSeconds)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("3 prescale replicas ready in %v (REST of %s on %s; external metrics behind 127.0.0.1:%d)", time.Since(t0).Round(time.Millisecond), names[0], ps.URL, securePort)
+	for _, name := range names {
+		// Ready means it joined: its Lease, written with the chart's RBAC.
+		l, err := c.Admin.CoordinationV1().Leases(chartNamespace).Get(ctx, "prescale-member-"+name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("--cluster: the Lease of %s: %v", name, err)
+		}
+		t.Logf("cluster: Lease %s held by %s at %s, renewed %s, for %ds", l.Name, *l.Spec.HolderIdentity, l.Annotations["prescale.io/address"],
+			l.Spec.RenewTime.Format(time.RFC3339Nano), *l.Spec.LeaseDurationSeconds)
 	}
 
 	// The workloads, each with a PredictiveAutoscaler: prescale registers
@@ -483,6 +534,75 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		}
 	})
 
+	// The owner of the workload's target is killed (SIGKILL) while prescale
+	// scales the workload up ahead of the ramp: the aggregator must get
+	// the metric again from the other replicas at once, and the HPA must
+	// never lose a replica and keep scaling up.
+	t.Run("failover: the owner of the target killed", func(t *testing.T) {
+		owner := rendezvous.Owner(targetName, names)
+		holders := rendezvous.Holders(targetName, names, 2)
+		var victim, follower *replicaProc
+		for _, r := range replicas {
+			switch r.name {
+			case owner:
+				victim = r
+			case holders[1]:
+				follower = r
+			}
+		}
+		genBefore, err := follower.ps.generation(ctx, targetName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(ctx, shape.Origin.Add(-150*time.Second))
+		before, err := deploymentReplicas(ctx, c, workload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl.event("prescale: SIGKILL " + owner)
+		t0 := time.Now()
+		victim.ps.Proc.Kill()
+		failures := 0
+		var gap time.Duration
+		for {
+			if _, err := externalMetric(ctx, c, namespace, extMetric, "target="+targetName); err == nil {
+				gap = time.Since(t0)
+				break
+			} else if time.Since(t0) > time.Minute {
+				t.Fatalf("the external metric did not answer within a minute of the owner's death: %v", err)
+			}
+			failures++
+			time.Sleep(50 * time.Millisecond)
+		}
+		tl.event(fmt.Sprintf("external metric answers again after %v", gap.Round(time.Millisecond)))
+		least, most := before, before
+		for time.Now().Before(shape.Origin.Add(rampUp)) && ctx.Err() == nil {
+			n, err := deploymentReplicas(ctx, c, workload)
+			if err == nil {
+				least, most = min(least, n), max(most, n)
+			}
+			time.Sleep(time.Second)
+		}
+		genAfter, err := follower.ps.generation(ctx, targetName)
+		if err != nil {
+			t.Error(err)
+		}
+		t.Logf("killed %s, the owner of %s (held by %v), with the Deployment at %d replicas; %d requests failed before the metric answered again",
+			owner, targetName, holders, before, failures)
+		t.Logf("the follower %s, now its owner: model generation %d before the kill, %d after (a later generation is a scheduled refit or a level shift's, not the failover's)",
+			follower.name, genBefore, genAfter)
+		if least < before {
+			t.Errorf("failover: owner killed, the Deployment fell from %d to %d replicas", before, least)
+		} else {
+			t.Logf("failover: owner killed, external metric answered again after %v, replicas never decreased", gap.Round(time.Millisecond))
+		}
+		if most <= before {
+			t.Errorf("after the owner's death the HPA did not scale up: %d replicas until the ramp's end", before)
+		} else {
+			t.Logf("and the HPA kept scaling up: %d to %d replicas by the end of the ramp", before, most)
+		}
+	})
+
 	// 2. The ramp: wait until the load has been at its peak for a while,
 	// then restart prescale.
 	sleepUntil(ctx, shape.Origin.Add(rampUp+30*time.Second))
@@ -554,12 +674,10 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		} else if err := ps.Proc.ExitErr(); err != nil {
 			t.Errorf("prescale exited with %v after SIGTERM\n%s", err, ps.Proc.LogTail(4<<10))
 		}
-		if slices.Contains(chartArgs, "--cluster") {
-			// It left the cluster: the others need not wait for its Lease to expire.
-			_, err := c.Admin.CoordinationV1().Leases(chartNamespace).Get(ctx, "prescale-member-"+e2eMember, metav1.GetOptions{})
-			if !apierrors.IsNotFound(err) {
-				t.Errorf("--cluster: the Lease after SIGTERM: %v, want it deleted", err)
-			}
+		// It left the cluster: the others need not wait for its Lease to expire.
+		_, err := c.Admin.CoordinationV1().Leases(chartNamespace).Get(ctx, "prescale-member-"+names[0], metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("--cluster: the Lease after SIGTERM: %v, want it deleted", err)
 		}
 		t0 := time.Now()
 		ps, err = startPrescale(ctx, psDir, psLog, bins.Prescale, psArgs...)
@@ -681,7 +799,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		}
 	})
 	t.Run("writes need an identity and RBAC", func(t *testing.T) {
-		writesNeedRBAC(t, c, current.Load(), slices.Contains(chartArgs, "--cluster"))
+		writesNeedRBAC(t, c, current.Load(), true)
 	})
 	t.Run("resources: bad specs, conflicts, deletion", func(t *testing.T) {
 		checkResources(t, c, current.Load())
@@ -1095,4 +1213,35 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
+}
+
+// replicaProc is one of the chart's replicas, run here.
+type replicaProc struct {
+	name, dir string
+	args      []string
+	ps        *prescale
+}
+
+// replicaNames names three replicas so that the first, which the test
+// asks over REST and restarts, does not own target: the test kills the
+// owner.
+func replicaNames(target string) []string {
+	for i := 0; ; i++ {
+		names := []string{fmt.Sprintf("prescale-e2e-%d", i), fmt.Sprintf("prescale-e2e-%d", i+1), fmt.Sprintf("prescale-e2e-%d", i+2)}
+		if rendezvous.Owner(target, names) != names[0] {
+			return names
+		}
+	}
+}
+
+// deploymentReplicas is the Deployment's spec.replicas.
+func deploymentReplicas(ctx context.Context, c *cluster, name string) (int32, error) {
+	d, err := c.Admin.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	if d.Spec.Replicas == nil {
+		return 0, fmt.Errorf("deployment %s has no spec.replicas", name)
+	}
+	return *d.Spec.Replicas, nil
 }

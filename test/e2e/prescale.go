@@ -214,3 +214,23 @@ func getJSON(ctx context.Context, url string, v any) error {
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }
+
+// generation is the model generation of a target, from GET /v1/targets/{name}.
+func (p *prescale) generation(ctx context.Context, target string) (uint64, error) {
+	code, body, err := p.Do(ctx, http.MethodGet, "/v1/targets/"+target, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("GET /v1/targets/%s: %d %s", target, code, body)
+	}
+	var t struct {
+		Model struct {
+			Generation uint64 `json:"generation"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal([]byte(body), &t); err != nil {
+		return 0, fmt.Errorf("GET /v1/targets/%s: %w", target, err)
+	}
+	return t.Model.Generation, nil
+}

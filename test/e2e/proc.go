@@ -88,6 +88,14 @@ func (p *proc) Stop(grace time.Duration) (took time.Duration, killed bool) {
 	return time.Since(t0), killed
 }
 
+// Kill sends SIGKILL, as the kernel's OOM killer or a node failure would
+// end it, and returns once the process is reaped.
+func (p *proc) Kill() {
+	p.stopping.Store(true)
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
 // ExitErr is the result of Wait, once Exited is closed.
 func (p *proc) ExitErr() error {
 	<-p.done

@@ -1,4 +1,7 @@
-package cluster
+// Package rendezvous ranks members for a key by rendezvous (highest random
+// weight) hashing, the same in every process and every version: which
+// replica of prescale owns and holds each target.
+package rendezvous
 
 import (
 	"cmp"
