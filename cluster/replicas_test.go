@@ -32,7 +32,7 @@ type replica struct {
 	stop    func()
 }
 
-func startReplica(t *testing.T, client *kubefake.Clientset, clk *clock, name string, replication int, targets []models.Target) *replica {
+func startReplica(t testing.TB, client *kubefake.Clientset, clk *clock, name string, replication int, targets []models.Target) *replica {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
