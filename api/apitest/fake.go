@@ -56,6 +56,7 @@ func (b *Backend) Put(st registry.TargetStatus) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st = cloneStatus(st)
+	st.Held = true // one replica, holding every target it serves
 	if ft, ok := b.targets[st.Target.Name]; ok {
 		ft.status = st
 		return
@@ -176,7 +177,7 @@ func (b *Backend) Create(t models.Target, origin string) (registry.TargetStatus,
 	if _, ok := b.targets[t.Name]; ok {
 		return registry.TargetStatus{}, fmt.Errorf("create %q: %w", t.Name, registry.ErrExists)
 	}
-	st := cloneStatus(registry.TargetStatus{Target: t, Origin: origin})
+	st := cloneStatus(registry.TargetStatus{Target: t, Origin: origin, Held: true})
 	b.targets[t.Name] = &fakeTarget{status: st}
 	b.creates++
 	return cloneStatus(st), nil
