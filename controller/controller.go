@@ -326,33 +326,9 @@ func (c *Controller) reconcile(ctx context.Context, key string) (time.Duration, 
 		c.problem(u, s, &st, "InvalidSpec", "the spec is invalid: "+err.Error())
 		return c.writeStatus(ctx, u, s, &old, &st)
 	}
-	c.mu.Lock()
-	owner, taken := c.owners[d.Target.Name]
-	if !taken {
-		c.owners[d.Target.Name] = key
-	}
-	c.mu.Unlock()
-	if taken && owner != key {
-		c.problem(u, s, &st, "TargetConflict", fmt.Sprintf("the target name %s is already PredictiveAutoscaler %s's; rename one of them", d.Target.Name, owner))
+	ts, ok := c.register(u, s, &st, key, d.Target)
+	if !ok {
 		return c.writeStatus(ctx, u, s, &old, &st)
-	}
-	ts, created, err := c.targets.SetResource(d.Target)
-	var conflictErr *registry.ConflictError
-	var limit *registry.LimitError
-	switch {
-	case errors.As(err, &conflictErr):
-		c.problem(u, s, &st, "TargetConflict", fmt.Sprintf("a target named %s is already %s", d.Target.Name, registry.Where(conflictErr.Origin)))
-		return c.writeStatus(ctx, u, s, &old, &st)
-	case errors.As(err, &limit):
-		c.problem(u, s, &st, "TooManyTargets", fmt.Sprintf("prescale serves at most %d targets (--max-targets)", limit.Limit))
-		return c.writeStatus(ctx, u, s, &old, &st)
-	case err != nil:
-		c.problem(u, s, &st, "RegisterFailed", err.Error())
-		return c.writeStatus(ctx, u, s, &old, &st)
-	}
-	if created {
-		c.log.Info("target registered from a PredictiveAutoscaler", "resource", key, "target", d.Target.Name)
-		c.event(u, corev1.EventTypeNormal, "Registered", fmt.Sprintf("target %s registered: %s of history at %s steps, fitting", d.Target.Name, d.Target.History, d.Target.Step))
 	}
 
 	if !c.acts(u) {
@@ -390,6 +366,41 @@ func (c *Controller) reconcile(ctx context.Context, key string) (time.Duration, 
 		})
 	}
 	return c.writeStatus(ctx, u, s, &old, &st)
+}
+
+// register registers the resource's target t (its key the resource's).
+// When it cannot (another resource or declaration has the name, the limit
+// of targets), it records why in st and returns false.
+func (c *Controller) register(u *unstructured.Unstructured, s *seen, st *Status, key string, t models.Target) (registry.TargetStatus, bool) {
+	c.mu.Lock()
+	owner, taken := c.owners[t.Name]
+	if !taken {
+		c.owners[t.Name] = key
+	}
+	c.mu.Unlock()
+	if taken && owner != key {
+		c.problem(u, s, st, "TargetConflict", fmt.Sprintf("the target name %s is already PredictiveAutoscaler %s's; rename one of them", t.Name, owner))
+		return registry.TargetStatus{}, false
+	}
+	ts, created, err := c.targets.SetResource(t)
+	var conflictErr *registry.ConflictError
+	var limit *registry.LimitError
+	switch {
+	case errors.As(err, &conflictErr):
+		c.problem(u, s, st, "TargetConflict", fmt.Sprintf("a target named %s is already %s", t.Name, registry.Where(conflictErr.Origin)))
+		return ts, false
+	case errors.As(err, &limit):
+		c.problem(u, s, st, "TooManyTargets", fmt.Sprintf("prescale serves at most %d targets (--max-targets)", limit.Limit))
+		return ts, false
+	case err != nil:
+		c.problem(u, s, st, "RegisterFailed", err.Error())
+		return ts, false
+	}
+	if created {
+		c.log.Info("target registered from a PredictiveAutoscaler", "resource", key, "target", t.Name)
+		c.event(u, corev1.EventTypeNormal, "Registered", fmt.Sprintf("target %s registered: %s of history at %s steps, fitting", t.Name, t.History, t.Step))
+	}
+	return ts, true
 }
 
 // modelStatus fills the status from the target's: model, recommendation,

@@ -181,6 +181,30 @@ func warm(log *slog.Logger, b *readyBackend) func() bool {
 	}
 }
 
+// apiBackend is what the APIs answer from: the registry, or with
+// --cluster the registry refusing API writes and, with
+// --cluster.replication, asking the other replicas for the targets they
+// hold (the forwarder, nil otherwise); the external metrics API, KEDA and
+// the status page too. It adds the membership's metrics to reg.
+func apiBackend(log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCfg *rest.Config, reg prometheus.Registerer) (api.Backend, *cluster.Forwarder, error) {
+	m := targets.members
+	if m == nil {
+		return targets, nil, nil
+	}
+	if err := registerClusterMetrics(m, reg); err != nil {
+		return nil, nil, err
+	}
+	var backend api.Backend = targets
+	var forwarder *cluster.Forwarder
+	if r := o.cluster.replication; r > 0 {
+		forwarder = cluster.NewForwarder(targets, m, r, &cluster.ForwarderOptions{
+			DialOptions: peerDialOptions(kubeCfg), Logger: log.With("component", "cluster"),
+		})
+		backend = forwarder
+	}
+	return clusterWrites{backend}, forwarder, nil
+}
+
 // registerClusterMetrics adds the membership's metrics to reg.
 func registerClusterMetrics(m *cluster.Membership, reg prometheus.Registerer) error {
 	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -407,22 +407,9 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
-	// With --cluster.replication the APIs answer for the targets other
-	// replicas hold by asking them; the external metrics API, KEDA and the
-	// status page too.
-	var backend api.Backend = targets
-	var forwarder *cluster.Forwarder
-	if m := targets.members; m != nil {
-		if err := registerClusterMetrics(m, reg); err != nil {
-			return nil, err
-		}
-		if r := o.cluster.replication; r > 0 {
-			forwarder = cluster.NewForwarder(targets, m, r, &cluster.ForwarderOptions{
-				DialOptions: peerDialOptions(kubeCfg), Logger: log.With("component", "cluster"),
-			})
-			backend = forwarder
-		}
-		backend = clusterWrites{backend}
+	backend, forwarder, err := apiBackend(log, o, targets, kubeCfg, reg)
+	if err != nil {
+		return nil, err
 	}
 	requests, err := api.NewRequestMetrics(reg)
 	if err != nil {
