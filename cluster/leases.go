@@ -94,6 +94,7 @@ type Membership struct {
 	mu       sync.Mutex
 	onChange []func()
 	lister   coordinationlisters.LeaseLister
+	lease    *coordinationv1.Lease // as last written; only Run's goroutine uses it
 }
 
 // New returns the membership of the replica named self (its pod name) in
@@ -233,35 +234,43 @@ func (m *Membership) Run(ctx context.Context) error {
 	}
 }
 
-// renew writes this replica's Lease, creating it when it is missing.
+// renew writes this replica's Lease: an update of the one it wrote last,
+// one call a renewal; it reads the Lease again (or creates it) only when
+// it has none or the update failed.
 func (m *Membership) renew(ctx context.Context) error {
 	leases := m.client.CoordinationV1().Leases(m.namespace)
 	now := metav1.NewMicroTime(m.opts.Now())
 	seconds := int32(m.opts.LeaseDuration / time.Second)
-	l, err := leases.Get(ctx, leasePrefix+m.self, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		l = &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{
-				Name:        leasePrefix + m.self,
-				Labels:      map[string]string{LabelCluster: m.opts.Cluster, LabelComponent: componentValue},
-				Annotations: map[string]string{AnnotationAddress: m.opts.Address},
-			},
-			Spec: coordinationv1.LeaseSpec{
-				HolderIdentity: &m.self, LeaseDurationSeconds: &seconds, AcquireTime: &now, RenewTime: &now,
-			},
+	l := m.lease
+	if l == nil {
+		var err error
+		l, err = leases.Get(ctx, leasePrefix+m.self, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			l = &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{
+					Name:        leasePrefix + m.self,
+					Labels:      map[string]string{LabelCluster: m.opts.Cluster, LabelComponent: componentValue},
+					Annotations: map[string]string{AnnotationAddress: m.opts.Address},
+				},
+				Spec: coordinationv1.LeaseSpec{
+					HolderIdentity: &m.self, LeaseDurationSeconds: &seconds, AcquireTime: &now, RenewTime: &now,
+				},
+			}
+			m.lease, err = leases.Create(ctx, l, metav1.CreateOptions{})
+			return err
 		}
-		_, err = leases.Create(ctx, l, metav1.CreateOptions{})
-		return err
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
+	l = l.DeepCopy()
 	l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.RenewTime = &m.self, &seconds, &now
 	if l.Annotations == nil {
 		l.Annotations = map[string]string{}
 	}
 	l.Annotations[AnnotationAddress] = m.opts.Address
-	_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
+	written, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+	m.lease = written // nil on failure: read it again next time
 	return err
 }
 

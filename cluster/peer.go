@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/prescale/prescale/api"
@@ -194,7 +195,7 @@ func NewForwarder(local api.Backend, members *Membership, replication int, opts 
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if len(o.DialOptions) == 0 {
-		o.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecureCredentials())}
+		o.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
 	return &Forwarder{Backend: local, members: members, replication: replication, opts: o, log: o.Logger, conns: map[string]*grpc.ClientConn{}}
 }

@@ -61,6 +61,11 @@ func (c *clusterOptions) check(grpcAddr string, tls bool) error {
 	case c.replication > 0 && tls:
 		return fmt.Errorf("%w: --cluster.replication with --tls.cert-file: the replicas do not yet call each other over TLS; use --cluster.replication=0", errUsage)
 	}
+	if c.address != "" {
+		if _, _, err := net.SplitHostPort(c.address); err != nil {
+			return fmt.Errorf("%w: --cluster.address %q: want host:port: %v", errUsage, c.address, err)
+		}
+	}
 	if c.replication > 0 && c.address == "" {
 		ip := os.Getenv("POD_IP")
 		_, port, err := net.SplitHostPort(grpcAddr)

@@ -52,6 +52,7 @@ current-context: c
 			"--cluster outside a cluster (KUBERNETES_SERVICE_HOST is not set) needs --cluster.kubeconfig"},
 		{"cluster replication negative", []string{"--cluster", "--cluster.replication", "-1"}, 2, "--cluster.replication -1: want 0"},
 		{"cluster replication without an address", []string{"--cluster", "--cluster.replication", "2"}, 2, "--cluster.replication needs --cluster.address"},
+		{"cluster address not host:port", []string{"--cluster", "--cluster.address", "10.0.0.1"}, 2, `--cluster.address "10.0.0.1": want host:port`},
 		{"cluster replication over TLS", []string{"--cluster", "--cluster.replication", "2", "--tls.cert-file", "c.pem", "--tls.key-file", "k.pem"}, 2,
 			"--cluster.replication with --tls.cert-file"},
 		{"cluster member not a name", []string{"--cluster", "--cluster.kubeconfig", kubeconfig, "--cluster.namespace", "shop", "--cluster.member", "Prescale_0"}, 2,
