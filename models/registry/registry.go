@@ -960,13 +960,14 @@ func (r *Registry) Rebalance() {
 			s.mu.Unlock()
 		case holds:
 			s.loadTried = false
+			s.history = newHistoryRing(r.historySteps(&s.target))
 			s.mu.Unlock()
 			r.start(s)
 			gained++
 		default:
 			s.epoch++ // a fit or fetch under way is discarded
 			s.dropModel(false)
-			s.history.resize(r.historySteps(&s.target), false, s.target.Step)
+			s.history = historyRing{} // a held target's cache costs 8 bytes a step
 			s.accuracy = newAccuracyTracker(accuracyCapacity(&s.target))
 			s.hasLast, s.last = false, models.Recommendation{}
 			s.mu.Unlock()
@@ -998,7 +999,9 @@ func (r *Registry) newState(t models.Target, origin string) *targetState {
 	s := &targetState{target: t, origin: origin, timeline: models.NewTimeline(&t, r.now(), r.jitter), held: r.Holds(t.Name)}
 	s.fetchTask = task{state: s, kind: taskFetch, index: -1}
 	s.fitTask = task{state: s, kind: taskFit, index: -1}
-	s.history = newHistoryRing(r.historySteps(&t))
+	if s.held {
+		s.history = newHistoryRing(r.historySteps(&t))
+	}
 	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
 	s.leadValues = make([]float64, len(r.opts.Quantiles))
 	return s
@@ -1045,7 +1048,9 @@ func (r *Registry) reconfigure(s *targetState, t models.Target) {
 	s.epoch++
 	s.dropModel(keepData)
 	s.timeline = models.NewTimeline(&t, now, r.jitter)
-	s.history.resize(r.historySteps(&t), keepData, t.Step)
+	if s.held {
+		s.history.resize(r.historySteps(&t), keepData, t.Step)
+	}
 	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
 	if s.held {
 		r.sched.schedule(&s.fetchTask, now)
