@@ -8,20 +8,23 @@ import (
 )
 
 func TestEvidenceCode(t *testing.T) {
-	for _, e := range []float64{math.NaN(), math.Inf(-1), -3, 0, 0x1p-50, 0x1p-44 * (1 - 1e-6)} {
+	// A bucket's middle is within 1/16 of the octave's start of any value
+	// in it.
+	const codeError = 1.0/16 + 1e-9
+	for _, e := range []float64{math.NaN(), math.Inf(-1), -3, 0, 0x1p-50, 0x1p-11 * (1 - 1e-6)} {
 		if c := encodeEvidence(e); c != 0 || c.value() != 0 {
 			t.Errorf("encodeEvidence(%v) = %d (value %v), want 0", e, c, c.value())
 		}
 	}
-	if c := encodeEvidence(math.Inf(1)); c != math.MaxUint16 {
+	if c := encodeEvidence(math.Inf(1)); c != math.MaxUint8 {
 		t.Errorf("encodeEvidence(+Inf) = %d, want the largest code", c)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	prev, prevCode := 0.0, evidenceCode(0)
 	for range 100000 {
-		e := math.Exp2(-44 + 64*rng.Float64()) // 2^-44 to 2^20
+		e := math.Exp2(-11 + 31.9*rng.Float64()) // 2^-11 to below 2^21
 		c := encodeEvidence(e)
-		if v := c.value(); math.Abs(v-e) > 0x1p-11*e*(1+1e-6) {
+		if v := c.value(); math.Abs(v-e) > codeError*e {
 			t.Fatalf("encodeEvidence(%v).value() = %v: off by %.3g%%", e, v, 100*math.Abs(v-e)/e)
 		}
 		// Codes order as the values do.
@@ -30,7 +33,7 @@ func TestEvidenceCode(t *testing.T) {
 		}
 		prev, prevCode = e, c
 	}
-	if v := encodeEvidence(maxRawEvidence).value(); math.Abs(v-maxRawEvidence) > 0x1p-11*maxRawEvidence {
+	if v := encodeEvidence(maxRawEvidence).value(); math.Abs(v-maxRawEvidence) > codeError*maxRawEvidence {
 		t.Errorf("maxRawEvidence codes as %v", v)
 	}
 }

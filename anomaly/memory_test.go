@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // minuteSeries is n points of one-minute load with a daily season and
@@ -63,7 +64,7 @@ type part struct {
 
 // footprint lists the detector's large buffers by their capacity.
 func (d *Default) footprint() []part {
-	const f32, code = 4, 2
+	const f32, code = 4, 1
 	rolling := func(r *rolling) int { return (cap(r.ring) + cap(r.sorted)) * f32 }
 	ps := []part{
 		{"season history (shared)", cap(d.rz.season.hist.buf) * f32},
@@ -74,7 +75,7 @@ func (d *Default) footprint() []part {
 		{"novelty scale window", cap(d.nov.sorted) * f32},
 	}
 	for i, c := range d.cal {
-		ps = append(ps, part{"tail calibrator " + strconv.Itoa(i), (cap(c.ring) + cap(c.sorted)) * code})
+		ps = append(ps, part{"tail calibrator " + strconv.Itoa(i), cap(c.ring)*code + int(unsafe.Sizeof(c.counts))})
 	}
 	return ps
 }

@@ -12,13 +12,12 @@ import (
 // spread of a load grows with it.
 type Calibration struct {
 	// Errors[h-1] are the errors (actual minus forecast) of h-step-ahead
-	// forecasts, sorted ascending, as float32: 7 significant digits of an
-	// error are far finer than its sampling error, in half the memory. When there were more than
-	// calibrationThinAbove of them, it holds calibrationKeep quantiles of
-	// them instead (see thinnedLayout), and Counts[h-1] says how many
-	// errors they stand for.
-	Errors [][]float32 `json:"errors"`
-	// Counts[h-1], when larger than len(Errors[h-1]), is the number of
+	// forecasts, sorted ascending (see ErrorList). When there were more
+	// than calibrationThinAbove of them, it holds calibrationKeep
+	// quantiles of them instead (see thinnedLayout), and Counts[h-1] says
+	// how many errors they stand for.
+	Errors []ErrorList `json:"errors"`
+	// Counts[h-1], when larger than Errors[h-1].Len(), is the number of
 	// errors that the quantiles in Errors[h-1] summarize. Missing or
 	// smaller, Errors[h-1] is every error (as in calibrations saved
 	// before errors were thinned).
@@ -44,7 +43,7 @@ const (
 )
 
 func newCalibration(cv *cvResult, relative bool) Calibration {
-	c := Calibration{Errors: make([][]float32, len(cv.errors)), Relative: relative}
+	c := Calibration{Errors: make([]ErrorList, len(cv.errors)), Relative: relative}
 	if relative {
 		for s := range cv.errors {
 			for o, e := range cv.errors[s] {
@@ -61,10 +60,7 @@ func newCalibration(cv *cvResult, relative bool) Calibration {
 		e = slices.DeleteFunc(e, math.IsNaN)
 		slices.Sort(e)
 		if len(e) <= calibrationThinAbove {
-			c.Errors[s] = make([]float32, len(e))
-			for i, v := range e {
-				c.Errors[s][i] = float32(v)
-			}
+			c.Errors[s] = newErrorList(e)
 			continue
 		}
 		if c.Counts == nil {
@@ -78,9 +74,9 @@ func newCalibration(cv *cvResult, relative bool) Calibration {
 // thin returns k < len(s) quantiles of the ascending values s, at the
 // positions thinnedLayout gives, each interpolated linearly between the
 // order statistics around it.
-func thin(s []float64, k int) []float32 {
+func thin(s []float64, k int) ErrorList {
 	l := thinnedLayout{n: len(s), k: k}
-	out := make([]float32, k)
+	out := make([]float64, k)
 	for i := range out {
 		t := l.pos(i)
 		lo := int(t)
@@ -88,9 +84,9 @@ func thin(s []float64, k int) []float32 {
 		if f := t - float64(lo); f > 0 && lo+1 < len(s) {
 			v += f * (s[lo+1] - s[lo])
 		}
-		out[i] = float32(v)
+		out[i] = v
 	}
-	return out
+	return newErrorList(out)
 }
 
 // thinnedLayout places k kept values among n > k sorted errors: value i
@@ -153,10 +149,10 @@ func (c *Calibration) Offset(h int, q float64) float64 {
 	n := 0
 	for s := lo; s <= hi; s++ {
 		e := c.Errors[s-1]
-		if len(e) == 0 {
+		if e.Len() == 0 {
 			continue
 		}
-		count := len(e)
+		count := e.Len()
 		if s-1 < len(c.Counts) && c.Counts[s-1] > count {
 			count = c.Counts[s-1]
 		}
@@ -193,7 +189,7 @@ type merge struct {
 // mergeList is one step's sorted errors, or their thinned quantiles, and
 // how many errors they stand for.
 type mergeList struct {
-	sorted []float32
+	sorted ErrorList
 	count  int
 	next   int // index of the next value
 	// For thinned quantiles: the positions (thinnedLayout.pos) of the
@@ -223,9 +219,9 @@ func (m *merge) orderStat(rank, n int) float64 {
 	for i := range m.lists {
 		l := &m.lists[i]
 		if m.desc {
-			l.next = len(l.sorted) - 1
+			l.next = l.sorted.Len() - 1
 		}
-		if k := len(l.sorted); l.count > k {
+		if k := l.sorted.Len(); l.count > k {
 			tl := thinnedLayout{n: l.count, k: k}
 			l.at = tl.pos(l.next)
 			if l.next > 0 {
@@ -235,7 +231,7 @@ func (m *merge) orderStat(rank, n int) float64 {
 				l.after = tl.pos(l.next + 1)
 			}
 		}
-		m.heads[i].v = float64(l.sorted[l.next])
+		m.heads[i].v = l.sorted.At(l.next)
 	}
 	for i := len(m.heads)/2 - 1; i >= 0; i-- {
 		m.down(i)
@@ -261,8 +257,8 @@ func (m *merge) orderStat(rank, n int) float64 {
 // of the merge), and the size of that share.
 func (m *merge) pop() (v, offset, share float64) {
 	l := &m.lists[m.heads[0].list]
-	i, k := l.next, len(l.sorted)
-	v, offset, share = float64(l.sorted[i]), 0.5, 1
+	i, k := l.next, l.sorted.Len()
+	v, offset, share = l.sorted.At(i), 0.5, 1
 	thinned := l.count > k
 	if thinned {
 		// The share reaches halfway to the neighbouring kept values, and
@@ -291,7 +287,7 @@ func (m *merge) pop() (v, offset, share float64) {
 		m.heads[0] = m.heads[last]
 		m.heads = m.heads[:last]
 	} else {
-		m.heads[0].v = float64(l.sorted[l.next])
+		m.heads[0].v = l.sorted.At(l.next)
 		if thinned {
 			tl := thinnedLayout{n: l.count, k: k}
 			if m.desc {

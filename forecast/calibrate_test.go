@@ -54,21 +54,19 @@ func stepErrors(rng *rand.Rand, horizon int, count func(s int) int, spiky bool) 
 			if spiky && rng.IntN(50) == 0 {
 				e = math.Abs(e) * (1 + 19*rng.Float64())
 			}
-			errs[s] = append(errs[s], float64(float32(e))) // as a Calibration holds it
+			errs[s] = append(errs[s], e)
 		}
 		slices.Sort(errs[s])
+		errs[s] = newErrorList(errs[s]).Values() // as a Calibration holds them
 	}
 	return errs
 }
 
-// f32 is errs as a Calibration holds them.
-func f32(errs [][]float64) [][]float32 {
-	out := make([][]float32, len(errs))
+// lists is errs, each list as a Calibration holds it.
+func lists(errs [][]float64) []ErrorList {
+	out := make([]ErrorList, len(errs))
 	for s, e := range errs {
-		out[s] = make([]float32, len(e))
-		for i, v := range e {
-			out[s][i] = float32(v)
-		}
+		out[s] = newErrorList(e)
 	}
 	return out
 }
@@ -94,7 +92,7 @@ func TestOffsetWholeErrorsIsExact(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := stepErrors(rng, tc.horizon, tc.count, true)
-			c := Calibration{Errors: f32(errs)}
+			c := Calibration{Errors: lists(errs)}
 			for h := 0; h <= tc.horizon+3; h++ {
 				for _, q := range offsetLevels {
 					if got, want := c.Offset(h, q), pooledOffset(errs, h, q); got != want {
@@ -121,8 +119,8 @@ func TestThinnedOffsetsTrackWhole(t *testing.T) {
 			cv.errors = append(cv.errors, slices.Clone(e))
 		}
 		c := newCalibration(cv, false)
-		if len(c.Counts) != 48 || c.Counts[0] != 1441 || len(c.Errors[0]) != calibrationKeep {
-			t.Fatalf("spiky %v: %d counts, first %v, %d kept; want 48, 1441, %d", spiky, len(c.Counts), c.Counts[0], len(c.Errors[0]), calibrationKeep)
+		if len(c.Counts) != 48 || c.Counts[0] != 1441 || c.Errors[0].Len() != calibrationKeep {
+			t.Fatalf("spiky %v: %d counts, first %v, %d kept; want 48, 1441, %d", spiky, len(c.Counts), c.Counts[0], c.Errors[0].Len(), calibrationKeep)
 		}
 		var worst float64 // |thinned - whole| in standard errors
 		for h := 1; h <= 48; h++ {
@@ -171,8 +169,8 @@ func TestThinnedLayout(t *testing.T) {
 		for i := range ranks {
 			ranks[i] = float64(i)
 		}
-		for i, v := range thin(ranks, l.k) {
-			if math.Abs(float64(v)-l.pos(i)) > 1e-6*float64(l.n) {
+		for i, v := range thin(ranks, l.k).Values() {
+			if math.Abs(v-l.pos(i)) > 1e-3*float64(l.n) {
 				t.Fatalf("%+v: thin gives %v at %d, want %v", l, v, i, l.pos(i))
 			}
 		}
@@ -194,11 +192,12 @@ func TestNewCalibrationThinsOnlyLongLists(t *testing.T) {
 	if !slices.Equal(c.Counts, wantCounts) {
 		t.Errorf("Counts %v, want %v", c.Counts, wantCounts)
 	}
-	for s, e := range c.Errors {
-		if c.Counts[s] == 0 && !slices.Equal(e, f32(errs)[s]) {
+	for s, l := range c.Errors {
+		e := l.Values()
+		if c.Counts[s] == 0 && !slices.Equal(e, errs[s]) {
 			t.Errorf("step %d: %d errors changed by keeping them whole", s+1, len(e))
 		}
-		if c.Counts[s] > 0 && (len(e) != calibrationKeep || !slices.IsSorted(e) || float64(e[0]) != errs[s][0] || float64(e[len(e)-1]) != errs[s][len(errs[s])-1]) {
+		if c.Counts[s] > 0 && (len(e) != calibrationKeep || !slices.IsSorted(e) || e[0] != errs[s][0] || e[len(e)-1] != errs[s][len(errs[s])-1]) {
 			t.Errorf("step %d: %d thinned errors from %v to %v, want %d sorted from the least %v to the largest %v",
 				s+1, len(e), e[0], e[len(e)-1], calibrationKeep, errs[s][0], errs[s][len(errs[s])-1])
 		}
@@ -230,7 +229,7 @@ func TestNewCalibrationThinsOnlyLongLists(t *testing.T) {
 func TestOffsetSurvivesBadCounts(t *testing.T) {
 	errs := [][]float64{{1, 2, 3}, {4, 5}, {6}}
 	for _, counts := range [][]int{nil, {}, {-5, 0, 1}, {3, 2, 1, 99}, {0}, {1 << 40, 7, 0}} {
-		c := Calibration{Errors: f32(errs), Counts: counts}
+		c := Calibration{Errors: lists(errs), Counts: counts}
 		for h := 1; h <= 4; h++ {
 			for _, q := range offsetLevels {
 				got := c.Offset(h, q)
@@ -256,7 +255,7 @@ func BenchmarkOffset(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		cal  Calibration
-	}{{"thinned", newCalibration(cv, false)}, {"whole", Calibration{Errors: f32(errs)}}} {
+	}{{"thinned", newCalibration(cv, false)}, {"whole", Calibration{Errors: lists(errs)}}} {
 		for _, q := range []float64{0.5, 0.9, 0.99} {
 			b.Run(c.name+"/q="+strconv.FormatFloat(q, 'g', -1, 64), func(b *testing.B) {
 				b.ReportAllocs()

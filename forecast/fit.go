@@ -53,7 +53,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		f.Reason = "constant series: forecasting the constant"
 		naive, _ := NewSeasonalNaive(y, 1)
 		f.Components = []Component{newComponent("naive(1)", 1, naive)}
-		f.Calibration = Calibration{Errors: make([][]float32, o.Horizon)}
+		f.Calibration = Calibration{Errors: make([]ErrorList, o.Horizon)}
 		return f.finish(y, p.trailing, o.Lead)
 	}
 

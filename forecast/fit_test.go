@@ -199,8 +199,8 @@ func TestSaveLoadThinnedCalibration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Calibration.Counts) == 0 || f.Calibration.Counts[0] <= len(f.Calibration.Errors[0]) {
-		t.Fatalf("step 1 keeps %d errors of %v: not thinned", len(f.Calibration.Errors[0]), f.Calibration.Counts)
+	if len(f.Calibration.Counts) == 0 || f.Calibration.Counts[0] <= f.Calibration.Errors[0].Len() {
+		t.Fatalf("step 1 keeps %d errors of %v: not thinned", f.Calibration.Errors[0].Len(), f.Calibration.Counts)
 	}
 	raw, err := json.Marshal(f)
 	if err != nil {
