@@ -67,11 +67,10 @@ func (d *Default) footprint() []part {
 	const f32, code = 4, 1
 	rolling := func(r *rolling) int { return (cap(r.ring) + cap(r.sorted)) * f32 }
 	ps := []part{
-		{"season history (shared)", cap(d.rz.season.hist.buf) * f32},
+		{"history (season and novelty)", cap(d.hist.buf) * f32},
 		{"robustz residuals", rolling(d.rz.residuals)},
 		{"changepoint reference", rolling(d.cp.ref)},
 		{"changepoint recent", cap(d.cp.recent.buf) * f32},
-		{"novelty history", cap(d.nov.hist.buf) * f32},
 		{"novelty scale window", cap(d.nov.sorted) * f32},
 	}
 	for i, c := range d.cal {

@@ -3,6 +3,7 @@ package anomaly
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func TestNovelty(t *testing.T) {
 		}, 1500, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := newNovelty(10, 4, 200, 500)
+			n := newTestNovelty(10, 4, 200, 500)
 			var calm, dep float64
 			for i := range 1600 {
 				v := n.update(tc.y(i))
@@ -49,7 +50,7 @@ func TestNovelty(t *testing.T) {
 			}
 		})
 	}
-	n := newNovelty(10, 4, 200, 500)
+	n := newTestNovelty(10, 4, 200, 500)
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		if got := n.update(v); got != 0 {
 			t.Errorf("update(%v) = %v, want 0", v, got)
@@ -57,23 +58,34 @@ func TestNovelty(t *testing.T) {
 	}
 }
 
+// testNovelty is a novelty with a history of its own, pushed to as the
+// Default pushes to the history it shares.
+type testNovelty struct{ *novelty }
+
+func newTestNovelty(dim, stride, memory, window int) testNovelty {
+	return testNovelty{newNovelty(dim, stride, memory, window, newRing(noveltyHistory(dim, stride, memory, window)))}
+}
+
+func (n testNovelty) update(y float64) float64 {
+	n.hist.push(y)
+	return n.novelty.update(y)
+}
+
 // storedNovelty is novelty as it was first written, each remembered
-// vector stored on its own: the reference for the history-backed one.
+// vector stored on its own, and the scale's window sorted afresh: the
+// reference for the history-backed one.
 type storedNovelty struct {
 	dim, stride int
 	recent      *ring
 	mem         []float64
 	memLen      int
 	memNext     int
-	values      *rolling
+	values      *ring // the scale's window, NaN included
 	seen        int
 	vec         []float64
 }
 
 func (n *storedNovelty) update(y float64) float64 {
-	if !finite(y) {
-		return 0
-	}
 	n.recent.push(y)
 	n.values.push(y)
 	n.seen++
@@ -88,19 +100,25 @@ func (n *storedNovelty) update(y float64) float64 {
 		n.memNext = (n.memNext + 1) % (len(n.mem) / n.dim)
 		n.memLen = min(n.memLen+1, len(n.mem)/n.dim)
 	}
+	if !finite(y) {
+		return 0
+	}
 	for k := range n.vec {
 		n.vec[k] = n.recent.ago(n.dim - 1 - k)
+		if !finite(n.vec[k]) {
+			return 0
+		}
 	}
 	best := math.Inf(1)
 	for m := range n.memLen {
 		v := n.mem[m*n.dim : (m+1)*n.dim]
+		if slices.ContainsFunc(v, func(x float64) bool { return !finite(x) }) {
+			continue
+		}
 		var s float64
 		for k, x := range n.vec {
 			d := x - v[k]
 			s += d * d
-			if s >= best {
-				break
-			}
 		}
 		best = min(best, s)
 	}
@@ -108,8 +126,15 @@ func (n *storedNovelty) update(y float64) float64 {
 		return 0
 	}
 	dist := math.Sqrt(best)
-	med := n.values.median()
-	scale := robustScale(n.values.sorted, med)
+	var window []float32
+	for k := range n.values.n {
+		if v := n.values.ago(k); finite(v) {
+			window = append(window, float32(v))
+		}
+	}
+	slices.Sort(window)
+	med := sortedQuantile(window, 0.5)
+	scale := robustScale(window, med)
 	switch {
 	case scale > 0:
 		return dist / scale
@@ -120,20 +145,20 @@ func (n *storedNovelty) update(y float64) float64 {
 }
 
 // TestNoveltyMatchesStoredVectors checks that reading the remembered
-// vectors off the history of finite values gives exactly what storing each
-// vector gave, with gaps, ties and constant stretches, for strides below,
-// at and above the dimension.
+// vectors off the history gives exactly what storing each vector gave,
+// with gaps (vectors with one are left out), ties and constant stretches,
+// for strides below, at and above the dimension.
 func TestNoveltyMatchesStoredVectors(t *testing.T) {
 	for _, p := range []struct{ dim, stride, memory, window int }{
 		{10, 4, 1000, 1000}, {10, 4, 200, 500}, {3, 1, 5, 8}, {4, 7, 3, 16}, {1, 1, 1, 8}, {5, 5, 40, 300},
 	} {
 		rng := rand.New(rand.NewPCG(uint64(p.dim), uint64(p.stride)))
-		got := newNovelty(p.dim, p.stride, p.memory, p.window)
+		got := newTestNovelty(p.dim, p.stride, p.memory, p.window)
 		want := &storedNovelty{
 			dim: p.dim, stride: p.stride,
 			recent: newRing(2 * p.dim),
 			mem:    make([]float64, p.memory*p.dim),
-			values: newRolling(p.window),
+			values: newRing(p.window),
 			vec:    make([]float64, p.dim),
 		}
 		for i := range 6000 {
@@ -150,5 +175,39 @@ func TestNoveltyMatchesStoredVectors(t *testing.T) {
 				t.Fatalf("%+v, point %d: novelty %v, want %v", p, i, g, w)
 			}
 		}
+	}
+}
+
+// TestSharedHistoryMatchesOwn checks that the Default's one history serves
+// its seasonal predictor exactly as a history of the predictor's own
+// would, when the period is given and when it is detected after a warm-up
+// (the history then grows to three seasons and is refilled), on a stream
+// with gaps.
+func TestSharedHistoryMatchesOwn(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	y := make([]float64, 9000)
+	for i := range y {
+		y[i] = 500 + 200*math.Sin(2*math.Pi*float64(i)/1440) + 10*rng.NormFloat64()
+		if i%211 == 0 || (i > 5000 && i < 5030) {
+			y[i] = math.NaN()
+		}
+	}
+	for _, o := range []Options{{Period: 1440}, {WarmUp: 3000, MaxPeriod: 1500}, {WarmUp: 500}} {
+		d, err := NewDefault(&o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := newSeasonal(o.withDefaults())
+		for i, v := range y {
+			if got, want := d.rz.season.predict(), own.predict(); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Fatalf("%+v, point %d: shared history predicts %v, own %v", o, i, got, want)
+			}
+			d.Update(v)
+			own.observe(held(v))
+		}
+		if p := d.rz.season.Period(); p == 0 && o.WarmUp != 500 {
+			t.Errorf("%+v: no period detected", o)
+		}
+		t.Logf("%+v: period %d, history of %d values", o, d.rz.season.Period(), len(d.hist.buf))
 	}
 }

@@ -29,6 +29,7 @@ import "math"
 // level channel replaced it (NAB standard 57.9 → 60.4). ChangePoint still
 // runs for Shifts.
 type Default struct {
+	hist  *ring // every value: the season's and the novelty's history
 	rz    *RobustZ
 	cp    *ChangePoint // on rz's seasonal predictions, for Shifts
 	nov   *novelty
@@ -65,10 +66,14 @@ func NewDefault(opts *Options) (*Default, error) {
 		return nil, err
 	}
 	o := opts.withDefaults()
+	// One history of the values serves the seasonal predictor and the
+	// novelty: two would hold the same values twice.
+	hist := newRing(max(noveltyHistory(noveltyDim, noveltyStride, noveltyMemory, o.Window), seasonalHistory(o)))
 	d := &Default{
-		rz:    newRobustZ(o),
+		hist:  hist,
+		rz:    newRobustZOn(o, newSharedSeasonal(o, hist)),
 		cp:    newChangePointScorer(o), // scored on the predictions of rz's season
-		nov:   newNovelty(noveltyDim, noveltyStride, noveltyMemory, o.Window),
+		nov:   newNovelty(noveltyDim, noveltyStride, noveltyMemory, o.Window, hist),
 		short: newRing(shortSpan),
 		level: newRing(levelWindow),
 	}
@@ -85,17 +90,18 @@ func (d *Default) Shifts() []int { return d.cp.Shifts() }
 // Update scores y; see Detector.
 func (d *Default) Update(y float64) float64 {
 	y = held(y)
-	// RobustZ and ChangePoint share one seasonal predictor: the same
-	// history of Period·Seasons points would otherwise be kept twice.
+	// RobustZ and ChangePoint share one seasonal predictor, which
+	// shares its history with the novelty.
 	season := d.rz.season
 	pred := season.predict()
+	d.hist.push(y)
 	season.observe(y)
 	a := min(scoreEvidence(d.rz.score(y, pred)), maxRawEvidence)
 	d.cp.score(y, pred) // for Shifts only
+	nv := min(d.nov.update(y), maxRawEvidence)
 	if !finite(y) {
 		return 0
 	}
-	nv := min(d.nov.update(y), maxRawEvidence)
 	d.sum = slide(d.short, d.sum, a)
 	z := d.rz.Z()
 	if math.IsNaN(z) { // an overflowing residual: no level evidence

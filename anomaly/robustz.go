@@ -23,10 +23,13 @@ const levelSpan = 5
 
 var _ Detector = (*RobustZ)(nil)
 
-func newRobustZ(o Options) *RobustZ {
+func newRobustZ(o Options) *RobustZ { return newRobustZOn(o, newSeasonal(o)) }
+
+// newRobustZOn returns a RobustZ with the seasonal predictor season.
+func newRobustZOn(o Options, season *seasonal) *RobustZ {
 	return &RobustZ{
 		opts:      o,
-		season:    newSeasonal(o),
+		season:    season,
 		recent:    newRolling(levelSpan),
 		residuals: newRolling(o.Window),
 	}

@@ -86,6 +86,7 @@ type seasonal struct {
 	warmUp    int
 	warm      []float64
 	hist      *ring
+	shared    bool // hist is the caller's, who pushes every value to it
 	scratch   []float64
 	sorted    []float64
 }
@@ -97,6 +98,22 @@ func newSeasonal(o Options) *seasonal {
 	}
 	return s
 }
+
+// newSharedSeasonal returns a seasonal that reads its history off hist, to
+// which the caller pushes every value, NaN included, before observe: one
+// history serves the predictor and the caller's other readers. The
+// seasonal grows hist to a season's length when it needs more.
+func newSharedSeasonal(o Options, hist *ring) *seasonal {
+	s := &seasonal{period: o.Period, seasons: o.Seasons, maxPeriod: o.MaxPeriod, warmUp: o.WarmUp, hist: hist, shared: true}
+	if s.period > 0 {
+		hist.grow(s.period * s.seasons)
+	}
+	return s
+}
+
+// seasonalHistory is how long a history a seasonal of these Options needs
+// from the start (more once it detects a period).
+func seasonalHistory(o Options) int { return max(o.Period*o.Seasons, 0) }
 
 // Period returns the period in use: > 0, or 0 for none (yet).
 func (s *seasonal) Period() int { return max(s.period, 0) }
@@ -125,16 +142,28 @@ func (s *seasonal) predict() float64 {
 func (s *seasonal) observe(y float64) {
 	switch {
 	case s.period > 0:
-		s.hist.push(y)
+		if !s.shared {
+			s.hist.push(y)
+		}
 	case s.period == 0:
 		s.warm = append(s.warm, y)
 		if len(s.warm) < s.warmUp {
 			return
 		}
 		s.period = DetectPeriod(s.warm, s.maxPeriod)
-		if s.period == 0 {
+		switch {
+		case s.period == 0:
 			s.period = -1
-		} else {
+		case s.shared:
+			// The warm-up is every value so far, as the history may
+			// have held fewer.
+			if s.hist.grow(s.period * s.seasons) {
+				s.hist.reset()
+				for _, v := range s.warm {
+					s.hist.push(v)
+				}
+			}
+		default:
 			s.hist = newRing(s.period * s.seasons)
 			for _, v := range s.warm {
 				s.hist.push(v)

@@ -156,6 +156,23 @@ func (r *ring) push(x float64) {
 	r.n = min(r.n+1, len(r.buf))
 }
 
+// grow makes room for the last n values if the ring holds fewer, keeping
+// what it holds, and reports whether it grew.
+func (r *ring) grow(n int) bool {
+	if n <= len(r.buf) {
+		return false
+	}
+	buf := make([]float32, n)
+	for k := r.n - 1; k >= 0; k-- {
+		buf[r.n-1-k] = float32(r.ago(k))
+	}
+	r.buf, r.next = buf, r.n
+	return true
+}
+
+// reset empties the ring.
+func (r *ring) reset() { r.next, r.n = 0, 0 }
+
 // ago returns the value pushed k steps before the newest (k = 0 is the
 // newest), or NaN if it is no longer (or not yet) held.
 func (r *ring) ago(k int) float64 {
