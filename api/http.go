@@ -73,6 +73,7 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 			}},
 		}),
 		runtime.WithRoutingErrorHandler(routingError),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(parameterError),
 	)
 	if err := prescalev1.RegisterPrescaleServiceHandlerServer(ctx, gw, srv); err != nil {
@@ -326,4 +327,14 @@ func writeStatus(w http.ResponseWriter, httpCode int, code codes.Code, msg strin
 	w.WriteHeader(httpCode)
 	b, _ := json.Marshal(map[string]any{"code": int(code), "message": msg, "details": []any{}})
 	_, _ = w.Write(b)
+}
+
+// outgoingHeader maps gRPC response header metadata to HTTP headers:
+// ServedByHeader to Prescale-Served-By, the rest as the gateway does by
+// default (Grpc-Metadata-<key>).
+func outgoingHeader(key string) (string, bool) {
+	if key == ServedByHeader {
+		return servedByHTTP, true
+	}
+	return runtime.MetadataHeaderPrefix + key, true
 }

@@ -129,7 +129,9 @@ func (s *KEDAScaler) IsActive(ctx context.Context, ref *externalscaler.ScaledObj
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.b.Recommendation(name)
+	b, served := via(ctx, s.b)
+	defer served()
+	rec, err := b.Recommendation(name)
 	if err != nil {
 		return nil, grpcStatus(ctx, s.log, op, name, err)
 	}
@@ -197,7 +199,9 @@ func (s *KEDAScaler) GetMetrics(ctx context.Context, req *externalscaler.GetMetr
 	if err != nil {
 		return nil, err
 	}
-	rec, err := s.b.Recommendation(name)
+	b, served := via(ctx, s.b)
+	defer served()
+	rec, err := b.Recommendation(name)
 	if err != nil {
 		return nil, grpcStatus(ctx, s.log, op, name, err)
 	}

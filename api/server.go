@@ -99,7 +99,9 @@ func (s *Server) GetTarget(ctx context.Context, req *prescalev1.GetTargetRequest
 	if err := requireName(req.GetName()); err != nil {
 		return nil, err
 	}
-	st, err := s.b.Get(req.GetName())
+	b, served := via(ctx, s.b)
+	defer served()
+	st, err := b.Get(req.GetName())
 	if err != nil {
 		return nil, s.status(ctx, "get target", req.GetName(), err)
 	}
@@ -161,7 +163,9 @@ func (s *Server) GetRecommendation(ctx context.Context, req *prescalev1.GetRecom
 	if err := requireName(req.GetName()); err != nil {
 		return nil, err
 	}
-	rec, err := s.b.Recommendation(req.GetName())
+	b, served := via(ctx, s.b)
+	defer served()
+	rec, err := b.Recommendation(req.GetName())
 	if err != nil {
 		return nil, s.status(ctx, "recommendation", req.GetName(), err)
 	}
@@ -205,9 +209,11 @@ func (s *Server) GetForecast(ctx context.Context, req *prescalev1.GetForecastReq
 	if len(quantiles) == 0 {
 		quantiles = defaultQuantiles[:]
 	}
+	b, served := via(ctx, s.b)
+	defer served()
 	horizon := int(req.GetHorizon())
 	if horizon == 0 {
-		st, err := s.b.Get(name)
+		st, err := b.Get(name)
 		if err != nil {
 			return nil, s.status(ctx, "forecast", name, err)
 		}
@@ -215,7 +221,7 @@ func (s *Server) GetForecast(ctx context.Context, req *prescalev1.GetForecastReq
 		horizon = int(math.Ceil(float64(t.LeadTime+t.Margin+forecastExtra) / float64(t.Step)))
 		horizon = min(max(horizon, 1), registry.MaxForecastHorizon)
 	}
-	v, err := s.b.Forecast(name, horizon, quantiles, history)
+	v, err := b.Forecast(name, horizon, quantiles, history)
 	if err != nil {
 		return nil, s.status(ctx, "forecast", name, err)
 	}
@@ -261,7 +267,9 @@ func (s *Server) ListAnomalies(ctx context.Context, req *prescalev1.ListAnomalie
 	if !start.Before(end) {
 		return nil, invalidField("start", fmt.Sprintf("must be before end (%s), got %s", end.Format(time.RFC3339), start.Format(time.RFC3339)))
 	}
-	events, err := s.b.Anomalies(name, start, end)
+	b, served := via(ctx, s.b)
+	defer served()
+	events, err := b.Anomalies(name, start, end)
 	if err != nil {
 		return nil, s.status(ctx, "anomalies", name, err)
 	}

@@ -179,10 +179,11 @@ type Forwarder struct {
 	conns map[string]*grpc.ClientConn // by address
 }
 
-var _ api.Backend = (*Forwarder)(nil)
+var _ api.Router = (*Forwarder)(nil)
 
 // NewForwarder returns the backend of a replica whose registry is local,
-// among members, each target held by replication of them.
+// among members, each target held by replication of them (0: by every
+// member, so that every read is answered here and Via names this one).
 func NewForwarder(local api.Backend, members *Membership, replication int, opts *ForwarderOptions) *Forwarder {
 	var o ForwarderOptions
 	if opts != nil {
@@ -230,7 +231,7 @@ func (f *Forwarder) client(addr string) (peerv1.PeerServiceClient, error) {
 // a moment after a change), is passed over; when none answers, the error
 // wraps registry.ErrNotReady: the caller retries, and an HPA keeps its
 // replicas meanwhile.
-func (f *Forwarder) forward(method, name string, args, out any) error {
+func (f *Forwarder) forward(method, name string, args, out any, by *string) error {
 	var raw []byte
 	if args != nil {
 		var err error
@@ -261,62 +262,141 @@ func (f *Forwarder) forward(method, name string, args, out any) error {
 			tried = append(tried, fmt.Errorf("%s: %w", h, err))
 		case resp.GetErrorKind() == "not_held":
 			tried = append(tried, fmt.Errorf("%s: does not hold it yet", h))
+		case resp.GetErrorKind() == "not_ready":
+			// A new holder fitting it: the next may have a model.
+			tried = append(tried, fmt.Errorf("%s: %s", h, resp.GetError()))
 		case resp.GetErrorKind() != "":
+			record(by, resp.GetServedBy())
 			return remoteError(resp.GetServedBy(), resp)
 		default:
 			f.log.Debug("forwarded", "method", method, "target", name, "served_by", resp.GetServedBy())
+			record(by, resp.GetServedBy())
 			return decode(resp.GetResult(), out)
 		}
 	}
 	return fmt.Errorf("%s %q: no replica that holds it answered (%v): %w", method, name, errors.Join(tried...), registry.ErrNotReady)
 }
 
+// record notes in *by, when by is not nil, who answered.
+func record(by *string, member string) {
+	if by != nil {
+		*by = member
+	}
+}
+
+// Via returns the Forwarder for one request: each read through it records
+// in *by the replica that answered, this one or the one it was forwarded
+// to (see api.Router).
+func (f *Forwarder) Via(by *string) api.Backend { return routed{f, by} }
+
+// routed is a Forwarder that records who answered each read.
+type routed struct {
+	*Forwarder
+	by *string
+}
+
+func (r routed) Get(name string) (registry.TargetStatus, error) { return r.get(name, r.by) }
+
+func (r routed) Recommendation(name string) (models.Recommendation, error) {
+	return r.recommendation(name, r.by)
+}
+
+func (r routed) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
+	return r.forecast(name, horizon, quantiles, history, r.by)
+}
+
+func (r routed) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
+	return r.anomalies(name, start, end, r.by)
+}
+
 // Get returns the target's status from this replica when it holds it,
 // else from a replica that does.
-func (f *Forwarder) Get(name string) (registry.TargetStatus, error) {
+func (f *Forwarder) Get(name string) (registry.TargetStatus, error) { return f.get(name, nil) }
+
+// Recommendation answers for a target this replica holds, else forwards.
+func (f *Forwarder) Recommendation(name string) (models.Recommendation, error) {
+	return f.recommendation(name, nil)
+}
+
+// Forecast answers for a target this replica holds, else forwards.
+func (f *Forwarder) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
+	return f.forecast(name, horizon, quantiles, history, nil)
+}
+
+// Anomalies answers for a target this replica holds, else forwards.
+func (f *Forwarder) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
+	return f.anomalies(name, start, end, nil)
+}
+
+func (f *Forwarder) get(name string, by *string) (registry.TargetStatus, error) {
 	st, err := f.Backend.Get(name)
 	if err != nil || st.Held {
+		record(by, f.members.Self())
 		return st, err
 	}
 	var remote registry.TargetStatus
-	if err := f.forward(methodGet, name, nil, &remote); err != nil {
+	if err := f.forward(methodGet, name, nil, &remote, by); err != nil {
 		return st, err
 	}
 	return remote, nil
 }
 
-// Recommendation answers for a target this replica holds, else forwards.
-func (f *Forwarder) Recommendation(name string) (models.Recommendation, error) {
+func (f *Forwarder) recommendation(name string, by *string) (models.Recommendation, error) {
 	rec, err := f.Backend.Recommendation(name)
-	if !errors.Is(err, registry.ErrNotHeld) {
+	if !f.elsewhere(err) {
+		record(by, f.members.Self())
 		return rec, err
 	}
-	err = f.forward(methodRecommendation, name, nil, &rec)
-	return rec, err
+	var remote models.Recommendation
+	if ferr := f.forward(methodRecommendation, name, nil, &remote, by); ferr != nil {
+		return rec, f.unanswered(err, ferr, by)
+	}
+	return remote, nil
 }
 
-// Forecast answers for a target this replica holds, else forwards.
-func (f *Forwarder) Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error) {
+// elsewhere reports whether a read that failed here with err is asked of
+// the other holders: a target held elsewhere, or, with replication, one
+// this replica has just come to hold and is fitting (a replica's death
+// made it a holder), which the other holders answer from their models.
+func (f *Forwarder) elsewhere(err error) bool {
+	return errors.Is(err, registry.ErrNotHeld) || f.replication > 0 && errors.Is(err, registry.ErrNotReady)
+}
+
+// unanswered is the error of a read that failed here with local and on
+// the other holders with remote: the local one when this replica holds
+// the target (it is fitting it), which says so.
+func (f *Forwarder) unanswered(local, remote error, by *string) error {
+	if errors.Is(local, registry.ErrNotReady) && errors.Is(remote, registry.ErrNotReady) {
+		record(by, f.members.Self())
+		return fmt.Errorf("%w; asked of the other holders: %v", local, remote)
+	}
+	return remote
+}
+
+func (f *Forwarder) forecast(name string, horizon int, quantiles []float64, history time.Duration, by *string) (*registry.ForecastView, error) {
 	v, err := f.Backend.Forecast(name, horizon, quantiles, history)
-	if !errors.Is(err, registry.ErrNotHeld) {
+	if !f.elsewhere(err) {
+		record(by, f.members.Self())
 		return v, err
 	}
-	v = new(registry.ForecastView)
-	if err := f.forward(methodForecast, name, forecastArgs{horizon, quantiles, history}, v); err != nil {
-		return nil, err
+	remote := new(registry.ForecastView)
+	if ferr := f.forward(methodForecast, name, forecastArgs{horizon, quantiles, history}, remote, by); ferr != nil {
+		return nil, f.unanswered(err, ferr, by)
 	}
-	return v, nil
+	return remote, nil
 }
 
-// Anomalies answers for a target this replica holds, else forwards.
-func (f *Forwarder) Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error) {
+func (f *Forwarder) anomalies(name string, start, end time.Time, by *string) ([]models.AnomalyEvent, error) {
 	ev, err := f.Backend.Anomalies(name, start, end)
-	if !errors.Is(err, registry.ErrNotHeld) {
+	if !f.elsewhere(err) {
+		record(by, f.members.Self())
 		return ev, err
 	}
-	ev = nil
-	err = f.forward(methodAnomalies, name, anomaliesArgs{start, end}, &ev)
-	return ev, err
+	var remote []models.AnomalyEvent
+	if ferr := f.forward(methodAnomalies, name, anomaliesArgs{start, end}, &remote, by); ferr != nil {
+		return nil, f.unanswered(err, ferr, by)
+	}
+	return remote, nil
 }
 
 // List returns every target's status: this replica's for the targets it

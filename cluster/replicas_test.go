@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/prescale/prescale/api"
 	peerv1 "github.com/prescale/prescale/api/prescale/peer/v1"
 	"github.com/prescale/prescale/cluster/rendezvous"
 	"github.com/prescale/prescale/feed/demo"
@@ -50,7 +52,7 @@ func startReplica(t testing.TB, client *kubefake.Clientset, clk *clock, name str
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.reg, err = registry.New(src, &registry.Options{Workers: 1, Holds: func(n string) bool { return r.members.Holds(n, replication) }})
+	r.reg, err = registry.New(src, &registry.Options{Workers: 1, MaxTargets: max(len(targets), 1000), Holds: func(n string) bool { return r.members.Holds(n, replication) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +158,21 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 		}
 	}
 	// Every replica answers for every target, forwarding when it does not
-	// hold it: the owner's answer.
+	// hold it: the owner's answer, and it says who answered.
 	for _, r := range rs {
 		for _, tg := range targets {
-			rec, err := r.fwd.Recommendation(tg.Name)
+			var by string
+			rec, err := r.fwd.Via(&by).Recommendation(tg.Name)
 			if err != nil {
 				t.Fatalf("%s: recommendation of %s: %v", r.name, tg.Name, err)
+			}
+			holders := rendezvous.Holders(tg.Name, names, 2)
+			want := holders[0] // the owner, asked first
+			if r.name == holders[0] || r.name == holders[1] {
+				want = r.name
+			}
+			if by != want {
+				t.Errorf("%s: recommendation of %s served by %q, want %q (holders %v)", r.name, tg.Name, by, want, holders)
 			}
 			if rec.Target != tg.Name || rec.Replicas < 1 {
 				t.Errorf("%s: recommendation of %s: %+v", r.name, tg.Name, rec)
@@ -207,14 +218,32 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 		}
 	}
 	clk.advance(2 * time.Second) // the Lease expires
+	// Each survivor now holds targets it did not and fits them; meanwhile
+	// it asks the other holder, so that no read fails. (Reads are checked
+	// once a survivor sees the other: the fake clock jumped past every
+	// Lease, so for a moment a survivor may count itself alone.)
+	whileFitting := 0
 	eventually(t, "the two others dropped the killed replica and fitted what they now hold", func() bool {
+		done := true
 		for _, r := range rs[1:] {
-			if len(r.members.Members()) != 2 || !allFitted(r.reg) {
-				return false
+			if len(r.members.Members()) != 2 {
+				done = false
+				continue
 			}
+			for _, tg := range targets {
+				var by string
+				if _, err := r.fwd.Via(&by).Recommendation(tg.Name); err != nil {
+					t.Errorf("%s: recommendation of %s during the failover: %v", r.name, tg.Name, err)
+				}
+				if st, _ := r.reg.Get(tg.Name); st.Held && st.ModelKind == "" && by != r.name {
+					whileFitting++
+				}
+			}
+			done = done && allFitted(r.reg)
 		}
-		return true
+		return done
 	})
+	t.Logf("%d reads of targets a survivor was fitting were answered by the other holder", whileFitting)
 	failedOver := 0
 	for _, tg := range targets {
 		for _, r := range rs[1:] {
@@ -240,4 +269,43 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 		t.Error("no target of the killed replica failed over: the test proves nothing")
 	}
 	t.Logf("%d targets failed over to their follower without a refit", failedOver)
+}
+
+// fitting is a replica's registry that has just come to hold every target
+// and not fitted any yet.
+type fitting struct{ api.Backend }
+
+func (fitting) Recommendation(name string) (models.Recommendation, error) {
+	return models.Recommendation{}, fmt.Errorf("recommendation %q: %w", name, registry.ErrNotReady)
+}
+
+// TestNewHolderAsksTheOthers checks that a replica that holds a target
+// it is still fitting (a replica's death made it a holder) answers its
+// reads from another holder, names that holder, and says it is fitting
+// when no holder has a model.
+func TestNewHolderAsksTheOthers(t *testing.T) {
+	client := kubefake.NewClientset()
+	clk := &clock{}
+	targets := clusterTargets(4)
+	a := startReplica(t, client, clk, "prescale-0", 2, targets)
+	b := startReplica(t, client, clk, "prescale-1", 2, targets)
+	eventually(t, "both replicas joined and fitted every target", func() bool {
+		return len(a.members.Members()) == 2 && len(b.members.Members()) == 2 && allFitted(a.reg) && allFitted(b.reg)
+	})
+	fwd := NewForwarder(fitting{a.reg}, a.members, 2, &ForwarderOptions{Timeout: time.Second})
+	defer fwd.Close()
+	for _, tg := range targets {
+		var by string
+		rec, err := fwd.Via(&by).Recommendation(tg.Name)
+		if err != nil || rec.Target != tg.Name || by != b.name {
+			t.Errorf("recommendation of %s while fitting it: %+v, %v, served by %q; want %s's answer", tg.Name, rec, err, by, b.name)
+		}
+	}
+	// No holder with a model: the fitting replica's own error, named.
+	b.stop()
+	var by string
+	_, err := fwd.Via(&by).Recommendation(targets[0].Name)
+	if !errors.Is(err, registry.ErrNotReady) || by != a.name {
+		t.Errorf("with the other holder gone: %v, served by %q; want ErrNotReady from %s", err, by, a.name)
+	}
 }

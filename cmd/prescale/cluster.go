@@ -187,10 +187,11 @@ func warm(log *slog.Logger, b *readyBackend) func() bool {
 }
 
 // apiBackend is what the APIs answer from: the registry, or with
-// --cluster the registry refusing API writes and, with
-// --cluster.replication, asking the other replicas for the targets they
-// hold (the forwarder, nil otherwise); the external metrics API, KEDA and
-// the status page too. It adds the membership's metrics to reg.
+// --cluster the registry refusing API writes, saying which replica
+// answered (api.ServedByHeader) and, with --cluster.replication, asking
+// the other replicas for the targets they hold (the forwarder, nil
+// otherwise); the external metrics API, KEDA and the status page too. It
+// adds the membership's metrics to reg.
 func apiBackend(log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCfg *rest.Config, reg prometheus.Registerer) (api.Backend, *cluster.Forwarder, error) {
 	m := targets.members
 	if m == nil {
@@ -199,15 +200,16 @@ func apiBackend(log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCf
 	if err := registerClusterMetrics(m, reg); err != nil {
 		return nil, nil, err
 	}
-	var backend api.Backend = targets
+	// Without replication every replica holds every target: the
+	// Forwarder then answers each read here, and says so.
+	fw := cluster.NewForwarder(targets, m, o.cluster.replication, &cluster.ForwarderOptions{
+		DialOptions: peerDialOptions(kubeCfg), Logger: log.With("component", "cluster"),
+	})
 	var forwarder *cluster.Forwarder
-	if r := o.cluster.replication; r > 0 {
-		forwarder = cluster.NewForwarder(targets, m, r, &cluster.ForwarderOptions{
-			DialOptions: peerDialOptions(kubeCfg), Logger: log.With("component", "cluster"),
-		})
-		backend = forwarder
+	if o.cluster.replication > 0 {
+		forwarder = fw
 	}
-	return clusterWrites{backend}, forwarder, nil
+	return clusterWrites{fw}, forwarder, nil
 }
 
 // registerClusterMetrics adds the membership's metrics to reg.
@@ -230,6 +232,14 @@ const joinWait = 2 * time.Minute
 // --cluster: each replica would hold its own copy of them. KEDA's
 // registrations go through, as every replica gets them.
 type clusterWrites struct{ api.Backend }
+
+// Via is the Router's, writes still refused.
+func (b clusterWrites) Via(by *string) api.Backend {
+	if r, ok := b.Backend.(api.Router); ok {
+		return clusterWrites{r.Via(by)}
+	}
+	return b
+}
 
 func errClustered(op string) error {
 	return status.Errorf(codes.FailedPrecondition, "%s: prescale runs as several replicas (--cluster): declare targets in the config file or as PredictiveAutoscaler resources", op)

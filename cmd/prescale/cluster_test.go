@@ -52,6 +52,7 @@ func TestClusterWrites(t *testing.T) {
 	_, err = b.Update(tg)
 	refused("update", err)
 	refused("delete", b.Delete("web"))
+	refused("delete for one request", b.Via(new(string)).Delete("web"))
 	if _, err := b.Get("web"); err != nil {
 		t.Errorf("web after a refused delete: %v", err)
 	}

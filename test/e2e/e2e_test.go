@@ -541,14 +541,23 @@ func TestHPAFollowsPrescale(t *testing.T) {
 	t.Run("failover: the owner of the target killed", func(t *testing.T) {
 		owner := rendezvous.Owner(targetName, names)
 		holders := rendezvous.Holders(targetName, names, 2)
-		var victim, follower *replicaProc
+		var victim, follower, other *replicaProc
 		for _, r := range replicas {
 			switch r.name {
 			case owner:
 				victim = r
 			case holders[1]:
 				follower = r
+			default:
+				other = r
 			}
+		}
+		// The replica that does not hold the target forwards its reads to
+		// the owner, and says so.
+		if r, err := other.ps.Recommendation(ctx, targetName); err != nil || r.ServedBy != owner {
+			t.Errorf("%s, which does not hold %s: recommendation %+v, %v; want one served by its owner %s", other.name, targetName, r, err, owner)
+		} else {
+			t.Logf("%s, which does not hold %s, answered with Prescale-Served-By: %s", other.name, targetName, r.ServedBy)
 		}
 		genBefore, err := follower.ps.generation(ctx, targetName)
 		if err != nil {
@@ -575,6 +584,11 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		tl.event(fmt.Sprintf("external metric answers again after %v", gap.Round(time.Millisecond)))
+		if r, err := other.ps.Recommendation(ctx, targetName); err != nil || r.ServedBy == owner {
+			t.Errorf("%s after the owner's death: recommendation %+v, %v; want one served by a live holder", other.name, r, err)
+		} else {
+			t.Logf("after the owner's death %s answered with Prescale-Served-By: %s", other.name, r.ServedBy)
+		}
 		least, most := before, before
 		for time.Now().Before(shape.Origin.Add(rampUp)) && ctx.Err() == nil {
 			n, err := deploymentReplicas(ctx, c, workload)

@@ -30,6 +30,9 @@ func (p *prescale) process() *proc {
 // recommendation is the part of GET /v1/targets/{name}/recommendation the
 // test reads.
 type recommendation struct {
+	// ServedBy is the Prescale-Served-By header: the replica of a cluster
+	// that answered.
+	ServedBy string    `json:"-"`
 	Replicas int       `json:"replicas"`
 	Won      string    `json:"won"`
 	Reason   string    `json:"reason"`
@@ -151,6 +154,7 @@ func (p *prescale) Recommendation(ctx context.Context, target string) (recommend
 	if resp.StatusCode != http.StatusOK {
 		return r, fmt.Errorf("GET %s: %s", req.URL.Path, resp.Status)
 	}
+	r.ServedBy = resp.Header.Get("Prescale-Served-By")
 	return r, json.NewDecoder(resp.Body).Decode(&r)
 }
 
