@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"k8s.io/client-go/kubernetes"
@@ -34,6 +38,8 @@ type clusterOptions struct {
 	leaseDuration time.Duration
 	replication   int
 	address       string
+	caFile        string
+	serverName    string
 }
 
 func (c *clusterOptions) bind(fs *flag.FlagSet) {
@@ -46,20 +52,24 @@ func (c *clusterOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.name, "cluster.name", "prescale", "the replicas' group: Leases labelled with another are not members (for several installations in one namespace)")
 	fs.IntVar(&c.replication, "cluster.replication", 0, "how many replicas hold each target: fit it, stream its points and answer for it (the first of them by rendezvous hashing writes its PredictiveAutoscaler); the others forward its reads to them over gRPC. 0: every replica holds every target")
 	fs.StringVar(&c.address, "cluster.address", "", "where the other replicas reach this one's gRPC API, host:port, with --cluster.replication (default: $POD_IP and the port of --grpc.addr)")
+	fs.StringVar(&c.caFile, "cluster.ca-file", "", "CA bundle (PEM) that verifies the other replicas' certificates when they serve gRPC over TLS (--tls.cert-file) and hold targets for each other (--cluster.replication); read at start")
+	fs.StringVar(&c.serverName, "cluster.server-name", "", "the name the other replicas' certificates are checked for, with --cluster.ca-file (default: the first DNS name of --tls.cert-file, as the replicas share one certificate)")
 	durationVar(fs, &c.leaseDuration, "cluster.lease-duration", cluster.DefaultLeaseDuration, "`duration` a replica counts as live after its last renewal (renewed three times in it): the longest a killed replica's PredictiveAutoscalers wait for another to write them")
 }
 
 func (c *clusterOptions) check(grpcAddr string, tls bool) error {
 	switch {
 	case !c.enabled && (c.kubeconfig != "" || c.namespace != "" || c.member != "" || c.name != "prescale" ||
-		c.leaseDuration != cluster.DefaultLeaseDuration || c.replication != 0 || c.address != ""):
+		c.leaseDuration != cluster.DefaultLeaseDuration || c.replication != 0 || c.address != "" || c.caFile != "" || c.serverName != ""):
 		return fmt.Errorf("%w: the --cluster.* flags need --cluster", errUsage)
 	case c.leaseDuration < time.Second:
 		return fmt.Errorf("%w: --cluster.lease-duration %v: want at least 1s", errUsage, c.leaseDuration)
 	case c.replication < 0:
 		return fmt.Errorf("%w: --cluster.replication %d: want 0 (every replica holds every target) or more", errUsage, c.replication)
-	case c.replication > 0 && tls:
-		return fmt.Errorf("%w: --cluster.replication with --tls.cert-file: the replicas do not yet call each other over TLS; use --cluster.replication=0", errUsage)
+	case c.replication > 0 && tls && c.caFile == "":
+		return fmt.Errorf("%w: --cluster.replication with --tls.cert-file needs --cluster.ca-file: the CA bundle that verifies the other replicas' certificates", errUsage)
+	case (c.caFile != "" || c.serverName != "") && !(tls && c.replication > 0):
+		return fmt.Errorf("%w: --cluster.ca-file and --cluster.server-name are for replicas that call each other over TLS: they need --cluster.replication and --tls.cert-file", errUsage)
 	}
 	if c.address != "" {
 		if _, _, err := net.SplitHostPort(c.address); err != nil {
@@ -128,16 +138,60 @@ func newMembership(log *slog.Logger, o *clusterOptions, inCluster bool, joinWhen
 	return m, cfg, nil
 }
 
-// peerDialOptions are how this replica calls the others' gRPC API: in
-// plaintext (--cluster.replication refuses TLS for now), with the bearer
-// token of its Kubernetes credentials when it has one, so that a replica
-// whose reads need an identity (--auth.anonymous-reads=false) admits it.
-func peerDialOptions(cfg *rest.Config) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+// peerDialOptions are how this replica calls the others' gRPC API: over
+// TLS when they serve it (certFile, --tls.cert-file), checking their
+// certificates against --cluster.ca-file for --cluster.server-name (by
+// default the first DNS name of certFile: the replicas share one
+// certificate), else in plaintext; with the bearer token of its
+// Kubernetes credentials when it has one, so that a replica whose reads
+// need an identity (--auth.anonymous-reads=false) admits it.
+func peerDialOptions(cfg *rest.Config, c *clusterOptions, certFile string) ([]grpc.DialOption, error) {
+	creds := insecure.NewCredentials()
+	if certFile != "" {
+		tc, err := peerTLS(c.caFile, c.serverName, certFile)
+		if err != nil {
+			return nil, err
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
 	if cfg != nil && (cfg.BearerToken != "" || cfg.BearerTokenFile != "") {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearerToken{cfg.BearerToken, cfg.BearerTokenFile}))
 	}
-	return opts
+	return opts, nil
+}
+
+// peerTLS is the TLS configuration that checks the other replicas'
+// certificates: against the CA bundle in caFile, for serverName or else
+// the first DNS name of the certificate in certFile.
+func peerTLS(caFile, serverName, certFile string) (*tls.Config, error) {
+	raw, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster.ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(raw) {
+		return nil, fmt.Errorf("--cluster.ca-file %s: no PEM certificate in it", caFile)
+	}
+	if serverName == "" {
+		raw, err := os.ReadFile(certFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls.cert-file: %w", err)
+		}
+		block, _ := pem.Decode(raw)
+		if block == nil {
+			return nil, fmt.Errorf("--tls.cert-file %s: no PEM certificate in it", certFile)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("--tls.cert-file %s: %w", certFile, err)
+		}
+		if len(cert.DNSNames) == 0 {
+			return nil, fmt.Errorf("%w: --tls.cert-file %s names no DNS name for the replicas to check each other for: set --cluster.server-name", errUsage, certFile)
+		}
+		serverName = cert.DNSNames[0]
+	}
+	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
 }
 
 // bearerToken sends a token, read again from its file at every call (a
@@ -156,8 +210,8 @@ func (b bearerToken) GetRequestMetadata(context.Context, ...string) (map[string]
 	return map[string]string{"authorization": "Bearer " + token}, nil
 }
 
-// RequireTransportSecurity is false: the replicas' gRPC is plaintext
-// inside the cluster network, as every client's is without --tls.cert-file.
+// RequireTransportSecurity is false: without --tls.cert-file the replicas'
+// gRPC is plaintext inside the cluster network, as every client's is.
 func (bearerToken) RequireTransportSecurity() bool { return false }
 
 // warm says when a replica may join: its targets registered (the config
@@ -202,8 +256,15 @@ func apiBackend(log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCf
 	}
 	// Without replication every replica holds every target: the
 	// Forwarder then answers each read here, and says so.
+	var dial []grpc.DialOption // the others are called with replication only
+	if o.cluster.replication > 0 {
+		var err error
+		if dial, err = peerDialOptions(kubeCfg, &o.cluster, o.auth.certFile); err != nil {
+			return nil, nil, err
+		}
+	}
 	fw := cluster.NewForwarder(targets, m, o.cluster.replication, &cluster.ForwarderOptions{
-		DialOptions: peerDialOptions(kubeCfg), Logger: log.With("component", "cluster"),
+		DialOptions: dial, Logger: log.With("component", "cluster"),
 	})
 	var forwarder *cluster.Forwarder
 	if o.cluster.replication > 0 {
