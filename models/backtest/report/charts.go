@@ -157,6 +157,7 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 	plt := newTimePlot(fmt.Sprintf("forecast made %s ahead against the demand", lead), from, to)
 	spans := timeSpans(s.res.Anomalies, from, to)
 	shifts := timesWithin(s.res.LevelShifts, from, to)
+	marked := sparse(shifts, chartX(from), chartX(to), maxShiftMarkers)
 	addSpans(plt, spans, chartColor(anomalyColor), "anomaly")
 	err := errors.Join(
 		addRibbon(plt, bucket(b.Low, s.start, s.step, from, to, width, minOf),
@@ -165,17 +166,20 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 		addStepLine(plt, bucket(b.Mid, s.start, s.step, from, to, width, meanOf), chartColor(backtest.Prescale),
 			fmt.Sprintf("quantile %g", s.res.Settings.Quantile), []vg.Length{vg.Points(4), vg.Points(2)}),
 	)
-	addVLines(plt, shifts, chartColor(shiftColor), "level shift", nil)
+	addVLines(plt, marked, chartColor(shiftColor), "level shift", nil)
 	svg, err := renderTime(plt, from, to, err)
 	if err != nil {
 		return figure{}, err
 	}
-	return figure{
-		Caption: fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
-			"and the quantile it provisions for. %d anomaly spans are shaded and %d level shifts marked in this window.",
-			lead, len(spans), len(shifts)),
-		SVG: svg,
-	}, nil
+	caption := fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
+		"and the quantile it provisions for. %d anomaly spans are shaded and %d level shifts marked in this window.",
+		lead, len(spans), len(shifts))
+	if len(marked) < len(shifts) {
+		caption = fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
+			"and the quantile it provisions for. %d anomaly spans are shaded; of the %d level shifts in this window, the first "+
+			"in each 1/%d of it is marked.", lead, len(spans), len(shifts), maxShiftMarkers)
+	}
+	return figure{Caption: caption, SVG: svg}, nil
 }
 
 func frontierSection(s *series) (section, error) {

@@ -259,3 +259,26 @@ func frontierKeys(f map[string][]backtest.FrontierPoint) []string {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// maxShiftMarkers is the most level-shift lines a chart draws: a detector
+// that confirms a shift on many daily ramps would otherwise turn a
+// chart of weeks into a barcode.
+const maxShiftMarkers = 40
+
+// sparse returns the ascending xs when there are at most n of them, else
+// the first of them in each of n equal parts of [from, to).
+func sparse(xs []float64, from, to float64, n int) []float64 {
+	if len(xs) <= n || to <= from {
+		return xs
+	}
+	var out []float64
+	last := -1
+	for _, x := range xs {
+		part := min(int(float64(n)*(x-from)/(to-from)), n-1)
+		if part > last {
+			out = append(out, x)
+			last = part
+		}
+	}
+	return out
+}

@@ -45,3 +45,22 @@ func TestBucketSegments(t *testing.T) {
 		})
 	}
 }
+
+func TestSparse(t *testing.T) {
+	var xs []float64
+	for i := range 500 {
+		xs = append(xs, float64(i)/5) // 500 shifts over [0, 100)
+	}
+	got := sparse(xs, 0, 100, 40)
+	if len(got) != 40 {
+		t.Fatalf("%d markers, want 40", len(got))
+	}
+	for i, x := range got {
+		if lo := 2.5 * float64(i); x < lo || x >= lo+2.5 {
+			t.Errorf("marker %d at %v, want the first shift in [%v, %v)", i, x, lo, lo+2.5)
+		}
+	}
+	if few := xs[:40]; len(sparse(few, 0, 100, 40)) != 40 {
+		t.Error("40 shifts were thinned")
+	}
+}

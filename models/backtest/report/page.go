@@ -27,6 +27,7 @@ func Write(w io.Writer, res *backtest.Result, title string) error {
 // string in it, and only the SVG charts we drew are trusted.
 type page struct {
 	Title, Summary, Headline, Frontier string
+	Definitions                        string
 	Columns                            []string
 	Rows                               [][]string
 	Accuracy                           []field
@@ -53,6 +54,7 @@ func buildPage(res *backtest.Result, title string) (*page, error) {
 		Title:    title,
 		Summary:  summary(res),
 		Headline: headline(res),
+		Definitions: metricsDefinitions,
 		Frontier: frontierSentence(res.EqualCost),
 		Timing:   timingSentence(&res.Timing),
 	}
@@ -84,6 +86,8 @@ figcaption{margin-bottom:.5em}
 figure svg{max-width:100%;height:auto}
 .headline{font-size:1.15em;font-weight:600}
 .note{color:#666;font-style:italic}
+.defs{font-size:.9em;color:#444}
+@media print{body{max-width:none;margin:0}figure{break-inside:avoid}h2{break-after:avoid}}
 </style>
 </head>
 <body>
@@ -98,6 +102,7 @@ figure svg{max-width:100%;height:auto}
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</tbody>
 </table>
+<p class="defs">{{.Definitions}}</p>
 <h2>Forecast accuracy</h2>
 {{if .Accuracy}}<table>
 {{range .Accuracy}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>

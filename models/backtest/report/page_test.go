@@ -63,12 +63,22 @@ func TestWriteReport(t *testing.T) {
 	}
 	page := writeReport(t, res, "backtest <b>& co")
 
+	t.Run("definitions and sparse markers", func(t *testing.T) {
+		if !strings.Contains(page, htmlText("θU (under accuracy) is the mean of max(d−s, 0)/max(d, 1)")) {
+			t.Error("the page does not define θU")
+		}
+		if n := len(res.LevelShifts); n > maxShiftMarkers && !strings.Contains(page, "the first in each 1/40 of it is marked") {
+			t.Errorf("%d level shifts, and no chart says it marks only some", n)
+		} else {
+			t.Logf("%d level shifts in the result", n)
+		}
+	})
 	t.Run("headline", func(t *testing.T) {
 		var want string
 		if res.ReductionAtEqualCost != nil {
 			want = fmt.Sprintf("Reduction at equal cost: %.1f%%", *res.ReductionAtEqualCost)
 		} else {
-			want = "No reduction at equal cost: " + htmlText(res.EqualCost.Note)
+			want = "No figure at equal cost (" + htmlText(res.EqualCost.Note) + "). At their own settings: "
 		}
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
@@ -145,11 +155,17 @@ func TestWriteReportAbsentData(t *testing.T) {
 	if n := strings.Count(page, "<svg"); n != 0 {
 		t.Errorf("%d charts without data", n)
 	}
+	p := bare.Order[0]
+	m := bare.Policies[p]
+	if want := fmt.Sprintf("%.1f replica-hours, %.1f under-provisioned minutes", m.ReplicaHours, m.UnderprovisionedMinutes); !strings.Contains(page, want) {
+		t.Errorf("the headline of a run without a sweep lacks %s's %q", p, want)
+	}
 	for _, want := range []string{
 		"No capacity charts: the result holds no replica traces",
 		"No forecast band chart: the result holds no forecast band",
 		"No frontier chart: the backtest ran without a sweep.",
-		"No reduction at equal cost: the backtest ran without a sweep",
+		"At their own settings: ",
+		"(Run with --sweep to compare prescale with the reactive HPA at equal cost.)",
 		"No forecast accuracy: the prescale policy did not run.",
 	} {
 		if !strings.Contains(page, htmlText(want)) {

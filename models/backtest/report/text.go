@@ -38,9 +38,10 @@ func headline(res *backtest.Result) string {
 	e := res.EqualCost
 	switch {
 	case e == nil:
-		return "No reduction at equal cost: the backtest ran without a sweep of the reactive HPA and prescale."
+		return "At their own settings: " + ownSettings(res) +
+			" (Run with --sweep to compare prescale with the reactive HPA at equal cost.)"
 	case res.ReductionAtEqualCost == nil:
-		return fmt.Sprintf("No reduction at equal cost: %s.", e.Note)
+		return fmt.Sprintf("No figure at equal cost (%s). At their own settings: %s", e.Note, ownSettings(res))
 	}
 	s := fmt.Sprintf("Reduction at equal cost: %.1f%%. At %.1f replica-hours, the cost of the reactive HPA with a %g%% headroom "+
 		"(%.1f under-provisioned minutes), prescale is under-provisioned for %.1f minutes (at quantile %.3f, interpolated), "+
@@ -52,6 +53,34 @@ func headline(res *backtest.Result) string {
 	}
 	return s
 }
+
+// ownSettings says what each policy cost and how long it was short, at
+// the setting it ran with.
+func ownSettings(res *backtest.Result) string {
+	var parts []string
+	for _, p := range res.Order {
+		m := res.Policies[p]
+		if m == nil {
+			continue
+		}
+		name := p
+		if knob := knobLabel(p, m.Knob); knob != "—" {
+			name += " (" + knob + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f replica-hours, %.1f under-provisioned minutes", name, m.ReplicaHours, m.UnderprovisionedMinutes))
+	}
+	if len(parts) == 0 {
+		return "no policy ran."
+	}
+	return strings.Join(parts, "; ") + "."
+}
+
+// metricsDefinitions says what the metrics table's columns mean.
+const metricsDefinitions = "Under-provisioned minutes: minutes with fewer ready replicas than the demand needs (ceil(load / capacity)); " +
+	"unserved %: the share of the load above the ready replicas' capacity; over-provisioning %: replica-hours beyond the demand's. " +
+	"The SPEC Research Group's elasticity metrics, with the demand d in replicas and the supply s the ready replicas over the evaluated time: " +
+	"θU (under accuracy) is the mean of max(d−s, 0)/max(d, 1) and θO (over accuracy) the mean of max(s−d, 0)/max(d, 1), in percent; " +
+	"τU (under timeshare) and τO (over timeshare) are the percentages of the time with s < d and s > d."
 
 // baselineSentence is the second figure: prescale against the reactive
 // HPA under the baseline behavior; empty when it did not run.
