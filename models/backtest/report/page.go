@@ -51,12 +51,12 @@ type figure struct {
 
 func buildPage(res *backtest.Result, title string) (*page, error) {
 	pg := &page{
-		Title:    title,
-		Summary:  summary(res),
-		Headline: headline(res),
+		Title:       title,
+		Summary:     summary(res),
+		Headline:    headline(res),
 		Definitions: metricsDefinitions,
-		Frontier: frontierSentence(res.EqualCost),
-		Timing:   timingSentence(&res.Timing),
+		Frontier:    frontierSentence(res.EqualCost),
+		Timing:      timingSentence(&res.Timing),
 	}
 	pg.Columns, pg.Rows = metricsTable(res)
 	pg.Accuracy, pg.AccuracyNote = accuracyFields(res)
