@@ -157,8 +157,96 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 			}
 		}
 	}
-	// Every replica answers for every target, forwarding when it does not
-	// hold it: the owner's answer, and it says who answered.
+	checkEveryReplicaAnswers(t, rs, names, targets)
+
+	// Kill prescale-0: its gRPC server stops at once and its Lease stays
+	// (the delete a graceful stop makes fails), as after kill -9.
+	killed := rs[0]
+	client.PrependReactor("delete", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.(k8stesting.DeleteAction).GetName() == leasePrefix+killed.name {
+			return true, nil, apierrors.NewServiceUnavailable("the killed replica's delete never arrives")
+		}
+		return false, nil, nil
+	})
+	killed.stop()
+	// Before its Lease expires the others still count it a member, and
+	// answer for every target: the owner does not answer, its follower does.
+	for _, r := range rs[1:] {
+		if len(r.members.Members()) != 3 {
+			t.Fatalf("%s sees %v before the Lease expired", r.name, r.members.Members())
+		}
+		for _, tg := range targets {
+			if _, err := r.fwd.Recommendation(tg.Name); err != nil {
+				t.Errorf("%s: recommendation of %s with its owner dead: %v", r.name, tg.Name, err)
+			}
+		}
+	}
+	clk.advance(2 * time.Second) // the Lease expires
+	awaitFailover(t, rs[1:], targets)
+	failedOver := 0
+	for _, tg := range targets {
+		for _, r := range rs[1:] {
+			st, err := r.fwd.Get(tg.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if before, ok := generation[tg.Name][r.name]; ok {
+				// A holder before and after keeps its model: no refit.
+				if st.Generation != before {
+					t.Errorf("%s on %s: generation %d after the failover, %d before: refitted", tg.Name, r.name, st.Generation, before)
+				}
+				if rendezvous.Owner(tg.Name, names) == killed.name {
+					failedOver++
+				}
+			}
+			if _, err := r.fwd.Recommendation(tg.Name); err != nil {
+				t.Errorf("%s: recommendation of %s after the failover: %v", r.name, tg.Name, err)
+			}
+		}
+	}
+	if failedOver == 0 {
+		t.Error("no target of the killed replica failed over: the test proves nothing")
+	}
+	t.Logf("%d targets failed over to their follower without a refit", failedOver)
+}
+
+// awaitFailover waits until the survivors have fitted what they now hold,
+// checking that each answers every target meanwhile.
+func awaitFailover(t *testing.T, survivors []*replica, targets []models.Target) {
+	t.Helper()
+	// Each survivor now holds targets it did not and fits them; meanwhile
+	// it asks the other holder, so that no read fails. (Reads are checked
+	// once a survivor sees the other: the fake clock jumped past every
+	// Lease, so for a moment a survivor may count itself alone.)
+	whileFitting := 0
+	eventually(t, "the two others dropped the killed replica and fitted what they now hold", func() bool {
+		done := true
+		for _, r := range survivors {
+			if len(r.members.Members()) != 2 {
+				done = false
+				continue
+			}
+			for _, tg := range targets {
+				var by string
+				if _, err := r.fwd.Via(&by).Recommendation(tg.Name); err != nil {
+					t.Errorf("%s: recommendation of %s during the failover: %v", r.name, tg.Name, err)
+				}
+				if st, _ := r.reg.Get(tg.Name); st.Held && st.ModelKind == "" && by != r.name {
+					whileFitting++
+				}
+			}
+			done = done && allFitted(r.reg)
+		}
+		return done
+	})
+	t.Logf("%d reads of targets a survivor was fitting were answered by the other holder", whileFitting)
+}
+
+// checkEveryReplicaAnswers checks that every replica answers for every
+// target, forwarding when it does not hold it: the owner's answer, and it
+// says who answered.
+func checkEveryReplicaAnswers(t *testing.T, rs []*replica, names []string, targets []models.Target) {
+	t.Helper()
 	for _, r := range rs {
 		for _, tg := range targets {
 			var by string
@@ -194,81 +282,6 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 			t.Errorf("%s: List has %d targets, want %d", r.name, len(list), len(targets))
 		}
 	}
-
-	// Kill prescale-0: its gRPC server stops at once and its Lease stays
-	// (the delete a graceful stop makes fails), as after kill -9.
-	killed := rs[0]
-	client.PrependReactor("delete", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.(k8stesting.DeleteAction).GetName() == leasePrefix+killed.name {
-			return true, nil, apierrors.NewServiceUnavailable("the killed replica's delete never arrives")
-		}
-		return false, nil, nil
-	})
-	killed.stop()
-	// Before its Lease expires the others still count it a member, and
-	// answer for every target: the owner does not answer, its follower does.
-	for _, r := range rs[1:] {
-		if len(r.members.Members()) != 3 {
-			t.Fatalf("%s sees %v before the Lease expired", r.name, r.members.Members())
-		}
-		for _, tg := range targets {
-			if _, err := r.fwd.Recommendation(tg.Name); err != nil {
-				t.Errorf("%s: recommendation of %s with its owner dead: %v", r.name, tg.Name, err)
-			}
-		}
-	}
-	clk.advance(2 * time.Second) // the Lease expires
-	// Each survivor now holds targets it did not and fits them; meanwhile
-	// it asks the other holder, so that no read fails. (Reads are checked
-	// once a survivor sees the other: the fake clock jumped past every
-	// Lease, so for a moment a survivor may count itself alone.)
-	whileFitting := 0
-	eventually(t, "the two others dropped the killed replica and fitted what they now hold", func() bool {
-		done := true
-		for _, r := range rs[1:] {
-			if len(r.members.Members()) != 2 {
-				done = false
-				continue
-			}
-			for _, tg := range targets {
-				var by string
-				if _, err := r.fwd.Via(&by).Recommendation(tg.Name); err != nil {
-					t.Errorf("%s: recommendation of %s during the failover: %v", r.name, tg.Name, err)
-				}
-				if st, _ := r.reg.Get(tg.Name); st.Held && st.ModelKind == "" && by != r.name {
-					whileFitting++
-				}
-			}
-			done = done && allFitted(r.reg)
-		}
-		return done
-	})
-	t.Logf("%d reads of targets a survivor was fitting were answered by the other holder", whileFitting)
-	failedOver := 0
-	for _, tg := range targets {
-		for _, r := range rs[1:] {
-			st, err := r.fwd.Get(tg.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if before, ok := generation[tg.Name][r.name]; ok {
-				// A holder before and after keeps its model: no refit.
-				if st.Generation != before {
-					t.Errorf("%s on %s: generation %d after the failover, %d before: refitted", tg.Name, r.name, st.Generation, before)
-				}
-				if rendezvous.Owner(tg.Name, names) == killed.name {
-					failedOver++
-				}
-			}
-			if _, err := r.fwd.Recommendation(tg.Name); err != nil {
-				t.Errorf("%s: recommendation of %s after the failover: %v", r.name, tg.Name, err)
-			}
-		}
-	}
-	if failedOver == 0 {
-		t.Error("no target of the killed replica failed over: the test proves nothing")
-	}
-	t.Logf("%d targets failed over to their follower without a refit", failedOver)
 }
 
 // fitting is a replica's registry that has just come to hold every target
