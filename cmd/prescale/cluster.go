@@ -270,7 +270,7 @@ func apiBackend(log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCf
 	if o.cluster.replication > 0 {
 		forwarder = fw
 	}
-	return clusterWrites{fw}, forwarder, nil
+	return clusterWrites{fw, o.cluster.replication > 0}, forwarder, nil
 }
 
 // registerClusterMetrics adds the membership's metrics to reg.
@@ -291,13 +291,18 @@ const joinWait = 2 * time.Minute
 
 // clusterWrites refuses the REST and gRPC writes of targets with
 // --cluster: each replica would hold its own copy of them. KEDA's
-// registrations go through, as every replica gets them.
-type clusterWrites struct{ api.Backend }
+// registrations go through, as every replica gets them, unless replicated
+// (--cluster.replication): a target known only to the replicas KEDA
+// called could not be held by the others.
+type clusterWrites struct {
+	api.Backend
+	replicated bool
+}
 
 // Via is the Router's, writes still refused.
 func (b clusterWrites) Via(by *string) api.Backend {
 	if r, ok := b.Backend.(api.Router); ok {
-		return clusterWrites{r.Via(by)}
+		return clusterWrites{r.Via(by), b.replicated}
 	}
 	return b
 }
@@ -306,9 +311,19 @@ func errClustered(op string) error {
 	return status.Errorf(codes.FailedPrecondition, "%s: prescale runs as several replicas (--cluster): declare targets in the config file or as PredictiveAutoscaler resources", op)
 }
 
+// errReplicatedKEDA refuses a KEDA definition of a target with
+// --cluster.replication.
+var errReplicatedKEDA = status.Error(codes.FailedPrecondition,
+	"KEDA metadata defines a target, but prescale holds each target on some replicas only (--cluster.replication), "+
+		"and KEDA calls one of them: declare the target in the config file or as a PredictiveAutoscaler and name it with the metadata \"target\", "+
+		"or run with --cluster.replication=0")
+
 func (b clusterWrites) Create(t models.Target, origin string) (registry.TargetStatus, error) {
-	if origin == registry.OriginAPI {
+	switch {
+	case origin == registry.OriginAPI:
 		return registry.TargetStatus{}, errClustered("create")
+	case origin == registry.OriginKEDA && b.replicated:
+		return registry.TargetStatus{}, errReplicatedKEDA
 	}
 	return b.Backend.Create(t, origin)
 }

@@ -38,7 +38,7 @@ func TestClusterWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := clusterWrites{&readyBackend{Registry: reg}}
+	b := clusterWrites{Backend: &readyBackend{Registry: reg}}
 	tg := models.DefaultTarget()
 	tg.Name, tg.Query, tg.CapacityPerReplica, tg.LeadTime = "web", "sum(rate(http_requests_total[5m]))", 20, 3*time.Minute
 
@@ -64,6 +64,18 @@ func TestClusterWrites(t *testing.T) {
 	refused("delete for one request", b.Via(new(string)).Delete("web"))
 	if _, err := b.Get("web"); err != nil {
 		t.Errorf("web after a refused delete: %v", err)
+	}
+
+	// With replication, a target KEDA defines would be known to the
+	// replicas KEDA called only: refused, saying what to do instead.
+	replicated := clusterWrites{Backend: &readyBackend{Registry: reg}, replicated: true}
+	tg.Name = "keda-defined"
+	_, err = replicated.Via(new(string)).Create(tg, registry.OriginKEDA)
+	if st, ok := status.FromError(err); !ok || st.Code() != codes.FailedPrecondition || !strings.Contains(st.Message(), `metadata "target"`) {
+		t.Errorf("KEDA create with replication: %v, want FailedPrecondition saying to name a declared target", err)
+	}
+	if _, err := replicated.Get("keda-defined"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("the refused KEDA target: %v, want it absent", err)
 	}
 }
 
