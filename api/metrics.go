@@ -28,6 +28,8 @@ type Metrics struct {
 	now func() time.Time
 
 	targetInfo       *prometheus.Desc
+	capacity         *prometheus.Desc
+	horizon          *prometheus.Desc
 	recommended      *prometheus.Desc
 	recommendStale   *prometheus.Desc
 	forecastLoad     *prometheus.Desc
@@ -77,6 +79,10 @@ func NewMetricsCollector(b Backend, opts *MetricsOptions) (*Metrics, error) {
 
 		targetInfo: desc("prescale_target_info",
 			"A target prescale serves, with where it was declared (config, api, keda, demo).", "origin"),
+		capacity: desc("prescale_target_capacity_per_replica",
+			"The load one replica of the target's workload serves (capacityPerReplica), in the query's unit: the observed load over it is the replicas the load needs."),
+		horizon: desc("prescale_forecast_horizon_seconds",
+			"How far after the last observation prescale_forecast_load forecasts: the target's lead time plus its margin."),
 		recommended: desc("prescale_recommended_replicas",
 			"The replica count of the target's last recommendation."),
 		recommendStale: desc("prescale_recommendation_stale",
@@ -124,7 +130,7 @@ func NewMetricsCollector(b Backend, opts *MetricsOptions) (*Metrics, error) {
 // Describe sends the descriptors of every metric.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		m.targetInfo, m.recommended, m.recommendStale, m.forecastLoad, m.observedLoad, m.dataStaleness,
+		m.targetInfo, m.capacity, m.horizon, m.recommended, m.recommendStale, m.forecastLoad, m.observedLoad, m.dataStaleness,
 		m.wape, m.bias, m.coverage, m.scoredPoints, m.fitDuration, m.fitErrors, m.fetchErrors,
 		m.modelInfo, m.modelGeneration, m.lastFitTimestamp,
 		m.awaitingFirstFit, m.fitBacklog, m.fitBacklogOldest,
@@ -167,6 +173,10 @@ func (m *Metrics) collect(ch chan<- prometheus.Metric, st *registry.TargetStatus
 	}
 
 	gauge(m.targetInfo, 1, st.Origin)
+	if t := &st.Target; t.CapacityPerReplica > 0 { // always, for a target that passed its checks
+		gauge(m.capacity, t.CapacityPerReplica)
+		gauge(m.horizon, (t.LeadTime + t.Margin).Seconds())
+	}
 	if r := st.Recommendation; r != nil {
 		gauge(m.recommended, float64(r.Replicas))
 		gauge(m.recommendStale, metricsBool(r.Stale))

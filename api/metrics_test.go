@@ -97,6 +97,9 @@ prescale_fit_errors_total{target="odd"} 5
 # HELP prescale_forecast_bias Bias of the lead-time point forecasts scored so far, relative to the actual load; positive over-forecasts.
 # TYPE prescale_forecast_bias gauge
 prescale_forecast_bias{target="checkout"} -0.02
+# HELP prescale_forecast_horizon_seconds How far after the last observation prescale_forecast_load forecasts: the target's lead time plus its margin.
+# TYPE prescale_forecast_horizon_seconds gauge
+prescale_forecast_horizon_seconds{target="checkout"} 180
 # HELP prescale_forecast_interval_coverage Share of actual loads inside the lead-time forecast interval between the two quantiles of the interval label.
 # TYPE prescale_forecast_interval_coverage gauge
 prescale_forecast_interval_coverage{interval="0.1-0.9",target="checkout"} 0.81
@@ -133,6 +136,9 @@ prescale_recommendation_stale{target="odd"} 1
 # TYPE prescale_recommended_replicas gauge
 prescale_recommended_replicas{target="checkout"} 9
 prescale_recommended_replicas{target="odd"} 4
+# HELP prescale_target_capacity_per_replica The load one replica of the target's workload serves (capacityPerReplica), in the query's unit: the observed load over it is the replicas the load needs.
+# TYPE prescale_target_capacity_per_replica gauge
+prescale_target_capacity_per_replica{target="checkout"} 50
 # HELP prescale_target_info A target prescale serves, with where it was declared (config, api, keda, demo).
 # TYPE prescale_target_info gauge
 prescale_target_info{origin="api",target="odd"} 1
