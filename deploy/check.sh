@@ -55,8 +55,17 @@ variables = {v["name"] for v in dash["templating"]["list"]} | {"__rate_interval"
 for p in dash["panels"]:
     for t in p.get("targets", []):
         check(t.get("expr") and t.get("refId"), f"grafana-dashboard.json: panel {p['title']!r} has a target without expr or refId")
-        for v in re.findall(r"\$(\w+)", t.get("expr", "")):
+        for v in re.findall(r"\$\{?(\w+)", t.get("expr", "")):
             check(v in variables, f"grafana-dashboard.json: panel {p['title']!r} uses the undefined variable ${v}")
+# Every prescale metric the dashboard reads is one prescale exports (its
+# name appears in the Go source that registers it).
+exported = set()
+for path in glob.glob("../api/*.go") + glob.glob("../controller/*.go") + glob.glob("../cmd/prescale/*.go") + glob.glob("../models/registry/*.go"):
+    if not path.endswith("_test.go"):
+        exported |= set(re.findall(r'"(prescale_[a-z_]+)"', open(path).read()))
+used = set(re.findall(r"prescale_[a-z_]+", json.dumps(dash)))
+for name in sorted(used - exported):
+    check(False, f"grafana-dashboard.json reads {name}, which prescale does not export")
 
 def roles_by_name(objs):
     return {r["metadata"]["name"]: r for r in objs["ClusterRole"]}

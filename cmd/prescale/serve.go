@@ -407,6 +407,11 @@ func newServers(ctx context.Context, log *slog.Logger, o *serveOptions, targets 
 	if err := api.NewMetrics(targets, reg); err != nil {
 		return nil, err
 	}
+	if targets.controller != nil { // the replicas of the HPAs it writes
+		if err := reg.Register(targets.controller); err != nil {
+			return nil, err
+		}
+	}
 	backend, forwarder, err := apiBackend(log, o, targets, kubeCfg, reg)
 	if err != nil {
 		return nil, err

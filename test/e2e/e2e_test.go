@@ -615,6 +615,18 @@ func TestHPAFollowsPrescale(t *testing.T) {
 		} else {
 			t.Logf("and the HPA kept scaling up: %d to %d replicas by the end of the ramp", before, most)
 		}
+		// The new owner writes the HPA, and exports its replicas.
+		for _, r := range []*replicaProc{follower, other} {
+			line, err := r.ps.metricLine(ctx, "prescale_hpa_current_replicas", targetName)
+			switch {
+			case err != nil:
+				t.Errorf("%s's /metrics: %v", r.name, err)
+			case (r == follower) != (line != ""):
+				t.Errorf("%s (the owner now: %v) exports %q, want the HPA's replicas from the owner only", r.name, r == follower, line)
+			case line != "":
+				t.Logf("%s exports %s", r.name, line)
+			}
+		}
 	})
 
 	// 2. The ramp: wait until the load has been at its peak for a while,

@@ -137,6 +137,21 @@ func (p *prescale) Do(ctx context.Context, method, path, token string, body []by
 	return resp.StatusCode, string(b), err
 }
 
+// metricLine returns the line of prescale's /metrics for the series name of
+// target, or "" when there is none.
+func (p *prescale) metricLine(ctx context.Context, name, target string) (string, error) {
+	code, body, err := p.Do(ctx, http.MethodGet, "/metrics", "", nil)
+	if err != nil || code != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, `target="`+target+`"`) {
+			return line, nil
+		}
+	}
+	return "", nil
+}
+
 // Recommendation asks prescale's REST API for target's recommendation.
 func (p *prescale) Recommendation(ctx context.Context, target string) (recommendation, error) {
 	var r recommendation
