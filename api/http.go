@@ -134,7 +134,7 @@ var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
 <meta http-equiv="refresh" content="30">
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;table-layout:auto}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top;overflow-wrap:anywhere;max-width:32em}
 .stale{color:#b00;font-weight:bold}.demo{background:#fff3c4;padding:.5em 1em;border-radius:4px}
 small{color:#666}
 </style></head><body>
