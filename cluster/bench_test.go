@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	goruntime "runtime"
 	"slices"
 	"sync"
@@ -69,6 +70,9 @@ func benchReplicas(b *testing.B, n int) {
 	goruntime.GC()
 	goruntime.ReadMemStats(&after)
 	perTarget := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(2*n)
+	// Each phase's figures as it ends, on stderr at once: a long run
+	// stopped early keeps them (b.Logf prints at the end).
+	progress("%d targets held twice and fitted in %v; %.0f B of heap per held target", n, fitted.Round(time.Second), perTarget)
 
 	// 2,000 recommendations a second for five seconds, each of a random
 	// target at a random replica, open loop.
@@ -97,6 +101,7 @@ func benchReplicas(b *testing.B, n int) {
 	tick.Stop()
 	wg.Wait()
 	slices.Sort(lat)
+	progress("recommendations at %d/s: p50 %v, p99 %v, %d errors", rate, lat[len(lat)/2], lat[len(lat)*99/100], errs)
 
 	// One replica dies (its Lease expires): until every target answers
 	// from the two left and is held twice again.
@@ -113,6 +118,7 @@ func benchReplicas(b *testing.B, n int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	failover := time.Since(t0)
+	progress("one replica dead: every target held twice and fitted again after %v", failover.Round(time.Second))
 
 	b.ReportMetric(perTarget, "B/held-target")
 	b.ReportMetric(fitted.Seconds(), "s-to-fit-all")
@@ -120,6 +126,11 @@ func benchReplicas(b *testing.B, n int) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
 	b.ReportMetric(float64(errs), "errors")
 	b.ReportMetric(failover.Seconds(), "s-failover")
+}
+
+// progress prints a benchmark phase's figures at once.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "BenchmarkReplicas: "+format+"\n", args...)
 }
 
 // allJoined reports whether every replica sees members replicas and has
