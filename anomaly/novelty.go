@@ -15,7 +15,7 @@ import "math"
 // The remembered vectors are windows of the stream, a stride apart, so
 // they are read off one history of its values rather than stored each
 // (dim/stride times less memory). The history is the caller's, shared
-// with the seasonal predictor (see Default), at least historyLen long;
+// with the seasonal predictor (see Default), at least noveltyHistory long;
 // it holds the trailing window for the scale too, of which only the sorted
 // copy of the finite values is kept besides.
 type novelty struct {

@@ -67,8 +67,9 @@ func NewDefault(opts *Options) (*Default, error) {
 	}
 	o := opts.withDefaults()
 	// One history of the values serves the seasonal predictor and the
-	// novelty: two would hold the same values twice.
-	hist := newRing(max(noveltyHistory(noveltyDim, noveltyStride, noveltyMemory, o.Window), seasonalHistory(o)))
+	// novelty: two would hold the same values twice. The seasonal grows
+	// it to its seasons.
+	hist := newRing(noveltyHistory(noveltyDim, noveltyStride, noveltyMemory, o.Window))
 	d := &Default{
 		hist:  hist,
 		rz:    newRobustZOn(o, newSharedSeasonal(o, hist)),

@@ -111,10 +111,6 @@ func newSharedSeasonal(o Options, hist *ring) *seasonal {
 	return s
 }
 
-// seasonalHistory is how long a history a seasonal of these Options needs
-// from the start (more once it detects a period).
-func seasonalHistory(o Options) int { return max(o.Period*o.Seasons, 0) }
-
 // Period returns the period in use: > 0, or 0 for none (yet).
 func (s *seasonal) Period() int { return max(s.period, 0) }
 

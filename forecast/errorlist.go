@@ -56,15 +56,6 @@ func (l ErrorList) Len() int { return len(l.v) }
 // At is value i.
 func (l ErrorList) At(i int) float64 { return math.Ldexp(float64(l.v[i].Float32()), l.exp) }
 
-// Values returns the values, ascending.
-func (l ErrorList) Values() []float64 {
-	out := make([]float64, len(l.v))
-	for i := range out {
-		out[i] = l.At(i)
-	}
-	return out
-}
-
 // MarshalJSON writes the values as a JSON array of numbers, each exactly
 // (every value is a float32).
 func (l ErrorList) MarshalJSON() ([]byte, error) {

@@ -171,15 +171,15 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 	if err != nil {
 		return figure{}, err
 	}
-	caption := fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
-		"and the quantile it provisions for. %d anomaly spans are shaded and %d level shifts marked in this window.",
-		lead, len(spans), len(shifts))
+	shiftNote := fmt.Sprintf(" and %d level shifts marked in this window.", len(shifts))
 	if len(marked) < len(shifts) {
-		caption = fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
-			"and the quantile it provisions for. %d anomaly spans are shaded; of the %d level shifts in this window, the first "+
-			"in each 1/%d of it is marked.", lead, len(spans), len(shifts), maxShiftMarkers)
+		shiftNote = fmt.Sprintf("; of the %d level shifts in this window, the first in each 1/%d of it is marked.", len(shifts), maxShiftMarkers)
 	}
-	return figure{Caption: caption, SVG: svg}, nil
+	return figure{
+		Caption: fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
+			"and the quantile it provisions for. %d anomaly spans are shaded", lead, len(spans)) + shiftNote,
+		SVG: svg,
+	}, nil
 }
 
 func frontierSection(s *series) (section, error) {
