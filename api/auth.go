@@ -55,14 +55,15 @@ const (
 // The health and reflection services are open to all (probes call them);
 // any other method is refused.
 var grpcVerbs = map[string]string{
-	prescalev1.PrescaleService_ListTargets_FullMethodName:       VerbList,
-	prescalev1.PrescaleService_GetTarget_FullMethodName:         VerbGet,
-	prescalev1.PrescaleService_GetForecast_FullMethodName:       VerbGet,
-	prescalev1.PrescaleService_GetRecommendation_FullMethodName: VerbGet,
-	prescalev1.PrescaleService_ListAnomalies_FullMethodName:     VerbGet,
-	prescalev1.PrescaleService_CreateTarget_FullMethodName:      VerbCreate,
-	prescalev1.PrescaleService_UpdateTarget_FullMethodName:      VerbUpdate,
-	prescalev1.PrescaleService_DeleteTarget_FullMethodName:      VerbDelete,
+	prescalev1.PrescaleService_ListTargets_FullMethodName:         VerbList,
+	prescalev1.PrescaleService_GetTarget_FullMethodName:           VerbGet,
+	prescalev1.PrescaleService_GetForecast_FullMethodName:         VerbGet,
+	prescalev1.PrescaleService_GetRecommendation_FullMethodName:   VerbGet,
+	prescalev1.PrescaleService_ListAnomalies_FullMethodName:       VerbGet,
+	prescalev1.PrescaleService_ListRecommendations_FullMethodName: VerbGet,
+	prescalev1.PrescaleService_CreateTarget_FullMethodName:        VerbCreate,
+	prescalev1.PrescaleService_UpdateTarget_FullMethodName:        VerbUpdate,
+	prescalev1.PrescaleService_DeleteTarget_FullMethodName:        VerbDelete,
 
 	// Another replica's read of a target this one holds (--cluster.replication).
 	peerv1.PeerService_Call_FullMethodName: VerbGet,

@@ -154,7 +154,7 @@ func newAuthFixture(t *testing.T, opts api.AuthOptions) *authFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHTTPHandler(t.Context(), srv, &api.HTTPOptions{Logger: logger, Auth: auth, Now: func() time.Time { return testNow }})
+	h, err := api.NewHTTPHandler(t.Context(), srv, &api.HTTPOptions{Logger: logger, Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

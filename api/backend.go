@@ -24,6 +24,7 @@ type Backend interface {
 	Recommendation(name string) (models.Recommendation, error)
 	Forecast(name string, horizon int, quantiles []float64, history time.Duration) (*registry.ForecastView, error)
 	Anomalies(name string, start, end time.Time) ([]models.AnomalyEvent, error)
+	History(name string, start, end time.Time) (registry.History, error)
 	Ready() bool
 }
 

@@ -126,7 +126,7 @@ func newHandler(t *testing.T, b api.Backend, auth *api.AuthOptions) http.Handler
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHTTPHandler(t.Context(), srv, &api.HTTPOptions{Now: func() time.Time { return testNow }, Auth: a})
+	h, err := api.NewHTTPHandler(t.Context(), srv, &api.HTTPOptions{Auth: a})
 	if err != nil {
 		t.Fatal(err)
 	}

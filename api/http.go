@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"math"
@@ -14,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +24,6 @@ import (
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
 	"github.com/prescale/prescale/models"
-	"github.com/prescale/prescale/models/registry"
 )
 
 // HTTPOptions configure the HTTP handler.
@@ -35,16 +32,14 @@ type HTTPOptions struct {
 	Gatherer prometheus.Gatherer
 	// Logger receives errors; nil discards them.
 	Logger *slog.Logger
-	// Now reads the clock; nil means time.Now.
-	Now func() time.Time
-	// Auth admits the requests of the REST API and the status page; nil
+	// Auth admits the requests of the REST API; nil
 	// admits every request (a server behind its own gate, or a test).
 	Auth *Auth
 	// Version is the server's version, the OpenAPI document's
 	// info.version; empty leaves the generated one.
 	Version string
 	// Requests counts and times the requests of the REST API, the OpenAPI
-	// document and the status page; nil records nothing.
+	// document and the web pages; nil records nothing.
 	Requests *RequestMetrics
 }
 
@@ -52,8 +47,9 @@ type HTTPOptions struct {
 // in process), the OpenAPI document on /openapi.json, /metrics, /healthz
 // (the process is up), /readyz (the backend is ready: it has restored its
 // targets and can answer for them; fits still to come are on /metrics and
-// in each target's status) and a read-only page of the targets on /. With
-// opts.Auth, the REST API and the page admit each request by its identity.
+// in each target's status) and the web pages: the fleet on / and each
+// target on /targets/{name} (ui.go). With opts.Auth, the REST API admits
+// each request by its identity; the pages read through it.
 func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.Handler, error) {
 	var o HTTPOptions
 	if opts != nil {
@@ -61,9 +57,6 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
@@ -109,68 +102,8 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	page := &indexPage{b: srv.b, log: o.Logger, now: o.Now}
-	mux.Handle("GET /{$}", o.Requests.HTTP("status_page", guard(page)))
+	uiHandlers(mux, o.Requests.HTTP)
 	return mux, nil
-}
-
-// indexPage is the read-only overview of the targets.
-type indexPage struct {
-	b   Backend
-	log *slog.Logger
-	now func() time.Time
-}
-
-var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{
-	"ago": func(now, t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return now.Sub(t).Round(time.Second).String() + " ago"
-	},
-	"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>prescale</title>
-<meta http-equiv="refresh" content="30">
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;width:100%;table-layout:auto}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top;overflow-wrap:anywhere;max-width:32em}
-.stale{color:#b00;font-weight:bold}.demo{background:#fff3c4;padding:.5em 1em;border-radius:4px}
-small{color:#666}
-</style></head><body>
-<h1>prescale</h1>
-{{if .Demo}}<p class="demo">Demo mode: the targets marked <b>demo</b> follow a built-in simulated workload, not real data. Start with <code>--config</code> and <code>--prometheus.url</code> for real targets.</p>{{end}}
-<p>{{len .Targets}} target(s). REST API under <a href="/v1/targets">/v1/targets</a> (<a href="/openapi.json">OpenAPI</a>), metrics on <a href="/metrics">/metrics</a>.</p>
-<table><tr><th>target</th><th>origin</th><th>replicas</th><th>why</th><th>model</th><th>data</th><th>live accuracy</th></tr>
-{{range .Targets}}<tr>
-<td><a href="/v1/targets/{{.Target.Name}}/recommendation">{{.Target.Name}}</a></td>
-<td>{{.Origin}}</td>
-<td>{{with .Recommendation}}<b>{{.Replicas}}</b>{{if .Stale}} <span class="stale">stale</span>{{end}}{{else}}–{{end}}</td>
-<td>{{with .Recommendation}}{{.Won}}<br><small>{{.Reason}}</small>{{end}}</td>
-<td>{{if .ModelKind}}{{.ModelKind}} v{{.Generation}}<br><small>fitted {{ago $.Now .FittedAt}}</small>{{else}}not fitted yet{{end}}{{if .FitError}}<br><span class="stale">{{.FitError}}</span>{{end}}</td>
-<td>load {{printf "%.1f" .Observed}}<br><small>observed {{ago $.Now .ObservedAt}}</small>{{if .FetchError}}<br><span class="stale">{{.FetchError}}</span>{{end}}</td>
-<td>{{if .Accuracy.Points}}WAPE {{pct .Accuracy.WAPE}}, coverage {{pct .Accuracy.Coverage}}<br><small>{{.Accuracy.Points}} forecasts scored</small>{{else}}–{{end}}</td>
-</tr>{{end}}</table>
-</body></html>
-`))
-
-func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	data := struct {
-		Now     time.Time
-		Demo    bool
-		Targets []registry.TargetStatus
-	}{Now: p.now(), Targets: p.b.List()}
-	for _, t := range data.Targets {
-		data.Demo = data.Demo || t.Origin == registry.OriginDemo
-	}
-	var b strings.Builder
-	if err := indexTemplate.Execute(&b, data); err != nil {
-		p.log.Error("render index page", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write([]byte(b.String()))
 }
 
 // MaxRequestBytes bounds a request's body, over REST and gRPC: a target's

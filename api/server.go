@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,6 +33,8 @@ const (
 	defaultHistory = 6 * time.Hour
 	// anomalyWindow is the default window of ListAnomalies.
 	anomalyWindow = 24 * time.Hour
+	// recommendationWindow is the default window of ListRecommendations.
+	recommendationWindow = 6 * time.Hour
 )
 
 // defaultQuantiles are the forecast quantiles returned when none are asked.
@@ -250,22 +253,9 @@ func (s *Server) ListAnomalies(ctx context.Context, req *prescalev1.ListAnomalie
 	if err := requireName(name); err != nil {
 		return nil, err
 	}
-	end := s.now()
-	if req.GetEnd() != nil {
-		if err := req.GetEnd().CheckValid(); err != nil {
-			return nil, invalidField("end", err.Error())
-		}
-		end = req.GetEnd().AsTime()
-	}
-	start := end.Add(-anomalyWindow)
-	if req.GetStart() != nil {
-		if err := req.GetStart().CheckValid(); err != nil {
-			return nil, invalidField("start", err.Error())
-		}
-		start = req.GetStart().AsTime()
-	}
-	if !start.Before(end) {
-		return nil, invalidField("start", fmt.Sprintf("must be before end (%s), got %s", end.Format(time.RFC3339), start.Format(time.RFC3339)))
+	start, end, err := s.window(req.GetStart(), req.GetEnd(), anomalyWindow)
+	if err != nil {
+		return nil, err
 	}
 	b, served := via(ctx, s.b)
 	defer served()
@@ -276,6 +266,63 @@ func (s *Server) ListAnomalies(ctx context.Context, req *prescalev1.ListAnomalie
 	resp := &prescalev1.ListAnomaliesResponse{Anomalies: make([]*prescalev1.AnomalySpan, len(events))}
 	for i, e := range events {
 		resp.Anomalies[i] = &prescalev1.AnomalySpan{Start: timestamp(e.Start), End: timestamp(e.End), Kind: e.Kind, Score: e.Score}
+	}
+	return resp, nil
+}
+
+// window checks a request's window [start, end): end defaults to now,
+// start to def before end.
+func (s *Server) window(startTS, endTS *timestamppb.Timestamp, def time.Duration) (start, end time.Time, err error) {
+	end = s.now()
+	if endTS != nil {
+		if err := endTS.CheckValid(); err != nil {
+			return start, end, invalidField("end", err.Error())
+		}
+		end = endTS.AsTime()
+	}
+	start = end.Add(-def)
+	if startTS != nil {
+		if err := startTS.CheckValid(); err != nil {
+			return start, end, invalidField("start", err.Error())
+		}
+		start = startTS.AsTime()
+	}
+	if !start.Before(end) {
+		return start, end, invalidField("start", fmt.Sprintf("must be before end (%s), got %s", end.Format(time.RFC3339), start.Format(time.RFC3339)))
+	}
+	return start, end, nil
+}
+
+// ListRecommendations returns a target's recommendation changes and
+// accuracy windows in a window.
+func (s *Server) ListRecommendations(ctx context.Context, req *prescalev1.ListRecommendationsRequest) (*prescalev1.ListRecommendationsResponse, error) {
+	name := req.GetName()
+	if err := requireName(name); err != nil {
+		return nil, err
+	}
+	start, end, err := s.window(req.GetStart(), req.GetEnd(), recommendationWindow)
+	if err != nil {
+		return nil, err
+	}
+	b, served := via(ctx, s.b)
+	defer served()
+	h, err := b.History(name, start, end)
+	if err != nil {
+		return nil, s.status(ctx, "recommendations", name, err)
+	}
+	resp := &prescalev1.ListRecommendationsResponse{
+		Recommendations: make([]*prescalev1.RecommendationChange, len(h.Changes)),
+		Accuracy:        make([]*prescalev1.AccuracyWindow, len(h.Accuracy)),
+	}
+	for i, c := range h.Changes {
+		ch := &prescalev1.RecommendationChange{Time: timestamp(c.Time), Replicas: int32(c.Replicas), Won: c.Won, Stale: c.Stale}
+		if c.CurrentKnown {
+			ch.CurrentReplicas = proto.Int32(int32(c.Current))
+		}
+		resp.Recommendations[i] = ch
+	}
+	for i, w := range h.Accuracy {
+		resp.Accuracy[i] = &prescalev1.AccuracyWindow{Start: timestamp(w.Start), End: timestamp(w.End), Accuracy: liveAccuracy(w.Accuracy)}
 	}
 	return resp, nil
 }
@@ -506,19 +553,23 @@ func targetProto(st *registry.TargetStatus) *prescalev1.Target {
 			FetchError:   st.FetchError,
 			FetchErrors:  st.FetchErrors,
 		},
-		Accuracy: &prescalev1.LiveAccuracy{
-			Points:       int64(st.Accuracy.Points),
-			Wape:         st.Accuracy.WAPE,
-			Bias:         st.Accuracy.Bias,
-			Coverage:     st.Accuracy.Coverage,
-			IntervalLow:  st.Accuracy.IntervalLow,
-			IntervalHigh: st.Accuracy.IntervalHigh,
-		},
+		Accuracy: liveAccuracy(st.Accuracy),
 	}
 	if st.Recommendation != nil {
 		p.Recommendation = RecommendationProto(st.Recommendation)
 	}
 	return p
+}
+
+func liveAccuracy(a registry.Accuracy) *prescalev1.LiveAccuracy {
+	return &prescalev1.LiveAccuracy{
+		Points:       int64(a.Points),
+		Wape:         a.WAPE,
+		Bias:         a.Bias,
+		Coverage:     a.Coverage,
+		IntervalLow:  a.IntervalLow,
+		IntervalHigh: a.IntervalHigh,
+	}
 }
 
 // RecommendationProto is a recommendation as an API message.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -59,6 +60,16 @@ func newFixture(t *testing.T) *apitest.Backend {
 		Quantiles: []forecast.Quantile{{Level: 0.9, Values: []float64{5, 6}}},
 	})
 	b.SetAnomalies("web", []models.AnomalyEvent{{Start: testNow.Add(-time.Hour), End: testNow.Add(-50 * time.Minute), Kind: models.AnomalyLive, Score: 0.8}})
+	b.SetHistory("web", registry.History{
+		Changes: []registry.Change{
+			{Time: testNow.Add(-8 * time.Hour), Replicas: 2, Won: models.WonMin},
+			{Time: testNow.Add(-2 * time.Hour), Replicas: 5, Won: models.WonForecast, Current: 4, CurrentKnown: true},
+			{Time: testNow.Add(-time.Hour), Replicas: 7, Won: models.WonHeld, Stale: true, Current: 5, CurrentKnown: true},
+		},
+		Accuracy: []registry.AccuracyWindow{
+			{Start: testNow.Add(-2 * time.Hour), End: testNow.Add(-time.Hour), Accuracy: registry.Accuracy{Points: 60, WAPE: 0.125, Bias: -0.25, Coverage: 0.75}},
+		},
+	})
 	batch := models.DefaultTarget()
 	batch.Name, batch.Query, batch.CapacityPerReplica, batch.LeadTime = "batch", "jobs", 10, time.Minute
 	if _, err := b.Create(batch, registry.OriginAPI); err != nil {
@@ -73,7 +84,7 @@ func newREST(t *testing.T, b api.Backend) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.NewHTTPHandler(t.Context(), srv, &api.HTTPOptions{Now: func() time.Time { return testNow }})
+	h, err := api.NewHTTPHandler(t.Context(), srv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +288,48 @@ func TestRESTForecastAndAnomalies(t *testing.T) {
 	}
 }
 
+// TestRESTRecommendations checks the history of recommendations: the
+// default window (6 hours) is led by the change in effect at its start,
+// the workload's replicas are absent where unknown, and the accuracy
+// windows are there.
+func TestRESTRecommendations(t *testing.T) {
+	ts := newREST(t, newFixture(t))
+	code, body := do(t, "GET", ts.URL+"/v1/targets/web/recommendations", "")
+	want := `{"recommendations":[` +
+		`{"time":"2026-11-26T04:00:00Z","replicas":2,"won":"min","stale":false},` +
+		`{"time":"2026-11-26T10:00:00Z","replicas":5,"won":"forecast","stale":false,"currentReplicas":4},` +
+		`{"time":"2026-11-26T11:00:00Z","replicas":7,"won":"held","stale":true,"currentReplicas":5}],` +
+		`"accuracy":[{"start":"2026-11-26T10:00:00Z","end":"2026-11-26T11:00:00Z",` +
+		`"accuracy":{"points":60,"wape":0.125,"bias":-0.25,"coverage":0.75,"intervalLow":0,"intervalHigh":0}}]}`
+	var got, wantJSON any
+	if err := json.Unmarshal([]byte(body), &got); err != nil || code != 200 {
+		t.Fatalf("recommendations: %d %s (%v)", code, body, err)
+	}
+	if err := json.Unmarshal([]byte(want), &wantJSON); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, wantJSON) {
+		t.Errorf("recommendations:\n got %s\nwant %s", body, want)
+	}
+	code, body = do(t, "GET", ts.URL+"/v1/targets/web/recommendations?start=2026-11-26T10:30:00Z&end=2026-11-26T10:45:00Z", "")
+	if code != 200 || strings.Count(body, `"time"`) != 1 || !strings.Contains(body, `"replicas":5`) {
+		t.Errorf("a window inside a run: %d %s; want the one change in effect", code, body)
+	}
+	for _, c := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/v1/targets/web/recommendations?start=2026-11-26T13:00:00Z", 400, "must be before end"},
+		{"/v1/targets/nope/recommendations", 404, "not found"},
+		{"/v1/targets/batch/recommendations", 200, `"recommendations":[]`},
+	} {
+		if code, body := do(t, "GET", ts.URL+c.path, ""); code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d %s; want %d with %q", c.path, code, body, c.code, c.want)
+		}
+	}
+}
+
 func TestHTTPEndpoints(t *testing.T) {
 	b := newFixture(t)
 	ts := newREST(t, b)
@@ -309,6 +362,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	for path, method := range map[string]string{
 		"/v1/targets": "post", "/v1/targets/{name}": "delete", "/v1/targets/{target.name}": "put",
 		"/v1/targets/{name}/recommendation": "get", "/v1/targets/{name}/forecast": "get", "/v1/targets/{name}/anomalies": "get",
+		"/v1/targets/{name}/recommendations": "get",
 	} {
 		if _, ok := doc.Paths[path][method]; !ok {
 			t.Errorf("openapi lacks %s %s", method, path)
@@ -324,10 +378,26 @@ func TestHTTPEndpoints(t *testing.T) {
 	if code, _ := do(t, "GET", ts.URL+"/readyz", ""); code != 503 {
 		t.Errorf("readyz %d while not ready", code)
 	}
-	b.Put(registry.TargetStatus{Target: models.Target{Name: "demo"}, Origin: registry.OriginDemo})
-	code, body = do(t, "GET", ts.URL+"/", "")
-	if code != 200 || !strings.Contains(body, "web") || !strings.Contains(body, "Demo mode") {
-		t.Errorf("status page: %d %s", code, body)
+	// The pages are static and read the REST API (test/ui drives them in a
+	// browser); they load nothing from elsewhere.
+	for path, want := range map[string]string{
+		"/": `src="/ui/fleet.js"`, "/targets/web": `src="/ui/target.js"`,
+		"/ui/common.js": "prescale.api = async function", "/ui/vendor/uPlot.iife.min.js": "uPlot",
+	} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(string(page), want) || !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("%s: %d, CSP %q, want 200 with %q and a CSP of 'self'", path, resp.StatusCode, csp, want)
+		}
+	}
+	for _, path := range []string{"/ui/index.html", "/ui/", "/ui/nope.js", "/targets/"} {
+		if code, _ := do(t, "GET", ts.URL+path, ""); code != 404 {
+			t.Errorf("%s: %d, want 404", path, code)
+		}
 	}
 }
 

@@ -30,17 +30,19 @@ const (
 	methodRecommendation = "recommendation"
 	methodForecast       = "forecast"
 	methodAnomalies      = "anomalies"
+	methodHistory        = "history"
 	methodList           = "list"
 )
 
-// forecastArgs and anomaliesArgs are the arguments of those reads.
+// forecastArgs and windowArgs (of anomalies and history) are the arguments
+// of those reads.
 type forecastArgs struct {
 	Horizon   int
 	Quantiles []float64
 	History   time.Duration
 }
 
-type anomaliesArgs struct{ Start, End time.Time }
+type windowArgs struct{ Start, End time.Time }
 
 // PeerServer answers the other replicas' reads of the targets this one
 // holds, from its own registry (never forwarding again).
@@ -79,15 +81,21 @@ func (p *PeerServer) Call(_ context.Context, req *peerv1.CallRequest) (*peerv1.C
 			result, err = p.local.Forecast(name, a.Horizon, a.Quantiles, a.History)
 		}
 	case methodAnomalies:
-		var a anomaliesArgs
+		var a windowArgs
 		if err := decode(req.GetArgs(), &a); err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "anomalies arguments: %v", err)
 		}
 		result, err = p.local.Anomalies(name, a.Start, a.End)
+	case methodHistory:
+		var a windowArgs
+		if err := decode(req.GetArgs(), &a); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "history arguments: %v", err)
+		}
+		result, err = p.local.History(name, a.Start, a.End)
 	case methodList:
 		result = slices.DeleteFunc(p.local.List(), func(st registry.TargetStatus) bool { return !st.Held })
 	default:
-		return nil, status.Errorf(codes.InvalidArgument, "method %q: want get, recommendation, forecast, anomalies or list", req.GetMethod())
+		return nil, status.Errorf(codes.InvalidArgument, "method %q: want get, recommendation, forecast, anomalies, history or list", req.GetMethod())
 	}
 	out := &peerv1.CallResponse{ServedBy: p.self}
 	if err != nil {
@@ -309,6 +317,10 @@ func (r routed) Anomalies(name string, start, end time.Time) ([]models.AnomalyEv
 	return r.anomalies(name, start, end, r.by)
 }
 
+func (r routed) History(name string, start, end time.Time) (registry.History, error) {
+	return r.history(name, start, end, r.by)
+}
+
 // Get returns the target's status from this replica when it holds it,
 // else from a replica that does.
 func (f *Forwarder) Get(name string) (registry.TargetStatus, error) { return f.get(name, nil) }
@@ -393,8 +405,26 @@ func (f *Forwarder) anomalies(name string, start, end time.Time, by *string) ([]
 		return ev, err
 	}
 	var remote []models.AnomalyEvent
-	if ferr := f.forward(methodAnomalies, name, anomaliesArgs{start, end}, &remote, by); ferr != nil {
+	if ferr := f.forward(methodAnomalies, name, windowArgs{start, end}, &remote, by); ferr != nil {
 		return nil, f.unanswered(err, ferr, by)
+	}
+	return remote, nil
+}
+
+// History answers for a target this replica holds, else forwards.
+func (f *Forwarder) History(name string, start, end time.Time) (registry.History, error) {
+	return f.history(name, start, end, nil)
+}
+
+func (f *Forwarder) history(name string, start, end time.Time, by *string) (registry.History, error) {
+	h, err := f.Backend.History(name, start, end)
+	if !f.elsewhere(err) {
+		record(by, f.members.Self())
+		return h, err
+	}
+	var remote registry.History
+	if ferr := f.forward(methodHistory, name, windowArgs{start, end}, &remote, by); ferr != nil {
+		return h, f.unanswered(err, ferr, by)
 	}
 	return remote, nil
 }

@@ -2,9 +2,12 @@ package controller
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/prescale/prescale/models"
 )
@@ -26,6 +29,56 @@ func prescaleDesc(name, help string) *prometheus.Desc {
 
 var _ prometheus.Collector = (*Controller)(nil)
 
+// writtenHPA returns the HPA of resource u when this replica writes it:
+// it acts for u, and the HPA of u's name is u's.
+func (c *Controller) writtenHPA(u *unstructured.Unstructured) (*autoscalingv2.HorizontalPodAutoscaler, bool) {
+	if !c.acts(u) {
+		return nil, false
+	}
+	hpa, err := c.hpaLister.HorizontalPodAutoscalers(u.GetNamespace()).Get(u.GetName())
+	if err != nil {
+		return nil, false
+	}
+	if ref := metav1.GetControllerOf(hpa); ref == nil || ref.UID != u.GetUID() {
+		return nil, false // not the resource's: reported as a conflict
+	}
+	return hpa, true
+}
+
+// CurrentReplicas returns the current replicas of the workload that the
+// PredictiveAutoscaler of target scales, as the HPA this replica writes
+// for it reports them; false when it writes none (registry.Workloads).
+func (c *Controller) CurrentReplicas(target string) (int32, bool) {
+	if !c.synced.Load() {
+		return 0, false
+	}
+	c.mu.Lock()
+	key, ok := c.owners[target]
+	c.mu.Unlock()
+	if !ok {
+		return 0, false
+	}
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, false
+	}
+	var obj runtime.Object
+	if ns == "" {
+		obj, err = c.resLister.Get(name)
+	} else {
+		obj, err = c.resLister.ByNamespace(ns).Get(name)
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if err != nil || !ok {
+		return 0, false
+	}
+	hpa, ok := c.writtenHPA(u)
+	if !ok {
+		return 0, false
+	}
+	return hpa.Status.CurrentReplicas, true
+}
+
 // Describe sends the descriptions of the HPA metrics.
 func (c *Controller) Describe(ch chan<- *prometheus.Desc) {
 	ch <- hpaCurrentReplicas
@@ -44,15 +97,12 @@ func (c *Controller) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, o := range objs {
 		u, ok := o.(*unstructured.Unstructured)
-		if !ok || !c.acts(u) {
+		if !ok {
 			continue
 		}
-		hpa, err := c.hpaLister.HorizontalPodAutoscalers(u.GetNamespace()).Get(u.GetName())
-		if err != nil {
+		hpa, ok := c.writtenHPA(u)
+		if !ok {
 			continue
-		}
-		if ref := metav1.GetControllerOf(hpa); ref == nil || ref.UID != u.GetUID() {
-			continue // not the resource's: reported as a conflict
 		}
 		labels := []string{models.ObjectTargetName(u.GetNamespace(), u.GetName()), hpa.Namespace, hpa.Name}
 		ch <- prometheus.MustNewConstMetric(hpaCurrentReplicas, prometheus.GaugeValue, float64(hpa.Status.CurrentReplicas), labels...)

@@ -44,6 +44,13 @@ prescale_hpa_desired_replicas{horizontalpodautoscaler="web",namespace="shop",tar
 		err := testutil.CollectAndCompare(h.c, strings.NewReader(want))
 		return err == nil, fmt.Sprint(err)
 	})
+	// The same for the registry's history of recommendations.
+	if n, ok := h.c.CurrentReplicas("shop-web"); n != 3 || !ok {
+		t.Errorf("CurrentReplicas(shop-web) = %d, %v; want 3, true", n, ok)
+	}
+	if n, ok := h.c.CurrentReplicas("shop-other"); ok {
+		t.Errorf("CurrentReplicas of a target without a resource = %d, true", n)
+	}
 
 	// Another replica sees the same HPA (its status set) and does not write it.
 	hpa, err = h.kube.AutoscalingV2().HorizontalPodAutoscalers("shop").Get(ctx, "web", metav1.GetOptions{})
@@ -55,5 +62,8 @@ prescale_hpa_desired_replicas{horizontalpodautoscaler="web",namespace="shop",tar
 	other.eventually("the other replica has synced", func() (bool, string) { return other.c.Synced(), "" })
 	if n := testutil.CollectAndCount(other.c); n != 0 {
 		t.Errorf("a replica that does not write the HPA exports %d series", n)
+	}
+	if n, ok := other.c.CurrentReplicas("shop-web"); ok {
+		t.Errorf("a replica that does not write the HPA reports its replicas: %d", n)
 	}
 }

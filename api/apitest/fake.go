@@ -39,6 +39,7 @@ type fakeTarget struct {
 	rec       *models.Recommendation
 	forecast  *registry.ForecastView
 	anomalies []models.AnomalyEvent
+	history   registry.History
 	err       error
 }
 
@@ -87,7 +88,15 @@ func (b *Backend) SetAnomalies(name string, events []models.AnomalyEvent) {
 	b.mustGet(name).anomalies = slices.Clone(events)
 }
 
-// SetError makes Recommendation, Forecast and Anomalies fail with err for
+// SetHistory sets the changes and accuracy windows History filters for an
+// existing target.
+func (b *Backend) SetHistory(name string, h registry.History) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mustGet(name).history = registry.History{Changes: slices.Clone(h.Changes), Accuracy: slices.Clone(h.Accuracy)}
+}
+
+// SetError makes Recommendation, Forecast, Anomalies and History fail with err for
 // an existing target; nil clears it.
 func (b *Backend) SetError(name string, err error) {
 	b.mu.Lock()
@@ -308,6 +317,33 @@ func (b *Backend) Anomalies(name string, start, end time.Time) ([]models.Anomaly
 		}
 	}
 	slices.SortStableFunc(out, func(x, y models.AnomalyEvent) int { return x.Start.Compare(y.Start) })
+	return out, nil
+}
+
+// History returns the changes set for the target in [start, end), led by
+// the last one before start, and the accuracy windows that overlap it.
+func (b *Backend) History(name string, start, end time.Time) (registry.History, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ft, err := b.answerable("history", name)
+	if err != nil {
+		return registry.History{}, err
+	}
+	var out registry.History
+	for _, c := range ft.history.Changes {
+		switch {
+		case !c.Time.Before(end):
+		case c.Time.Before(start):
+			out.Changes = append(out.Changes[:0], c)
+		default:
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	for _, w := range ft.history.Accuracy {
+		if w.Start.Before(end) && w.End.After(start) {
+			out.Accuracy = append(out.Accuracy, w)
+		}
+	}
 	return out, nil
 }
 

@@ -137,6 +137,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	backend.Registry, backend.controller, backend.members = targets, ctl, members
+	if ctl != nil {
+		targets.SetWorkloads(ctl.CurrentReplicas) // beside each recommendation change
+	}
 	backend.warm = warm(log, backend)
 	if members != nil {
 		if holds != nil {

@@ -317,8 +317,11 @@ func TestServeEndToEnd(t *testing.T) {
 		if code, _ := p.Get("/healthz"); code != http.StatusOK {
 			t.Errorf("/healthz: %d", code)
 		}
-		if code, body := p.Get("/"); code != http.StatusOK || !strings.Contains(string(body), name) {
-			t.Errorf("status page: %d, want 200 naming %s", code, name)
+		if code, body := p.Get("/targets/" + name); code != http.StatusOK || !strings.Contains(string(body), "/ui/target.js") {
+			t.Errorf("target page: %d, want 200", code)
+		}
+		if code, body := p.Get("/v1/targets/" + name + "/recommendations"); code != http.StatusOK || !strings.Contains(string(body), `"replicas"`) {
+			t.Errorf("recommendations: %d %s, want the recommendations made", code, body)
 		}
 
 		h, err := healthpb.NewHealthClient(p.Conn()).Check(rpcContext(t), &healthpb.HealthCheckRequest{})
@@ -520,8 +523,8 @@ func TestServeDemo(t *testing.T) {
 	if target.Origin != "demo" || !target.GetRecommendation().GetDemo() {
 		t.Errorf("GET /v1/targets/demo: origin %q, recommendation.demo %v; want demo and true", target.Origin, target.GetRecommendation().GetDemo())
 	}
-	if code, body := p.Get("/"); code != http.StatusOK || !strings.Contains(string(body), "Demo mode") {
-		t.Errorf("status page: %d, want 200 saying Demo mode", code)
+	if code, body := p.Get("/"); code != http.StatusOK || !strings.Contains(string(body), "/ui/fleet.js") {
+		t.Errorf("fleet page: %d, want 200 (test/ui checks it says Demo mode)", code)
 	}
 	// The demo is open for reads; a write needs an identity that this
 	// server, outside a cluster and without a client CA, cannot check.

@@ -234,6 +234,8 @@ type Registry struct {
 
 	running  atomic.Bool
 	restored atomic.Bool
+	// workloads reports the workloads' current replicas (SetWorkloads).
+	workloads atomic.Pointer[Workloads]
 }
 
 // TargetStatus is a target with the state of its model and data.
@@ -802,6 +804,7 @@ func (r *Registry) Recommendation(name string) (models.Recommendation, error) {
 // /metrics and the status always carry a current recommendation (and a
 // stale one during an outage), whether or not a client asks.
 func (r *Registry) recommend(s *targetState, name string) (models.Recommendation, error) {
+	current := r.currentReplicas(name) // before s.mu: it asks the controller
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fitted == nil && s.observedAt.IsZero() && !s.hasLast {
@@ -833,6 +836,7 @@ func (r *Registry) recommend(s *targetState, name string) (models.Recommendation
 	rec := models.Recommend(in)
 	rec.Demo = s.origin == OriginDemo
 	s.last, s.hasLast = rec, true
+	s.changes.add(&rec, current)
 	if !rec.Stale {
 		if rec.Replicas != s.lastGood || s.lastGoodAt.IsZero() {
 			s.version++ // worth a snapshot: a restart holds it
@@ -968,7 +972,7 @@ func (r *Registry) Rebalance() {
 			s.epoch++ // a fit or fetch under way is discarded
 			s.dropModel(false)
 			s.history = historyRing{} // a held target's cache costs 8 bytes a step
-			s.accuracy = newAccuracyTracker(accuracyCapacity(&s.target))
+			s.accuracy = newAccuracyTracker(accuracyCapacity(&s.target), accuracyWidth(&s.target))
 			s.hasLast, s.last = false, models.Recommendation{}
 			s.mu.Unlock()
 			r.sched.park(&s.fetchTask)
@@ -1002,7 +1006,7 @@ func (r *Registry) newState(t models.Target, origin string) *targetState {
 	if s.held {
 		s.history = newHistoryRing(r.historySteps(&t))
 	}
-	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
+	s.accuracy = newAccuracyTracker(accuracyCapacity(&t), accuracyWidth(&t))
 	s.leadValues = make([]float64, len(r.opts.Quantiles))
 	return s
 }
@@ -1031,7 +1035,7 @@ func (r *Registry) reconfigure(s *targetState, t models.Target) {
 		if s.fitted != nil && (old.Quantile != t.Quantile || old.LeadTime != t.LeadTime || old.Margin != t.Margin) {
 			s.plan = r.newPlan(s.fitted, &t)
 			if old.LeadSteps() != t.LeadSteps() {
-				s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
+				s.accuracy = newAccuracyTracker(accuracyCapacity(&t), accuracyWidth(&t))
 			}
 			s.refreshForecast()
 		}
@@ -1051,7 +1055,7 @@ func (r *Registry) reconfigure(s *targetState, t models.Target) {
 	if s.held {
 		s.history.resize(r.historySteps(&t), keepData, t.Step)
 	}
-	s.accuracy = newAccuracyTracker(accuracyCapacity(&t))
+	s.accuracy = newAccuracyTracker(accuracyCapacity(&t), accuracyWidth(&t))
 	if s.held {
 		r.sched.schedule(&s.fetchTask, now)
 		r.sched.schedule(&s.fitTask, now)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -424,6 +425,8 @@ func TestRegistryCreateFitRecommend(t *testing.T) {
 func TestRegistryStreaming(t *testing.T) {
 	h := newHarness(t, nil)
 	tg := regTarget("web")
+	var workload atomic.Int32 // the workload's replicas: 0 unknown
+	h.reg.SetWorkloads(func(target string) (int32, bool) { n := workload.Load(); return n, target == "web" && n > 0 })
 	h.run()
 	h.create(tg)
 
@@ -486,6 +489,32 @@ func TestRegistryStreaming(t *testing.T) {
 	// Forecasts made three steps ahead have been scored.
 	if st.Accuracy.Points == 0 || st.Accuracy.IntervalLow != 0.1 || st.Accuracy.IntervalHigh != 0.9 || !(st.Accuracy.WAPE > 0 && st.Accuracy.WAPE < 0.5) {
 		t.Errorf("accuracy %+v after %d streamed steps", st.Accuracy, 6)
+	}
+
+	// The history: the recommendations made so far, then one with the
+	// workload's replicas known; the accuracy windows sum to the whole.
+	workload.Store(7)
+	last, err := h.reg.Recommendation("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := h.reg.History("web", regStart.Add(-time.Hour), h.clock.Now().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(hist.Changes); n == 0 || hist.Changes[0].CurrentKnown || !hist.Changes[n-1].CurrentKnown ||
+		hist.Changes[n-1].Current != 7 || hist.Changes[n-1].Replicas != last.Replicas || !hist.Changes[n-1].Time.Equal(last.Time) {
+		t.Errorf("changes %+v; want the first without the workload's replicas, the last %d with 7", hist.Changes, last.Replicas)
+	}
+	points := 0
+	for _, w := range hist.Accuracy {
+		points += w.Points
+	}
+	if len(hist.Accuracy) == 0 || points != st.Accuracy.Points {
+		t.Errorf("accuracy windows %+v: %d points, want %d", hist.Accuracy, points, st.Accuracy.Points)
+	}
+	if _, err := h.reg.History("nope", regStart, h.clock.Now()); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("History of an unknown target: %v, want ErrNotFound", err)
 	}
 }
 

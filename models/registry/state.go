@@ -78,6 +78,7 @@ type targetState struct {
 
 	last       models.Recommendation
 	hasLast    bool
+	changes    changeRing
 	lastGood   int
 	lastGoodAt time.Time
 

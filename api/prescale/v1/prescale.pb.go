@@ -1807,6 +1807,272 @@ func (x *AnomalySpan) GetScore() float64 {
 	return 0
 }
 
+type ListRecommendationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Window start (default: 6h before end).
+	Start *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	// Window end (default: now).
+	End           *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecommendationsRequest) Reset() {
+	*x = ListRecommendationsRequest{}
+	mi := &file_prescale_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecommendationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecommendationsRequest) ProtoMessage() {}
+
+func (x *ListRecommendationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_prescale_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecommendationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRecommendationsRequest) Descriptor() ([]byte, []int) {
+	return file_prescale_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListRecommendationsRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListRecommendationsRequest) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *ListRecommendationsRequest) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+type ListRecommendationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recommendations that changed something (replicas, the deciding
+	// input, staleness, the workload's replicas) in the window, oldest
+	// first, led by the one in effect at its start. A target keeps its last
+	// 256 changes.
+	Recommendations []*RecommendationChange `protobuf:"bytes,1,rep,name=recommendations,proto3" json:"recommendations,omitempty"`
+	// The live accuracy of the lead-time forecasts for the times of each
+	// window (an hour, or 60 steps when longer) that overlaps the window,
+	// oldest first; windows without an actual are left out. A target keeps
+	// its last 48 windows.
+	Accuracy      []*AccuracyWindow `protobuf:"bytes,2,rep,name=accuracy,proto3" json:"accuracy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRecommendationsResponse) Reset() {
+	*x = ListRecommendationsResponse{}
+	mi := &file_prescale_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRecommendationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRecommendationsResponse) ProtoMessage() {}
+
+func (x *ListRecommendationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_prescale_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRecommendationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRecommendationsResponse) Descriptor() ([]byte, []int) {
+	return file_prescale_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListRecommendationsResponse) GetRecommendations() []*RecommendationChange {
+	if x != nil {
+		return x.Recommendations
+	}
+	return nil
+}
+
+func (x *ListRecommendationsResponse) GetAccuracy() []*AccuracyWindow {
+	if x != nil {
+		return x.Accuracy
+	}
+	return nil
+}
+
+// RecommendationChange is a recommendation that differed from the one
+// before it.
+type RecommendationChange struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Time     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	Replicas int32                  `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// forecast, reactive, min, max or held.
+	Won   string `protobuf:"bytes,3,opt,name=won,proto3" json:"won,omitempty"`
+	Stale bool   `protobuf:"varint,4,opt,name=stale,proto3" json:"stale,omitempty"`
+	// The workload's current replicas, as the HPA prescale made for its
+	// PredictiveAutoscaler reported them; unset when prescale does not
+	// write its HPA (another replica does, or it has none).
+	CurrentReplicas *int32 `protobuf:"varint,5,opt,name=current_replicas,json=currentReplicas,proto3,oneof" json:"current_replicas,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RecommendationChange) Reset() {
+	*x = RecommendationChange{}
+	mi := &file_prescale_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommendationChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommendationChange) ProtoMessage() {}
+
+func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
+	mi := &file_prescale_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommendationChange.ProtoReflect.Descriptor instead.
+func (*RecommendationChange) Descriptor() ([]byte, []int) {
+	return file_prescale_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RecommendationChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RecommendationChange) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *RecommendationChange) GetWon() string {
+	if x != nil {
+		return x.Won
+	}
+	return ""
+}
+
+func (x *RecommendationChange) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+func (x *RecommendationChange) GetCurrentReplicas() int32 {
+	if x != nil && x.CurrentReplicas != nil {
+		return *x.CurrentReplicas
+	}
+	return 0
+}
+
+// AccuracyWindow is the live accuracy of the forecasts for the times in
+// [start, end).
+type AccuracyWindow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	Accuracy      *LiveAccuracy          `protobuf:"bytes,3,opt,name=accuracy,proto3" json:"accuracy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccuracyWindow) Reset() {
+	*x = AccuracyWindow{}
+	mi := &file_prescale_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccuracyWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccuracyWindow) ProtoMessage() {}
+
+func (x *AccuracyWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_prescale_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccuracyWindow.ProtoReflect.Descriptor instead.
+func (*AccuracyWindow) Descriptor() ([]byte, []int) {
+	return file_prescale_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AccuracyWindow) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *AccuracyWindow) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *AccuracyWindow) GetAccuracy() *LiveAccuracy {
+	if x != nil {
+		return x.Accuracy
+	}
+	return nil
+}
+
 var File_prescale_proto protoreflect.FileDescriptor
 
 const file_prescale_proto_rawDesc = "" +
@@ -1974,7 +2240,25 @@ const file_prescale_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05score\x18\x04 \x01(\x01R\x05score2\xff\x04\n" +
+	"\x05score\x18\x04 \x01(\x01R\x05score\"\x90\x01\n" +
+	"\x1aListRecommendationsRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\"\xa3\x01\n" +
+	"\x1bListRecommendationsResponse\x12K\n" +
+	"\x0frecommendations\x18\x01 \x03(\v2!.prescale.v1.RecommendationChangeR\x0frecommendations\x127\n" +
+	"\baccuracy\x18\x02 \x03(\v2\x1b.prescale.v1.AccuracyWindowR\baccuracy\"\xcf\x01\n" +
+	"\x14RecommendationChange\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
+	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12\x10\n" +
+	"\x03won\x18\x03 \x01(\tR\x03won\x12\x14\n" +
+	"\x05stale\x18\x04 \x01(\bR\x05stale\x12.\n" +
+	"\x10current_replicas\x18\x05 \x01(\x05H\x00R\x0fcurrentReplicas\x88\x01\x01B\x13\n" +
+	"\x11_current_replicas\"\xa7\x01\n" +
+	"\x0eAccuracyWindow\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x125\n" +
+	"\baccuracy\x18\x03 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy2\xe9\x05\n" +
 	"\x0fPrescaleService\x12P\n" +
 	"\vListTargets\x12\x1f.prescale.v1.ListTargetsRequest\x1a .prescale.v1.ListTargetsResponse\x12?\n" +
 	"\tGetTarget\x12\x1d.prescale.v1.GetTargetRequest\x1a\x13.prescale.v1.Target\x12E\n" +
@@ -1983,7 +2267,8 @@ const file_prescale_proto_rawDesc = "" +
 	"\fDeleteTarget\x12 .prescale.v1.DeleteTargetRequest\x1a!.prescale.v1.DeleteTargetResponse\x12E\n" +
 	"\vGetForecast\x12\x1f.prescale.v1.GetForecastRequest\x1a\x15.prescale.v1.Forecast\x12W\n" +
 	"\x11GetRecommendation\x12%.prescale.v1.GetRecommendationRequest\x1a\x1b.prescale.v1.Recommendation\x12V\n" +
-	"\rListAnomalies\x12!.prescale.v1.ListAnomaliesRequest\x1a\".prescale.v1.ListAnomaliesResponseB9Z7github.com/prescale/prescale/api/prescale/v1;prescalev1b\x06proto3"
+	"\rListAnomalies\x12!.prescale.v1.ListAnomaliesRequest\x1a\".prescale.v1.ListAnomaliesResponse\x12h\n" +
+	"\x13ListRecommendations\x12'.prescale.v1.ListRecommendationsRequest\x1a(.prescale.v1.ListRecommendationsResponseB9Z7github.com/prescale/prescale/api/prescale/v1;prescalev1b\x06proto3"
 
 var (
 	file_prescale_proto_rawDescOnce sync.Once
@@ -1997,32 +2282,36 @@ func file_prescale_proto_rawDescGZIP() []byte {
 	return file_prescale_proto_rawDescData
 }
 
-var file_prescale_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_prescale_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_prescale_proto_goTypes = []any{
-	(*TargetSpec)(nil),               // 0: prescale.v1.TargetSpec
-	(*Target)(nil),                   // 1: prescale.v1.Target
-	(*ModelStatus)(nil),              // 2: prescale.v1.ModelStatus
-	(*DataStatus)(nil),               // 3: prescale.v1.DataStatus
-	(*LiveAccuracy)(nil),             // 4: prescale.v1.LiveAccuracy
-	(*ListTargetsRequest)(nil),       // 5: prescale.v1.ListTargetsRequest
-	(*ListTargetsResponse)(nil),      // 6: prescale.v1.ListTargetsResponse
-	(*GetTargetRequest)(nil),         // 7: prescale.v1.GetTargetRequest
-	(*CreateTargetRequest)(nil),      // 8: prescale.v1.CreateTargetRequest
-	(*UpdateTargetRequest)(nil),      // 9: prescale.v1.UpdateTargetRequest
-	(*DeleteTargetRequest)(nil),      // 10: prescale.v1.DeleteTargetRequest
-	(*DeleteTargetResponse)(nil),     // 11: prescale.v1.DeleteTargetResponse
-	(*GetForecastRequest)(nil),       // 12: prescale.v1.GetForecastRequest
-	(*Forecast)(nil),                 // 13: prescale.v1.Forecast
-	(*QuantileValues)(nil),           // 14: prescale.v1.QuantileValues
-	(*GetRecommendationRequest)(nil), // 15: prescale.v1.GetRecommendationRequest
-	(*Recommendation)(nil),           // 16: prescale.v1.Recommendation
-	(*ForecastInput)(nil),            // 17: prescale.v1.ForecastInput
-	(*ReactiveInput)(nil),            // 18: prescale.v1.ReactiveInput
-	(*ListAnomaliesRequest)(nil),     // 19: prescale.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),    // 20: prescale.v1.ListAnomaliesResponse
-	(*AnomalySpan)(nil),              // 21: prescale.v1.AnomalySpan
-	(*timestamppb.Timestamp)(nil),    // 22: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 23: google.protobuf.Duration
+	(*TargetSpec)(nil),                  // 0: prescale.v1.TargetSpec
+	(*Target)(nil),                      // 1: prescale.v1.Target
+	(*ModelStatus)(nil),                 // 2: prescale.v1.ModelStatus
+	(*DataStatus)(nil),                  // 3: prescale.v1.DataStatus
+	(*LiveAccuracy)(nil),                // 4: prescale.v1.LiveAccuracy
+	(*ListTargetsRequest)(nil),          // 5: prescale.v1.ListTargetsRequest
+	(*ListTargetsResponse)(nil),         // 6: prescale.v1.ListTargetsResponse
+	(*GetTargetRequest)(nil),            // 7: prescale.v1.GetTargetRequest
+	(*CreateTargetRequest)(nil),         // 8: prescale.v1.CreateTargetRequest
+	(*UpdateTargetRequest)(nil),         // 9: prescale.v1.UpdateTargetRequest
+	(*DeleteTargetRequest)(nil),         // 10: prescale.v1.DeleteTargetRequest
+	(*DeleteTargetResponse)(nil),        // 11: prescale.v1.DeleteTargetResponse
+	(*GetForecastRequest)(nil),          // 12: prescale.v1.GetForecastRequest
+	(*Forecast)(nil),                    // 13: prescale.v1.Forecast
+	(*QuantileValues)(nil),              // 14: prescale.v1.QuantileValues
+	(*GetRecommendationRequest)(nil),    // 15: prescale.v1.GetRecommendationRequest
+	(*Recommendation)(nil),              // 16: prescale.v1.Recommendation
+	(*ForecastInput)(nil),               // 17: prescale.v1.ForecastInput
+	(*ReactiveInput)(nil),               // 18: prescale.v1.ReactiveInput
+	(*ListAnomaliesRequest)(nil),        // 19: prescale.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),       // 20: prescale.v1.ListAnomaliesResponse
+	(*AnomalySpan)(nil),                 // 21: prescale.v1.AnomalySpan
+	(*ListRecommendationsRequest)(nil),  // 22: prescale.v1.ListRecommendationsRequest
+	(*ListRecommendationsResponse)(nil), // 23: prescale.v1.ListRecommendationsResponse
+	(*RecommendationChange)(nil),        // 24: prescale.v1.RecommendationChange
+	(*AccuracyWindow)(nil),              // 25: prescale.v1.AccuracyWindow
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 27: google.protobuf.Duration
 }
 var file_prescale_proto_depIdxs = []int32{
 	0,  // 0: prescale.v1.Target.spec:type_name -> prescale.v1.TargetSpec
@@ -2030,67 +2319,77 @@ var file_prescale_proto_depIdxs = []int32{
 	3,  // 2: prescale.v1.Target.data:type_name -> prescale.v1.DataStatus
 	16, // 3: prescale.v1.Target.recommendation:type_name -> prescale.v1.Recommendation
 	4,  // 4: prescale.v1.Target.accuracy:type_name -> prescale.v1.LiveAccuracy
-	22, // 5: prescale.v1.ModelStatus.fitted_at:type_name -> google.protobuf.Timestamp
-	23, // 6: prescale.v1.ModelStatus.fit_duration:type_name -> google.protobuf.Duration
-	22, // 7: prescale.v1.ModelStatus.next_refit:type_name -> google.protobuf.Timestamp
-	22, // 8: prescale.v1.ModelStatus.fit_due_since:type_name -> google.protobuf.Timestamp
-	22, // 9: prescale.v1.DataStatus.data_start:type_name -> google.protobuf.Timestamp
-	22, // 10: prescale.v1.DataStatus.data_end:type_name -> google.protobuf.Timestamp
-	22, // 11: prescale.v1.DataStatus.last_observed:type_name -> google.protobuf.Timestamp
-	22, // 12: prescale.v1.DataStatus.observed_at:type_name -> google.protobuf.Timestamp
-	22, // 13: prescale.v1.DataStatus.last_fetch:type_name -> google.protobuf.Timestamp
+	26, // 5: prescale.v1.ModelStatus.fitted_at:type_name -> google.protobuf.Timestamp
+	27, // 6: prescale.v1.ModelStatus.fit_duration:type_name -> google.protobuf.Duration
+	26, // 7: prescale.v1.ModelStatus.next_refit:type_name -> google.protobuf.Timestamp
+	26, // 8: prescale.v1.ModelStatus.fit_due_since:type_name -> google.protobuf.Timestamp
+	26, // 9: prescale.v1.DataStatus.data_start:type_name -> google.protobuf.Timestamp
+	26, // 10: prescale.v1.DataStatus.data_end:type_name -> google.protobuf.Timestamp
+	26, // 11: prescale.v1.DataStatus.last_observed:type_name -> google.protobuf.Timestamp
+	26, // 12: prescale.v1.DataStatus.observed_at:type_name -> google.protobuf.Timestamp
+	26, // 13: prescale.v1.DataStatus.last_fetch:type_name -> google.protobuf.Timestamp
 	1,  // 14: prescale.v1.ListTargetsResponse.targets:type_name -> prescale.v1.Target
 	0,  // 15: prescale.v1.CreateTargetRequest.target:type_name -> prescale.v1.TargetSpec
 	0,  // 16: prescale.v1.UpdateTargetRequest.target:type_name -> prescale.v1.TargetSpec
-	23, // 17: prescale.v1.Forecast.step:type_name -> google.protobuf.Duration
-	22, // 18: prescale.v1.Forecast.history_start:type_name -> google.protobuf.Timestamp
-	22, // 19: prescale.v1.Forecast.start:type_name -> google.protobuf.Timestamp
+	27, // 17: prescale.v1.Forecast.step:type_name -> google.protobuf.Duration
+	26, // 18: prescale.v1.Forecast.history_start:type_name -> google.protobuf.Timestamp
+	26, // 19: prescale.v1.Forecast.start:type_name -> google.protobuf.Timestamp
 	14, // 20: prescale.v1.Forecast.quantiles:type_name -> prescale.v1.QuantileValues
-	22, // 21: prescale.v1.Recommendation.time:type_name -> google.protobuf.Timestamp
+	26, // 21: prescale.v1.Recommendation.time:type_name -> google.protobuf.Timestamp
 	17, // 22: prescale.v1.Recommendation.forecast:type_name -> prescale.v1.ForecastInput
 	18, // 23: prescale.v1.Recommendation.reactive:type_name -> prescale.v1.ReactiveInput
-	23, // 24: prescale.v1.Recommendation.lead_time:type_name -> google.protobuf.Duration
-	23, // 25: prescale.v1.Recommendation.margin:type_name -> google.protobuf.Duration
-	22, // 26: prescale.v1.Recommendation.model_fitted_at:type_name -> google.protobuf.Timestamp
-	22, // 27: prescale.v1.Recommendation.data_start:type_name -> google.protobuf.Timestamp
-	22, // 28: prescale.v1.Recommendation.data_end:type_name -> google.protobuf.Timestamp
-	23, // 29: prescale.v1.Recommendation.stale_for:type_name -> google.protobuf.Duration
-	22, // 30: prescale.v1.Recommendation.stale_since:type_name -> google.protobuf.Timestamp
-	23, // 31: prescale.v1.Recommendation.stale_after:type_name -> google.protobuf.Duration
-	23, // 32: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
-	22, // 33: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
-	22, // 34: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
-	22, // 35: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
-	22, // 36: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
-	22, // 37: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
-	22, // 38: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
-	22, // 39: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
-	22, // 40: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
-	22, // 41: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
+	27, // 24: prescale.v1.Recommendation.lead_time:type_name -> google.protobuf.Duration
+	27, // 25: prescale.v1.Recommendation.margin:type_name -> google.protobuf.Duration
+	26, // 26: prescale.v1.Recommendation.model_fitted_at:type_name -> google.protobuf.Timestamp
+	26, // 27: prescale.v1.Recommendation.data_start:type_name -> google.protobuf.Timestamp
+	26, // 28: prescale.v1.Recommendation.data_end:type_name -> google.protobuf.Timestamp
+	27, // 29: prescale.v1.Recommendation.stale_for:type_name -> google.protobuf.Duration
+	26, // 30: prescale.v1.Recommendation.stale_since:type_name -> google.protobuf.Timestamp
+	27, // 31: prescale.v1.Recommendation.stale_after:type_name -> google.protobuf.Duration
+	27, // 32: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
+	26, // 33: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
+	26, // 34: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
+	26, // 35: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
+	26, // 36: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
+	26, // 37: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
+	26, // 38: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
+	26, // 39: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
+	26, // 40: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
+	26, // 41: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
 	21, // 42: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
-	22, // 43: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
-	22, // 44: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
-	5,  // 45: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
-	7,  // 46: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
-	8,  // 47: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
-	9,  // 48: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
-	10, // 49: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
-	12, // 50: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
-	15, // 51: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
-	19, // 52: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
-	6,  // 53: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
-	1,  // 54: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
-	1,  // 55: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
-	1,  // 56: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
-	11, // 57: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
-	13, // 58: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
-	16, // 59: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
-	20, // 60: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
-	53, // [53:61] is the sub-list for method output_type
-	45, // [45:53] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	26, // 43: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
+	26, // 44: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
+	26, // 45: prescale.v1.ListRecommendationsRequest.start:type_name -> google.protobuf.Timestamp
+	26, // 46: prescale.v1.ListRecommendationsRequest.end:type_name -> google.protobuf.Timestamp
+	24, // 47: prescale.v1.ListRecommendationsResponse.recommendations:type_name -> prescale.v1.RecommendationChange
+	25, // 48: prescale.v1.ListRecommendationsResponse.accuracy:type_name -> prescale.v1.AccuracyWindow
+	26, // 49: prescale.v1.RecommendationChange.time:type_name -> google.protobuf.Timestamp
+	26, // 50: prescale.v1.AccuracyWindow.start:type_name -> google.protobuf.Timestamp
+	26, // 51: prescale.v1.AccuracyWindow.end:type_name -> google.protobuf.Timestamp
+	4,  // 52: prescale.v1.AccuracyWindow.accuracy:type_name -> prescale.v1.LiveAccuracy
+	5,  // 53: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
+	7,  // 54: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
+	8,  // 55: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
+	9,  // 56: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
+	10, // 57: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
+	12, // 58: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
+	15, // 59: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
+	19, // 60: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
+	22, // 61: prescale.v1.PrescaleService.ListRecommendations:input_type -> prescale.v1.ListRecommendationsRequest
+	6,  // 62: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
+	1,  // 63: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
+	1,  // 64: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
+	1,  // 65: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
+	11, // 66: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
+	13, // 67: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
+	16, // 68: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
+	20, // 69: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
+	23, // 70: prescale.v1.PrescaleService.ListRecommendations:output_type -> prescale.v1.ListRecommendationsResponse
+	62, // [62:71] is the sub-list for method output_type
+	53, // [53:62] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_prescale_proto_init() }
@@ -2099,13 +2398,14 @@ func file_prescale_proto_init() {
 		return
 	}
 	file_prescale_proto_msgTypes[0].OneofWrappers = []any{}
+	file_prescale_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_prescale_proto_rawDesc), len(file_prescale_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

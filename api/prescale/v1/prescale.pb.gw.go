@@ -351,6 +351,59 @@ func local_request_PrescaleService_ListAnomalies_0(ctx context.Context, marshale
 	return msg, metadata, err
 }
 
+var filter_PrescaleService_ListRecommendations_0 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_PrescaleService_ListRecommendations_0(ctx context.Context, marshaler runtime.Marshaler, client PrescaleServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListRecommendationsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_PrescaleService_ListRecommendations_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListRecommendations(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_PrescaleService_ListRecommendations_0(ctx context.Context, marshaler runtime.Marshaler, server PrescaleServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListRecommendationsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["name"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "name")
+	}
+	protoReq.Name, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "name", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_PrescaleService_ListRecommendations_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListRecommendations(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterPrescaleServiceHandlerServer registers the http handlers for service PrescaleService to "mux".
 // UnaryRPC     :call PrescaleServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -516,6 +569,26 @@ func RegisterPrescaleServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 			return
 		}
 		forward_PrescaleService_ListAnomalies_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_PrescaleService_ListRecommendations_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/prescale.v1.PrescaleService/ListRecommendations", runtime.WithHTTPPathPattern("/v1/targets/{name}/recommendations"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_PrescaleService_ListRecommendations_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PrescaleService_ListRecommendations_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -693,27 +766,46 @@ func RegisterPrescaleServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_PrescaleService_ListAnomalies_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_PrescaleService_ListRecommendations_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/prescale.v1.PrescaleService/ListRecommendations", runtime.WithHTTPPathPattern("/v1/targets/{name}/recommendations"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_PrescaleService_ListRecommendations_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_PrescaleService_ListRecommendations_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_PrescaleService_ListTargets_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "targets"}, ""))
-	pattern_PrescaleService_GetTarget_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "targets", "name"}, ""))
-	pattern_PrescaleService_CreateTarget_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "targets"}, ""))
-	pattern_PrescaleService_UpdateTarget_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "targets", "target.name"}, ""))
-	pattern_PrescaleService_DeleteTarget_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "targets", "name"}, ""))
-	pattern_PrescaleService_GetForecast_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "forecast"}, ""))
-	pattern_PrescaleService_GetRecommendation_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "recommendation"}, ""))
-	pattern_PrescaleService_ListAnomalies_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "anomalies"}, ""))
+	pattern_PrescaleService_ListTargets_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "targets"}, ""))
+	pattern_PrescaleService_GetTarget_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "targets", "name"}, ""))
+	pattern_PrescaleService_CreateTarget_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "targets"}, ""))
+	pattern_PrescaleService_UpdateTarget_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "targets", "target.name"}, ""))
+	pattern_PrescaleService_DeleteTarget_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "targets", "name"}, ""))
+	pattern_PrescaleService_GetForecast_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "forecast"}, ""))
+	pattern_PrescaleService_GetRecommendation_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "recommendation"}, ""))
+	pattern_PrescaleService_ListAnomalies_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "anomalies"}, ""))
+	pattern_PrescaleService_ListRecommendations_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "targets", "name", "recommendations"}, ""))
 )
 
 var (
-	forward_PrescaleService_ListTargets_0       = runtime.ForwardResponseMessage
-	forward_PrescaleService_GetTarget_0         = runtime.ForwardResponseMessage
-	forward_PrescaleService_CreateTarget_0      = runtime.ForwardResponseMessage
-	forward_PrescaleService_UpdateTarget_0      = runtime.ForwardResponseMessage
-	forward_PrescaleService_DeleteTarget_0      = runtime.ForwardResponseMessage
-	forward_PrescaleService_GetForecast_0       = runtime.ForwardResponseMessage
-	forward_PrescaleService_GetRecommendation_0 = runtime.ForwardResponseMessage
-	forward_PrescaleService_ListAnomalies_0     = runtime.ForwardResponseMessage
+	forward_PrescaleService_ListTargets_0         = runtime.ForwardResponseMessage
+	forward_PrescaleService_GetTarget_0           = runtime.ForwardResponseMessage
+	forward_PrescaleService_CreateTarget_0        = runtime.ForwardResponseMessage
+	forward_PrescaleService_UpdateTarget_0        = runtime.ForwardResponseMessage
+	forward_PrescaleService_DeleteTarget_0        = runtime.ForwardResponseMessage
+	forward_PrescaleService_GetForecast_0         = runtime.ForwardResponseMessage
+	forward_PrescaleService_GetRecommendation_0   = runtime.ForwardResponseMessage
+	forward_PrescaleService_ListAnomalies_0       = runtime.ForwardResponseMessage
+	forward_PrescaleService_ListRecommendations_0 = runtime.ForwardResponseMessage
 )

@@ -24,14 +24,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PrescaleService_ListTargets_FullMethodName       = "/prescale.v1.PrescaleService/ListTargets"
-	PrescaleService_GetTarget_FullMethodName         = "/prescale.v1.PrescaleService/GetTarget"
-	PrescaleService_CreateTarget_FullMethodName      = "/prescale.v1.PrescaleService/CreateTarget"
-	PrescaleService_UpdateTarget_FullMethodName      = "/prescale.v1.PrescaleService/UpdateTarget"
-	PrescaleService_DeleteTarget_FullMethodName      = "/prescale.v1.PrescaleService/DeleteTarget"
-	PrescaleService_GetForecast_FullMethodName       = "/prescale.v1.PrescaleService/GetForecast"
-	PrescaleService_GetRecommendation_FullMethodName = "/prescale.v1.PrescaleService/GetRecommendation"
-	PrescaleService_ListAnomalies_FullMethodName     = "/prescale.v1.PrescaleService/ListAnomalies"
+	PrescaleService_ListTargets_FullMethodName         = "/prescale.v1.PrescaleService/ListTargets"
+	PrescaleService_GetTarget_FullMethodName           = "/prescale.v1.PrescaleService/GetTarget"
+	PrescaleService_CreateTarget_FullMethodName        = "/prescale.v1.PrescaleService/CreateTarget"
+	PrescaleService_UpdateTarget_FullMethodName        = "/prescale.v1.PrescaleService/UpdateTarget"
+	PrescaleService_DeleteTarget_FullMethodName        = "/prescale.v1.PrescaleService/DeleteTarget"
+	PrescaleService_GetForecast_FullMethodName         = "/prescale.v1.PrescaleService/GetForecast"
+	PrescaleService_GetRecommendation_FullMethodName   = "/prescale.v1.PrescaleService/GetRecommendation"
+	PrescaleService_ListAnomalies_FullMethodName       = "/prescale.v1.PrescaleService/ListAnomalies"
+	PrescaleService_ListRecommendations_FullMethodName = "/prescale.v1.PrescaleService/ListRecommendations"
 )
 
 // PrescaleServiceClient is the client API for PrescaleService service.
@@ -60,6 +61,10 @@ type PrescaleServiceClient interface {
 	GetRecommendation(ctx context.Context, in *GetRecommendationRequest, opts ...grpc.CallOption) (*Recommendation, error)
 	// ListAnomalies returns the anomalous spans of a target's load.
 	ListAnomalies(ctx context.Context, in *ListAnomaliesRequest, opts ...grpc.CallOption) (*ListAnomaliesResponse, error)
+	// ListRecommendations returns what a target recommended over a window,
+	// change by change, beside its workload's replicas, and the live accuracy
+	// of its lead-time forecasts window by window: the charts of its page.
+	ListRecommendations(ctx context.Context, in *ListRecommendationsRequest, opts ...grpc.CallOption) (*ListRecommendationsResponse, error)
 }
 
 type prescaleServiceClient struct {
@@ -150,6 +155,16 @@ func (c *prescaleServiceClient) ListAnomalies(ctx context.Context, in *ListAnoma
 	return out, nil
 }
 
+func (c *prescaleServiceClient) ListRecommendations(ctx context.Context, in *ListRecommendationsRequest, opts ...grpc.CallOption) (*ListRecommendationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRecommendationsResponse)
+	err := c.cc.Invoke(ctx, PrescaleService_ListRecommendations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PrescaleServiceServer is the server API for PrescaleService service.
 // All implementations must embed UnimplementedPrescaleServiceServer
 // for forward compatibility.
@@ -176,6 +191,10 @@ type PrescaleServiceServer interface {
 	GetRecommendation(context.Context, *GetRecommendationRequest) (*Recommendation, error)
 	// ListAnomalies returns the anomalous spans of a target's load.
 	ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error)
+	// ListRecommendations returns what a target recommended over a window,
+	// change by change, beside its workload's replicas, and the live accuracy
+	// of its lead-time forecasts window by window: the charts of its page.
+	ListRecommendations(context.Context, *ListRecommendationsRequest) (*ListRecommendationsResponse, error)
 	mustEmbedUnimplementedPrescaleServiceServer()
 }
 
@@ -209,6 +228,9 @@ func (UnimplementedPrescaleServiceServer) GetRecommendation(context.Context, *Ge
 }
 func (UnimplementedPrescaleServiceServer) ListAnomalies(context.Context, *ListAnomaliesRequest) (*ListAnomaliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAnomalies not implemented")
+}
+func (UnimplementedPrescaleServiceServer) ListRecommendations(context.Context, *ListRecommendationsRequest) (*ListRecommendationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRecommendations not implemented")
 }
 func (UnimplementedPrescaleServiceServer) mustEmbedUnimplementedPrescaleServiceServer() {}
 func (UnimplementedPrescaleServiceServer) testEmbeddedByValue()                         {}
@@ -375,6 +397,24 @@ func _PrescaleService_ListAnomalies_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PrescaleService_ListRecommendations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRecommendationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PrescaleServiceServer).ListRecommendations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PrescaleService_ListRecommendations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PrescaleServiceServer).ListRecommendations(ctx, req.(*ListRecommendationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PrescaleService_ServiceDesc is the grpc.ServiceDesc for PrescaleService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -413,6 +453,10 @@ var PrescaleService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAnomalies",
 			Handler:    _PrescaleService_ListAnomalies_Handler,
+		},
+		{
+			MethodName: "ListRecommendations",
+			Handler:    _PrescaleService_ListRecommendations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -29,7 +29,8 @@ const (
 
 type CallRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The registry method: get, recommendation, forecast, anomalies, list.
+	// The registry method: get, recommendation, forecast, anomalies, history,
+	// list.
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
 	// The target's name (empty for list).
 	Target string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
