@@ -12,7 +12,7 @@ BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS    := -s -w $(foreach v,Version=$(VERSION) Revision=$(REVISION) BuildDate=$(BUILD_DATE),$(if $(word 2,$(subst =, ,$(v))),-X github.com/prometheus/common/version.$(v)))
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build image run test test-go test-chart chart e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
+.PHONY: help build image run test test-go test-chart test-ui bench-ui ui chart e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ image: ## the container image for linux/amd64 and linux/arm64 as an OCI layout i
 run: build ## prescale serve on the built-in demo workload (REST and status page on :8080, gRPC and KEDA on :9000); ARGS="--http.addr :8081" adds flags
 	$(BIN) serve $(ARGS)
 
-test: lint check-generate prometheus check-deploy test-chart notebooks test-go ## run the whole test suite: lint, generated code, deploy/ manifests, the Helm chart, notebooks, Go tests with the race detector
+test: lint check-generate prometheus check-deploy test-chart notebooks test-ui test-go ## run the whole test suite: lint, generated code, deploy/ manifests, the Helm chart, notebooks, the web pages in Chromium, Go tests with the race detector
 
 test-go: ## Go tests with the race detector (data from DATA, ../shared/data by default)
 	$(GO) test -race -count=1 -timeout 30m ./...
@@ -36,6 +36,17 @@ e2e: ## end-to-end test on a real control plane (etcd, kube-apiserver, kube-cont
 
 test-chart: ## the Helm chart through the Helm Go SDK: lint, golden renders, the same objects as deploy/ (test/helm, its own module)
 	cd test/helm && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
+
+test-ui: ## the web pages in headless Chromium (Debian's chromium) against the built binary in demo mode; screenshots in bin/ui (test/ui, its own module)
+	bash .ci/chromium.sh
+	cd test/ui && GOWORK=off $(GO) vet ./... && GOWORK=off $(GO) test -count=1 ./...
+
+bench-ui: ## page weight and time to first render of the web pages with 1,000 targets (test/ui)
+	bash .ci/chromium.sh
+	cd test/ui && GOWORK=off $(GO) test -count=1 -run '^$$' -bench Pages1000 -benchtime 3x ./...
+
+ui: ## vendor uPlot (the charts of the web pages) from npm into api/ui/vendor, at the version pinned here
+	bash .ci/ui-vendor.sh
 
 chart: ## copy deploy/base/crd.yaml and deploy/monitoring/alerts.yaml into the Helm chart (it cannot read files outside itself)
 	cp deploy/base/crd.yaml deploy/helm/prescale/files/crd.yaml

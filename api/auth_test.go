@@ -242,7 +242,7 @@ func TestAuthREST(t *testing.T) {
 		says                            string
 	}{
 		{"anonymous list", "GET", "/v1/targets", "", "", nil, 200, ""},
-		{"anonymous status page", "GET", "/", "", "", nil, 200, "prescale"},
+		{"anonymous fleet page", "GET", "/", "", "", nil, 200, "prescale"},
 		{"anonymous create", "POST", "/v1/targets", "", newTargetJSON, nil, 401, "needs an identity"},
 		{"anonymous delete", "DELETE", "/v1/targets/batch", "", "", nil, 401, "needs an identity"},
 		{"unknown token", "POST", "/v1/targets", "nope", newTargetJSON, nil, 401, "credentials were refused"},

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/klauspost/compress/gzhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -77,7 +78,9 @@ func NewHTTPHandler(ctx context.Context, srv *Server, opts *HTTPOptions) (http.H
 	if o.Auth != nil {
 		guard = o.Auth.HTTP
 	}
-	mux.Handle("/v1/", o.Requests.HTTP("rest", guard(limitBody(commaLists(durationHorizons(gw, srv.b), "quantiles")))))
+	// gzip when the client accepts it: the list of 1,000 targets is 1.8 MB
+	// of JSON, 0.1 MB gzipped.
+	mux.Handle("/v1/", o.Requests.HTTP("rest", gzhttp.GzipHandler(guard(limitBody(commaLists(durationHorizons(gw, srv.b), "quantiles"))))))
 	openapi, err := prescalev1.OpenAPIVersion(o.Version)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 //     go-grpc-middleware metrics, grpc_server_started_total,
 //     grpc_server_handled_total{grpc_service,grpc_method,grpc_code} and
 //     grpc_server_handling_seconds, through GRPC's interceptors;
-//   - REST, the OpenAPI document and the status page:
+//   - REST, the OpenAPI document and the web pages:
 //     prescale_http_requests_total{handler,method,code} and
 //     prescale_http_request_duration_seconds{handler,method}, through HTTP;
 //   - the Kubernetes external metrics API:

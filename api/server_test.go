@@ -393,6 +393,9 @@ func TestHTTPEndpoints(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(string(page), want) || !strings.Contains(csp, "default-src 'self'") {
 			t.Errorf("%s: %d, CSP %q, want 200 with %q and a CSP of 'self'", path, resp.StatusCode, csp, want)
 		}
+		if strings.HasPrefix(path, "/ui/") && !resp.Uncompressed {
+			t.Errorf("%s: %d bytes, not gzipped", path, len(page))
+		}
 	}
 	for _, path := range []string{"/ui/index.html", "/ui/", "/ui/nope.js", "/targets/"} {
 		if code, _ := do(t, "GET", ts.URL+path, ""); code != 404 {

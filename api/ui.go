@@ -4,6 +4,8 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+
+	"github.com/klauspost/compress/gzhttp"
 )
 
 // The web pages: the fleet on /, a target on /targets/{name}, and their
@@ -36,7 +38,7 @@ func uiHandlers(mux *http.ServeMux, wrap func(name string, h http.Handler) http.
 	static := http.FileServerFS(assets)
 	mux.Handle("GET /{$}", wrap("fleet_page", page("index.html")))
 	mux.Handle("GET /targets/{name}", wrap("target_page", page("target.html")))
-	mux.Handle("GET /ui/", wrap("ui_assets", http.StripPrefix("/ui", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /ui/", wrap("ui_assets", gzhttp.GzipHandler(http.StripPrefix("/ui", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" || r.URL.Path == "/index.html" || r.URL.Path == "/target.html" {
 			http.NotFound(w, r) // the pages have their own paths
 			return
@@ -44,7 +46,7 @@ func uiHandlers(mux *http.ServeMux, wrap func(name string, h http.Handler) http.
 		secure(w)
 		w.Header().Set("Cache-Control", "no-cache")
 		static.ServeHTTP(w, r)
-	}))))
+	})))))
 }
 
 func secure(w http.ResponseWriter) {

@@ -24,6 +24,13 @@
     coverage: (t) => (t.accuracy && t.accuracy.points ? t.accuracy.coverage : -1),
   };
 
+  // errorBox shows an error; a long one opens on a click, so that one
+  // target's error does not make its row a page long.
+  function errorBox(e) {
+    if (e.length <= 100) return '<div class="error">' + P.esc(e) + "</div>";
+    return '<details class="error"><summary>' + P.esc(e.slice(0, 60)) + "… (" + e.length + " characters)</summary>" + P.esc(e) + "</details>";
+  }
+
   function row(t, now) {
     const name = t.spec.name;
     const rec = t.recommendation;
@@ -31,7 +38,10 @@
     const href = "/targets/" + encodeURIComponent(name);
     const ns = t.spec.namespace ? '<br><small class="muted">' + P.esc(t.spec.namespace) + "</small>" : "";
     const origin = t.origin === "demo" ? ' <span class="badge warn">demo</span>' : "";
-    const errors = [t.model && t.model.fitError, t.data && t.data.fetchError].filter(Boolean);
+    // A fit that failed to fetch repeats the fetch's error: shown once.
+    const fitErr = t.model && t.model.fitError;
+    const fetchErr = t.data && t.data.fetchError;
+    const errors = [fitErr, fetchErr && !(fitErr && fitErr.includes(fetchErr)) ? fetchErr : ""].filter(Boolean);
     const acc = t.accuracy && t.accuracy.points ? t.accuracy : null;
     return (
       '<tr data-name="' + P.esc(name) + '">' +
@@ -42,7 +52,7 @@
       '<td class="why">' + (rec ? P.esc(rec.won) + '<br><small class="muted">' + P.esc(rec.reason) + "</small>" : "–") + "</td>" +
       "<td>" + (t.model && t.model.kind ? P.esc(t.model.kind) + " v" + t.model.generation + '<br><small class="muted">fitted ' + P.ago(t.model.fittedAt, now) + "</small>" : "not fitted yet") + "</td>" +
       "<td>" + (t.data && t.data.observedAt ? P.num(t.data.observed) + '<br><small class="muted">' + P.ago(t.data.observedAt, now) + "</small>" : "–") +
-      errors.map((e) => '<div class="error">' + P.esc(e) + "</div>").join("") + "</td>" +
+      errors.map(errorBox).join("") + "</td>" +
       "<td>" + (acc ? P.pct(acc.wape) : "–") + "</td>" +
       "<td>" + (acc ? P.pct(acc.coverage) + '<br><small class="muted">' + acc.points + " scored</small>" : "–") + "</td></tr>"
     );
@@ -97,6 +107,8 @@
 
   // want queues the sparkline of a target, once per refresh.
   function want(name) {
+    const t = state.targets.find((x) => x.spec.name === name);
+    if (!t || !t.model || !t.model.kind) return; // no model, no forecast yet
     if (state.queue.includes(name)) return;
     state.queue.push(name);
     pump();

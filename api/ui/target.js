@@ -68,6 +68,22 @@
     return out;
   }
 
+  // replicaColumns are the replicas chart's columns: its times are the
+  // load chart's, with each change's time and now added (a change comes
+  // between two points of load, and the last one after the last point).
+  function replicaColumns(xs, nh, changes, floor, ahead, now) {
+    const at = new Map(xs.map((x, i) => [x, i]));
+    const times = [...new Set(xs.concat(changes.map((c) => c.t).filter((t) => t >= xs[0] && t <= now), [now]))].sort((a, b) => a - b);
+    const pick = (col) => times.map((x) => (at.has(x) ? col[at.get(x)] : null));
+    return [
+      times,
+      steps(changes, times, (c) => c.replicas, now),
+      steps(changes, times, (c) => (c.currentReplicas === undefined ? null : c.currentReplicas), now),
+      pick(floor),
+      pick(ahead),
+    ];
+  }
+
   // build turns the API's answers into the charts' columns.
   function build(target, fc, recs, anomalies, now) {
     const step = P.seconds(fc.step) || 60;
@@ -95,13 +111,7 @@
     const range = (xs[xs.length - 1] - xs[0]) || 1;
     return {
       load: [xs, load, ahead(level(0.5).values), ahead(level(0.1).values), ahead(level(0.9).values), ahead(level(q).values)],
-      replicas: [
-        xs,
-        steps(changes, xs, (c) => c.replicas, now),
-        steps(changes, xs, (c) => (c.currentReplicas === undefined ? null : c.currentReplicas), now),
-        load.map(need),
-        ahead(level(q).values).map((v, i) => (i < nh ? null : need(v))),
-      ],
+      replicas: replicaColumns(xs, nh, changes, load.map(need), ahead(level(q).values).map((v, i) => (i < nh ? null : need(v))), now),
       accuracy: [
         recs.accuracy.map((w) => Date.parse(w.start) / 1000),
         recs.accuracy.map((w) => 100 * w.accuracy.wape),
@@ -162,9 +172,12 @@
       opts(repEl, "replicas", [
         { label: "recommended", stroke: colors.recommended, width: 2, paths: stepped },
         { label: "workload (HPA)", stroke: colors.current, width: 2, paths: stepped },
-        { label: "reactive floor", stroke: colors.reactive, width: 1, paths: stepped },
-        { label: "forecast needs", stroke: colors.need, dash: [6, 4], width: 1.5, paths: stepped },
-      ], { hooks: { setSelect: [() => (page.zoomed = true)], drawClear: [(u) => shade(u, page.data.stale)] } }),
+        { label: "reactive floor", stroke: colors.reactive, width: 1, paths: stepped, spanGaps: true },
+        { label: "forecast needs", stroke: colors.need, dash: [6, 4], width: 1.5, paths: stepped, spanGaps: true },
+      ], {
+        scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] } }, // replicas from zero
+        hooks: { setSelect: [() => (page.zoomed = true)], drawClear: [(u) => shade(u, page.data.stale)] },
+      }),
       data.replicas,
       repEl
     );
@@ -211,14 +224,19 @@
     let t, fc, recs, anomalies, rec;
     try {
       t = await P.api(path);
+      if (!t.model || !t.model.kind) {
+        summary(t, t.recommendation, now * 1000);
+        P.problem({ message: "No model yet: " + (t.data && t.data.fetchError ? "its load cannot be read." : t.model && t.model.fitError ? "its fit failed." : "it waits for its first fit.") + " The charts appear once it has one." });
+        return;
+      }
       const q = t.spec.quantile || 0.9;
       const levels = [...new Set([0.1, 0.5, 0.9, q])].join(",");
-      [fc, recs, anomalies] = await Promise.all([
+      [rec, fc, recs, anomalies] = await Promise.all([
+        P.api(path + "/recommendation"),
         P.api(path + "/forecast?history=" + HISTORY + "&horizon=1h&quantiles=" + levels),
         P.api(path + "/recommendations?start=" + new Date((now - 6 * 3600) * 1000).toISOString()),
         P.api(path + "/anomalies?start=" + new Date((now - 6 * 3600) * 1000).toISOString()),
       ]);
-      rec = t.recommendation;
       P.problem(null);
     } catch (err) {
       if (t) summary(t, t.recommendation, now * 1000);
@@ -227,7 +245,7 @@
     }
     document.getElementById("demo").hidden = t.origin !== "demo";
     summary(t, rec, now * 1000);
-    Object.assign(page, { status: t, forecast: fc, recommendations: recs, anomalies: anomalies.anomalies || [] });
+    Object.assign(page, { status: t, recommendation: rec, forecast: fc, recommendations: recs, anomalies: anomalies.anomalies || [] });
     page.data = build(t, fc, recs, page.anomalies, now);
     document.getElementById("accuracy-empty").hidden = page.data.accuracy[0].length > 0;
     if (!page.charts.load) {

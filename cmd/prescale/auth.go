@@ -49,7 +49,7 @@ type authOptions struct {
 func (a *authOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&a.mode, "auth", authKubernetes, "who may call the REST and gRPC APIs: kubernetes (a write needs an identity, a bearer token checked with a TokenReview or a client certificate of --tls.client-ca-file, and a SubjectAccessReview allowing its verb on targets.prescale.io) or none (anyone who can connect may change targets; logged as a warning)")
 	fs.StringVar(&a.kubeconfig, "auth.kubeconfig", "", "kubeconfig of the Kubernetes API that checks tokens (TokenReview) and permissions (SubjectAccessReview); default: the in-cluster config, none outside a cluster")
-	fs.BoolVar(&a.anonymousReads, "auth.anonymous-reads", true, "allow reads (get, list, the status page) without an identity; with false they are checked like writes")
+	fs.BoolVar(&a.anonymousReads, "auth.anonymous-reads", true, "allow reads (get, list: the REST API the web pages read too) without an identity; with false they are checked like writes, and the pages ask for a bearer token")
 	fs.StringVar(&a.certFile, "tls.cert-file", "", "serve REST and gRPC over TLS with this certificate (PEM; reloaded when it changes); needs --tls.key-file")
 	fs.StringVar(&a.keyFile, "tls.key-file", "", "the private key of --tls.cert-file (PEM)")
 	fs.StringVar(&a.clientCAFile, "tls.client-ca-file", "", "CA bundle (PEM; reloaded when it changes) whose client certificates identify callers of REST and gRPC: the certificate's common name is the user, its organizations the groups; needs --tls.cert-file")

@@ -244,7 +244,7 @@ func warm(log *slog.Logger, b *readyBackend) func() bool {
 // --cluster the registry refusing API writes, saying which replica
 // answered (api.ServedByHeader) and, with --cluster.replication, asking
 // the other replicas for the targets they hold (the forwarder, nil
-// otherwise); the external metrics API, KEDA and the status page too. It
+// otherwise); the external metrics API, KEDA and the web pages too. It
 // adds the membership's metrics to reg.
 func apiBackend(log *slog.Logger, o *serveOptions, targets *readyBackend, kubeCfg *rest.Config, reg prometheus.Registerer) (api.Backend, *cluster.Forwarder, error) {
 	m := targets.members

@@ -168,7 +168,7 @@ func parseServeFlags(e *env, args []string) (*serveOptions, *basecmd.AdapterBase
 	durationVar(fs, &o.promTimeout, "prometheus.timeout", 0, "timeout of one Prometheus request, a `duration` (default 2m)")
 	fs.StringVar(&o.promHTTP, "prometheus.http-config", "", "a YAML file of Prometheus http_config settings (bearer token, basic auth, TLS, headers)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of model snapshots, so a restart serves at once, and of the targets created through the API or by KEDA, written before each change is acknowledged (default: none, a restart refits from scratch and forgets those targets)")
-	fs.StringVar(&o.httpAddr, "http.addr", ":8080", "listen address of REST (/v1/), OpenAPI (/openapi.json), /metrics, /healthz, /readyz and the status page")
+	fs.StringVar(&o.httpAddr, "http.addr", ":8080", "listen address of REST (/v1/), OpenAPI (/openapi.json), /metrics, /healthz, /readyz and the web pages (/, /targets/{name})")
 	fs.StringVar(&o.grpcAddr, "grpc.addr", ":9000", "listen address of the gRPC API and the KEDA external scaler")
 	fs.IntVar(&o.workers, "workers", 2, "models fitted at the same time")
 	fs.IntVar(&o.maxTargets, "max-targets", 1000, "targets served at most: a create beyond it (REST, gRPC, KEDA) is refused with 429 / ResourceExhausted, a --config declaring more is invalid")

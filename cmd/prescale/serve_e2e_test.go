@@ -269,7 +269,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("OpenAPI, metrics, health, status page", func(t *testing.T) {
+	t.Run("OpenAPI, metrics, health, web pages", func(t *testing.T) {
 		code, body := p.Get("/openapi.json")
 		var doc struct {
 			Info struct {

@@ -17,7 +17,7 @@ import (
 // TestServeOutageHoldsRecommendation takes Prometheus away under a running
 // server: the recommendation must turn stale and hold the last one
 // (never scale down because Prometheus went quiet), and REST, gRPC, KEDA,
-// /metrics and the status page must all say so.
+// /metrics and the history of recommendations must all say so.
 func TestServeOutageHoldsRecommendation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: starts prometheus and prescale")
