@@ -204,7 +204,8 @@
     const a = t.accuracy || {};
     const s = t.spec;
     const item = (label, html) => "<div><dt>" + label + "</dt><dd>" + html + "</dd></div>";
-    const errs = [m.fitError && "fit: " + m.fitError, d.fetchError && "fetch: " + d.fetchError].filter(Boolean);
+    // A fit that failed to fetch repeats the fetch's error: shown once.
+    const errs = [m.fitError && "fit: " + m.fitError, d.fetchError && !(m.fitError || "").includes(d.fetchError) && "fetch: " + d.fetchError].filter(Boolean);
     document.getElementById("summary").innerHTML =
       '<dl class="facts">' +
       item("replicas", rec ? '<b class="big">' + rec.replicas + "</b> " + P.esc(rec.won) + (rec.stale ? ' <span class="badge bad">stale for ' + P.esc(rec.staleFor) + "</span>" : "") : "–") +
@@ -219,6 +220,11 @@
       errs.map((e) => '<p class="error">' + P.esc(e) + "</p>").join("");
   }
 
+  // charts shows the chart sections, or hides them while there is no model.
+  function charts(shown) {
+    document.querySelectorAll(".chart-box").forEach((el) => (el.hidden = !shown));
+  }
+
   async function load() {
     const now = Date.now() / 1000;
     let t, fc, recs, anomalies, rec;
@@ -226,6 +232,7 @@
       t = await P.api(path);
       if (!t.model || !t.model.kind) {
         summary(t, t.recommendation, now * 1000);
+        charts(false);
         P.problem({ message: "No model yet: " + (t.data && t.data.fetchError ? "its load cannot be read." : t.model && t.model.fitError ? "its fit failed." : "it waits for its first fit.") + " The charts appear once it has one." });
         return;
       }
@@ -244,6 +251,7 @@
       return;
     }
     document.getElementById("demo").hidden = t.origin !== "demo";
+    charts(true);
     summary(t, rec, now * 1000);
     Object.assign(page, { status: t, recommendation: rec, forecast: fc, recommendations: recs, anomalies: anomalies.anomalies || [] });
     page.data = build(t, fc, recs, page.anomalies, now);

@@ -201,6 +201,7 @@ func (r *Registry) jitter() float64 { return 1 + r.opts.Jitter*(2*r.uniform()-1)
 // while Prometheus is down holds it instead of scaling down.
 func (s *targetState) restoreSnapshot(snap *snapshot.Snapshot, plan forecastPlan) {
 	s.fitted = snap.Model
+	s.modeled.Store(true)
 	s.plan = plan
 	s.generation = max(s.generation, snap.Generation)
 	s.fittedAt = snap.FittedAt
@@ -325,6 +326,7 @@ func (r *Registry) fitFailed(s *targetState, tg *models.Target, now time.Time, e
 // model must catch up by a fetch, and why there is no live detector.
 func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *feed.Series, first, last int, now, start time.Time) (next time.Time, catchUp bool, detErr error) {
 	s.fitted, s.plan = f, plan
+	s.modeled.Store(true)
 	s.generation++
 	s.fittedAt, s.fitDuration = now, now.Sub(start)
 	s.fitErr, s.fitAttempted = "", true

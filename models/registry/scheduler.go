@@ -196,9 +196,11 @@ const maxIdle = time.Minute
 // loop hands due tasks to the fit and fetch workers and asks the saver to
 // save snapshots every SnapshotInterval, until ctx is done. Tasks wait in
 // the loop's queues while every worker of their kind is busy, so a slow fit
-// never delays a fetch.
+// never delays a fetch; the fits of targets without a model (new ones, or
+// ones this replica has just come to hold) go before the refits of
+// targets that have one, which serve meanwhile.
 func (r *Registry) loop(ctx context.Context, fits, fetches chan<- *task, saves chan<- struct{}) {
-	var fitQ, fetchQ, due []*task
+	var firstQ, refitQ, fetchQ, due []*task
 	timer := time.NewTimer(maxIdle)
 	defer timer.Stop()
 	nextSave := r.now().Add(r.opts.SnapshotInterval)
@@ -207,10 +209,13 @@ func (r *Registry) loop(ctx context.Context, fits, fetches chan<- *task, saves c
 		var next time.Time
 		due, next = r.sched.due(now, due[:0])
 		for _, t := range due {
-			if t.kind == taskFit {
-				fitQ = append(fitQ, t)
-			} else {
+			switch {
+			case t.kind != taskFit:
 				fetchQ = append(fetchQ, t)
+			case t.state.modeled.Load():
+				refitQ = append(refitQ, t)
+			default:
+				firstQ = append(firstQ, t)
 			}
 		}
 		if r.opts.Store != nil && !now.Before(nextSave) {
@@ -233,8 +238,12 @@ func (r *Registry) loop(ctx context.Context, fits, fetches chan<- *task, saves c
 		// A nil channel disables its case when its queue is empty.
 		var fitC, fetchC chan<- *task
 		var fitHead, fetchHead *task
-		if len(fitQ) > 0 {
-			fitC, fitHead = fits, fitQ[0]
+		fitQ := &refitQ
+		if len(firstQ) > 0 {
+			fitQ = &firstQ
+		}
+		if len(*fitQ) > 0 {
+			fitC, fitHead = fits, (*fitQ)[0]
 		}
 		if len(fetchQ) > 0 {
 			fetchC, fetchHead = fetches, fetchQ[0]
@@ -243,8 +252,8 @@ func (r *Registry) loop(ctx context.Context, fits, fetches chan<- *task, saves c
 		case <-ctx.Done():
 			return
 		case fitC <- fitHead:
-			fitQ[0] = nil
-			fitQ = fitQ[1:]
+			(*fitQ)[0] = nil
+			*fitQ = (*fitQ)[1:]
 		case fetchC <- fetchHead:
 			fetchQ[0] = nil
 			fetchQ = fetchQ[1:]
@@ -272,13 +281,24 @@ func (r *Registry) RunDue(ctx context.Context) int {
 		if len(due) == 0 {
 			break
 		}
-		slices.SortStableFunc(due, func(a, b *task) int { return cmp.Compare(a.kind, b.kind) })
+		// Fetches, then first fits, then refits, as loop orders them.
+		slices.SortStableFunc(due, func(a, b *task) int {
+			return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(fitOrder(a), fitOrder(b)))
+		})
 		for _, t := range due {
 			r.run(ctx, t)
 		}
 		ran += len(due)
 	}
 	return ran
+}
+
+// fitOrder is 0 for the fit of a target without a model, 1 otherwise.
+func fitOrder(t *task) int {
+	if t.kind == taskFit && !t.state.modeled.Load() {
+		return 0
+	}
+	return 1
 }
 
 // run runs one task.

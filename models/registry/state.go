@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prescale/prescale/feed"
@@ -34,7 +35,10 @@ type targetState struct {
 	// no model, data or tasks.
 	held bool
 
-	// The model, its state advanced through lastObserved.
+	// The model, its state advanced through lastObserved. modeled is
+	// fitted != nil, readable without mu: the run loop gives a fit of a
+	// target without a model precedence over refits.
+	modeled      atomic.Bool
 	fitted       *forecast.Fitted
 	plan         forecastPlan
 	generation   uint64
@@ -271,6 +275,7 @@ func (s *targetState) dropDetector() {
 // recommendation stays: it is what a stale target holds.
 func (s *targetState) dropModel(keepData bool) {
 	s.fitted = nil
+	s.modeled.Store(false)
 	s.plan = forecastPlan{}
 	s.fittedAt, s.fitDuration = time.Time{}, 0
 	s.fitErr = ""

@@ -207,3 +207,41 @@ func TestReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestLoopFitsNewTargetsFirst checks that the run loop hands the fit of a
+// target without a model to a worker before the refits of targets that
+// have one, even when those fell due earlier, and that RunDue keeps the
+// same order.
+func TestLoopFitsNewTargetsFirst(t *testing.T) {
+	r, err := New(noSource{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := r.now()
+	var refits []*task
+	for i := range 3 {
+		s := &targetState{}
+		s.modeled.Store(true)
+		refits = append(refits, &task{state: s, kind: taskFit, index: -1})
+		r.sched.schedule(refits[i], now.Add(-time.Duration(10-i)*time.Minute))
+	}
+	first := &task{state: &targetState{}, kind: taskFit, index: -1}
+	r.sched.schedule(first, now.Add(-time.Minute))
+
+	fits := make(chan *task)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { r.loop(ctx, fits, make(chan *task), nil); close(done) }()
+	var got []*task
+	for range 4 {
+		got = append(got, <-fits)
+	}
+	cancel()
+	<-done
+	if want := append([]*task{first}, refits...); !slices.Equal(got, want) {
+		t.Errorf("fits handed out in the order %v, want the new target's first, then the refits by due time", got)
+	}
+	if fitOrder(first) != 0 || fitOrder(refits[0]) != 1 {
+		t.Errorf("fitOrder: %d for a first fit, %d for a refit", fitOrder(first), fitOrder(refits[0]))
+	}
+}

@@ -687,6 +687,34 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			t.Logf("kubectl get predictiveautoscalers -A:\n%s", out)
 		}
 	})
+	t.Run("the recommendations carry the workload's replicas", func(t *testing.T) {
+		// The history the target's web page draws: the HPA's current
+		// replicas beside each recommendation change, from its owner.
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			code, body, err := ps.Do(ctx, http.MethodGet, "/v1/targets/"+targetName+"/recommendations", "", nil)
+			var h struct {
+				Recommendations []struct {
+					Time            time.Time `json:"time"`
+					Replicas        int       `json:"replicas"`
+					Won             string    `json:"won"`
+					CurrentReplicas *int      `json:"currentReplicas"`
+				} `json:"recommendations"`
+			}
+			if err == nil && code == http.StatusOK && json.Unmarshal([]byte(body), &h) == nil && len(h.Recommendations) > 0 {
+				last := h.Recommendations[len(h.Recommendations)-1]
+				if last.CurrentReplicas != nil {
+					t.Logf("%d recommendation changes in the last 6 h; the last at %s: %d (%s), the workload at %d",
+						len(h.Recommendations), last.Time.Format(time.TimeOnly), last.Replicas, last.Won, *last.CurrentReplicas)
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /v1/targets/%s/recommendations: %d %v %.2000s; want the last change with the workload's replicas", targetName, code, err, body)
+			}
+			time.Sleep(5 * time.Second)
+		}
+	})
 	restartAt := time.Now()
 	var restartedAt time.Time
 	var peakReplicas int32
