@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/prescale/prescale/events"
 )
 
 // Which input decided a recommendation (Recommendation.Won).
@@ -80,6 +82,13 @@ type PolicyInput struct {
 	// Previous is the last recommendation made for the target, or nil.
 	// It is held while data is stale.
 	Previous *Recommendation
+
+	// Events are the effects of the target's known events, learned when
+	// its model was fitted (FitHistoryEvents); nil without a calendar. A
+	// forecast value in an occurrence's window is changed as
+	// events.Effects.Adjust says, and the reason names the event when it
+	// sets the maximum.
+	Events *events.Effects
 }
 
 // Recommendation is a replica count with every input that produced it.
@@ -316,14 +325,19 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 		last, f.Short = n-1, true
 	}
 	maxAt := -1
+	var event *events.Use // the event that changed the maximum, if one did
 	for i := first; i <= last; i++ {
 		v := in.Forecast[i]
 		if !validLoad(v) {
 			continue
 		}
+		var use *events.Use
+		if in.Events != nil {
+			v, use = in.Events.Adjust(v, start.Add(time.Duration(i)*step), start.Add(-step), q)
+		}
 		f.Steps++
 		if maxAt < 0 || v > f.Max {
-			f.Max, maxAt = v, i
+			f.Max, maxAt, event = v, i, use
 		}
 	}
 	if f.Steps == 0 {
@@ -351,6 +365,7 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 	b = append(b, " lead window needs "...)
 	b = appendReplicas(b, f.Replicas)
 	b = appendDynamics(b, in.LocalWeight, in.IntervalScale)
+	b = appendEvent(b, event)
 	switch {
 	case between:
 		b = append(b, " (no step falls in the window; the next step is used)"...)
@@ -358,6 +373,47 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 		b = append(b, " (the forecast ends at "...)
 		b = appendClock(b, f.To)
 		b = append(b, ", before the window does)"...)
+	}
+	return b
+}
+
+// appendEvent names the known event that changed the forecast's maximum,
+// and how it did.
+func appendEvent(b []byte, u *events.Use) []byte {
+	if u == nil {
+		return b
+	}
+	o := u.Occurrence
+	b = append(b, ", for the '"...)
+	b = append(b, o.Event.Name...)
+	b = append(b, "' event at "...)
+	b = o.Start.AppendFormat(b, "2006-01-02 15:04 MST")
+	b = append(b, ": "...)
+	switch {
+	case u.Source == "learned":
+		b = append(b, "load ×"...)
+		b = strconv.AppendFloat(b, u.Factor, 'f', 2, 64)
+		b = append(b, " its usual, learned from "...)
+		b = strconv.AppendInt(b, int64(u.Learned), 10)
+		b = append(b, " past occurrences"...)
+	case u.Source == "declared" && o.Event.Multiplier > 0:
+		b = append(b, "load ×"...)
+		b = strconv.AppendFloat(b, o.Event.Multiplier, 'g', -1, 64)
+		b = append(b, " its usual, as declared"...)
+	case u.Source == "declared":
+		b = append(b, "load "...)
+		b = appendLoad(b, o.Event.Load)
+		b = append(b, " at least, as declared"...)
+	default:
+		b = append(b, "no past occurrence and no declared effect, so the forecast is widened ×"...)
+		b = strconv.AppendFloat(b, u.Factor, 'g', -1, 64)
+	}
+	if u.Source == "declared" && u.Learned > 0 {
+		b = append(b, " ("...)
+		b = strconv.AppendInt(b, int64(u.Learned), 10)
+		b = append(b, " past occurrences seen; "...)
+		b = strconv.AppendInt(b, events.MinLearned, 10)
+		b = append(b, " are needed to learn its effect)"...)
 	}
 	return b
 }

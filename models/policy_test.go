@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/models"
 )
 
@@ -557,5 +558,36 @@ func TestRecommendNamesTheDynamics(t *testing.T) {
 				t.Errorf("reason %q: want %q in it and not %q", r.Reason, tc.want, tc.not)
 			}
 		})
+	}
+}
+
+// TestRecommendForAnEvent checks that a known event in the lead window
+// raises the forecast as its effect says, and that the reason names it:
+// declared, and a known unknown.
+func TestRecommendForAnEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name, event string
+		replicas    int
+		want        string
+	}{
+		{"declared ×3", "multiplier: 3", 9, "for the 'match' event at 2025-01-06 14:02 UTC: load ×3 its usual, as declared"},
+		{"declared load", "load: 450", 5, "load 450.0 at least, as declared"},
+		{"a known unknown", "", 6, "no past occurrence and no declared effect, so the forecast is widened ×2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cal, err := events.Parse([]byte("events:\n  - {name: match, start: \""+t0.Add(2*time.Minute).Format(time.RFC3339)+"\", duration: 1h, "+tc.event+"}\n"), "cal.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := policyInput(100, 250, 280, 290)
+			in.Events = events.Learn(cal, nil, t0, time.Minute)
+			r := models.Recommend(in)
+			if r.Replicas != tc.replicas || r.Won != models.WonForecast || !strings.Contains(r.Reason, tc.want) {
+				t.Errorf("%d replicas (%s): %s; want %d and %q", r.Replicas, r.Won, r.Reason, tc.replicas, tc.want)
+			}
+		})
+	}
+	if r := models.Recommend(policyInput(100, 250, 280, 290)); r.Replicas != 3 || strings.Contains(r.Reason, "event") {
+		t.Errorf("without a calendar: %d replicas, %s", r.Replicas, r.Reason)
 	}
 }

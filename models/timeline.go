@@ -3,8 +3,10 @@ package models
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 )
@@ -207,8 +209,32 @@ func HistoryStart(t *Target, end time.Time) time.Time {
 // FitHistory fits target t's model on its history, trimmed to its first
 // and last finite points, which it returns.
 func FitHistory(t *Target, history *feed.Series) (f *forecast.Fitted, first, last int, err error) {
+	return fitValues(t, history, history.Values)
+}
+
+// FitHistoryEvents is FitHistory with a calendar of known events: the
+// windows of their occurrences are gaps to the model (their load is not
+// the usual one, as an outage's is not), and the effect of each event is
+// learned from the history as it is (events.Learn).
+func FitHistoryEvents(t *Target, history *feed.Series, cal *events.Calendar) (f *forecast.Fitted, first, last int, fx *events.Effects, err error) {
+	if cal == nil {
+		f, first, last, err = FitHistory(t, history)
+		return f, first, last, nil, err
+	}
+	values := slices.Clone(history.Values)
+	for i, in := range cal.Mask(len(values), history.Start, history.Step) {
+		if in {
+			values[i] = math.NaN()
+		}
+	}
+	f, first, last, err = fitValues(t, history, values)
+	return f, first, last, events.Learn(cal, history.Values, history.Start, history.Step), err
+}
+
+// fitValues fits on values, the history's as they are or masked.
+func fitValues(t *Target, history *feed.Series, values []float64) (f *forecast.Fitted, first, last int, err error) {
 	first, last = -1, -1
-	for i, v := range history.Values {
+	for i, v := range values {
 		if finite(v) {
 			if first < 0 {
 				first = i
@@ -219,7 +245,7 @@ func FitHistory(t *Target, history *feed.Series) (f *forecast.Fitted, first, las
 	if last < 0 {
 		return nil, 0, 0, fmt.Errorf("fetch history: no data in the %s before %s", fmtDuration(t.History), history.End().Format(time.RFC3339))
 	}
-	f, err = forecast.Fit(history.Values[first:last+1], &forecast.Options{
+	f, err = forecast.Fit(values[first:last+1], &forecast.Options{
 		Model:   t.Model,
 		Horizon: fitHorizon(t),
 		Lead:    min(t.LeadSteps(), fitHorizon(t)),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models/backtest"
@@ -34,7 +35,8 @@ type backtestFlags struct {
 	minReplicas, maxReplicas, workers       *int
 	startup, behavior, baseline             *string
 	model, seasons                          *string
-	policies, format, report, trace         *string
+	policies, format, report, trace, events *string
+	measureEvents                           *string
 	sweep                                   *bool
 	seed                                    *uint64
 
@@ -61,13 +63,15 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		model:   fs.String("model", forecast.KindAuto, "prescale's model: "+strings.Join(forecast.Kinds(), "|")),
 		seasons: fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)"),
 
-		policies: fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ",")),
-		sweep:    fs.Bool("sweep", false, "also sweep the reactive HPA's headroom (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
-		format:   fs.String("format", "table", "output format: table|json"),
-		report:   fs.String("report", "", "write a self-contained HTML report with charts to this file"),
-		trace:    fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file"),
-		workers:  fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers"),
-		seed:     fs.Uint64("seed", 1, "seed of random start-up delays"),
+		policies:      fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ",")),
+		sweep:         fs.Bool("sweep", false, "also sweep the reactive HPA's headroom (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
+		format:        fs.String("format", "table", "output format: table|json"),
+		report:        fs.String("report", "", "write a self-contained HTML report with charts to this file"),
+		trace:         fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file"),
+		workers:       fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers"),
+		seed:          fs.Uint64("seed", 1, "seed of random start-up delays"),
+		events:        fs.String("events", "", "YAML calendar of known events prescale is told of (launches, matches, sales; see the events package): their windows are kept out of its training, their effects learned, and it scales ahead of them; every policy's under-provisioned minutes within their windows are reported"),
+		measureEvents: fs.String("measure-events", "", "YAML calendar whose windows every policy's under-provisioned minutes are reported in, without telling prescale of it (the replay to compare --events with)"),
 	}
 	durationVar(fs, &f.sync, "sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period), a `duration`")
 	durationVar(fs, &f.lag, "lag", time.Minute, "metric pipeline lag (scrape interval plus rate window), a `duration`: at t an autoscaler sees the load of t-lag")
@@ -136,6 +140,19 @@ func (f *backtestFlags) config() (backtest.Config, error) {
 	var err error
 	if cfg.Startup, err = backtest.ParseStartup(*f.startup); err != nil {
 		return cfg, fmt.Errorf("%w: --startup: %v", errUsage, err)
+	}
+	if *f.events != "" && *f.measureEvents != "" {
+		return cfg, fmt.Errorf("%w: --events and --measure-events: give one (--events measures its own events)", errUsage)
+	}
+	if *f.events != "" {
+		if cfg.Events, err = events.Load(*f.events); err != nil {
+			return cfg, fmt.Errorf("%w: --events: %v", errUsage, err)
+		}
+	}
+	if *f.measureEvents != "" {
+		if cfg.Measured, err = events.Load(*f.measureEvents); err != nil {
+			return cfg, fmt.Errorf("%w: --measure-events: %v", errUsage, err)
+		}
 	}
 	for _, p := range strings.Split(*f.policies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -294,6 +311,21 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if ev := st.Events; ev != nil {
+		told := "prescale was told of them"
+		if !ev.Told {
+			told = "measured only: prescale was not told of them"
+		}
+		fmt.Fprintf(w, "\nevents:    %d occurrences from %s (%s); under-provisioned minutes within their windows:", len(ev.Occurrences), ev.File, told)
+		for i, p := range r.Order {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "%s %s %.1f", sep, p, r.Policies[p].EventUnderprovisionedMinutes)
+		}
+		fmt.Fprintln(w)
 	}
 	if a := r.Forecast; a != nil && a.Points > 0 {
 		fmt.Fprintf(w, "\nforecast:  %d steps ahead over %d points: MASE %.3f (seasonal naive, %d steps), MAE %.2f of the last observed value's;\n",

@@ -198,6 +198,10 @@ func TestBacktestErrors(t *testing.T) {
 	if err := os.WriteFile(behavior, []byte("scaleDown:\n  policies:\n  - type: Pods\n    value: 0\n    periodSeconds: 60\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	calendar := filepath.Join(t.TempDir(), "events.yaml")
+	if err := os.WriteFile(calendar, []byte("events:\n  - name: match\n    start: 2024-03-01T19:00:00\n    timeZone: Europe/Pariss\n    duration: 2h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
 	if err := os.WriteFile(unknown, []byte("scaleUp:\n  stabilizationWindow: 60\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -220,6 +224,9 @@ func TestBacktestErrors(t *testing.T) {
 		{[]string{"--input", in, "--capacity", "10", "--behavior", unknown}, 1, "stabilizationWindow"},
 		{[]string{"--input", in, "--capacity", "10", "--baseline-behavior", ""}, 2, "--baseline-behavior"},
 		{[]string{"--input", in, "--capacity", "10", "--behavior", "shiped"}, 1, "shiped"},
+		{[]string{"--input", in, "--capacity", "10", "--events", calendar}, 2, `events.yaml:2: event "match": timeZone "Europe/Pariss": not an IANA time zone`},
+		{[]string{"--input", in, "--capacity", "10", "--events", calendar + ".missing"}, 2, "--events"},
+		{[]string{"--input", in, "--capacity", "10", "--events", calendar, "--measure-events", calendar}, 2, "give one"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"backtest"}, c.args...)...)
 		if code != c.code || !strings.Contains(stderr, c.want) {

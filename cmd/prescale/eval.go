@@ -12,6 +12,7 @@ import (
 // runEval dispatches the benchmark evaluations.
 func runEval(ctx context.Context, e *env, args []string) error {
 	benchmarks := map[string]func(context.Context, *env, []string) error{
+		"events": runEvalEvents,
 		"m4":     runEvalM4,
 		"nab":    runEvalNAB,
 		"outage": runEvalOutage,
@@ -23,6 +24,8 @@ func runEval(ctx context.Context, e *env, args []string) error {
 Measures prescale on the public data in DIR (../shared/data: see its README) and prints the figures,
 with --json for machines:
 
+  events  what a calendar of known events buys: the backtest without and with it (--events), at
+          equal cost, on a seeded synthetic trace of named events and on NASA-HTTP with STS-70
   m4      forecast accuracy on the 414 M4 Hourly series (horizon 48): MASE, sMAPE, OWA, interval
           coverage and fit time per model and for auto, beside the published M4 results
   nab     anomaly detection on the 58 series of the Numenta Anomaly Benchmark, streamed without
@@ -34,13 +37,13 @@ with --json for machines:
           against a reactive HPA, where the frontiers cross, and the forecast's coverage
 `)
 		if len(args) == 0 {
-			return fmt.Errorf("%w: name a benchmark: m4, nab, outage or panel", errUsage)
+			return fmt.Errorf("%w: name a benchmark: events, m4, nab, outage or panel", errUsage)
 		}
 		return nil
 	}
 	run, ok := benchmarks[args[0]]
 	if !ok {
-		return fmt.Errorf("%w: unknown benchmark %q (have: m4, nab, outage, panel)", errUsage, args[0])
+		return fmt.Errorf("%w: unknown benchmark %q (have: events, m4, nab, outage, panel)", errUsage, args[0])
 	}
 	return run(ctx, e, args[1:])
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // calendars name time zones; images may have no zoneinfo
 
 	"github.com/prometheus/common/model"
 )

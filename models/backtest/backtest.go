@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/models"
 )
@@ -104,8 +105,38 @@ type Settings struct {
 	// baseline's of the second figure (with a sweep).
 	HPA         HPASettings  `json:"hpa"`
 	BaselineHPA *HPASettings `json:"baseline_hpa,omitempty"`
+	// Events are the known events prescale was told of (--events).
+	Events *EventSettings `json:"events,omitempty"`
 
 	sync time.Duration
+}
+
+// EventSettings describe the calendar of a backtest: its file, and its
+// occurrences within the replayed span.
+type EventSettings struct {
+	File string `json:"file"`
+	// Told: prescale was told of them (--events); else they were only
+	// measured (--measure-events).
+	Told        bool           `json:"told"`
+	Occurrences []EventSetting `json:"occurrences"`
+}
+
+// EventSetting is one occurrence of a known event.
+type EventSetting struct {
+	Name  string    `json:"name"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// From and To bound its window: its lead before, its lag after.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// measured is the calendar whose windows the metrics count in.
+func (c *Config) measured() *events.Calendar {
+	if c.Measured != nil {
+		return c.Measured
+	}
+	return c.Events
 }
 
 // SyncPeriod is the time between ticks (and trace values).
@@ -162,6 +193,8 @@ type FrontierPoint struct {
 	ReplicaHours            float64 `json:"replica_hours"`
 	UnderprovisionedMinutes float64 `json:"underprovisioned_minutes"`
 	UnservedFraction        float64 `json:"unserved_fraction"`
+	// EventUnderprovisionedMinutes is Metrics', with a calendar.
+	EventUnderprovisionedMinutes float64 `json:"event_underprovisioned_minutes,omitempty"`
 }
 
 // EqualCost is how the reduction at equal cost was found.
@@ -268,6 +301,13 @@ func newResult(series *feed.Series, c *Config) *Result {
 		b := c.Baseline.Settings(c.BaselineName)
 		res.Settings.BaselineHPA = &b
 	}
+	if m := c.measured(); m != nil {
+		ev := &EventSettings{File: m.File, Told: c.Events != nil, Occurrences: []EventSetting{}}
+		for _, o := range m.Between(series.Start, series.End().Add(series.Step)) {
+			ev.Occurrences = append(ev.Occurrences, EventSetting{Name: o.Event.Name, Start: o.Start, End: o.End, From: o.From(), To: o.To()})
+		}
+		res.Settings.Events = ev
+	}
 	return res
 }
 
@@ -287,6 +327,9 @@ func newData(series *feed.Series, c *Config, info *InputInfo) (*data, error) {
 		for _, s := range markZeroRuns(d.values, minRun) {
 			info.ZeroRuns = append(info.ZeroRuns, TimeSpan{series.Time(s.Start), series.Time(s.End)})
 		}
+	}
+	if m := c.measured(); m != nil {
+		d.during = m.Mask(len(d.values), d.start, d.step)
 	}
 	info.Missing = len(d.values) - finiteIn(d.values)
 	if finiteIn(d.values) == 0 {
@@ -425,6 +468,7 @@ func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *C
 		res.Frontier[key] = append(res.Frontier[key], FrontierPoint{
 			Knob: j.knob, ReplicaHours: m.ReplicaHours,
 			UnderprovisionedMinutes: m.UnderprovisionedMinutes, UnservedFraction: m.UnservedFraction,
+			EventUnderprovisionedMinutes: m.EventUnderprovisionedMinutes,
 		})
 	}
 	for _, pts := range res.Frontier {
@@ -447,7 +491,7 @@ func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *C
 func prescaleForecasts(ctx context.Context, d *data, c *Config, quants []float64, res *Result) (*forecasts, error) {
 	t0 := time.Now()
 	target := c.target(d.step)
-	rt := &replayTarget{values: d.values, start: d.start, step: d.step, target: &target, from: max(0, int(c.MinHistory/d.step)-1)}
+	rt := &replayTarget{values: d.values, start: d.start, step: d.step, target: &target, from: max(0, int(c.MinHistory/d.step)-1), events: c.Events}
 	// Data reaches the service Lag late: the forecast of a state covers the
 	// lag, then the lead window until the data is stale.
 	h := models.ForecastSteps(&target, c.Lag, c.Lag+models.StaleAfter(&target, 0))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
@@ -121,6 +122,18 @@ type Config struct {
 	// KeepTraces keeps each policy's replica counts over time in the
 	// result (Result.Traces) for plots and exports.
 	KeepTraces bool
+
+	// Events is the calendar of known events the prescale policy is told
+	// of (--events), as a target declares it: their windows are kept out
+	// of its models' training and streaming, their effects are learned at
+	// each fit, and the policy provisions for them (models.PolicyInput.Events).
+	// Nil: no calendar.
+	Events *events.Calendar
+	// Measured is the calendar whose windows every policy's metrics count
+	// the under-provisioned minutes in (EventUnderprovisionedMinutes):
+	// Events by default; set alone, it measures a replay without telling
+	// prescale, to compare with one that does.
+	Measured *events.Calendar
 }
 
 // withDefaults fills the zero fields and validates the rest; step is the

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
@@ -43,6 +44,7 @@ type segment struct {
 	point   []float64             // per state: h point forecasts from lastObs+1
 	scale   []float64             // per state: the model's interval scale
 	weight  []float64             // per state: the model's local-trend weight
+	effects *events.Effects       // the known events' effects learned by the fit
 }
 
 // Span is a half-open range of point indices [Start, End).
@@ -65,6 +67,11 @@ type replayTarget struct {
 
 	mu       sync.Mutex
 	outcomes map[int]*fitOutcome // every fit made, by state
+
+	// events is the calendar the target knows: its occurrences' windows
+	// are gaps in every fit's history (models.FitHistoryEvents); the
+	// model streams them, and so follows an event under way.
+	events *events.Calendar
 }
 
 // fitOutcome is a fit made at one state. The fitted model, while kept, has
@@ -72,6 +79,7 @@ type replayTarget struct {
 type fitOutcome struct {
 	err     error
 	fitted  *forecast.Fitted
+	effects *events.Effects
 	seasons []int
 	took    time.Duration
 }
@@ -255,8 +263,8 @@ func (rt *replayTarget) outcome(j int, force bool) *fitOutcome {
 // fit makes the fit at state j, as the registry does.
 func (rt *replayTarget) fit(j int) *fitOutcome {
 	began := time.Now()
-	f, _, _, err := models.FitHistory(rt.target, rt.history(j))
-	o := &fitOutcome{err: err, fitted: f, took: time.Since(began)}
+	f, _, _, fx, err := models.FitHistoryEvents(rt.target, rt.history(j), rt.events)
+	o := &fitOutcome{err: err, fitted: f, effects: fx, took: time.Since(began)}
 	if f != nil {
 		o.seasons = f.Seasons
 	}
@@ -356,6 +364,7 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 		return
 	}
 	f := o.fitted
+	s.effects = o.effects
 	s.offsets = make(map[float64][]float64, len(quants))
 	for _, q := range quants {
 		s.offsets[q] = f.Calibration.Offsets(make([]float64, h), q)
@@ -439,6 +448,14 @@ func (fc *forecasts) dynamics(j int) (weight, scale float64) {
 		return s.weight[j-s.at], s.scale[j-s.at]
 	}
 	return 0, 0
+}
+
+// effects are the known events' effects of state j's model; nil without.
+func (fc *forecasts) effects(j int) *events.Effects {
+	if _, _, s := fc.state(j); s != nil {
+		return s.effects
+	}
+	return nil
 }
 
 // quantile writes the q-quantile forecast of state j into dst (h values

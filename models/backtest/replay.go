@@ -14,6 +14,9 @@ type Metrics struct {
 	// UnderprovisionedMinutes is how long the demand was above the ready
 	// capacity.
 	UnderprovisionedMinutes float64 `json:"underprovisioned_minutes"`
+	// EventUnderprovisionedMinutes is the part of it within the windows of
+	// known events (Config.Measured: their lead, the event and their lag).
+	EventUnderprovisionedMinutes float64 `json:"event_underprovisioned_minutes,omitempty"`
 	// UnservedFraction is the share of the demand above the ready
 	// capacity: the integral of max(0, demand - ready capacity) over the
 	// integral of demand.
@@ -83,6 +86,9 @@ type data struct {
 	evalFrom int       // first tick the metrics count
 	lastObs  []int32   // last observed index at or before each index, -1 if none
 	oracle   []float64 // per tick: the largest demand in the oracle's window, NaN if unknown
+	// during marks the points within a known event's window (its lead, the
+	// event and its lag; Config.Measured); nil without a calendar.
+	during []bool
 }
 
 // index is the step index holding time t (may be out of range).
@@ -139,7 +145,11 @@ func (r *replay) run() (*Metrics, *Trace) {
 			tr.Pods[k], tr.Ready[k] = int32(len(p.readyAt)), int32(ready)
 		}
 		if k >= d.evalFrom {
-			tl.add(d.at(d.index(t)), ready, len(p.readyAt))
+			i := d.index(t)
+			tl.add(d.at(i), ready, len(p.readyAt))
+			if d.during != nil && i >= 0 && i < len(d.during) && d.during[i] && d.at(i) > float64(ready)*c.CapacityPerReplica {
+				tl.m.EventUnderprovisionedMinutes += tl.dt
+			}
 		}
 	}
 	m := tl.metrics()
@@ -269,6 +279,7 @@ func (r *replay) recommend(t time.Time, target *models.Target, staleAfter time.D
 			in.ForecastStart = d.start.Add(time.Duration(from) * d.step)
 			in.ForecastStep = d.step
 			in.LocalWeight, in.IntervalScale = r.fc.dynamics(j)
+			in.Events = r.fc.effects(j)
 		}
 	}
 	return models.Recommend(in)

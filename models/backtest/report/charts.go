@@ -26,6 +26,7 @@ const (
 	anomalyColor = "anomaly"
 	shiftColor   = "shift"
 	equalColor   = "equal"
+	eventColor   = "event"
 )
 
 func chartColor(name string) color.Color {
@@ -42,6 +43,8 @@ func chartColor(name string) color.Color {
 		return color.NRGBA{R: 148, G: 103, B: 189, A: 110}
 	case equalColor:
 		return color.NRGBA{R: 120, G: 120, B: 120, A: 255}
+	case eventColor:
+		return color.NRGBA{R: 44, G: 160, B: 44, A: 55}
 	case backtest.Reactive:
 		return color.NRGBA{R: 214, G: 39, B: 40, A: 255}
 	case backtest.Margin:
@@ -71,6 +74,7 @@ func capacitySection(s *series) (section, error) {
 			continue
 		}
 		plt := newTimePlot(fmt.Sprintf("%s: demand and ready capacity", p), s.start, s.end)
+		addEvents(plt, s, s.start, s.end)
 		lo, hi := s.shortfall(p)
 		err := errors.Join(
 			addRibbon(plt, bucket(lo, s.start, s.sync, s.start, s.end, width, minOf),
@@ -85,7 +89,7 @@ func capacitySection(s *series) (section, error) {
 		sec.Figures = append(sec.Figures, figure{
 			Caption: fmt.Sprintf("%s over the whole span, in buckets of %s: the demand's maximum and the ready capacity's minimum (ready replicas × %g) "+
 				"in each, so short misses stay visible. Shaded: under-provisioned (demand above the ready capacity).",
-				p, shortDuration(width.String()), s.res.Settings.CapacityPerReplica),
+				p, shortDuration(width.String()), s.res.Settings.CapacityPerReplica) + eventsNote(s),
 			SVG: svg,
 		})
 	}
@@ -100,6 +104,7 @@ func capacitySection(s *series) (section, error) {
 func zoomCapacityFigure(s *series) (figure, error) {
 	from, to, why := s.zoomWindow()
 	plt := newTimePlot("demand and every policy's ready capacity", from, to)
+	addEvents(plt, s, from, to)
 	var errs []error
 	if s.capacity[backtest.Reactive] != nil {
 		lo, hi := s.shortfall(backtest.Reactive)
@@ -118,7 +123,7 @@ func zoomCapacityFigure(s *series) (figure, error) {
 	}
 	return figure{
 		Caption: fmt.Sprintf("From %s to %s UTC, %s, at full resolution: the demand and each policy's ready capacity.",
-			formatTime(from), formatTime(to), why),
+			formatTime(from), formatTime(to), why) + eventsNote(s),
 		SVG: svg,
 	}, nil
 }
@@ -159,6 +164,7 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 	shifts := timesWithin(s.res.LevelShifts, from, to)
 	marked := sparse(shifts, chartX(from), chartX(to), maxShiftMarkers)
 	addSpans(plt, spans, chartColor(anomalyColor), "anomaly")
+	addEvents(plt, s, from, to)
 	err := errors.Join(
 		addRibbon(plt, bucket(b.Low, s.start, s.step, from, to, width, minOf),
 			bucket(b.High, s.start, s.step, from, to, width, maxOf), chartColor(bandColor), "0.1–0.9 quantiles"),
@@ -177,9 +183,38 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 	}
 	return figure{
 		Caption: fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
-			"and the quantile it provisions for. %d anomaly spans are shaded", lead, len(spans)) + shiftNote,
+			"and the quantile it provisions for. %d anomaly spans are shaded", lead, len(spans)) + shiftNote + eventsNote(s),
 		SVG: svg,
 	}, nil
+}
+
+// addEvents shades the windows of the known events (--events or
+// --measure-events) within [from, to).
+func addEvents(plt *plot.Plot, s *series, from, to time.Time) {
+	ev := s.res.Settings.Events
+	if ev == nil {
+		return
+	}
+	var spans []backtest.TimeSpan
+	for _, o := range ev.Occurrences {
+		spans = append(spans, backtest.TimeSpan{Start: o.From, End: o.To})
+	}
+	if sp := timeSpans(spans, from, to); len(sp) > 0 {
+		addSpans(plt, sp, chartColor(eventColor), "known event")
+	}
+}
+
+// eventsNote says what the green shading is, when there is any.
+func eventsNote(s *series) string {
+	ev := s.res.Settings.Events
+	if ev == nil {
+		return ""
+	}
+	told := "prescale was told of them"
+	if !ev.Told {
+		told = "measured only: prescale was not told of them"
+	}
+	return fmt.Sprintf(" Green: the windows (lead, event, lag) of the %d known events of %s (%s).", len(ev.Occurrences), ev.File, told)
 }
 
 func frontierSection(s *series) (section, error) {

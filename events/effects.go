@@ -1,0 +1,276 @@
+package events
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// How events change a forecast.
+const (
+	// MinLearned is how many past occurrences of an event's name must have
+	// been seen before their learned effect is used; until then a declared
+	// effect is used.
+	MinLearned = 3
+	// MaxLearned is how many of the last occurrences a learned effect keeps.
+	MaxLearned = 32
+	// The resolution of a learned effect over an occurrence's window: its
+	// lead, the event itself and its lag are each cut into this many bins
+	// of equal length, so that occurrences of different durations line
+	// up at their start and end.
+	leadBins  = 8
+	eventBins = 48
+	lagBins   = 8
+	bins      = leadBins + eventBins + lagBins
+	// UnknownWidening multiplies the forecast over the window of an event
+	// with neither a learned nor a declared effect: a known unknown, which
+	// never lowers the forecast.
+	UnknownWidening = 2.0
+	// baselineDays is how many previous days at the same time of day make
+	// the baseline an occurrence's load is compared with.
+	baselineDays = 7
+)
+
+// Effects are a calendar's events with the effect of each name learned
+// from a history: the ratio of the load to its usual level (the median of
+// the same time of day over the previous week, outside events), bin by
+// bin over the occurrence's window, one ratio per past occurrence. Memory:
+// 4 bytes per bin (64) per occurrence kept (at most MaxLearned), 8 KiB a
+// name at most.
+type Effects struct {
+	Calendar *Calendar
+	learned  map[string]*profile
+}
+
+// profile is the learned effect of one name.
+type profile struct {
+	ratios [bins][]float32 // per bin, per occurrence (oldest first)
+	seen   int             // occurrences learned from
+}
+
+// bin is the bin of time t in o's window.
+func bin(o Occurrence, t time.Time) int {
+	seg := func(from, to time.Time, first, n int) int {
+		if !to.After(from) {
+			return first
+		}
+		return first + min(n-1, max(0, int(float64(n)*float64(t.Sub(from))/float64(to.Sub(from)))))
+	}
+	switch {
+	case t.Before(o.Start):
+		return seg(o.From(), o.Start, 0, leadBins)
+	case t.Before(o.End):
+		return seg(o.Start, o.End, leadBins, eventBins)
+	}
+	return seg(o.End, o.To(), leadBins+eventBins, lagBins)
+}
+
+// Learned returns how many past occurrences of name were learned from.
+func (e *Effects) Learned(name string) int {
+	if e == nil || e.learned[name] == nil {
+		return 0
+	}
+	return e.learned[name].seen
+}
+
+// Mask returns whether each point of a series (start, step) lies in an
+// occurrence's window.
+func (c *Calendar) Mask(n int, start time.Time, step time.Duration) []bool {
+	mask := make([]bool, n)
+	if c == nil || n == 0 || step <= 0 {
+		return mask
+	}
+	end := start.Add(time.Duration(n) * step)
+	for _, o := range c.Between(start, end) {
+		from := max(0, int(math.Ceil(float64(o.From().Sub(start))/float64(step))))
+		to := min(n, int(math.Ceil(float64(o.To().Sub(start))/float64(step))))
+		for i := from; i < to; i++ {
+			mask[i] = true
+		}
+	}
+	return mask
+}
+
+// Learn learns the effect of each event name from values (start, step):
+// from the occurrences whose windows lie within it.
+func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *Effects {
+	e := &Effects{Calendar: c, learned: map[string]*profile{}}
+	if c == nil || len(values) == 0 || step <= 0 {
+		return e
+	}
+	mask := c.Mask(len(values), start, step)
+	day := int(24 * time.Hour / step)
+	baseline := func(i int) float64 {
+		var prev []float64
+		for k := 1; k <= baselineDays; k++ {
+			if j := i - k*day; j >= 0 && !mask[j] && finite(values[j]) {
+				prev = append(prev, values[j])
+			}
+		}
+		if len(prev) < 2 {
+			return math.NaN()
+		}
+		slices.Sort(prev)
+		return median(prev)
+	}
+	end := start.Add(time.Duration(len(values)) * step)
+	for _, o := range c.Between(start, end) {
+		if o.From().Before(start) || o.To().After(end) {
+			continue // only whole windows teach
+		}
+		p := e.learned[o.Event.Name]
+		if p == nil {
+			p = &profile{}
+			e.learned[o.Event.Name] = p
+		}
+		var act, base [bins]float64
+		first := int(math.Ceil(float64(o.From().Sub(start)) / float64(step)))
+		for i := first; i < len(values) && start.Add(time.Duration(i)*step).Before(o.To()); i++ {
+			if bl := baseline(i); finite(values[i]) && finite(bl) {
+				b := bin(o, start.Add(time.Duration(i)*step))
+				act[b] += values[i]
+				base[b] += bl
+			}
+		}
+		var ratios [bins]float32
+		usable, want := 0, 0
+		for b := range ratios {
+			ratios[b] = float32(math.NaN())
+			if base[b] > 0 {
+				ratios[b] = float32(act[b] / base[b])
+				usable++
+			}
+			if b >= leadBins && b < leadBins+eventBins || o.Event.Lead > 0 && b < leadBins || o.Event.Lag > 0 && b >= leadBins+eventBins {
+				want++ // a bin the window has
+			}
+		}
+		if 2*usable < want {
+			continue // too little data, or no baseline, for this occurrence
+		}
+		for b := range p.ratios {
+			if len(p.ratios[b]) == MaxLearned {
+				p.ratios[b] = p.ratios[b][1:]
+			}
+			p.ratios[b] = append(p.ratios[b], ratios[b])
+		}
+		p.seen++
+	}
+	return e
+}
+
+// Use says how an event changed a forecast value.
+type Use struct {
+	Occurrence Occurrence
+	// Source: "learned", "declared" or "unknown".
+	Source string
+	// Learned is how many past occurrences the effect was learned from.
+	Learned int
+	// Factor is the value's multiplier (for a declared load, the load over
+	// the value).
+	Factor float64
+}
+
+// Adjust returns the q-quantile forecast v of the load at t, made from
+// the data up to origin, as the event whose window holds t changes it, and
+// how; v and nil when none does.
+//
+// The event's factor at t is: the q-quantile of the ratios its past
+// occurrences showed at that point of the window, once MinLearned were
+// learned from (the effect's own uncertainty); before that, a declared
+// multiplier (a declared load is instead the least the value can be); for
+// an event with neither, UnknownWidening over its whole window, which
+// never lowers it: its size is unknown even once it is under way. When
+// the window of a learned or declared effect was already open at origin,
+// the model has taken the event's load so far and follows it: v is
+// multiplied only by the factor's growth from origin to t (never below
+// 1), so that what is already in v is not counted twice.
+func (e *Effects) Adjust(v float64, t, origin time.Time, q float64) (float64, *Use) {
+	if e == nil || e.Calendar == nil {
+		return v, nil
+	}
+	o, ok := e.Calendar.at(t)
+	if !ok {
+		return v, nil
+	}
+	ev := o.Event
+	if ev.Load > 0 && e.Learned(ev.Name) < MinLearned {
+		u := &Use{Occurrence: o, Source: "declared", Learned: e.Learned(ev.Name)}
+		out := max(v, ev.Load)
+		if v > 0 {
+			u.Factor = out / v
+		}
+		return out, u
+	}
+	u := e.factor(o, t, q)
+	f := u.Factor
+	if u.Source != "unknown" && !origin.Before(o.From()) && origin.Before(t) {
+		f = max(1, f/e.factor(o, origin, q).Factor)
+	}
+	return v * f, u
+}
+
+// factor is the event's factor at t, within o's window.
+func (e *Effects) factor(o Occurrence, t time.Time, q float64) *Use {
+	u := &Use{Occurrence: o, Learned: e.Learned(o.Event.Name)}
+	if p := e.learned[o.Event.Name]; p != nil && p.seen >= MinLearned {
+		if r := quantile(p.ratios[bin(o, t)], q); finite(r) {
+			u.Source, u.Factor = "learned", r
+			return u
+		}
+	}
+	if o.Event.Multiplier > 0 {
+		u.Source, u.Factor = "declared", o.Event.Multiplier
+		return u
+	}
+	u.Source, u.Factor = "unknown", UnknownWidening
+	return u
+}
+
+// at returns the occurrence whose window holds t (the latest to open).
+func (c *Calendar) at(t time.Time) (Occurrence, bool) {
+	// Occurrences are sorted by start, and windows open at most MaxLeadLag
+	// before it: search from the last one starting by t + MaxLeadLag.
+	i := sort.Search(len(c.Occurrences), func(i int) bool { return c.Occurrences[i].Start.After(t.Add(MaxLeadLag)) })
+	for i--; i >= 0; i-- {
+		o := c.Occurrences[i]
+		if !t.Before(o.From()) && t.Before(o.To()) {
+			return o, true
+		}
+		if o.Start.Add(MaxDuration + MaxLeadLag).Before(t) {
+			break // no earlier window reaches t
+		}
+	}
+	return Occurrence{}, false
+}
+
+// quantile is the q-quantile of the finite values (linear interpolation);
+// NaN when there is none.
+func quantile(vals []float32, q float64) float64 {
+	var xs []float64
+	for _, v := range vals {
+		if f := float64(v); finite(f) {
+			xs = append(xs, f)
+		}
+	}
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(xs)
+	pos := q * float64(len(xs)-1)
+	lo := int(pos)
+	if lo+1 >= len(xs) {
+		return xs[len(xs)-1]
+	}
+	return xs[lo] + (pos-float64(lo))*(xs[lo+1]-xs[lo])
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
