@@ -12,7 +12,7 @@ BUILD_DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS    := -s -w $(foreach v,Version=$(VERSION) Revision=$(REVISION) BuildDate=$(BUILD_DATE),$(if $(word 2,$(subst =, ,$(v))),-X github.com/prometheus/common/version.$(v)))
 export PRESCALE_DATA := $(DATA)
 
-.PHONY: help build image run test test-go test-chart test-ui bench-ui ui chart e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 backtest-nasa backtest-panel clean
+.PHONY: help build image run test test-go test-chart test-ui bench-ui ui chart e2e notebooks prometheus bench fuzz lint generate check-generate eval-m4 eval-events backtest-nasa backtest-panel clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ eval-m4: build ## accuracy, calibration and fit time on M4 Hourly
 backtest-nasa: build ## the backtest of the NASA-HTTP trace with the sweep (HTML report in bin/backtest-nasa.html)
 	$(BIN) backtest --input $(DATA)/nasa_http/nasa_http_1995_requests_per_minute.csv --capacity 20 --startup 3m --lag 2m \
 	  --sweep --report bin/backtest-nasa.html
+
+eval-events: build ## known events: prescale without and with a calendar at equal cost (synthetic named events; NASA-HTTP with the STS-70 launch)
+	$(BIN) eval events --data $(DATA)
 
 backtest-panel: build ## the backtest on every trace of the panel (NASA-HTTP, the Twitter stream, synthetic flash crowds), each with the sweep
 	$(BIN) eval panel --data $(DATA)

@@ -41,7 +41,17 @@ const (
 type Effects struct {
 	Calendar *Calendar
 	learned  map[string]*profile
+	// usual is the usual load of each step of the day after the history
+	// (from usualStart, every usualStep), outside events: the level an
+	// event's factor multiplies. Nil when a day has more than maxUsual
+	// steps or the history is too short.
+	usual      []float32
+	usualStart time.Time
+	usualStep  time.Duration
 }
+
+// maxUsual bounds the usual day: 2,880 steps (30 s), 11 KiB.
+const maxUsual = 2880
 
 // profile is the learned effect of one name.
 type profile struct {
@@ -104,7 +114,7 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 	baseline := func(i int) float64 {
 		var prev []float64
 		for k := 1; k <= baselineDays; k++ {
-			if j := i - k*day; j >= 0 && !mask[j] && finite(values[j]) {
+			if j := i - k*day; j >= 0 && j < len(values) && !mask[j] && finite(values[j]) {
 				prev = append(prev, values[j])
 			}
 		}
@@ -115,6 +125,21 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		return median(prev)
 	}
 	end := start.Add(time.Duration(len(values)) * step)
+	if day <= maxUsual {
+		e.usualStart, e.usualStep = end, step
+		e.usual = make([]float32, day)
+		known := 0
+		for k := range e.usual {
+			b := baseline(len(values) + k)
+			e.usual[k] = float32(b)
+			if finite(b) {
+				known++
+			}
+		}
+		if known == 0 {
+			e.usual = nil
+		}
+	}
 	for _, o := range c.Between(start, end) {
 		if o.From().Before(start) || o.To().After(end) {
 			continue // only whole windows teach
@@ -171,21 +196,22 @@ type Use struct {
 	Factor float64
 }
 
-// Adjust returns the q-quantile forecast v of the load at t, made from
-// the data up to origin, as the event whose window holds t changes it, and
-// how; v and nil when none does.
+// Adjust returns the q-quantile forecast v of the load at t as the event
+// whose window holds t changes it, and how; v and nil when none does.
 //
-// The event's factor at t is: the q-quantile of the ratios its past
+// The event's factor at t is the q-quantile of the ratios its past
 // occurrences showed at that point of the window, once MinLearned were
-// learned from (the effect's own uncertainty); before that, a declared
-// multiplier (a declared load is instead the least the value can be); for
-// an event with neither, UnknownWidening over its whole window, which
-// never lowers it: its size is unknown even once it is under way. When
-// the window of a learned or declared effect was already open at origin,
-// the model has taken the event's load so far and follows it: v is
-// multiplied only by the factor's growth from origin to t (never below
-// 1), so that what is already in v is not counted twice.
-func (e *Effects) Adjust(v float64, t, origin time.Time, q float64) (float64, *Use) {
+// learned from (the effect's own uncertainty), or else a declared
+// multiplier; the value is then the larger of v and the usual load at
+// that time of day times the factor: the model may already follow an
+// event under way, and what it has taken is not counted twice; the
+// forecast is never lowered. Without a usual level (less than two days of
+// history), the factor multiplies v. A declared load, until the effect is
+// learned, is instead the least the value can be. An event with neither a
+// learned nor a declared effect is a known unknown: before it starts (in
+// its lead), v is widened by UnknownWidening; once under way, the model
+// follows it, and UnknownWidening times its usual load is the floor.
+func (e *Effects) Adjust(v float64, t time.Time, q float64) (float64, *Use) {
 	if e == nil || e.Calendar == nil {
 		return v, nil
 	}
@@ -193,8 +219,7 @@ func (e *Effects) Adjust(v float64, t, origin time.Time, q float64) (float64, *U
 	if !ok {
 		return v, nil
 	}
-	ev := o.Event
-	if ev.Load > 0 && e.Learned(ev.Name) < MinLearned {
+	if ev := o.Event; ev.Load > 0 && e.Learned(ev.Name) < MinLearned {
 		u := &Use{Occurrence: o, Source: "declared", Learned: e.Learned(ev.Name)}
 		out := max(v, ev.Load)
 		if v > 0 {
@@ -203,11 +228,23 @@ func (e *Effects) Adjust(v float64, t, origin time.Time, q float64) (float64, *U
 		return out, u
 	}
 	u := e.factor(o, t, q)
-	f := u.Factor
-	if u.Source != "unknown" && !origin.Before(o.From()) && origin.Before(t) {
-		f = max(1, f/e.factor(o, origin, q).Factor)
+	b := e.usualAt(t)
+	if u.Source == "unknown" && t.Before(o.Start) || !finite(b) || b <= 0 {
+		return v * u.Factor, u
 	}
-	return v * f, u
+	return max(v, b*u.Factor), u
+}
+
+// usualAt is the usual load at t's step of the day; NaN when unknown.
+func (e *Effects) usualAt(t time.Time) float64 {
+	if len(e.usual) == 0 {
+		return math.NaN()
+	}
+	k := int(t.Sub(e.usualStart)/e.usualStep) % len(e.usual)
+	if k < 0 {
+		k += len(e.usual)
+	}
+	return float64(e.usual[k])
 }
 
 // factor is the event's factor at t, within o's window.

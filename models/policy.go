@@ -333,7 +333,7 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 		}
 		var use *events.Use
 		if in.Events != nil {
-			v, use = in.Events.Adjust(v, start.Add(time.Duration(i)*step), start.Add(-step), q)
+			v, use = in.Events.Adjust(v, start.Add(time.Duration(i)*step), q)
 		}
 		f.Steps++
 		if maxAt < 0 || v > f.Max {
