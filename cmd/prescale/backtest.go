@@ -70,7 +70,7 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		trace:         fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file"),
 		workers:       fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers"),
 		seed:          fs.Uint64("seed", 1, "seed of random start-up delays"),
-		events:        fs.String("events", "", "YAML calendar of known events prescale is told of (launches, matches, sales; the format is in the README, "Known events"): their windows are kept out of its training, their effects learned, and it scales ahead of them; every policy's under-provisioned minutes within their windows are reported"),
+		events:        fs.String("events", "", "YAML calendar of known events prescale is told of (launches, matches, sales; the format is in the README, under Known events): their windows are kept out of its training, their effects learned, and it scales ahead of them; every policy's under-provisioned minutes within their windows are reported"),
 		measureEvents: fs.String("measure-events", "", "YAML calendar whose windows every policy's under-provisioned minutes are reported in, without telling prescale of it (the replay to compare --events with)"),
 	}
 	durationVar(fs, &f.sync, "sync", backtest.DefaultSync, "HPA sync period (--horizontal-pod-autoscaler-sync-period), a `duration`")
