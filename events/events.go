@@ -140,9 +140,13 @@ func Parse(raw []byte, file string) (*Calendar, error) {
 	}
 	c := &Calendar{File: file}
 	for i, e := range doc.Events {
-		ev, err := e.event(lines[i])
+		line := 0 // unknown: the YAML's nodes and the decoded list disagree
+		if i < len(lines) {
+			line = lines[i]
+		}
+		ev, err := e.event(line)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s:%d: event %q: %v", ErrCalendar, file, lines[i], e.Name, err)
+			return nil, fmt.Errorf("%w: %s:%d: event %q: %v", ErrCalendar, file, line, e.Name, err)
 		}
 		c.Events = append(c.Events, ev)
 	}

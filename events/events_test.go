@@ -76,6 +76,9 @@ func TestParseErrors(t *testing.T) {
 		{"both effects", "events:\n  - name: a\n    start: 2026-01-01T00:00:00\n    duration: 1h\n    multiplier: 2\n    load: 10\n",
 			`multiplier and load: give one`},
 		{"lead too long", "events:\n  - name: a\n    start: 2026-01-01T00:00:00\n    duration: 1h\n    lead: 2d\n", `lead 2d: want at most 1d`},
+		{"flow style, one bad", "events: [{name: a, start: \"2026-01-01T00:00:00\", duration: 1h}, {name: b, start: x, duration: 1h}]\n",
+			`cal.yaml:1: event "b": start "x"`},
+		{"not a list", "events: 3\n", "cannot unmarshal"},
 		{"DTSTART in the rule", "events:\n  - name: a\n    start: 2026-01-01T00:00:00\n    duration: 1h\n    rrule: DTSTART=20260101T000000Z;FREQ=DAILY;COUNT=2\n",
 			`DTSTART is the event's start`},
 	} {
