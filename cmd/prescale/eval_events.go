@@ -127,21 +127,8 @@ const stsCalendar = "models/backtest/testdata/sts70.yaml"
 // measure replays the case without and with its calendar.
 func (c *eventsCase) measure(ctx context.Context, e *env, workers int) (*eventsRow, error) {
 	run := func(told bool) (*backtest.Result, error) {
-		cfg := backtest.Config{
-			CapacityPerReplica: c.capacity,
-			Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 3 * time.Minute},
-			Lag:                2 * time.Minute,
-			Headroom:           backtest.DefaultHeadroom,
-			MinReplicas:        1,
-			MaxReplicas:        c.max,
-			Warmup:             24 * time.Hour,
-			ZeroRunsMissing:    c.zeros,
-			Sweep:              true,
-			Policies:           []string{backtest.Prescale},
-			Seed:               1,
-			Workers:            workers,
-			Measured:           c.calendar,
-		}
+		cfg := panelConfig(c.capacity, c.max, c.zeros, workers)
+		cfg.Policies, cfg.Measured = []string{backtest.Prescale}, c.calendar
 		if told {
 			cfg.Events = c.calendar
 		}

@@ -119,21 +119,8 @@ func runEvalPanel(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("panel trace %s: %w", t.name, err)
 		}
-		cfg := backtest.Config{
-			CapacityPerReplica: t.capacity,
-			Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 3 * time.Minute},
-			Lag:                2 * time.Minute,
-			Headroom:           backtest.DefaultHeadroom,
-			MinReplicas:        1,
-			MaxReplicas:        t.maxReplicas,
-			Behavior:           &behavior,
-			BehaviorName:       *p.behavior,
-			Warmup:             24 * time.Hour,
-			ZeroRunsMissing:    t.zeroRunsMissing,
-			Sweep:              true,
-			Seed:               1,
-			Workers:            *p.workers,
-		}
+		cfg := panelConfig(t.capacity, t.maxReplicas, t.zeroRunsMissing, *p.workers)
+		cfg.Behavior, cfg.BehaviorName = &behavior, *p.behavior
 		prog := newProgress(e.stderr)
 		cfg.Progress = func(stage string, done, total int) { prog.update(t.name+" "+stage, done, total) }
 		res, err := backtest.Run(ctx, s, cfg)
@@ -149,6 +136,24 @@ func runEvalPanel(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(map[string]any{"panel": rows})
 	}
 	return writePanelTable(e.stdout, rows)
+}
+
+// panelConfig is the backtest of a panel trace (and of eval events): a
+// 3-minute start-up, a 2-minute lag, a day's warm-up, the sweep.
+func panelConfig(capacity float64, maxReplicas int, zeroRunsMissing time.Duration, workers int) backtest.Config {
+	return backtest.Config{
+		CapacityPerReplica: capacity,
+		Startup:            backtest.Startup{Kind: backtest.StartupFixed, A: 3 * time.Minute},
+		Lag:                2 * time.Minute,
+		Headroom:           backtest.DefaultHeadroom,
+		MinReplicas:        1,
+		MaxReplicas:        maxReplicas,
+		Warmup:             24 * time.Hour,
+		ZeroRunsMissing:    zeroRunsMissing,
+		Sweep:              true,
+		Seed:               1,
+		Workers:            workers,
+	}
 }
 
 // writePanelTable prints one line per trace.
