@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,8 +20,8 @@ import (
 
 // eventsCase is one trace of `prescale eval events` with its calendar.
 type eventsCase struct {
-	Trace    string `json:"trace"`
-	Describe string `json:"describe"`
+	Trace    string
+	Describe string
 	series   *feed.Series
 	calendar *events.Calendar
 	capacity float64
@@ -173,7 +174,7 @@ func prescaleFigures(r *backtest.Result) eventsM {
 // at cost; false when cost is outside its range.
 func atCost(pts []backtest.FrontierPoint, cost float64) (eventsM, bool) {
 	pts = slices.Clone(pts)
-	slices.SortFunc(pts, func(a, b backtest.FrontierPoint) int { return cmpFloat(a.ReplicaHours, b.ReplicaHours) })
+	slices.SortFunc(pts, func(a, b backtest.FrontierPoint) int { return cmp.Compare(a.ReplicaHours, b.ReplicaHours) })
 	for i := 1; i < len(pts); i++ {
 		a, b := pts[i-1], pts[i]
 		if cost < a.ReplicaHours || cost > b.ReplicaHours {
@@ -188,16 +189,6 @@ func atCost(pts []backtest.FrontierPoint, cost float64) (eventsM, bool) {
 			EventUnderprovisionedMinutes: lerp(a.EventUnderprovisionedMinutes, b.EventUnderprovisionedMinutes)}, true
 	}
 	return eventsM{}, false
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // writeEventsTable prints one block per case.

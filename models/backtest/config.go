@@ -27,7 +27,9 @@ const (
 )
 
 // Policies lists the policy names in report order.
-func Policies() []string { return []string{Reactive, Margin, Prescale, Oracle} }
+func Policies() []string {
+	return []string{Reactive, Margin, Prescale, Oracle}
+}
 
 // ErrConfig marks an invalid Config.
 var ErrConfig = errors.New("invalid backtest configuration")
