@@ -72,7 +72,10 @@ func (o *KEDAOptions) Validate() error {
 // query, capacityPerReplica and leadTime are required; step, history,
 // margin, quantile, minReplicas, maxReplicas, seasons (comma-separated),
 // refitInterval, model and holdFor are optional, with the meaning, syntax
-// (Prometheus durations) and defaults of the config file. name sets the
+// (Prometheus durations) and defaults of the config file. Events, which no
+// line of text holds, are taken by reference: eventsFrom names a target
+// (declared in the config file, the API or a PredictiveAutoscaler) whose
+// events the target gets, read again at every call. name sets the
 // target's name; it defaults to "<namespace>-<ScaledObject name>" made a
 // DNS-1123 label. The target's namespace is the ScaledObject's, so the
 // external metrics API serves it only in that namespace. Other keys, such
@@ -235,6 +238,9 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 		if err != nil {
 			return "", err
 		}
+		if err := s.eventsFrom(ctx, op, md, &t); err != nil {
+			return "", err
+		}
 		return t.Name, s.register(ctx, op, t)
 	}
 	var bad []*errdetails.BadRequest_FieldViolation
@@ -250,6 +256,9 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 			bad = append(bad, kedaViolation(f.Name, `defines a target, but "target" names an existing one; give one or the other`))
 		}
 	}
+	if _, ok := md[KEDAEventsFrom]; ok {
+		bad = append(bad, kedaViolation(KEDAEventsFrom, `is for a target the metadata defines; the one "target" names has its own events`))
+	}
 	if len(bad) > 0 {
 		return "", invalid(bad)
 	}
@@ -257,6 +266,35 @@ func (s *KEDAScaler) resolve(ctx context.Context, op string, ref *externalscaler
 		return "", grpcStatus(ctx, s.log, op, name, err)
 	}
 	return name, nil
+}
+
+// KEDAEventsFrom is the metadata key naming the target whose events a
+// target defined in metadata takes (metadata is flat text: no list of
+// events fits in it).
+const KEDAEventsFrom = "eventsFrom"
+
+// eventsFrom gives t the events of the target metadata names by
+// KEDAEventsFrom, if it names one. They are read at every call, so a
+// change of that target's events reaches t at KEDA's next poll.
+func (s *KEDAScaler) eventsFrom(ctx context.Context, op string, md map[string]string, t *models.Target) error {
+	from, ok := md[KEDAEventsFrom]
+	if !ok {
+		return nil
+	}
+	if from == "" || len(from) > validation.DNS1123LabelMaxLength {
+		return invalid([]*errdetails.BadRequest_FieldViolation{kedaViolation(KEDAEventsFrom,
+			fmt.Sprintf("must name a prescale target that declares events (at most %d bytes), got %d bytes", validation.DNS1123LabelMaxLength, len(from)))})
+	}
+	st, err := s.b.Get(from)
+	if errors.Is(err, registry.ErrNotFound) {
+		return invalid([]*errdetails.BadRequest_FieldViolation{kedaViolation(KEDAEventsFrom,
+			fmt.Sprintf("no target %q: name one that declares events (the config file, the API or a PredictiveAutoscaler)", from))})
+	}
+	if err != nil {
+		return grpcStatus(ctx, s.log, op, from, err)
+	}
+	t.Events = slices.Clone(st.Target.Events)
+	return nil
 }
 
 // register makes sure the backend holds target t as defined by KEDA

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
@@ -455,6 +456,10 @@ func targetFromSpec(spec *prescalev1.TargetSpec, path string) (models.Target, er
 				items[i] = v.List().Get(i).String()
 			}
 			errs = append(errs, f.ParseList(&t, items))
+		case *[]events.Spec:
+			for _, e := range spec.GetEvents() {
+				*dst = append(*dst, eventSpec(e))
+			}
 		default: // durations, as text
 			errs = append(errs, f.Parse(&t, v.String()))
 		}
@@ -498,11 +503,27 @@ func SpecProto(t *models.Target) *prescalev1.TargetSpec {
 			for _, d := range *v {
 				m.Mutable(fd).List().Append(protoreflect.ValueOfString(fmtDuration(d)))
 			}
+		case *[]events.Spec:
+			for i := range *v {
+				spec.Events = append(spec.Events, eventProto(&(*v)[i]))
+			}
 		default:
 			panic(fmt.Sprintf("api: no spec value for target field %s (%T)", f.Name, v))
 		}
 	}
 	return spec
+}
+
+// eventSpec is an API event as the events package reads it.
+func eventSpec(e *prescalev1.Event) events.Spec {
+	return events.Spec{Name: e.GetName(), Start: e.GetStart(), TimeZone: e.GetTimeZone(), Duration: e.GetDuration(),
+		Lead: e.GetLead(), Lag: e.GetLag(), RRule: e.GetRrule(), Multiplier: e.GetMultiplier(), Load: e.GetLoad()}
+}
+
+// eventProto is an event as the API writes it.
+func eventProto(e *events.Spec) *prescalev1.Event {
+	return &prescalev1.Event{Name: e.Name, Start: e.Start, TimeZone: e.TimeZone, Duration: e.Duration,
+		Lead: e.Lead, Lag: e.Lag, Rrule: e.RRule, Multiplier: e.Multiplier, Load: e.Load}
 }
 
 // check runs c, if any.
@@ -557,6 +578,10 @@ func targetProto(st *registry.TargetStatus) *prescalev1.Target {
 	}
 	if st.Recommendation != nil {
 		p.Recommendation = RecommendationProto(st.Recommendation)
+	}
+	for _, e := range st.Events {
+		p.Events = append(p.Events, &prescalev1.EventStatus{Name: e.Name, Start: timestamp(e.Start), End: timestamp(e.End),
+			WindowStart: timestamp(e.From), WindowEnd: timestamp(e.To), Effect: e.Effect, Learned: int32(e.Learned), Factor: e.Factor, Load: e.Load})
 	}
 	return p
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prescale/prescale/api"
 	"github.com/prescale/prescale/api/apitest"
 	prescalev1 "github.com/prescale/prescale/api/prescale/v1"
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/models"
 )
 
@@ -55,6 +56,11 @@ func TestSpecMatchesTargetFields(t *testing.T) {
 			kind = protoreflect.Int32Kind
 		case *[]time.Duration:
 			kind, list = protoreflect.StringKind, true
+		case *[]events.Spec:
+			kind, list = protoreflect.MessageKind, true
+			if got := fd.Message().FullName(); got != "prescale.v1.Event" {
+				t.Errorf("%s: a list of %s, want prescale.v1.Event", f.Name, got)
+			}
 		}
 		if fd.Kind() != kind || fd.IsList() != list {
 			t.Errorf("%s: proto kind %v (list %v), want %v (list %v)", f.Name, fd.Kind(), fd.IsList(), kind, list)
@@ -84,6 +90,11 @@ func TestSpecRoundTrip(t *testing.T) {
 		RefitInterval:      90 * time.Minute,
 		Model:              "harmonic",
 		HoldFor:            15 * time.Minute,
+		Events: []events.Spec{
+			{Name: "match", Start: "2026-07-13T19:00:00", TimeZone: "Europe/Paris", Duration: "2h", Lead: "30m", Lag: "15m",
+				RRule: "FREQ=WEEKLY;COUNT=10", Multiplier: 3},
+			{Name: "mail", Start: "2026-07-01T08:00:00Z", Duration: "1h", Load: 5000},
+		},
 	}
 	b := apitest.NewBackend()
 	srv, err := api.NewServer(b, nil)

@@ -3,6 +3,8 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/models"
 )
 
@@ -168,6 +171,9 @@ func parseField(t *models.Target, f models.TargetField, v any) error {
 	case bool:
 		return &models.FieldError{Field: f.Name, Msg: fmt.Sprintf("%t is not a value of this field", x)}
 	case []any:
+		if dst, ok := f.Addr(t).(*[]events.Spec); ok {
+			return parseEvents(dst, f.Name, x)
+		}
 		if _, isList := f.Addr(t).(*[]time.Duration); !isList {
 			return &models.FieldError{Field: f.Name, Msg: "is a list; want one value"}
 		}
@@ -182,6 +188,49 @@ func parseField(t *models.Target, f models.TargetField, v any) error {
 		return f.ParseList(t, items)
 	}
 	return &models.FieldError{Field: f.Name, Msg: fmt.Sprintf("a %T is not a value of this field", v)}
+}
+
+// parseEvents sets a list of events from the resource's objects, each
+// field as events.Spec names it. An unreadable element is a
+// *models.FieldError naming it ("events[1].multiplier").
+func parseEvents(dst *[]events.Spec, name string, items []any) error {
+	out := make([]events.Spec, len(items))
+	var errs []error
+	for i, item := range items {
+		elem := fmt.Sprintf("%s[%d]", name, i)
+		obj, ok := item.(map[string]any)
+		if !ok {
+			errs = append(errs, &models.FieldError{Field: elem, Msg: fmt.Sprintf("%v is not an event (an object)", item)})
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(obj)) {
+			v := obj[k]
+			switch p := out[i].Field(k).(type) {
+			case *string:
+				s, ok := v.(string)
+				if !ok {
+					errs = append(errs, &models.FieldError{Field: elem + "." + k, Msg: fmt.Sprintf("%v is not a string", v)})
+				}
+				*p = s
+			case *float64:
+				switch n := v.(type) {
+				case int64:
+					*p = float64(n)
+				case float64:
+					*p = n
+				default:
+					errs = append(errs, &models.FieldError{Field: elem + "." + k, Msg: fmt.Sprintf("%v is not a number", v)})
+				}
+			default:
+				errs = append(errs, &models.FieldError{Field: elem + "." + k, Msg: "unknown field"})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	*dst = out
+	return nil
 }
 
 // inSpec prefixes the fields of Validate's or Parse's errors with

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/backtest"
@@ -68,6 +70,8 @@ func TestDecodeExample(t *testing.T) {
 	want.Name, want.Namespace = "shop-checkout", "shop"
 	want.Query = `sum(rate(http_requests_total{namespace="shop", job="checkout"}[2m]))`
 	want.CapacityPerReplica, want.LeadTime, want.MinReplicas, want.MaxReplicas = 250, 3*time.Minute, 2, 40
+	want.Events = []events.Spec{{Name: "match", Start: "2027-01-09T19:00:00", TimeZone: "Europe/Paris", Duration: "2h", Lead: "20m",
+		RRule: "FREQ=WEEKLY;BYDAY=SA;COUNT=20", Multiplier: 3}}
 	if models.ModelChanged(&d.Target, &want) || models.PolicyChanged(&d.Target, &want) || d.Target.Name != want.Name {
 		t.Errorf("target\n got %+v\nwant %+v", d.Target, want)
 	}
@@ -97,6 +101,12 @@ func TestDecodeReportsEveryProblem(t *testing.T) {
 			[]string{`spec.scaleTargetRef: must name the workload's kind and name, got kind "Deployment", name ""`}},
 		{"bad behavior", map[string]any{"behavior": map[string]any{"scaleUp": map[string]any{"selectPolicy": "Sometimes"}}},
 			[]string{"spec.behavior: behavior.scaleUp.selectPolicy"}},
+		{"unreadable events", map[string]any{"events": []any{
+			map[string]any{"name": "a", "start": "2026-07-13T19:00:00", "duration": "2h", "multiplier": "lots", "when": "x"}, "launch"}},
+			[]string{"spec.events[0].multiplier: lots is not a number", "spec.events[0].when: unknown field", "spec.events[1]: launch is not an event"}},
+		{"bad calendar", map[string]any{"events": []any{
+			map[string]any{"name": "a", "start": "2026-07-13T19:00:00", "timeZone": "Mars/Olympus", "duration": "2h"}}},
+			[]string{`spec.events[0]: event "a": timeZone "Mars/Olympus": not an IANA time zone`}},
 		{"too many fallbacks", map[string]any{"fallback": []any{map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}}},
 			[]string{"spec.fallback: must list at most 4 metrics, got 5"}},
 	}
@@ -162,7 +172,7 @@ func TestCRDMatchesTargetFields(t *testing.T) {
 			t.Errorf("spec.%s: not in the CRD", f.Name)
 			continue
 		}
-		want := map[string]string{"*string": "string", "*time.Duration": "string", "*float64": "number", "*int": "integer", "*[]time.Duration": "array"}[typeName(f.Addr(&tgt))]
+		want := map[string]string{"*string": "string", "*time.Duration": "string", "*float64": "number", "*int": "integer", "*[]time.Duration": "array", "*[]events.Spec": "array"}[typeName(f.Addr(&tgt))]
 		if p["type"] != want {
 			t.Errorf("spec.%s: type %v, want %s", f.Name, p["type"], want)
 		}
@@ -185,7 +195,7 @@ func TestCRDMatchesTargetFields(t *testing.T) {
 			if re.MatchString("soon") || re.MatchString("-1m") {
 				t.Errorf("spec.%s: the pattern accepts what the service refuses", f.Name)
 			}
-		} else if typeName(f.Addr(&tgt)) == "*time.Duration" || want == "array" {
+		} else if typeName(f.Addr(&tgt)) == "*time.Duration" || typeName(f.Addr(&tgt)) == "*[]time.Duration" {
 			t.Errorf("spec.%s: a duration without the duration pattern", f.Name)
 		}
 	}
@@ -208,6 +218,11 @@ func TestCRDMatchesTargetFields(t *testing.T) {
 	check("query", "maxLength", float64(models.MaxQueryBytes))
 	check("seasons", "maxItems", float64(models.MaxSeasons))
 	check("fallback", "maxItems", float64(MaxFallbackMetrics))
+	check("events", "maxItems", float64(models.MaxTargetEvents))
+	item, _, _ := unstructured.NestedMap(props, "events", "items", "properties")
+	if got := slices.Sorted(maps.Keys(item)); !slices.Equal(got, slices.Sorted(slices.Values(events.SpecFields()))) {
+		t.Errorf("spec.events[] fields %v, want %v", got, events.SpecFields())
+	}
 	check("maxReplicas", "maximum", float64(models.MaxReplicas))
 	check("minReplicas", "maximum", float64(models.MaxReplicas))
 	enum, _, _ := unstructured.NestedStringSlice(props, "model", "enum")
@@ -228,6 +243,8 @@ func typeName(v any) string {
 		return "*int"
 	case *[]time.Duration:
 		return "*[]time.Duration"
+	case *[]events.Spec:
+		return "*[]events.Spec"
 	}
 	return "?"
 }

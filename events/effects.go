@@ -150,10 +150,12 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 			e.learned[o.Event.Name] = p
 		}
 		var act, base [bins]float64
+		var hit [bins]bool // the bins a point of the grid falls in
 		first := int(math.Ceil(float64(o.From().Sub(start)) / float64(step)))
 		for i := first; i < len(values) && start.Add(time.Duration(i)*step).Before(o.To()); i++ {
+			b := bin(o, start.Add(time.Duration(i)*step))
+			hit[b] = true
 			if bl := baseline(i); finite(values[i]) && finite(bl) {
-				b := bin(o, start.Add(time.Duration(i)*step))
 				act[b] += values[i]
 				base[b] += bl
 			}
@@ -166,13 +168,14 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 				ratios[b] = float32(act[b] / base[b])
 				usable++
 			}
-			if b >= leadBins && b < leadBins+eventBins || o.Event.Lead > 0 && b < leadBins || o.Event.Lag > 0 && b >= leadBins+eventBins {
-				want++ // a bin the window has
+			if hit[b] {
+				want++
 			}
 		}
 		if 2*usable < want {
 			continue // too little data, or no baseline, for this occurrence
 		}
+		fillBins(&ratios)
 		for b := range p.ratios {
 			if len(p.ratios[b]) == MaxLearned {
 				p.ratios[b] = p.ratios[b][1:]
@@ -182,6 +185,31 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		p.seen++
 	}
 	return e
+}
+
+// fillBins gives each bin without a ratio that of the nearest bin with
+// one in the same part of the window (lead, event or lag): a window of
+// fewer steps than bins leaves bins no point falls in, which a forecast at
+// another alignment to the grid may ask for.
+func fillBins(r *[bins]float32) {
+	for _, part := range [][2]int{{0, leadBins}, {leadBins, leadBins + eventBins}, {leadBins + eventBins, bins}} {
+		src := *r
+		for b := part[0]; b < part[1]; b++ {
+			if finite(float64(src[b])) {
+				continue
+			}
+			for d := 1; d < part[1]-part[0]; d++ {
+				if lo := b - d; lo >= part[0] && finite(float64(src[lo])) {
+					r[b] = src[lo]
+					break
+				}
+				if hi := b + d; hi < part[1] && finite(float64(src[hi])) {
+					r[b] = src[hi]
+					break
+				}
+			}
+		}
+	}
 }
 
 // Use says how an event changed a forecast value.
@@ -233,6 +261,38 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64) (float64, *Use) {
 		return v * u.Factor, u
 	}
 	return max(v, b*u.Factor), u
+}
+
+// Summary says which effect o gets at quantile q, as Adjust decides it:
+// a declared load until MinLearned occurrences were learned from (Factor
+// 0: the load is o.Event.Load), else the learned effect (Factor its
+// largest ratio over the event itself), else a declared multiplier, else
+// a known unknown (Factor UnknownWidening). A nil e has learned nothing.
+func (e *Effects) Summary(o Occurrence, q float64) Use {
+	u := Use{Occurrence: o, Learned: e.Learned(o.Event.Name)}
+	if o.Event.Load > 0 && u.Learned < MinLearned {
+		u.Source = "declared"
+		return u
+	}
+	if u.Learned >= MinLearned {
+		p := e.learned[o.Event.Name]
+		peak := math.NaN()
+		for b := leadBins; b < leadBins+eventBins; b++ {
+			if r := quantile(p.ratios[b], q); finite(r) && !(r <= peak) {
+				peak = r
+			}
+		}
+		if finite(peak) {
+			u.Source, u.Factor = "learned", peak
+			return u
+		}
+	}
+	if o.Event.Multiplier > 0 {
+		u.Source, u.Factor = "declared", o.Event.Multiplier
+	} else {
+		u.Source, u.Factor = "unknown", UnknownWidening
+	}
+	return u
 }
 
 // usualAt is the usual load at t's step of the day; NaN when unknown.

@@ -103,3 +103,38 @@ func TestUnknownBeforeItStarts(t *testing.T) {
 		t.Errorf("in the lead: %v, %+v; want 300, unknown", v, u)
 	}
 }
+
+// TestLearnCoarseSteps checks that an event of fewer steps than a window
+// has bins (an hour at 15 minutes: 4 points) is learned, and that its
+// effect is known between the points it was learned at.
+func TestLearnCoarseSteps(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := 15 * time.Minute
+	n := 20 * 96
+	var b strings.Builder
+	b.WriteString("events:\n")
+	for d := 5; d < 20; d += 3 {
+		fmt.Fprintf(&b, "  - {name: promo, start: \"2026-01-%02dT%02d:00:00\", duration: 1h}\n", d, 6+d%12)
+	}
+	c, err := Parse([]byte(b.String()), "promo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float64, n)
+	for i := range values {
+		values[i] = 100
+		if o, ok := c.at(start.Add(time.Duration(i) * step)); ok && !start.Add(time.Duration(i)*step).Before(o.Start) {
+			values[i] = 400
+		}
+	}
+	fx := Learn(c, values, start, step)
+	if got := fx.Learned("promo"); got != 5 {
+		t.Fatalf("learned from %d occurrences, want 5", got)
+	}
+	last := c.Occurrences[len(c.Occurrences)-1]
+	for _, off := range []time.Duration{0, 7*time.Minute + 30*time.Second, 52 * time.Minute} {
+		if v, u := fx.Adjust(100, last.Start.Add(off), 0.5); math.Abs(v-400) > 1 || u == nil || u.Source != "learned" {
+			t.Errorf("%v into the event: %v, %+v; want 400, learned", off, v, u)
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -61,8 +62,9 @@ type Event struct {
 	// Multiplier or Load is the declared effect; 0 when not declared.
 	Multiplier float64
 	Load       float64
-	// Line is where the entry starts in its file.
-	Line int
+	// Index is the entry's place in its list; Line where it starts in
+	// its file (0 when it has none).
+	Index, Line int
 }
 
 // Declared reports whether the event says what load to expect.
@@ -105,26 +107,112 @@ func Load(path string) (*Calendar, error) {
 	return Parse(raw, path)
 }
 
-// entry is an event as written.
-type entry struct {
-	Name       string  `yaml:"name"`
-	Start      string  `yaml:"start"`
-	TimeZone   string  `yaml:"timeZone"`
-	Duration   string  `yaml:"duration"`
-	Lead       string  `yaml:"lead"`
-	Lag        string  `yaml:"lag"`
-	RRule      string  `yaml:"rrule"`
-	Multiplier float64 `yaml:"multiplier"`
-	Load       float64 `yaml:"load"`
+// Spec is an event as written: in a calendar file, in a target's events
+// (the config file, the API, a PredictiveAutoscaler) and in the API's
+// answers. Durations are written the Prometheus way ("2h", "90m").
+type Spec struct {
+	Name       string  `yaml:"name" json:"name"`
+	Start      string  `yaml:"start" json:"start"`
+	TimeZone   string  `yaml:"timeZone,omitempty" json:"timeZone,omitempty"`
+	Duration   string  `yaml:"duration" json:"duration"`
+	Lead       string  `yaml:"lead,omitempty" json:"lead,omitempty"`
+	Lag        string  `yaml:"lag,omitempty" json:"lag,omitempty"`
+	RRule      string  `yaml:"rrule,omitempty" json:"rrule,omitempty"`
+	Multiplier float64 `yaml:"multiplier,omitempty" json:"multiplier,omitempty"`
+	Load       float64 `yaml:"load,omitempty" json:"load,omitempty"`
 }
 
-// Parse reads and validates a calendar; file names it in errors.
+// SpecFields are the names of a Spec's fields, as written.
+func SpecFields() []string {
+	return []string{"name", "start", "timeZone", "duration", "lead", "lag", "rrule", "multiplier", "load"}
+}
+
+// Field is the field of s named as written: a *string or a *float64; nil
+// for a name that is not one of SpecFields.
+func (s *Spec) Field(name string) any {
+	switch name {
+	case "name":
+		return &s.Name
+	case "start":
+		return &s.Start
+	case "timeZone":
+		return &s.TimeZone
+	case "duration":
+		return &s.Duration
+	case "lead":
+		return &s.Lead
+	case "lag":
+		return &s.Lag
+	case "rrule":
+		return &s.RRule
+	case "multiplier":
+		return &s.Multiplier
+	case "load":
+		return &s.Load
+	}
+	return nil
+}
+
+// SpecError is a problem with one Spec of a list: Index is its place in
+// the list. When it overlaps another, Other is that one's place (else -1),
+// and Overlap says when each happens.
+type SpecError struct {
+	Index int
+	Event string
+	Msg   string
+	Other int
+	// Overlap: the occurrence's start, the other's name, start and end.
+	At, OtherStart, OtherEnd time.Time
+	OtherEvent               string
+}
+
+func (e *SpecError) Error() string {
+	return fmt.Sprintf("events[%d]: event %q%s", e.Index, e.Event, e.text(func(i int) string { return fmt.Sprintf("events[%d]", i) }))
+}
+
+// text is the problem after the event's name; where names another event
+// of the list by its place.
+func (e *SpecError) text(where func(int) string) string {
+	if e.Other < 0 {
+		return ": " + e.Msg
+	}
+	return fmt.Sprintf(" at %s overlaps event %q (%s) at %s, which lasts until %s; an occurrence's load must be told apart from another's",
+		e.At.Format(time.RFC3339), e.OtherEvent, where(e.Other), e.OtherStart.Format(time.RFC3339), e.OtherEnd.Format(time.RFC3339))
+}
+
+// Unwrap makes every SpecError an ErrCalendar.
+func (e *SpecError) Unwrap() error { return ErrCalendar }
+
+// Compile checks specs and expands them into a calendar named file. A
+// problem with one spec is a *SpecError; every other is an ErrCalendar.
+// No specs is an empty calendar.
+func Compile(specs []Spec, file string) (*Calendar, error) {
+	if len(specs) > MaxEvents {
+		return nil, fmt.Errorf("%w: %s: %d events, at most %d", ErrCalendar, file, len(specs), MaxEvents)
+	}
+	c := &Calendar{File: file}
+	for i := range specs {
+		ev, err := specs[i].event()
+		if err != nil {
+			return nil, &SpecError{Index: i, Other: -1, Event: specs[i].Name, Msg: err.Error()}
+		}
+		ev.Index = i
+		c.Events = append(c.Events, ev)
+	}
+	if err := c.expand(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse reads and validates a calendar; file names it in errors, which
+// give the line of the event they are about.
 func Parse(raw []byte, file string) (*Calendar, error) {
 	if len(raw) > MaxBytes {
 		return nil, fmt.Errorf("%w: %s: %d bytes, at most %d", ErrCalendar, file, len(raw), MaxBytes)
 	}
 	var doc struct {
-		Events []entry `yaml:"events"`
+		Events []Spec `yaml:"events"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
@@ -135,23 +223,22 @@ func Parse(raw []byte, file string) (*Calendar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCalendar, file, err)
 	}
-	if len(doc.Events) > MaxEvents {
-		return nil, fmt.Errorf("%w: %s: %d events, at most %d", ErrCalendar, file, len(doc.Events), MaxEvents)
-	}
-	c := &Calendar{File: file}
-	for i, e := range doc.Events {
-		line := 0 // unknown: the YAML's nodes and the decoded list disagree
-		if i < len(lines) {
-			line = lines[i]
+	line := func(i int) int {
+		if i >= 0 && i < len(lines) {
+			return lines[i]
 		}
-		ev, err := e.event(line)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s:%d: event %q: %v", ErrCalendar, file, line, e.Name, err)
-		}
-		c.Events = append(c.Events, ev)
+		return 0 // unknown: the YAML's nodes and the decoded list disagree
 	}
-	if err := c.expand(); err != nil {
+	c, err := Compile(doc.Events, file)
+	if se := (*SpecError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("%w: %s:%d: event %q%s", ErrCalendar, file, line(se.Index), se.Event,
+			se.text(func(i int) string { return fmt.Sprintf("line %d", line(i)) }))
+	}
+	if err != nil {
 		return nil, err
+	}
+	for i, ev := range c.Events {
+		ev.Line = line(i)
 	}
 	return c, nil
 }
@@ -178,9 +265,9 @@ func entryLines(raw []byte) ([]int, error) {
 	return nil, nil
 }
 
-// event checks an entry and makes its Event.
-func (e *entry) event(line int) (*Event, error) {
-	ev := &Event{Name: e.Name, RRule: e.RRule, Multiplier: e.Multiplier, Load: e.Load, Line: line}
+// event checks a spec and makes its Event.
+func (e *Spec) event() (*Event, error) {
+	ev := &Event{Name: e.Name, RRule: e.RRule, Multiplier: e.Multiplier, Load: e.Load}
 	if e.Name == "" || len(e.Name) > 63 || strings.ContainsFunc(e.Name, func(r rune) bool { return r < ' ' }) {
 		return nil, errors.New("name: want 1 to 63 printable characters")
 	}
@@ -257,13 +344,13 @@ func (c *Calendar) expand() error {
 		if ev.RRule != "" {
 			var err error
 			if starts, err = recurrences(ev); err != nil {
-				return fmt.Errorf("%w: %s:%d: event %q: %v", ErrCalendar, c.File, ev.Line, ev.Name, err)
+				return &SpecError{Index: ev.Index, Other: -1, Event: ev.Name, Msg: err.Error()}
 			}
 		}
 		for _, s := range starts {
 			c.Occurrences = append(c.Occurrences, Occurrence{Event: ev, Start: s, End: s.Add(ev.Duration)})
 			if len(c.Occurrences) > MaxOccurrences {
-				return fmt.Errorf("%w: %s:%d: event %q: more than %d occurrences in the calendar", ErrCalendar, c.File, ev.Line, ev.Name, MaxOccurrences)
+				return &SpecError{Index: ev.Index, Other: -1, Event: ev.Name, Msg: fmt.Sprintf("more than %d occurrences in the calendar", MaxOccurrences)}
 			}
 		}
 	}
@@ -271,8 +358,8 @@ func (c *Calendar) expand() error {
 	for i := 1; i < len(c.Occurrences); i++ {
 		a, b := c.Occurrences[i-1], c.Occurrences[i]
 		if b.Start.Before(a.End) {
-			return fmt.Errorf("%w: %s:%d: event %q at %s overlaps event %q (line %d) at %s, which lasts until %s; an occurrence's load must be told apart from another's",
-				ErrCalendar, c.File, b.Event.Line, b.Event.Name, b.Start.Format(time.RFC3339), a.Event.Name, a.Event.Line, a.Start.Format(time.RFC3339), a.End.Format(time.RFC3339))
+			return &SpecError{Index: b.Event.Index, Event: b.Event.Name, Other: a.Event.Index, OtherEvent: a.Event.Name,
+				At: b.Start, OtherStart: a.Start, OtherEnd: a.End}
 		}
 	}
 	return nil
@@ -315,9 +402,20 @@ func (c *Calendar) Between(from, to time.Time) []Occurrence {
 	if c == nil {
 		return nil
 	}
+	// Occurrences are sorted by start, and a window closes at most
+	// MaxDuration + MaxLeadLag after it.
+	i := sort.Search(len(c.Occurrences), func(i int) bool {
+		return !c.Occurrences[i].Start.Before(from.Add(-MaxDuration - MaxLeadLag))
+	})
 	var out []Occurrence
-	for _, o := range c.Occurrences {
-		if o.From().Before(to) && o.To().After(from) {
+	for _, o := range c.Occurrences[i:] {
+		if !o.From().Before(to) {
+			if o.Start.After(to.Add(MaxLeadLag)) {
+				break // no later window opens before to
+			}
+			continue
+		}
+		if o.To().After(from) {
 			out = append(out, o)
 		}
 	}

@@ -90,3 +90,37 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBetweenMatchesScan checks Between's search against a scan of every
+// occurrence, on windows around each occurrence's edges.
+func TestBetweenMatchesScan(t *testing.T) {
+	c, err := Parse([]byte(`events:
+  - {name: a, start: "2026-01-01T00:00:00", duration: 2h, lead: 20h, lag: 3h, rrule: "FREQ=DAILY;INTERVAL=3;COUNT=10"}
+  - {name: b, start: "2026-02-01T10:00:00", duration: 7d, lead: 1d, lag: 1d, rrule: "FREQ=WEEKLY;INTERVAL=3;COUNT=3"}
+  - {name: c, start: "2026-01-01T12:00:00", duration: 30m, rrule: "FREQ=DAILY;INTERVAL=3;COUNT=10"}
+`), "cal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(from, to time.Time) []Occurrence {
+		var out []Occurrence
+		for _, o := range c.Occurrences {
+			if o.From().Before(to) && o.To().After(from) {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	for _, o := range c.Occurrences {
+		for _, at := range []time.Time{o.From(), o.Start, o.End, o.To()} {
+			for _, d := range []time.Duration{-time.Hour, -time.Minute, 0, time.Minute, time.Hour} {
+				for _, span := range []time.Duration{time.Minute, 6 * time.Hour, 9 * 24 * time.Hour} {
+					from, to := at.Add(d), at.Add(d+span)
+					if got, want := c.Between(from, to), scan(from, to); len(got) != len(want) {
+						t.Fatalf("Between(%v, %v): %d occurrences, a scan finds %d", from, to, len(got), len(want))
+					}
+				}
+			}
+		}
+	}
+}

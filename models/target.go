@@ -1,6 +1,10 @@
 package models
 
-import "time"
+import (
+	"time"
+
+	"github.com/prescale/prescale/events"
+)
 
 // Target is one workload prescale forecasts and scales: where its load
 // comes from, how much load one replica carries, and how far ahead it must
@@ -43,4 +47,9 @@ type Target struct {
 	// HoldFor is how long the last good recommendation is held when data
 	// is stale or missing, before falling back to the reactive value.
 	HoldFor time.Duration `yaml:"holdFor" json:"hold_for"`
+	// Events are the target's known events (a launch, a match, a sale),
+	// in the format of a calendar file's entries: the fits keep their
+	// windows out of the baseline and learn each name's effect, and the
+	// policy provisions ahead of them.
+	Events []events.Spec `yaml:"events" json:"events,omitempty"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/forecast"
 )
 
@@ -34,6 +35,11 @@ const (
 	// beyond any pod start-up, and the models are calibrated over at most
 	// maxFitHorizon steps anyway.
 	MaxLeadWindow = 24 * time.Hour
+	// MaxTargetEvents and MaxTargetOccurrences bound a target's events:
+	// a compiled occurrence takes 56 bytes, so at most 112 KB a target.
+	// A calendar file given to the backtest has events' wider bounds.
+	MaxTargetEvents      = 64
+	MaxTargetOccurrences = 2000
 	// MaxLeadSteps bounds the lead window in steps: a target's cached
 	// forecast and its accuracy tracker hold a few values per step of it.
 	MaxLeadSteps = 10_000
@@ -295,6 +301,41 @@ func (c *checker) checkSeasons() {
 			}
 		}
 	}
+}
+
+// checkEvents checks the events as a calendar does (a known time zone, a
+// rule that ends, no overlap), within a target's bounds.
+func (c *checker) checkEvents() {
+	t := c.t
+	if len(t.Events) > MaxTargetEvents {
+		c.add("events", "must list at most %d events, got %d", MaxTargetEvents, len(t.Events))
+		return
+	}
+	for i := range t.Events {
+		if !c.usable("events[" + strconv.Itoa(i) + "]") {
+			return // reported as unreadable: the calendar is checked once all read
+		}
+	}
+	cal, err := t.Calendar()
+	var se *events.SpecError
+	switch {
+	case errors.As(err, &se):
+		field := "events[" + strconv.Itoa(se.Index) + "]"
+		msg, _ := strings.CutPrefix(se.Error(), field+": ")
+		c.add(field, "%s", msg)
+	case err != nil:
+		c.add("events", "%v", err)
+	case cal != nil && len(cal.Occurrences) > MaxTargetOccurrences:
+		c.add("events", "must have at most %d occurrences in all, got more (a rule with a smaller COUNT or an earlier UNTIL)", MaxTargetOccurrences)
+	}
+}
+
+// Calendar compiles the target's events; nil when it has none.
+func (t *Target) Calendar() (*events.Calendar, error) {
+	if len(t.Events) == 0 {
+		return nil, nil
+	}
+	return events.Compile(t.Events, "target "+strconv.Quote(t.Name))
 }
 
 func (c *checker) checkRefitInterval() {

@@ -10,8 +10,13 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/forecast"
 )
+
+// EventsByReference says how trigger metadata, which is flat text, gets a
+// target's events.
+const EventsByReference = "declare them on a target (the config file, the API or a PredictiveAutoscaler) and name it in the metadata with target: or eventsFrom:"
 
 // TargetField is one field of Target as every loader sees it: the config
 // file, the REST and gRPC API and KEDA trigger metadata decode a target
@@ -74,11 +79,13 @@ func TargetFields() []TargetField {
 			addr: func(t *Target) any { return &t.Model }, check: (*checker).checkModel},
 		{Name: "holdFor", Default: "10m",
 			addr: func(t *Target) any { return &t.HoldFor }, check: (*checker).checkHoldFor},
+		{Name: "events", Refit: true, // none
+			addr: func(t *Target) any { return &t.Events }, check: (*checker).checkEvents},
 	}
 }
 
-// Addr is the field in t: a *string, *time.Duration, *float64, *int or
-// *[]time.Duration.
+// Addr is the field in t: a *string, *time.Duration, *float64, *int,
+// *[]time.Duration or *[]events.Spec.
 func (f TargetField) Addr(t *Target) any { return f.addr(t) }
 
 // Parse sets the field of t from text, the way KEDA metadata writes every
@@ -101,6 +108,10 @@ func (f TargetField) Parse(t *Target, text string) error {
 		err = parseInto(dst, s, strconv.Atoi)
 	case *[]time.Duration:
 		err = parseInto(dst, s, parseDurationList)
+	case *[]events.Spec:
+		// Events are structured: no one line of text writes them. KEDA
+		// metadata names a target that declares them instead.
+		return &FieldError{Field: f.Name, Msg: "cannot be written as text; " + EventsByReference}
 	default:
 		panic(fmt.Sprintf("models: target field %s has no parser for %T", f.Name, dst))
 	}
@@ -151,6 +162,8 @@ func (f TargetField) syntax() string {
 		return "an integer"
 	case *[]time.Duration:
 		return "a comma-separated list of durations such as 1d,1w"
+	case *[]events.Spec:
+		return "a list of events"
 	}
 	return "text"
 }
@@ -201,6 +214,8 @@ func (f TargetField) equal(a, b *Target) bool {
 		return *x == *f.addr(b).(*int)
 	case *[]time.Duration:
 		return slices.Equal(*x, *f.addr(b).(*[]time.Duration))
+	case *[]events.Spec:
+		return slices.Equal(*x, *f.addr(b).(*[]events.Spec))
 	}
 	panic(fmt.Sprintf("models: target field %s cannot be compared", f.Name))
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/models"
 )
 
@@ -62,6 +63,8 @@ func changeField(t *testing.T, f models.TargetField, tg *models.Target) {
 		*p++
 	case *[]time.Duration:
 		*p = append(slices.Clone(*p), time.Hour)
+	case *[]events.Spec:
+		*p = append(slices.Clone(*p), events.Spec{Name: "launch", Start: "2026-07-13T19:00:00Z", Duration: "1h"})
 	default:
 		t.Fatalf("%s: no change for %T", f.Name, p)
 	}
@@ -91,7 +94,7 @@ func TestModelAndPolicyChanged(t *testing.T) {
 			refit = append(refit, f.Name)
 		}
 	}
-	if want := []string{"query", "step", "history", "seasons", "model"}; !reflect.DeepEqual(refit, want) {
+	if want := []string{"query", "step", "history", "seasons", "model", "events"}; !reflect.DeepEqual(refit, want) {
 		t.Errorf("fields voiding the model: %v, want %v", refit, want)
 	}
 

@@ -37,9 +37,12 @@
     const top = u.bbox.top;
     const height = u.bbox.height;
     ctx.save();
+    const left = u.bbox.left;
+    const right = left + u.bbox.width;
     for (const s of spans) {
-      const x0 = u.valToPos(s.start, "x", true);
-      const x1 = Math.max(u.valToPos(s.end, "x", true), x0 + 2);
+      const x0 = Math.max(left, u.valToPos(s.start, "x", true));
+      const x1 = Math.min(right, Math.max(u.valToPos(s.end, "x", true), x0 + 2));
+      if (x1 <= left || x0 >= right) continue; // outside the zoomed range
       if (s.kind === "level_shift") {
         ctx.strokeStyle = "rgba(185,28,28,0.7)";
         ctx.setLineDash([4, 3]);
@@ -50,7 +53,7 @@
         ctx.setLineDash([]);
         continue;
       }
-      ctx.fillStyle = s.kind === "stale" ? "rgba(100,116,139,0.22)" : "rgba(220,38,38,0.16)";
+      ctx.fillStyle = s.kind === "stale" ? "rgba(100,116,139,0.22)" : s.kind === "event" ? "rgba(22,163,74,0.14)" : "rgba(220,38,38,0.16)";
       ctx.fillRect(x0, top, x1 - x0, height);
     }
     ctx.restore();
@@ -108,6 +111,8 @@
     changes.forEach((c, i) => {
       if (c.stale) stale.push({ start: c.t, end: i + 1 < changes.length ? changes[i + 1].t : now, kind: "stale" });
     });
+    // Known events: each occurrence's window, its lead to its lag.
+    const events = (target.events || []).map((e) => ({ start: Date.parse(e.windowStart) / 1000, end: Date.parse(e.windowEnd) / 1000, kind: "event" }));
     const range = (xs[xs.length - 1] - xs[0]) || 1;
     return {
       load: [xs, load, ahead(level(0.5).values), ahead(level(0.1).values), ahead(level(0.9).values), ahead(level(q).values)],
@@ -120,6 +125,7 @@
       ],
       marks: sparse(spans, range / 200, MAX_MARKERS),
       stale: sparse(stale, 0, MAX_MARKERS),
+      events,
       quantile: q,
       last,
     };
@@ -161,7 +167,7 @@
         bands: [{ series: [4, 3], fill: colors.band }],
         hooks: {
           setSelect: [() => (page.zoomed = true)],
-          drawClear: [(u) => shade(u, page.data.stale.concat(page.data.marks))],
+          drawClear: [(u) => shade(u, page.data.events.concat(page.data.stale, page.data.marks))],
         },
       }),
       data.load,
@@ -176,7 +182,7 @@
         { label: "forecast needs", stroke: colors.need, dash: [6, 4], width: 1.5, paths: stepped, spanGaps: true },
       ], {
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1) * 1.1] } }, // replicas from zero
-        hooks: { setSelect: [() => (page.zoomed = true)], drawClear: [(u) => shade(u, page.data.stale)] },
+        hooks: { setSelect: [() => (page.zoomed = true)], drawClear: [(u) => shade(u, page.data.events.concat(page.data.stale))] },
       }),
       data.replicas,
       repEl
@@ -217,7 +223,26 @@
       (rec ? '<p class="reason"><b>Why:</b> ' + P.esc(rec.reason) + "</p>" : "") +
       (m.reason ? '<p class="reason"><b>Model:</b> ' + P.esc(m.reason) + "</p>" : "") +
       ((m.notes || []).length ? '<ul class="notes">' + m.notes.map((n) => "<li>" + P.esc(n) + "</li>").join("") + "</ul>" : "") +
+      eventList(t.events || [], now) +
       errs.map((e) => '<p class="error">' + P.esc(e) + "</p>").join("");
+  }
+
+  // eventList lists the target's events around now with the effect each
+  // gets, as the API says.
+  function eventList(events, now) {
+    if (!events.length) return "";
+    const effect = (e) =>
+      e.effect === "learned"
+        ? "load ×" + e.factor.toFixed(2) + " its usual at the peak, learned from " + e.learned + " past occurrences"
+        : e.effect === "declared"
+          ? (e.load ? "load " + P.num(e.load) + " at least" : "load ×" + e.factor + " its usual") + ", as declared" + (e.learned ? " (" + e.learned + " past occurrences seen)" : "")
+          : "no past occurrence and nothing declared: the forecast is widened ×" + e.factor;
+    const when = (e) => new Date(e.start).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) + " (" + P.ago(e.start, now) + ")";
+    return (
+      '<h2>Known events</h2><ul id="events" class="notes">' +
+      events.map((e) => "<li><b>" + P.esc(e.name) + "</b> " + P.esc(when(e)) + ", until " + new Date(e.end).toLocaleTimeString([], { timeStyle: "short" }) + ": " + P.esc(effect(e)) + "</li>").join("") +
+      "</ul>"
+    );
   }
 
   // charts shows the chart sections, or hides them while there is no model.

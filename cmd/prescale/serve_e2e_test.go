@@ -59,6 +59,7 @@ func TestServeEndToEnd(t *testing.T) {
 	feed := startFeed(t, srv, load, e2eLoad)
 
 	config := filepath.Join(t.TempDir(), "prescale.yaml")
+	launch := end.Add(2 * time.Minute).UTC()
 	writeFileAtomically(t, config, `targets:
   - name: e2e
     query: e2e_requests
@@ -71,6 +72,20 @@ func TestServeEndToEnd(t *testing.T) {
     minReplicas: 1
     maxReplicas: 40
     seasons: [1d]
+  # The same load with a launch under way: its window opened 3 minutes ago.
+  - name: e2e-events
+    query: e2e_requests
+    step: 15s
+    history: 3d
+    capacityPerReplica: 25
+    leadTime: 3m
+    seasons: [1d]
+    events:
+      - name: launch
+        start: "`+launch.Format(time.RFC3339)+`"
+        duration: 1h
+        lead: 5m
+        multiplier: 3
 `)
 	snapshots := t.TempDir()
 	p := startServe(t, serveProcOptions{Args: []string{
@@ -209,6 +224,32 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("known events", func(t *testing.T) {
+		// The config file's events are the target's, listed with the
+		// effect each gets; the recommendation provisions for the launch
+		// and names it.
+		var tg prescalev1.Target
+		p.GetProto("/v1/targets/e2e-events", &tg)
+		if ev := tg.Spec.GetEvents(); len(ev) != 1 || ev[0].GetName() != "launch" || ev[0].GetMultiplier() != 3 || ev[0].GetLead() != "5m" {
+			t.Errorf("spec events %v, want the config file's launch", ev)
+		}
+		if ev := tg.GetEvents(); len(ev) != 1 || ev[0].GetEffect() != "declared" || ev[0].GetFactor() != 3 ||
+			!ev[0].GetStart().AsTime().Equal(launch) || !ev[0].GetWindowStart().AsTime().Equal(launch.Add(-5*time.Minute)) {
+			t.Errorf("status events %v, want the launch at %v, declared ×3", ev, launch)
+		}
+		var with, without prescalev1.Recommendation
+		p.GetProto("/v1/targets/e2e-events/recommendation", &with)
+		p.GetProto("/v1/targets/"+name+"/recommendation", &without)
+		if !strings.Contains(with.Reason, "for the 'launch' event at ") || !strings.Contains(with.Reason, "load ×3 its usual, as declared") {
+			t.Errorf("reason %q does not name the launch and its declared effect", with.Reason)
+		}
+		if floor := 2 * with.GetReactive().GetLoad() / capacity; float64(with.Replicas) < floor || with.Replicas <= without.Replicas {
+			t.Errorf("%d replicas with the launch (observed %.0f), %d without: want at least %.0f and more than without",
+				with.Replicas, with.GetReactive().GetLoad(), without.Replicas, floor)
+		}
+		t.Logf("%d replicas with the launch, %d without: %s", with.Replicas, without.Replicas, with.Reason)
+	})
+
 	t.Run("targets through the API", func(t *testing.T) {
 		spec := `{"name":"e2e-api","query":"e2e_requests","step":"15s","history":"2h","capacityPerReplica":25,"leadTime":"1m"}`
 		code, body := p.Do(http.MethodPost, "/v1/targets", []byte(spec))
@@ -242,8 +283,12 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Errorf("GET a deleted target: %d %s, want 404", code, body)
 		}
 		p.GetProto("/v1/targets", &list)
-		if len(list.Targets) != 1 || list.Targets[0].Spec.GetName() != name {
-			t.Errorf("after the delete the list has %d targets, want only %s", len(list.Targets), name)
+		var names []string
+		for _, tg := range list.Targets {
+			names = append(names, tg.Spec.GetName())
+		}
+		if !slices.Equal(names, []string{name, "e2e-events"}) {
+			t.Errorf("after the delete the list has %v, want the config file's %s and e2e-events", names, name)
 		}
 	})
 

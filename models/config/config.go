@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/models"
 )
 
@@ -349,6 +350,8 @@ func (p *configParser) decodeField(t *models.Target, f models.TargetField, v *ya
 		return p.decodeInt(dst, v, field)
 	case *[]time.Duration:
 		return p.decodeDurations(dst, v, path, f.Name, lines, states)
+	case *[]events.Spec:
+		return p.decodeEvents(dst, v, path, f.Name, lines, states)
 	default:
 		panic(fmt.Sprintf("config: no YAML decoder for target field %s (%T)", f.Name, dst))
 	}
@@ -374,6 +377,52 @@ func (p *configParser) decodeDurations(dst *[]time.Duration, v *yaml.Node, path,
 		elem := name + "[" + strconv.Itoa(i) + "]"
 		lines[elem] = el.Line
 		if !p.decodeDuration(&(*dst)[i], el, path+"."+elem) {
+			states[elem] = models.FieldInvalid
+		}
+	}
+	return true
+}
+
+// decodeEvents sets a list of events, each a mapping of an events.Spec's
+// fields. An element that is unreadable is reported, and marked invalid in
+// states, by its own name ("events[2]"); the list itself is still read.
+func (p *configParser) decodeEvents(dst *[]events.Spec, v *yaml.Node, path, name string, lines map[string]int, states map[string]models.FieldState) bool {
+	if isNull(v) {
+		return true
+	}
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(v.Line, path+"."+name, "must be a list of events, got %s", describe(v))
+		return false
+	}
+	*dst = make([]events.Spec, len(v.Content))
+	if len(v.Content) > models.MaxTargetEvents {
+		return true // the elements are left unread: check reports the length
+	}
+	known := events.SpecFields()
+	for i, el := range v.Content {
+		el = resolve(el)
+		elem := name + "[" + strconv.Itoa(i) + "]"
+		field := path + "." + elem
+		lines[elem] = el.Line
+		if el.Kind != yaml.MappingNode {
+			p.errorf(el.Line, field, "must be a mapping of event fields, got %s", describe(el))
+			states[elem] = models.FieldInvalid
+			continue
+		}
+		ok := true
+		for j := 0; j+1 < len(el.Content); j += 2 {
+			k, val := el.Content[j], resolve(el.Content[j+1])
+			switch dst := (*dst)[i].Field(k.Value).(type) {
+			case *string:
+				ok = p.decodeString(dst, val, field+"."+k.Value) && ok
+			case *float64:
+				ok = p.decodeFloat(dst, val, field+"."+k.Value) && ok
+			default:
+				p.errorf(k.Line, field+"."+keyPath(k.Value), "unknown field%s", suggest(k.Value, known))
+				ok = false
+			}
+		}
+		if !ok {
 			states[elem] = models.FieldInvalid
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/config"
 )
@@ -69,7 +70,7 @@ func TestParseConfigErrors(t *testing.T) {
 			`t.yaml:6: targets[0].refit_interval: unknown field, did you mean "refitInterval"?`},
 		{"unknown field far from all", minimalTarget + "    replicas: 2\n",
 			"t.yaml:6: targets[0].replicas: unknown field; known fields are name, namespace, query, step, history, " +
-				"capacityPerReplica, leadTime, margin, quantile, minReplicas, maxReplicas, seasons, refitInterval, model, holdFor"},
+				"capacityPerReplica, leadTime, margin, quantile, minReplicas, maxReplicas, seasons, refitInterval, model, holdFor, events"},
 		{"unknown top-level field", "target:\n  - name: web\n",
 			`t.yaml:1: target: unknown field, did you mean "targets"?`},
 		{"duplicate field", minimalTarget + "    leadTime: 3m\n",
@@ -136,6 +137,18 @@ func TestParseConfigErrors(t *testing.T) {
 			"t.yaml:6: targets[0].seasons: must list at most 8 seasons, got 9"},
 		{"seasons not a list", minimalTarget + "    seasons: 1d\n",
 			`t.yaml:6: targets[0].seasons: must be a list of durations, got "1d"`},
+		{"event in an unknown time zone", minimalTarget + "    events:\n      - name: match\n        start: 2026-07-13T19:00:00\n        timeZone: Mars/Olympus\n        duration: 2h\n",
+			`t.yaml:7: targets[0].events[0]: event "match": timeZone "Mars/Olympus": not an IANA time zone (such as Europe/Paris or UTC)`},
+		{"event rule that never ends", minimalTarget + "    events:\n      - {name: match, start: 2026-07-13T19:00:00, duration: 2h}\n      - {name: sale, start: 2026-07-01T08:00:00, duration: 1h, rrule: FREQ=DAILY}\n",
+			`t.yaml:8: targets[0].events[1]: event "sale": rrule "FREQ=DAILY": never ends; give COUNT or UNTIL (at most 10000 occurrences in a calendar)`},
+		{"overlapping events", minimalTarget + "    events:\n      - {name: a, start: 2026-07-13T19:00:00, duration: 2h}\n      - {name: b, start: 2026-07-13T20:00:00, duration: 1h}\n",
+			`t.yaml:8: targets[0].events[1]: event "b" at 2026-07-13T20:00:00Z overlaps event "a" (events[0]) at 2026-07-13T19:00:00Z, which lasts until 2026-07-13T21:00:00Z; an occurrence's load must be told apart from another's`},
+		{"unknown event field", minimalTarget + "    events:\n      - name: a\n        start: 2026-07-13T19:00:00\n        duration: 2h\n        multiplyer: 3\n",
+			`t.yaml:10: targets[0].events[0].multiplyer: unknown field, did you mean "multiplier"?`},
+		{"event of wrong type", minimalTarget + "    events:\n      - {name: a, start: 2026-07-13T19:00:00, duration: 2h, multiplier: lots}\n",
+			`t.yaml:7: targets[0].events[0].multiplier: must be a number, got "lots"`},
+		{"events not a list", minimalTarget + "    events: launch\n",
+			`t.yaml:6: targets[0].events: must be a list of events, got "launch"`},
 		{"unknown model", minimalTarget + "    model: arima\n",
 			`t.yaml:6: targets[0].model: must be one of auto, naive, holtwinters, harmonic, got "arima"`},
 		{"refit faster than step", minimalTarget + "    step: 5m\n    refitInterval: 1m\n",
@@ -214,6 +227,11 @@ func TestLoadConfigValid(t *testing.T) {
 			RefitInterval:      6 * time.Hour,
 			Model:              "harmonic",
 			HoldFor:            15 * time.Minute,
+			Events: []events.Spec{
+				{Name: "match", Start: "2026-07-13T19:00:00", TimeZone: "Europe/Paris", Duration: "2h", Lead: "30m", Lag: "15m",
+					RRule: "FREQ=WEEKLY;BYDAY=SA;COUNT=10", Multiplier: 3},
+				{Name: "mail", Start: "2026-07-01T08:00:00Z", Duration: "1h", Load: 5000},
+			},
 		},
 		{
 			Name:               "search",

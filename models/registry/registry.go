@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
@@ -291,6 +292,9 @@ type TargetStatus struct {
 	Accuracy Accuracy
 	// models.Recommendation is the last recommendation made, or nil.
 	Recommendation *models.Recommendation
+	// Events are the occurrences of the target's events around now, with
+	// the effect each gets (once a fit has learned them).
+	Events []EventStatus
 }
 
 // Accuracy scores past forecasts made LeadTime+Margin ahead against the
@@ -363,7 +367,7 @@ func New(src Source, opts *Options) (*Registry, error) {
 // their specs (and, in a data directory written before specs existed,
 // from their snapshots). A snapshot is used when its target is declared
 // (by a spec, SetConfig or Create, before or after Run starts) with the
-// same query, step, history, seasons and model: the target serves from it
+// same query, step, history, seasons, model and events: the target serves from it
 // at once, catches up on the points since it was saved and is refitted
 // soon after. Snapshots of other targets (a config target no longer
 // declared, a deleted one) are left on disk untouched. A snapshot that
@@ -410,7 +414,7 @@ func (r *Registry) Ready() bool { return r.restored.Load() }
 
 // SetConfig makes the config-declared targets exactly targets: new ones
 // are added, removed ones deleted, changed ones updated. A target whose
-// query, step, history, seasons and model are unchanged keeps its fitted
+// query, step, history, seasons, model and events are unchanged keeps its fitted
 // model.
 //
 // Every target is validated first; if any is invalid (or two share a
@@ -826,6 +830,7 @@ func (r *Registry) recommend(s *targetState, name string) (models.Recommendation
 		ModelFittedAt: s.fittedAt,
 		LastFetch:     s.lastFetch,
 		StaleAfter:    r.opts.StaleAfter,
+		Events:        s.effects,
 	}
 	if s.fitted != nil {
 		in.ModelKind = s.fitted.Model
@@ -881,6 +886,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 		v.History, v.HistoryStart = s.history.last(k, step)
 	}
 	historyWindow := s.target.History
+	fx := s.effects
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("forecast %q: %w", name, err)
@@ -900,7 +906,35 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 			v.Notes = append(v.Notes, note)
 		}
 	}
+	v.Notes = append(v.Notes, withEvents(v, fx)...)
 	return v, nil
+}
+
+// withEvents changes a forecast's values in the windows of known events
+// as the policy does (events.Effects.Adjust: never lower), the point
+// forecast as the median, and says which events it took in.
+func withEvents(v *ForecastView, fx *events.Effects) []string {
+	if fx == nil || fx.Calendar == nil {
+		return nil
+	}
+	var notes []string
+	seen := map[time.Time]bool{}
+	adjust := func(vals []float64, q float64) {
+		for i := range vals {
+			var u *events.Use
+			vals[i], u = fx.Adjust(vals[i], v.Start.Add(time.Duration(i)*v.Step), q)
+			if u != nil && !seen[u.Occurrence.Start] {
+				seen[u.Occurrence.Start] = true
+				notes = append(notes, fmt.Sprintf("events: the '%s' event at %s is in the forecast (%s effect)",
+					u.Occurrence.Event.Name, u.Occurrence.Start.Format(time.RFC3339), u.Source))
+			}
+		}
+	}
+	adjust(v.Point, 0.5)
+	for j := range v.Quantiles {
+		adjust(v.Quantiles[j].Values, v.Quantiles[j].Level)
+	}
+	return notes
 }
 
 // Anomalies returns the anomalous spans overlapping [start, end), sorted

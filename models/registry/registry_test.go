@@ -62,6 +62,8 @@ type fakeLoad struct {
 	OutageFrom, OutageTo time.Time // zero load in [OutageFrom, OutageTo)
 	ShiftAt              time.Time // the load is multiplied by ShiftBy from then on
 	ShiftBy              float64
+	// Boost, when set, multiplies the load at t (an event's spike).
+	Boost func(t time.Time) float64
 }
 
 func (l fakeLoad) At(t time.Time) float64 {
@@ -76,6 +78,9 @@ func (l fakeLoad) At(t time.Time) float64 {
 		l.Noise*(2*noise(l.Seed, t)-1))
 	if !l.ShiftAt.IsZero() && !t.Before(l.ShiftAt) {
 		v *= l.ShiftBy
+	}
+	if l.Boost != nil {
+		v *= l.Boost(t)
 	}
 	return max(v, 0)
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
@@ -260,6 +261,11 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 
 	if tryLoad {
 		if at, ok := r.loadSnapshot(s, &tg, epoch); ok {
+			if len(tg.Events) > 0 {
+				// A snapshot keeps no learned effects of events: the
+				// model serves at once, and a fit learns them next.
+				return r.now()
+			}
 			return at
 		}
 	}
@@ -270,10 +276,17 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 	var f *forecast.Fitted
 	var first, last int
 	var plan forecastPlan
-	if err != nil {
+	var fx *events.Effects
+	cal, calErr := tg.Calendar() // validated with the target: an error here is a bug
+	switch {
+	case calErr != nil:
+		err = calErr
+	case err != nil:
 		err = fmt.Errorf("fetch history: %w", err)
-	} else if f, first, last, err = models.FitHistory(&tg, series); err == nil {
-		plan = r.newPlan(f, &tg)
+	default:
+		if f, first, last, fx, err = models.FitHistoryEvents(&tg, series, cal); err == nil {
+			plan = r.newPlan(f, &tg)
+		}
 	}
 	now := r.now()
 
@@ -294,6 +307,7 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 		plan = r.newPlan(f, &s.target)
 	}
 	next, catchUp, detErr := s.install(f, plan, series, first, last, now, start)
+	s.effects = fx
 	generation := s.generation
 	s.mu.Unlock()
 

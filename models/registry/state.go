@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
@@ -53,6 +54,10 @@ type targetState struct {
 	dataEnd      time.Time
 	lastObserved time.Time
 	training     []models.AnomalyEvent
+	// effects are the target's known events with the effects learned at
+	// the last fit; nil without events (and after a snapshot's restore,
+	// until the fit that follows at once).
+	effects *events.Effects
 
 	// The live detector, nil until a fit makes it (and after it fell
 	// behind), and the events it reported.
@@ -281,6 +286,7 @@ func (s *targetState) dropModel(keepData bool) {
 	s.fitErr = ""
 	s.dataStart, s.dataEnd, s.lastObserved = time.Time{}, time.Time{}, time.Time{}
 	s.training = nil
+	s.effects = nil
 	s.fc, s.fcStart = s.fc[:0], time.Time{}
 	clear(s.leadValues)
 	s.version++
@@ -380,7 +386,55 @@ func (r *Registry) statusLocked(s *targetState) TargetStatus {
 		rec := s.last
 		st.Recommendation = &rec
 	}
+	st.Events = eventStatuses(s.effects, r.now(), s.target.Quantile)
 	return st
+}
+
+// Which of a target's events its status lists: those whose windows
+// overlap the last day or the next week, at most MaxStatusEvents.
+const (
+	statusEventsBefore = 24 * time.Hour
+	statusEventsAfter  = 7 * 24 * time.Hour
+	MaxStatusEvents    = 20
+)
+
+// EventStatus is an occurrence of a target's event with the effect the
+// policy gives it.
+type EventStatus struct {
+	Name       string
+	Start, End time.Time
+	// From and To bound its window: its lead before Start, its lag
+	// after End.
+	From, To time.Time
+	// Effect is "learned", "declared" or "unknown"; Learned how many past
+	// occurrences were learned from; Factor the load over its usual level
+	// (learned: the largest over the event; declared: the multiplier;
+	// unknown: the widening); Load a declared load, when that is used.
+	Effect  string
+	Learned int
+	Factor  float64
+	Load    float64
+}
+
+// eventStatuses lists the occurrences of fx's calendar around now.
+func eventStatuses(fx *events.Effects, now time.Time, q float64) []EventStatus {
+	if fx == nil || fx.Calendar == nil {
+		return nil
+	}
+	var out []EventStatus
+	for _, o := range fx.Calendar.Between(now.Add(-statusEventsBefore), now.Add(statusEventsAfter)) {
+		if len(out) == MaxStatusEvents {
+			break
+		}
+		u := fx.Summary(o, q)
+		es := EventStatus{Name: o.Event.Name, Start: o.Start, End: o.End, From: o.From(), To: o.To(),
+			Effect: u.Source, Learned: u.Learned, Factor: u.Factor}
+		if u.Source == "declared" && u.Factor == 0 {
+			es.Load = o.Event.Load
+		}
+		out = append(out, es)
+	}
+	return out
 }
 
 // historyRing keeps a target's most recent points, gaps as NaN.

@@ -21,12 +21,16 @@ const (
 var longQuery = "sum(rate(http_requests_total{job=\\\"" + strings.Repeat("checkout-frontend-", 80) + "\\\"}[5m]))"
 
 // startFleet runs the demo with --auth=none and two more targets: another
-// simulated workload and one whose query the demo does not serve, so that
-// its fetch error is long. It waits until the demo target has a model and
+// simulated workload, with a known event ahead, and one whose query the
+// demo does not serve, so that its fetch error is long. It waits until the demo target has a model and
 // the broken one its error.
 func startFleet(t *testing.T) *server {
 	s := startServer(t, "--auth=none")
-	s.create(t, `{"name":"shop-checkout","query":"demo:3","capacityPerReplica":40,"leadTime":"2m","history":"2d"}`)
+	// shop-checkout has a launch in 40 minutes, whose window opens 30
+	// minutes before it.
+	launch := time.Now().Add(40 * time.Minute).UTC().Truncate(time.Minute).Format(time.RFC3339)
+	s.create(t, `{"name":"shop-checkout","query":"demo:3","capacityPerReplica":40,"leadTime":"2m","history":"2d",
+		"events":[{"name":"launch","start":"`+launch+`","duration":"1h","lead":"30m","multiplier":3}]}`)
 	s.create(t, `{"name":"broken","query":"`+longQuery+`","capacityPerReplica":10,"leadTime":"1m"}`)
 	waitFor(t, "the demo fitted and broken failing", 2*time.Minute, func() bool {
 		var list struct{ Targets []target }
@@ -156,6 +160,48 @@ func TestTargetPage(t *testing.T) {
 		t.Errorf("broken target's page %dpx wide in a %dpx window: the error must wrap", pageWidth, windowWidth)
 	}
 	b.screenshot(t, "target-error")
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestTargetEvents checks that a target's page lists its known events
+// with the effect the API says each gets, and shades their windows.
+func TestTargetEvents(t *testing.T) {
+	s := startFleet(t)
+	var st struct {
+		Events []struct {
+			Name        string  `json:"name"`
+			WindowStart string  `json:"windowStart"`
+			WindowEnd   string  `json:"windowEnd"`
+			Effect      string  `json:"effect"`
+			Factor      float64 `json:"factor"`
+		} `json:"events"`
+	}
+	waitFor(t, "shop-checkout fitted, its launch listed", time.Minute, func() bool {
+		s.get(t, "/v1/targets/shop-checkout", &st)
+		return len(st.Events) == 1
+	})
+	if e := st.Events[0]; e.Name != "launch" || e.Effect != "declared" || e.Factor != 3 {
+		t.Errorf("the API lists %+v, want the launch, declared ×3", e)
+	}
+	b := newBrowser(t, 1400, 900)
+	b.do(t,
+		chromedp.Navigate(s.URL+"/targets/shop-checkout"),
+		chromedp.WaitVisible(chromedp.CSS(`#chart-load canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`#events li`)),
+	)
+	item := eval[string](t, b, `document.querySelector("#events li").textContent`)
+	if !strings.Contains(item, "launch") || !strings.Contains(item, "load ×3 its usual, as declared") {
+		t.Errorf("the page lists %q, want the launch and its declared ×3", item)
+	}
+	span := eval[[]float64](t, b, `(() => { const e = prescale.target.data.events[0]; return [e.start, e.end] })()`)
+	from, _ := time.Parse(time.RFC3339, st.Events[0].WindowStart)
+	to, _ := time.Parse(time.RFC3339, st.Events[0].WindowEnd)
+	if len(span) != 2 || int64(span[0]) != from.Unix() || int64(span[1]) != to.Unix() {
+		t.Errorf("shaded window %v, the API's %v to %v", span, from, to)
+	}
+	b.screenshot(t, "target-events")
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}

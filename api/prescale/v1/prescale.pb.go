@@ -64,7 +64,12 @@ type TargetSpec struct {
 	Model string `protobuf:"bytes,13,opt,name=model,proto3" json:"model,omitempty"`
 	// How long the last good recommendation is held when data is stale
 	// (default 10m).
-	HoldFor       string `protobuf:"bytes,14,opt,name=hold_for,json=holdFor,proto3" json:"hold_for,omitempty"`
+	HoldFor string `protobuf:"bytes,14,opt,name=hold_for,json=holdFor,proto3" json:"hold_for,omitempty"`
+	// Known events (a launch, a match, a sale): their windows are kept out
+	// of the baseline's fits, each name's effect is learned from its past
+	// occurrences, and the policy provisions ahead of them. At most 64
+	// events and 2,000 occurrences; none may overlap another.
+	Events        []*Event `protobuf:"bytes,16,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -204,6 +209,134 @@ func (x *TargetSpec) GetHoldFor() string {
 	return ""
 }
 
+func (x *TargetSpec) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// Event is a known event, one-off or recurring, as in a calendar file.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Occurrences of one name share a learned effect (1 to 63 characters).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Wall time in time_zone (2026-07-13T19:00:00), or RFC 3339 with an
+	// offset.
+	Start string `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	// IANA time zone (Europe/Paris); default UTC. Recurrences expand in it.
+	TimeZone string `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// How long the event's load lasts (2h); at most 7d.
+	Duration string `protobuf:"bytes,4,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Be ready this long before the start, and stay ready this long after
+	// the end; each at most 1d.
+	Lead string `protobuf:"bytes,5,opt,name=lead,proto3" json:"lead,omitempty"`
+	Lag  string `protobuf:"bytes,6,opt,name=lag,proto3" json:"lag,omitempty"`
+	// RFC 5545 recurrence rule with COUNT or UNTIL
+	// (FREQ=WEEKLY;BYDAY=SA;COUNT=10); empty for a one-off.
+	Rrule string `protobuf:"bytes,7,opt,name=rrule,proto3" json:"rrule,omitempty"`
+	// The expected effect, if declared: the load × the usual at that time,
+	// or the load itself. At most one; the learned effect wins once three
+	// past occurrences were seen.
+	Multiplier    float64 `protobuf:"fixed64,8,opt,name=multiplier,proto3" json:"multiplier,omitempty"`
+	Load          float64 `protobuf:"fixed64,9,opt,name=load,proto3" json:"load,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_prescale_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_prescale_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_prescale_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Event) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Event) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *Event) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Event) GetDuration() string {
+	if x != nil {
+		return x.Duration
+	}
+	return ""
+}
+
+func (x *Event) GetLead() string {
+	if x != nil {
+		return x.Lead
+	}
+	return ""
+}
+
+func (x *Event) GetLag() string {
+	if x != nil {
+		return x.Lag
+	}
+	return ""
+}
+
+func (x *Event) GetRrule() string {
+	if x != nil {
+		return x.Rrule
+	}
+	return ""
+}
+
+func (x *Event) GetMultiplier() float64 {
+	if x != nil {
+		return x.Multiplier
+	}
+	return 0
+}
+
+func (x *Event) GetLoad() float64 {
+	if x != nil {
+		return x.Load
+	}
+	return 0
+}
+
 // Target is a target's configuration with the state of its model and data.
 type Target struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -215,13 +348,17 @@ type Target struct {
 	// The last recommendation made, if any.
 	Recommendation *Recommendation `protobuf:"bytes,5,opt,name=recommendation,proto3" json:"recommendation,omitempty"`
 	Accuracy       *LiveAccuracy   `protobuf:"bytes,6,opt,name=accuracy,proto3" json:"accuracy,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The occurrences of the target's events whose windows overlap the last
+	// day or the next week (at most 20), with the effect the policy gives
+	// each; listed once a fit has learned them.
+	Events        []*EventStatus `protobuf:"bytes,7,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_prescale_proto_msgTypes[1]
+	mi := &file_prescale_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +370,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[1]
+	mi := &file_prescale_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +383,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{1}
+	return file_prescale_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Target) GetSpec() *TargetSpec {
@@ -291,6 +428,131 @@ func (x *Target) GetAccuracy() *LiveAccuracy {
 	return nil
 }
 
+func (x *Target) GetEvents() []*EventStatus {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// EventStatus is one occurrence of a target's event.
+type EventStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Start *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	End   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	// The window prescale provisions for: the event's lead before start,
+	// its lag after end.
+	WindowStart *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"`
+	WindowEnd   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
+	// learned (from past occurrences), declared (the event's multiplier or
+	// load, until 3 past occurrences were seen) or unknown (neither: the
+	// forecast is widened, never lowered).
+	Effect string `protobuf:"bytes,6,opt,name=effect,proto3" json:"effect,omitempty"`
+	// How many past occurrences of the name were learned from.
+	Learned int32 `protobuf:"varint,7,opt,name=learned,proto3" json:"learned,omitempty"`
+	// The load over its usual level: learned, the largest over the event;
+	// declared, the multiplier; unknown, the widening. 0 for a declared load.
+	Factor float64 `protobuf:"fixed64,8,opt,name=factor,proto3" json:"factor,omitempty"`
+	// The declared load, when that is the effect used.
+	Load          float64 `protobuf:"fixed64,9,opt,name=load,proto3" json:"load,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventStatus) Reset() {
+	*x = EventStatus{}
+	mi := &file_prescale_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventStatus) ProtoMessage() {}
+
+func (x *EventStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_prescale_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventStatus.ProtoReflect.Descriptor instead.
+func (*EventStatus) Descriptor() ([]byte, []int) {
+	return file_prescale_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EventStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EventStatus) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *EventStatus) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *EventStatus) GetWindowStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowStart
+	}
+	return nil
+}
+
+func (x *EventStatus) GetWindowEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowEnd
+	}
+	return nil
+}
+
+func (x *EventStatus) GetEffect() string {
+	if x != nil {
+		return x.Effect
+	}
+	return ""
+}
+
+func (x *EventStatus) GetLearned() int32 {
+	if x != nil {
+		return x.Learned
+	}
+	return 0
+}
+
+func (x *EventStatus) GetFactor() float64 {
+	if x != nil {
+		return x.Factor
+	}
+	return 0
+}
+
+func (x *EventStatus) GetLoad() float64 {
+	if x != nil {
+		return x.Load
+	}
+	return 0
+}
+
 // ModelStatus is the fitted model of a target.
 type ModelStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -320,7 +582,7 @@ type ModelStatus struct {
 
 func (x *ModelStatus) Reset() {
 	*x = ModelStatus{}
-	mi := &file_prescale_proto_msgTypes[2]
+	mi := &file_prescale_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +594,7 @@ func (x *ModelStatus) String() string {
 func (*ModelStatus) ProtoMessage() {}
 
 func (x *ModelStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[2]
+	mi := &file_prescale_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +607,7 @@ func (x *ModelStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelStatus.ProtoReflect.Descriptor instead.
 func (*ModelStatus) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{2}
+	return file_prescale_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ModelStatus) GetKind() string {
@@ -442,7 +704,7 @@ type DataStatus struct {
 
 func (x *DataStatus) Reset() {
 	*x = DataStatus{}
-	mi := &file_prescale_proto_msgTypes[3]
+	mi := &file_prescale_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +716,7 @@ func (x *DataStatus) String() string {
 func (*DataStatus) ProtoMessage() {}
 
 func (x *DataStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[3]
+	mi := &file_prescale_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +729,7 @@ func (x *DataStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataStatus.ProtoReflect.Descriptor instead.
 func (*DataStatus) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{3}
+	return file_prescale_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DataStatus) GetDataStart() *timestamppb.Timestamp {
@@ -541,7 +803,7 @@ type LiveAccuracy struct {
 
 func (x *LiveAccuracy) Reset() {
 	*x = LiveAccuracy{}
-	mi := &file_prescale_proto_msgTypes[4]
+	mi := &file_prescale_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +815,7 @@ func (x *LiveAccuracy) String() string {
 func (*LiveAccuracy) ProtoMessage() {}
 
 func (x *LiveAccuracy) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[4]
+	mi := &file_prescale_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +828,7 @@ func (x *LiveAccuracy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LiveAccuracy.ProtoReflect.Descriptor instead.
 func (*LiveAccuracy) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{4}
+	return file_prescale_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LiveAccuracy) GetPoints() int64 {
@@ -619,7 +881,7 @@ type ListTargetsRequest struct {
 
 func (x *ListTargetsRequest) Reset() {
 	*x = ListTargetsRequest{}
-	mi := &file_prescale_proto_msgTypes[5]
+	mi := &file_prescale_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +893,7 @@ func (x *ListTargetsRequest) String() string {
 func (*ListTargetsRequest) ProtoMessage() {}
 
 func (x *ListTargetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[5]
+	mi := &file_prescale_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +906,7 @@ func (x *ListTargetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTargetsRequest.ProtoReflect.Descriptor instead.
 func (*ListTargetsRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{5}
+	return file_prescale_proto_rawDescGZIP(), []int{7}
 }
 
 type ListTargetsResponse struct {
@@ -656,7 +918,7 @@ type ListTargetsResponse struct {
 
 func (x *ListTargetsResponse) Reset() {
 	*x = ListTargetsResponse{}
-	mi := &file_prescale_proto_msgTypes[6]
+	mi := &file_prescale_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +930,7 @@ func (x *ListTargetsResponse) String() string {
 func (*ListTargetsResponse) ProtoMessage() {}
 
 func (x *ListTargetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[6]
+	mi := &file_prescale_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +943,7 @@ func (x *ListTargetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTargetsResponse.ProtoReflect.Descriptor instead.
 func (*ListTargetsResponse) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{6}
+	return file_prescale_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListTargetsResponse) GetTargets() []*Target {
@@ -700,7 +962,7 @@ type GetTargetRequest struct {
 
 func (x *GetTargetRequest) Reset() {
 	*x = GetTargetRequest{}
-	mi := &file_prescale_proto_msgTypes[7]
+	mi := &file_prescale_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +974,7 @@ func (x *GetTargetRequest) String() string {
 func (*GetTargetRequest) ProtoMessage() {}
 
 func (x *GetTargetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[7]
+	mi := &file_prescale_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +987,7 @@ func (x *GetTargetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTargetRequest.ProtoReflect.Descriptor instead.
 func (*GetTargetRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{7}
+	return file_prescale_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetTargetRequest) GetName() string {
@@ -744,7 +1006,7 @@ type CreateTargetRequest struct {
 
 func (x *CreateTargetRequest) Reset() {
 	*x = CreateTargetRequest{}
-	mi := &file_prescale_proto_msgTypes[8]
+	mi := &file_prescale_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +1018,7 @@ func (x *CreateTargetRequest) String() string {
 func (*CreateTargetRequest) ProtoMessage() {}
 
 func (x *CreateTargetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[8]
+	mi := &file_prescale_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +1031,7 @@ func (x *CreateTargetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTargetRequest.ProtoReflect.Descriptor instead.
 func (*CreateTargetRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{8}
+	return file_prescale_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateTargetRequest) GetTarget() *TargetSpec {
@@ -789,7 +1051,7 @@ type UpdateTargetRequest struct {
 
 func (x *UpdateTargetRequest) Reset() {
 	*x = UpdateTargetRequest{}
-	mi := &file_prescale_proto_msgTypes[9]
+	mi := &file_prescale_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +1063,7 @@ func (x *UpdateTargetRequest) String() string {
 func (*UpdateTargetRequest) ProtoMessage() {}
 
 func (x *UpdateTargetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[9]
+	mi := &file_prescale_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +1076,7 @@ func (x *UpdateTargetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTargetRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTargetRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{9}
+	return file_prescale_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdateTargetRequest) GetTarget() *TargetSpec {
@@ -833,7 +1095,7 @@ type DeleteTargetRequest struct {
 
 func (x *DeleteTargetRequest) Reset() {
 	*x = DeleteTargetRequest{}
-	mi := &file_prescale_proto_msgTypes[10]
+	mi := &file_prescale_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +1107,7 @@ func (x *DeleteTargetRequest) String() string {
 func (*DeleteTargetRequest) ProtoMessage() {}
 
 func (x *DeleteTargetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[10]
+	mi := &file_prescale_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +1120,7 @@ func (x *DeleteTargetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTargetRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTargetRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{10}
+	return file_prescale_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteTargetRequest) GetName() string {
@@ -876,7 +1138,7 @@ type DeleteTargetResponse struct {
 
 func (x *DeleteTargetResponse) Reset() {
 	*x = DeleteTargetResponse{}
-	mi := &file_prescale_proto_msgTypes[11]
+	mi := &file_prescale_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1150,7 @@ func (x *DeleteTargetResponse) String() string {
 func (*DeleteTargetResponse) ProtoMessage() {}
 
 func (x *DeleteTargetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[11]
+	mi := &file_prescale_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1163,7 @@ func (x *DeleteTargetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTargetResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTargetResponse) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{11}
+	return file_prescale_proto_rawDescGZIP(), []int{13}
 }
 
 type GetForecastRequest struct {
@@ -922,7 +1184,7 @@ type GetForecastRequest struct {
 
 func (x *GetForecastRequest) Reset() {
 	*x = GetForecastRequest{}
-	mi := &file_prescale_proto_msgTypes[12]
+	mi := &file_prescale_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1196,7 @@ func (x *GetForecastRequest) String() string {
 func (*GetForecastRequest) ProtoMessage() {}
 
 func (x *GetForecastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[12]
+	mi := &file_prescale_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1209,7 @@ func (x *GetForecastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetForecastRequest.ProtoReflect.Descriptor instead.
 func (*GetForecastRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{12}
+	return file_prescale_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetForecastRequest) GetName() string {
@@ -1000,7 +1262,7 @@ type Forecast struct {
 
 func (x *Forecast) Reset() {
 	*x = Forecast{}
-	mi := &file_prescale_proto_msgTypes[13]
+	mi := &file_prescale_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1274,7 @@ func (x *Forecast) String() string {
 func (*Forecast) ProtoMessage() {}
 
 func (x *Forecast) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[13]
+	mi := &file_prescale_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1287,7 @@ func (x *Forecast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Forecast.ProtoReflect.Descriptor instead.
 func (*Forecast) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{13}
+	return file_prescale_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Forecast) GetName() string {
@@ -1115,7 +1377,7 @@ type QuantileValues struct {
 
 func (x *QuantileValues) Reset() {
 	*x = QuantileValues{}
-	mi := &file_prescale_proto_msgTypes[14]
+	mi := &file_prescale_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1389,7 @@ func (x *QuantileValues) String() string {
 func (*QuantileValues) ProtoMessage() {}
 
 func (x *QuantileValues) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[14]
+	mi := &file_prescale_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1402,7 @@ func (x *QuantileValues) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuantileValues.ProtoReflect.Descriptor instead.
 func (*QuantileValues) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{14}
+	return file_prescale_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QuantileValues) GetLevel() float64 {
@@ -1166,7 +1428,7 @@ type GetRecommendationRequest struct {
 
 func (x *GetRecommendationRequest) Reset() {
 	*x = GetRecommendationRequest{}
-	mi := &file_prescale_proto_msgTypes[15]
+	mi := &file_prescale_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1440,7 @@ func (x *GetRecommendationRequest) String() string {
 func (*GetRecommendationRequest) ProtoMessage() {}
 
 func (x *GetRecommendationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[15]
+	mi := &file_prescale_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1453,7 @@ func (x *GetRecommendationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRecommendationRequest.ProtoReflect.Descriptor instead.
 func (*GetRecommendationRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{15}
+	return file_prescale_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRecommendationRequest) GetName() string {
@@ -1240,7 +1502,7 @@ type Recommendation struct {
 
 func (x *Recommendation) Reset() {
 	*x = Recommendation{}
-	mi := &file_prescale_proto_msgTypes[16]
+	mi := &file_prescale_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1514,7 @@ func (x *Recommendation) String() string {
 func (*Recommendation) ProtoMessage() {}
 
 func (x *Recommendation) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[16]
+	mi := &file_prescale_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1527,7 @@ func (x *Recommendation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Recommendation.ProtoReflect.Descriptor instead.
 func (*Recommendation) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{16}
+	return file_prescale_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Recommendation) GetTarget() string {
@@ -1469,7 +1731,7 @@ type ForecastInput struct {
 
 func (x *ForecastInput) Reset() {
 	*x = ForecastInput{}
-	mi := &file_prescale_proto_msgTypes[17]
+	mi := &file_prescale_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1743,7 @@ func (x *ForecastInput) String() string {
 func (*ForecastInput) ProtoMessage() {}
 
 func (x *ForecastInput) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[17]
+	mi := &file_prescale_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1756,7 @@ func (x *ForecastInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForecastInput.ProtoReflect.Descriptor instead.
 func (*ForecastInput) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{17}
+	return file_prescale_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ForecastInput) GetQuantile() float64 {
@@ -1573,7 +1835,7 @@ type ReactiveInput struct {
 
 func (x *ReactiveInput) Reset() {
 	*x = ReactiveInput{}
-	mi := &file_prescale_proto_msgTypes[18]
+	mi := &file_prescale_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1847,7 @@ func (x *ReactiveInput) String() string {
 func (*ReactiveInput) ProtoMessage() {}
 
 func (x *ReactiveInput) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[18]
+	mi := &file_prescale_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1860,7 @@ func (x *ReactiveInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReactiveInput.ProtoReflect.Descriptor instead.
 func (*ReactiveInput) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{18}
+	return file_prescale_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReactiveInput) GetKnown() bool {
@@ -1642,7 +1904,7 @@ type ListAnomaliesRequest struct {
 
 func (x *ListAnomaliesRequest) Reset() {
 	*x = ListAnomaliesRequest{}
-	mi := &file_prescale_proto_msgTypes[19]
+	mi := &file_prescale_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1654,7 +1916,7 @@ func (x *ListAnomaliesRequest) String() string {
 func (*ListAnomaliesRequest) ProtoMessage() {}
 
 func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[19]
+	mi := &file_prescale_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1667,7 +1929,7 @@ func (x *ListAnomaliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesRequest.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{19}
+	return file_prescale_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListAnomaliesRequest) GetName() string {
@@ -1700,7 +1962,7 @@ type ListAnomaliesResponse struct {
 
 func (x *ListAnomaliesResponse) Reset() {
 	*x = ListAnomaliesResponse{}
-	mi := &file_prescale_proto_msgTypes[20]
+	mi := &file_prescale_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1974,7 @@ func (x *ListAnomaliesResponse) String() string {
 func (*ListAnomaliesResponse) ProtoMessage() {}
 
 func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[20]
+	mi := &file_prescale_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1987,7 @@ func (x *ListAnomaliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAnomaliesResponse.ProtoReflect.Descriptor instead.
 func (*ListAnomaliesResponse) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{20}
+	return file_prescale_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListAnomaliesResponse) GetAnomalies() []*AnomalySpan {
@@ -1751,7 +2013,7 @@ type AnomalySpan struct {
 
 func (x *AnomalySpan) Reset() {
 	*x = AnomalySpan{}
-	mi := &file_prescale_proto_msgTypes[21]
+	mi := &file_prescale_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2025,7 @@ func (x *AnomalySpan) String() string {
 func (*AnomalySpan) ProtoMessage() {}
 
 func (x *AnomalySpan) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[21]
+	mi := &file_prescale_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2038,7 @@ func (x *AnomalySpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnomalySpan.ProtoReflect.Descriptor instead.
 func (*AnomalySpan) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{21}
+	return file_prescale_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AnomalySpan) GetStart() *timestamppb.Timestamp {
@@ -1820,7 +2082,7 @@ type ListRecommendationsRequest struct {
 
 func (x *ListRecommendationsRequest) Reset() {
 	*x = ListRecommendationsRequest{}
-	mi := &file_prescale_proto_msgTypes[22]
+	mi := &file_prescale_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1832,7 +2094,7 @@ func (x *ListRecommendationsRequest) String() string {
 func (*ListRecommendationsRequest) ProtoMessage() {}
 
 func (x *ListRecommendationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[22]
+	mi := &file_prescale_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1845,7 +2107,7 @@ func (x *ListRecommendationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecommendationsRequest.ProtoReflect.Descriptor instead.
 func (*ListRecommendationsRequest) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{22}
+	return file_prescale_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListRecommendationsRequest) GetName() string {
@@ -1887,7 +2149,7 @@ type ListRecommendationsResponse struct {
 
 func (x *ListRecommendationsResponse) Reset() {
 	*x = ListRecommendationsResponse{}
-	mi := &file_prescale_proto_msgTypes[23]
+	mi := &file_prescale_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2161,7 @@ func (x *ListRecommendationsResponse) String() string {
 func (*ListRecommendationsResponse) ProtoMessage() {}
 
 func (x *ListRecommendationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[23]
+	mi := &file_prescale_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2174,7 @@ func (x *ListRecommendationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRecommendationsResponse.ProtoReflect.Descriptor instead.
 func (*ListRecommendationsResponse) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{23}
+	return file_prescale_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListRecommendationsResponse) GetRecommendations() []*RecommendationChange {
@@ -1948,7 +2210,7 @@ type RecommendationChange struct {
 
 func (x *RecommendationChange) Reset() {
 	*x = RecommendationChange{}
-	mi := &file_prescale_proto_msgTypes[24]
+	mi := &file_prescale_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2222,7 @@ func (x *RecommendationChange) String() string {
 func (*RecommendationChange) ProtoMessage() {}
 
 func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[24]
+	mi := &file_prescale_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2235,7 @@ func (x *RecommendationChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendationChange.ProtoReflect.Descriptor instead.
 func (*RecommendationChange) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{24}
+	return file_prescale_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecommendationChange) GetTime() *timestamppb.Timestamp {
@@ -2024,7 +2286,7 @@ type AccuracyWindow struct {
 
 func (x *AccuracyWindow) Reset() {
 	*x = AccuracyWindow{}
-	mi := &file_prescale_proto_msgTypes[25]
+	mi := &file_prescale_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2298,7 @@ func (x *AccuracyWindow) String() string {
 func (*AccuracyWindow) ProtoMessage() {}
 
 func (x *AccuracyWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_prescale_proto_msgTypes[25]
+	mi := &file_prescale_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2311,7 @@ func (x *AccuracyWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccuracyWindow.ProtoReflect.Descriptor instead.
 func (*AccuracyWindow) Descriptor() ([]byte, []int) {
-	return file_prescale_proto_rawDescGZIP(), []int{25}
+	return file_prescale_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AccuracyWindow) GetStart() *timestamppb.Timestamp {
@@ -2077,7 +2339,7 @@ var File_prescale_proto protoreflect.FileDescriptor
 
 const file_prescale_proto_rawDesc = "" +
 	"\n" +
-	"\x0eprescale.proto\x12\vprescale.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x03\n" +
+	"\x0eprescale.proto\x12\vprescale.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x04\n" +
 	"\n" +
 	"TargetSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -2095,17 +2357,42 @@ const file_prescale_proto_rawDesc = "" +
 	"\aseasons\x18\v \x03(\tR\aseasons\x12%\n" +
 	"\x0erefit_interval\x18\f \x01(\tR\rrefitInterval\x12\x14\n" +
 	"\x05model\x18\r \x01(\tR\x05model\x12\x19\n" +
-	"\bhold_for\x18\x0e \x01(\tR\aholdForB\v\n" +
+	"\bhold_for\x18\x0e \x01(\tR\aholdFor\x12*\n" +
+	"\x06events\x18\x10 \x03(\v2\x12.prescale.v1.EventR\x06eventsB\v\n" +
 	"\t_quantileB\x0f\n" +
 	"\r_min_replicasB\x0f\n" +
-	"\r_max_replicas\"\xa6\x02\n" +
+	"\r_max_replicas\"\xda\x01\n" +
+	"\x05Event\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\tR\x05start\x12\x1b\n" +
+	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12\x1a\n" +
+	"\bduration\x18\x04 \x01(\tR\bduration\x12\x12\n" +
+	"\x04lead\x18\x05 \x01(\tR\x04lead\x12\x10\n" +
+	"\x03lag\x18\x06 \x01(\tR\x03lag\x12\x14\n" +
+	"\x05rrule\x18\a \x01(\tR\x05rrule\x12\x1e\n" +
+	"\n" +
+	"multiplier\x18\b \x01(\x01R\n" +
+	"multiplier\x12\x12\n" +
+	"\x04load\x18\t \x01(\x01R\x04load\"\xd8\x02\n" +
 	"\x06Target\x12+\n" +
 	"\x04spec\x18\x01 \x01(\v2\x17.prescale.v1.TargetSpecR\x04spec\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12.\n" +
 	"\x05model\x18\x03 \x01(\v2\x18.prescale.v1.ModelStatusR\x05model\x12+\n" +
 	"\x04data\x18\x04 \x01(\v2\x17.prescale.v1.DataStatusR\x04data\x12C\n" +
 	"\x0erecommendation\x18\x05 \x01(\v2\x1b.prescale.v1.RecommendationR\x0erecommendation\x125\n" +
-	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\"\xb7\x03\n" +
+	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\x120\n" +
+	"\x06events\x18\a \x03(\v2\x18.prescale.v1.EventStatusR\x06events\"\xd9\x02\n" +
+	"\vEventStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12=\n" +
+	"\fwindow_start\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vwindowStart\x129\n" +
+	"\n" +
+	"window_end\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\twindowEnd\x12\x16\n" +
+	"\x06effect\x18\x06 \x01(\tR\x06effect\x12\x18\n" +
+	"\alearned\x18\a \x01(\x05R\alearned\x12\x16\n" +
+	"\x06factor\x18\b \x01(\x01R\x06factor\x12\x12\n" +
+	"\x04load\x18\t \x01(\x01R\x04load\"\xb7\x03\n" +
 	"\vModelStatus\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
@@ -2282,114 +2569,122 @@ func file_prescale_proto_rawDescGZIP() []byte {
 	return file_prescale_proto_rawDescData
 }
 
-var file_prescale_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_prescale_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_prescale_proto_goTypes = []any{
 	(*TargetSpec)(nil),                  // 0: prescale.v1.TargetSpec
-	(*Target)(nil),                      // 1: prescale.v1.Target
-	(*ModelStatus)(nil),                 // 2: prescale.v1.ModelStatus
-	(*DataStatus)(nil),                  // 3: prescale.v1.DataStatus
-	(*LiveAccuracy)(nil),                // 4: prescale.v1.LiveAccuracy
-	(*ListTargetsRequest)(nil),          // 5: prescale.v1.ListTargetsRequest
-	(*ListTargetsResponse)(nil),         // 6: prescale.v1.ListTargetsResponse
-	(*GetTargetRequest)(nil),            // 7: prescale.v1.GetTargetRequest
-	(*CreateTargetRequest)(nil),         // 8: prescale.v1.CreateTargetRequest
-	(*UpdateTargetRequest)(nil),         // 9: prescale.v1.UpdateTargetRequest
-	(*DeleteTargetRequest)(nil),         // 10: prescale.v1.DeleteTargetRequest
-	(*DeleteTargetResponse)(nil),        // 11: prescale.v1.DeleteTargetResponse
-	(*GetForecastRequest)(nil),          // 12: prescale.v1.GetForecastRequest
-	(*Forecast)(nil),                    // 13: prescale.v1.Forecast
-	(*QuantileValues)(nil),              // 14: prescale.v1.QuantileValues
-	(*GetRecommendationRequest)(nil),    // 15: prescale.v1.GetRecommendationRequest
-	(*Recommendation)(nil),              // 16: prescale.v1.Recommendation
-	(*ForecastInput)(nil),               // 17: prescale.v1.ForecastInput
-	(*ReactiveInput)(nil),               // 18: prescale.v1.ReactiveInput
-	(*ListAnomaliesRequest)(nil),        // 19: prescale.v1.ListAnomaliesRequest
-	(*ListAnomaliesResponse)(nil),       // 20: prescale.v1.ListAnomaliesResponse
-	(*AnomalySpan)(nil),                 // 21: prescale.v1.AnomalySpan
-	(*ListRecommendationsRequest)(nil),  // 22: prescale.v1.ListRecommendationsRequest
-	(*ListRecommendationsResponse)(nil), // 23: prescale.v1.ListRecommendationsResponse
-	(*RecommendationChange)(nil),        // 24: prescale.v1.RecommendationChange
-	(*AccuracyWindow)(nil),              // 25: prescale.v1.AccuracyWindow
-	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),         // 27: google.protobuf.Duration
+	(*Event)(nil),                       // 1: prescale.v1.Event
+	(*Target)(nil),                      // 2: prescale.v1.Target
+	(*EventStatus)(nil),                 // 3: prescale.v1.EventStatus
+	(*ModelStatus)(nil),                 // 4: prescale.v1.ModelStatus
+	(*DataStatus)(nil),                  // 5: prescale.v1.DataStatus
+	(*LiveAccuracy)(nil),                // 6: prescale.v1.LiveAccuracy
+	(*ListTargetsRequest)(nil),          // 7: prescale.v1.ListTargetsRequest
+	(*ListTargetsResponse)(nil),         // 8: prescale.v1.ListTargetsResponse
+	(*GetTargetRequest)(nil),            // 9: prescale.v1.GetTargetRequest
+	(*CreateTargetRequest)(nil),         // 10: prescale.v1.CreateTargetRequest
+	(*UpdateTargetRequest)(nil),         // 11: prescale.v1.UpdateTargetRequest
+	(*DeleteTargetRequest)(nil),         // 12: prescale.v1.DeleteTargetRequest
+	(*DeleteTargetResponse)(nil),        // 13: prescale.v1.DeleteTargetResponse
+	(*GetForecastRequest)(nil),          // 14: prescale.v1.GetForecastRequest
+	(*Forecast)(nil),                    // 15: prescale.v1.Forecast
+	(*QuantileValues)(nil),              // 16: prescale.v1.QuantileValues
+	(*GetRecommendationRequest)(nil),    // 17: prescale.v1.GetRecommendationRequest
+	(*Recommendation)(nil),              // 18: prescale.v1.Recommendation
+	(*ForecastInput)(nil),               // 19: prescale.v1.ForecastInput
+	(*ReactiveInput)(nil),               // 20: prescale.v1.ReactiveInput
+	(*ListAnomaliesRequest)(nil),        // 21: prescale.v1.ListAnomaliesRequest
+	(*ListAnomaliesResponse)(nil),       // 22: prescale.v1.ListAnomaliesResponse
+	(*AnomalySpan)(nil),                 // 23: prescale.v1.AnomalySpan
+	(*ListRecommendationsRequest)(nil),  // 24: prescale.v1.ListRecommendationsRequest
+	(*ListRecommendationsResponse)(nil), // 25: prescale.v1.ListRecommendationsResponse
+	(*RecommendationChange)(nil),        // 26: prescale.v1.RecommendationChange
+	(*AccuracyWindow)(nil),              // 27: prescale.v1.AccuracyWindow
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 29: google.protobuf.Duration
 }
 var file_prescale_proto_depIdxs = []int32{
-	0,  // 0: prescale.v1.Target.spec:type_name -> prescale.v1.TargetSpec
-	2,  // 1: prescale.v1.Target.model:type_name -> prescale.v1.ModelStatus
-	3,  // 2: prescale.v1.Target.data:type_name -> prescale.v1.DataStatus
-	16, // 3: prescale.v1.Target.recommendation:type_name -> prescale.v1.Recommendation
-	4,  // 4: prescale.v1.Target.accuracy:type_name -> prescale.v1.LiveAccuracy
-	26, // 5: prescale.v1.ModelStatus.fitted_at:type_name -> google.protobuf.Timestamp
-	27, // 6: prescale.v1.ModelStatus.fit_duration:type_name -> google.protobuf.Duration
-	26, // 7: prescale.v1.ModelStatus.next_refit:type_name -> google.protobuf.Timestamp
-	26, // 8: prescale.v1.ModelStatus.fit_due_since:type_name -> google.protobuf.Timestamp
-	26, // 9: prescale.v1.DataStatus.data_start:type_name -> google.protobuf.Timestamp
-	26, // 10: prescale.v1.DataStatus.data_end:type_name -> google.protobuf.Timestamp
-	26, // 11: prescale.v1.DataStatus.last_observed:type_name -> google.protobuf.Timestamp
-	26, // 12: prescale.v1.DataStatus.observed_at:type_name -> google.protobuf.Timestamp
-	26, // 13: prescale.v1.DataStatus.last_fetch:type_name -> google.protobuf.Timestamp
-	1,  // 14: prescale.v1.ListTargetsResponse.targets:type_name -> prescale.v1.Target
-	0,  // 15: prescale.v1.CreateTargetRequest.target:type_name -> prescale.v1.TargetSpec
-	0,  // 16: prescale.v1.UpdateTargetRequest.target:type_name -> prescale.v1.TargetSpec
-	27, // 17: prescale.v1.Forecast.step:type_name -> google.protobuf.Duration
-	26, // 18: prescale.v1.Forecast.history_start:type_name -> google.protobuf.Timestamp
-	26, // 19: prescale.v1.Forecast.start:type_name -> google.protobuf.Timestamp
-	14, // 20: prescale.v1.Forecast.quantiles:type_name -> prescale.v1.QuantileValues
-	26, // 21: prescale.v1.Recommendation.time:type_name -> google.protobuf.Timestamp
-	17, // 22: prescale.v1.Recommendation.forecast:type_name -> prescale.v1.ForecastInput
-	18, // 23: prescale.v1.Recommendation.reactive:type_name -> prescale.v1.ReactiveInput
-	27, // 24: prescale.v1.Recommendation.lead_time:type_name -> google.protobuf.Duration
-	27, // 25: prescale.v1.Recommendation.margin:type_name -> google.protobuf.Duration
-	26, // 26: prescale.v1.Recommendation.model_fitted_at:type_name -> google.protobuf.Timestamp
-	26, // 27: prescale.v1.Recommendation.data_start:type_name -> google.protobuf.Timestamp
-	26, // 28: prescale.v1.Recommendation.data_end:type_name -> google.protobuf.Timestamp
-	27, // 29: prescale.v1.Recommendation.stale_for:type_name -> google.protobuf.Duration
-	26, // 30: prescale.v1.Recommendation.stale_since:type_name -> google.protobuf.Timestamp
-	27, // 31: prescale.v1.Recommendation.stale_after:type_name -> google.protobuf.Duration
-	27, // 32: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
-	26, // 33: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
-	26, // 34: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
-	26, // 35: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
-	26, // 36: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
-	26, // 37: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
-	26, // 38: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
-	26, // 39: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
-	26, // 40: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
-	26, // 41: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
-	21, // 42: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
-	26, // 43: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
-	26, // 44: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
-	26, // 45: prescale.v1.ListRecommendationsRequest.start:type_name -> google.protobuf.Timestamp
-	26, // 46: prescale.v1.ListRecommendationsRequest.end:type_name -> google.protobuf.Timestamp
-	24, // 47: prescale.v1.ListRecommendationsResponse.recommendations:type_name -> prescale.v1.RecommendationChange
-	25, // 48: prescale.v1.ListRecommendationsResponse.accuracy:type_name -> prescale.v1.AccuracyWindow
-	26, // 49: prescale.v1.RecommendationChange.time:type_name -> google.protobuf.Timestamp
-	26, // 50: prescale.v1.AccuracyWindow.start:type_name -> google.protobuf.Timestamp
-	26, // 51: prescale.v1.AccuracyWindow.end:type_name -> google.protobuf.Timestamp
-	4,  // 52: prescale.v1.AccuracyWindow.accuracy:type_name -> prescale.v1.LiveAccuracy
-	5,  // 53: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
-	7,  // 54: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
-	8,  // 55: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
-	9,  // 56: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
-	10, // 57: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
-	12, // 58: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
-	15, // 59: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
-	19, // 60: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
-	22, // 61: prescale.v1.PrescaleService.ListRecommendations:input_type -> prescale.v1.ListRecommendationsRequest
-	6,  // 62: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
-	1,  // 63: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
-	1,  // 64: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
-	1,  // 65: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
-	11, // 66: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
-	13, // 67: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
-	16, // 68: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
-	20, // 69: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
-	23, // 70: prescale.v1.PrescaleService.ListRecommendations:output_type -> prescale.v1.ListRecommendationsResponse
-	62, // [62:71] is the sub-list for method output_type
-	53, // [53:62] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	1,  // 0: prescale.v1.TargetSpec.events:type_name -> prescale.v1.Event
+	0,  // 1: prescale.v1.Target.spec:type_name -> prescale.v1.TargetSpec
+	4,  // 2: prescale.v1.Target.model:type_name -> prescale.v1.ModelStatus
+	5,  // 3: prescale.v1.Target.data:type_name -> prescale.v1.DataStatus
+	18, // 4: prescale.v1.Target.recommendation:type_name -> prescale.v1.Recommendation
+	6,  // 5: prescale.v1.Target.accuracy:type_name -> prescale.v1.LiveAccuracy
+	3,  // 6: prescale.v1.Target.events:type_name -> prescale.v1.EventStatus
+	28, // 7: prescale.v1.EventStatus.start:type_name -> google.protobuf.Timestamp
+	28, // 8: prescale.v1.EventStatus.end:type_name -> google.protobuf.Timestamp
+	28, // 9: prescale.v1.EventStatus.window_start:type_name -> google.protobuf.Timestamp
+	28, // 10: prescale.v1.EventStatus.window_end:type_name -> google.protobuf.Timestamp
+	28, // 11: prescale.v1.ModelStatus.fitted_at:type_name -> google.protobuf.Timestamp
+	29, // 12: prescale.v1.ModelStatus.fit_duration:type_name -> google.protobuf.Duration
+	28, // 13: prescale.v1.ModelStatus.next_refit:type_name -> google.protobuf.Timestamp
+	28, // 14: prescale.v1.ModelStatus.fit_due_since:type_name -> google.protobuf.Timestamp
+	28, // 15: prescale.v1.DataStatus.data_start:type_name -> google.protobuf.Timestamp
+	28, // 16: prescale.v1.DataStatus.data_end:type_name -> google.protobuf.Timestamp
+	28, // 17: prescale.v1.DataStatus.last_observed:type_name -> google.protobuf.Timestamp
+	28, // 18: prescale.v1.DataStatus.observed_at:type_name -> google.protobuf.Timestamp
+	28, // 19: prescale.v1.DataStatus.last_fetch:type_name -> google.protobuf.Timestamp
+	2,  // 20: prescale.v1.ListTargetsResponse.targets:type_name -> prescale.v1.Target
+	0,  // 21: prescale.v1.CreateTargetRequest.target:type_name -> prescale.v1.TargetSpec
+	0,  // 22: prescale.v1.UpdateTargetRequest.target:type_name -> prescale.v1.TargetSpec
+	29, // 23: prescale.v1.Forecast.step:type_name -> google.protobuf.Duration
+	28, // 24: prescale.v1.Forecast.history_start:type_name -> google.protobuf.Timestamp
+	28, // 25: prescale.v1.Forecast.start:type_name -> google.protobuf.Timestamp
+	16, // 26: prescale.v1.Forecast.quantiles:type_name -> prescale.v1.QuantileValues
+	28, // 27: prescale.v1.Recommendation.time:type_name -> google.protobuf.Timestamp
+	19, // 28: prescale.v1.Recommendation.forecast:type_name -> prescale.v1.ForecastInput
+	20, // 29: prescale.v1.Recommendation.reactive:type_name -> prescale.v1.ReactiveInput
+	29, // 30: prescale.v1.Recommendation.lead_time:type_name -> google.protobuf.Duration
+	29, // 31: prescale.v1.Recommendation.margin:type_name -> google.protobuf.Duration
+	28, // 32: prescale.v1.Recommendation.model_fitted_at:type_name -> google.protobuf.Timestamp
+	28, // 33: prescale.v1.Recommendation.data_start:type_name -> google.protobuf.Timestamp
+	28, // 34: prescale.v1.Recommendation.data_end:type_name -> google.protobuf.Timestamp
+	29, // 35: prescale.v1.Recommendation.stale_for:type_name -> google.protobuf.Duration
+	28, // 36: prescale.v1.Recommendation.stale_since:type_name -> google.protobuf.Timestamp
+	29, // 37: prescale.v1.Recommendation.stale_after:type_name -> google.protobuf.Duration
+	29, // 38: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
+	28, // 39: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
+	28, // 40: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
+	28, // 41: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
+	28, // 42: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
+	28, // 43: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
+	28, // 44: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
+	28, // 45: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
+	28, // 46: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
+	28, // 47: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
+	23, // 48: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
+	28, // 49: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
+	28, // 50: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
+	28, // 51: prescale.v1.ListRecommendationsRequest.start:type_name -> google.protobuf.Timestamp
+	28, // 52: prescale.v1.ListRecommendationsRequest.end:type_name -> google.protobuf.Timestamp
+	26, // 53: prescale.v1.ListRecommendationsResponse.recommendations:type_name -> prescale.v1.RecommendationChange
+	27, // 54: prescale.v1.ListRecommendationsResponse.accuracy:type_name -> prescale.v1.AccuracyWindow
+	28, // 55: prescale.v1.RecommendationChange.time:type_name -> google.protobuf.Timestamp
+	28, // 56: prescale.v1.AccuracyWindow.start:type_name -> google.protobuf.Timestamp
+	28, // 57: prescale.v1.AccuracyWindow.end:type_name -> google.protobuf.Timestamp
+	6,  // 58: prescale.v1.AccuracyWindow.accuracy:type_name -> prescale.v1.LiveAccuracy
+	7,  // 59: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
+	9,  // 60: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
+	10, // 61: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
+	11, // 62: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
+	12, // 63: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
+	14, // 64: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
+	17, // 65: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
+	21, // 66: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
+	24, // 67: prescale.v1.PrescaleService.ListRecommendations:input_type -> prescale.v1.ListRecommendationsRequest
+	8,  // 68: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
+	2,  // 69: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
+	2,  // 70: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
+	2,  // 71: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
+	13, // 72: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
+	15, // 73: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
+	18, // 74: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
+	22, // 75: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
+	25, // 76: prescale.v1.PrescaleService.ListRecommendations:output_type -> prescale.v1.ListRecommendationsResponse
+	68, // [68:77] is the sub-list for method output_type
+	59, // [59:68] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_prescale_proto_init() }
@@ -2398,14 +2693,14 @@ func file_prescale_proto_init() {
 		return
 	}
 	file_prescale_proto_msgTypes[0].OneofWrappers = []any{}
-	file_prescale_proto_msgTypes[24].OneofWrappers = []any{}
+	file_prescale_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_prescale_proto_rawDesc), len(file_prescale_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

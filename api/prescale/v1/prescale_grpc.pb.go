@@ -49,7 +49,7 @@ type PrescaleServiceClient interface {
 	// config file cannot be created, changed or deleted through the API.
 	CreateTarget(ctx context.Context, in *CreateTargetRequest, opts ...grpc.CallOption) (*Target, error)
 	// UpdateTarget replaces a target's configuration. The fitted model is
-	// kept when the query, step, history, seasons and model are unchanged.
+	// kept when the query, step, history, seasons, model and events are unchanged.
 	UpdateTarget(ctx context.Context, in *UpdateTargetRequest, opts ...grpc.CallOption) (*Target, error)
 	// DeleteTarget removes a target and its snapshot.
 	DeleteTarget(ctx context.Context, in *DeleteTargetRequest, opts ...grpc.CallOption) (*DeleteTargetResponse, error)
@@ -179,7 +179,7 @@ type PrescaleServiceServer interface {
 	// config file cannot be created, changed or deleted through the API.
 	CreateTarget(context.Context, *CreateTargetRequest) (*Target, error)
 	// UpdateTarget replaces a target's configuration. The fitted model is
-	// kept when the query, step, history, seasons and model are unchanged.
+	// kept when the query, step, history, seasons, model and events are unchanged.
 	UpdateTarget(context.Context, *UpdateTargetRequest) (*Target, error)
 	// DeleteTarget removes a target and its snapshot.
 	DeleteTarget(context.Context, *DeleteTargetRequest) (*DeleteTargetResponse, error)

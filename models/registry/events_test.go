@@ -1,0 +1,99 @@
+package registry_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prescale/prescale/events"
+)
+
+// TestRegistryEvents checks that a target's events reach its fits and its
+// recommendations: a promotion that quadruples the load for an hour
+// is learned from its past occurrences, and the recommendation before the
+// next one provisions for it and names it, where a twin target told
+// nothing does not.
+func TestRegistryEvents(t *testing.T) {
+	// At irregular times (a seasonal model cannot know them): four
+	// before the clock starts (Monday noon), and one an hour after. The
+	// first has too little history before it for a usual level, so three
+	// teach.
+	starts := []time.Time{
+		time.Date(2025, 2, 25, 20, 0, 0, 0, time.UTC), time.Date(2025, 2, 27, 9, 0, 0, 0, time.UTC),
+		time.Date(2025, 3, 1, 16, 0, 0, 0, time.UTC), time.Date(2025, 3, 2, 7, 0, 0, 0, time.UTC),
+		regStart.Add(time.Hour),
+	}
+	var specs []events.Spec
+	for _, s := range starts {
+		specs = append(specs, events.Spec{Name: "promo", Start: s.Format(time.RFC3339), Duration: "1h", Lead: "15m"})
+	}
+	promo := func(at time.Time) float64 {
+		for _, s := range starts {
+			if !at.Before(s) && at.Before(s.Add(time.Hour)) {
+				return 4
+			}
+		}
+		return 1
+	}
+	load := regLoad
+	load.Boost = promo
+
+	h := newHarness(t, nil)
+	told := regTarget("told")
+	told.History = 7 * 24 * time.Hour
+	told.Events = specs
+	untold := told
+	untold.Name, untold.Events = "untold", nil
+	h.add(told, load)
+	h.run()
+	h.create(told, load)
+	h.create(untold, load)
+
+	// At 12:50 the lead window (10m lead time + 5m margin) reaches 13:05.
+	at := regStart.Add(50 * time.Minute)
+	h.stepTo("told", at)
+	h.stepTo("untold", at)
+	withEvents, err := h.reg.Recommendation("told")
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := h.reg.Recommendation("untold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usual := regLoad.At(regStart.Add(time.Hour)) // 13:00 without the event
+	if !strings.Contains(withEvents.Reason, "'promo' event at 2025-03-03 13:00 UTC") ||
+		!strings.Contains(withEvents.Reason, "learned from 3 past occurrences") {
+		t.Errorf("reason %q does not name the event and what its effect was learned from", withEvents.Reason)
+	}
+	// The learned ratio is 4 at the event, so the replicas are about
+	// 4 × usual / capacity; told nothing, the model follows the day.
+	if want := int(3 * usual / told.CapacityPerReplica); withEvents.Replicas < want {
+		t.Errorf("with the calendar: %d replicas, want at least %d (3 × the usual %.0f / %.0f); %s",
+			withEvents.Replicas, want, usual, told.CapacityPerReplica, withEvents.Reason)
+	}
+	if without.Replicas*2 > withEvents.Replicas {
+		t.Errorf("without the calendar: %d replicas against %d with it; want under half", without.Replicas, withEvents.Replicas)
+	}
+	// The forecast the API serves takes the event in as the policy does.
+	fc, err := h.reg.Forecast("told", 4, []float64{0.5}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := int(starts[4].Sub(fc.Start) / regStep); fc.Quantiles[0].Values[i] < 3*usual || fc.Point[i] < 3*usual ||
+		!strings.Contains(strings.Join(fc.Notes, "; "), "the 'promo' event at 2025-03-03T13:00:00Z is in the forecast (learned effect)") {
+		t.Errorf("median %v and point %v from %v (the promo at %v, usual %.0f), notes %q: want the event in", fc.Quantiles[0].Values, fc.Point, fc.Start, starts[4], usual, fc.Notes)
+	}
+	// The status lists the next occurrence with the effect it gets.
+	st := h.status("told")
+	if len(st.Events) != 1 || st.Events[0].Name != "promo" || !st.Events[0].Start.Equal(starts[4]) ||
+		st.Events[0].Effect != "learned" || st.Events[0].Learned != 3 || math.Abs(st.Events[0].Factor-4) > 0.5 ||
+		!st.Events[0].From.Equal(starts[4].Add(-15*time.Minute)) {
+		t.Errorf("status events %+v, want the promo at %v, learned ×4 from 3", st.Events, starts[4])
+	}
+	if st := h.status("untold"); len(st.Events) != 0 {
+		t.Errorf("a target without events lists %+v", st.Events)
+	}
+	t.Logf("at %s: %d replicas with the calendar (%s), %d without", at.Format(time.TimeOnly), withEvents.Replicas, withEvents.Reason, without.Replicas)
+}
