@@ -259,31 +259,6 @@ func TestKEDALazyTarget(t *testing.T) {
 		}
 	})
 
-	t.Run("events by reference", func(t *testing.T) {
-		b := apitest.NewBackend()
-		cal := checkout()
-		cal.Target.Events = []events.Spec{{Name: "match", Start: "2026-07-13T19:00:00", TimeZone: "Europe/Paris", Duration: "2h", Lead: "30m"}}
-		b.Put(cal)
-		ks := startKEDA(t, b, time.Hour)
-		md := map[string]string{"query": "up", "capacityPerReplica": "10", "leadTime": "2m", "eventsFrom": "checkout"}
-		if _, err := ks.client.GetMetricSpec(rpcContext(t), kedaRef("shop", "web", md)); err != nil {
-			t.Fatalf("GetMetricSpec: %v", err)
-		}
-		if st, err := b.Get("shop-web"); err != nil || !reflect.DeepEqual(st.Target.Events, cal.Target.Events) {
-			t.Fatalf("created with events %+v, %v; want checkout's %+v", st.Target.Events, err, cal.Target.Events)
-		}
-		// A change of checkout's events reaches the target at the next call.
-		cal.Target.Events = append(cal.Target.Events, events.Spec{Name: "sale", Start: "2026-08-01T08:00:00Z", Duration: "1h", Multiplier: 2})
-		b.Put(cal)
-		if _, err := ks.client.GetMetricSpec(rpcContext(t), kedaRef("shop", "web", md)); err != nil {
-			t.Fatalf("GetMetricSpec: %v", err)
-		}
-		st, _ := b.Get("shop-web")
-		if creates, updates := b.Calls(); creates != 1 || updates != 1 || len(st.Target.Events) != 2 {
-			t.Fatalf("%d creates, %d updates, events %+v; want 1, 1 and checkout's two", creates, updates, st.Target.Events)
-		}
-	})
-
 	t.Run("derived names", func(t *testing.T) {
 		b := apitest.NewBackend()
 		ks := startKEDA(t, b, time.Hour)
@@ -363,6 +338,33 @@ func TestKEDALazyTarget(t *testing.T) {
 			t.Fatalf("the config target was changed to %+v", st.Target)
 		}
 	})
+}
+
+// TestKEDAEventsFrom checks that a target defined in metadata takes the
+// events of the target eventsFrom names, again at every call.
+func TestKEDAEventsFrom(t *testing.T) {
+	b := apitest.NewBackend()
+	cal := checkout()
+	cal.Target.Events = []events.Spec{{Name: "match", Start: "2026-07-13T19:00:00", TimeZone: "Europe/Paris", Duration: "2h", Lead: "30m"}}
+	b.Put(cal)
+	ks := startKEDA(t, b, time.Hour)
+	md := map[string]string{"query": "up", "capacityPerReplica": "10", "leadTime": "2m", "eventsFrom": "checkout"}
+	if _, err := ks.client.GetMetricSpec(rpcContext(t), kedaRef("shop", "web", md)); err != nil {
+		t.Fatalf("GetMetricSpec: %v", err)
+	}
+	if st, err := b.Get("shop-web"); err != nil || !reflect.DeepEqual(st.Target.Events, cal.Target.Events) {
+		t.Fatalf("created with events %+v, %v; want checkout's %+v", st.Target.Events, err, cal.Target.Events)
+	}
+	// A change of checkout's events reaches the target at the next call.
+	cal.Target.Events = append(cal.Target.Events, events.Spec{Name: "sale", Start: "2026-08-01T08:00:00Z", Duration: "1h", Multiplier: 2})
+	b.Put(cal)
+	if _, err := ks.client.GetMetricSpec(rpcContext(t), kedaRef("shop", "web", md)); err != nil {
+		t.Fatalf("GetMetricSpec: %v", err)
+	}
+	st, _ := b.Get("shop-web")
+	if creates, updates := b.Calls(); creates != 1 || updates != 1 || len(st.Target.Events) != 2 {
+		t.Fatalf("%d creates, %d updates, events %+v; want 1, 1 and checkout's two", creates, updates, st.Target.Events)
+	}
 }
 
 // wantStatus fails the test unless err is a gRPC status of code whose

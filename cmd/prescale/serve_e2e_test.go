@@ -224,31 +224,7 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("known events", func(t *testing.T) {
-		// The config file's events are the target's, listed with the
-		// effect each gets; the recommendation provisions for the launch
-		// and names it.
-		var tg prescalev1.Target
-		p.GetProto("/v1/targets/e2e-events", &tg)
-		if ev := tg.Spec.GetEvents(); len(ev) != 1 || ev[0].GetName() != "launch" || ev[0].GetMultiplier() != 3 || ev[0].GetLead() != "5m" {
-			t.Errorf("spec events %v, want the config file's launch", ev)
-		}
-		if ev := tg.GetEvents(); len(ev) != 1 || ev[0].GetEffect() != "declared" || ev[0].GetFactor() != 3 ||
-			!ev[0].GetStart().AsTime().Equal(launch) || !ev[0].GetWindowStart().AsTime().Equal(launch.Add(-5*time.Minute)) {
-			t.Errorf("status events %v, want the launch at %v, declared ×3", ev, launch)
-		}
-		var with, without prescalev1.Recommendation
-		p.GetProto("/v1/targets/e2e-events/recommendation", &with)
-		p.GetProto("/v1/targets/"+name+"/recommendation", &without)
-		if !strings.Contains(with.Reason, "for the 'launch' event at ") || !strings.Contains(with.Reason, "load ×3 its usual, as declared") {
-			t.Errorf("reason %q does not name the launch and its declared effect", with.Reason)
-		}
-		if floor := 2 * with.GetReactive().GetLoad() / capacity; float64(with.Replicas) < floor || with.Replicas <= without.Replicas {
-			t.Errorf("%d replicas with the launch (observed %.0f), %d without: want at least %.0f and more than without",
-				with.Replicas, with.GetReactive().GetLoad(), without.Replicas, floor)
-		}
-		t.Logf("%d replicas with the launch, %d without: %s", with.Replicas, without.Replicas, with.Reason)
-	})
+	t.Run("known events", func(t *testing.T) { checkKnownEvents(t, p, name, launch, capacity) })
 
 	t.Run("targets through the API", func(t *testing.T) {
 		spec := `{"name":"e2e-api","query":"e2e_requests","step":"15s","history":"2h","capacityPerReplica":25,"leadTime":"1m"}`
@@ -535,6 +511,33 @@ func grepLines(b []byte, s string) string {
 		}
 	}
 	return strings.Join(out, "")
+}
+
+// checkKnownEvents: the config file's events are target e2e-events's,
+// listed with the effect each gets; its recommendation provisions for
+// the launch under way and names it, where the same load's target name,
+// told of no event, does not.
+func checkKnownEvents(t *testing.T, p *serveProc, name string, launch time.Time, capacity float64) {
+	var tg prescalev1.Target
+	p.GetProto("/v1/targets/e2e-events", &tg)
+	if ev := tg.Spec.GetEvents(); len(ev) != 1 || ev[0].GetName() != "launch" || ev[0].GetMultiplier() != 3 || ev[0].GetLead() != "5m" {
+		t.Errorf("spec events %v, want the config file's launch", ev)
+	}
+	if ev := tg.GetEvents(); len(ev) != 1 || ev[0].GetEffect() != "declared" || ev[0].GetFactor() != 3 ||
+		!ev[0].GetStart().AsTime().Equal(launch) || !ev[0].GetWindowStart().AsTime().Equal(launch.Add(-5*time.Minute)) {
+		t.Errorf("status events %v, want the launch at %v, declared ×3", ev, launch)
+	}
+	var with, without prescalev1.Recommendation
+	p.GetProto("/v1/targets/e2e-events/recommendation", &with)
+	p.GetProto("/v1/targets/"+name+"/recommendation", &without)
+	if !strings.Contains(with.Reason, "for the 'launch' event at ") || !strings.Contains(with.Reason, "load ×3 its usual, as declared") {
+		t.Errorf("reason %q does not name the launch and its declared effect", with.Reason)
+	}
+	if floor := 2 * with.GetReactive().GetLoad() / capacity; float64(with.Replicas) < floor || with.Replicas <= without.Replicas {
+		t.Errorf("%d replicas with the launch (observed %.0f), %d without: want at least %.0f and more than without",
+			with.Replicas, with.GetReactive().GetLoad(), without.Replicas, floor)
+	}
+	t.Logf("%d replicas with the launch, %d without: %s", with.Replicas, without.Replicas, with.Reason)
 }
 
 // TestServeDemo starts serve without a config or Prometheus: it must say

@@ -715,6 +715,7 @@ func TestHPAFollowsPrescale(t *testing.T) {
 			time.Sleep(5 * time.Second)
 		}
 	})
+	t.Run("the resource's events reach its target", func(t *testing.T) { checkResourceEvents(ctx, t, ps, targetName) })
 	restartAt := time.Now()
 	var restartedAt time.Time
 	var peakReplicas int32
@@ -1298,4 +1299,31 @@ func deploymentReplicas(ctx context.Context, c *cluster, name string) (int32, er
 		return 0, fmt.Errorf("deployment %s has no spec.replicas", name)
 	}
 	return *d.Spec.Replicas, nil
+}
+
+// checkResourceEvents: the launch every resource declares, written as
+// wall time in Paris, is its target's, and is listed with the effect the
+// policy gives it once the target is fitted.
+func checkResourceEvents(ctx context.Context, t *testing.T, ps *prescale, targetName string) {
+	code, body, err := ps.Do(ctx, http.MethodGet, "/v1/targets/"+targetName, "", nil)
+	var tg struct {
+		Spec struct {
+			Events []struct{ Name, Start, TimeZone string } `json:"events"`
+		} `json:"spec"`
+		Events []struct {
+			Name   string    `json:"name"`
+			Start  time.Time `json:"start"`
+			Effect string    `json:"effect"`
+			Factor float64   `json:"factor"`
+		} `json:"events"`
+	}
+	if err != nil || code != http.StatusOK || json.Unmarshal([]byte(body), &tg) != nil {
+		t.Fatalf("GET /v1/targets/%s: %d %v %.2000s", targetName, code, err, body)
+	}
+	if len(tg.Spec.Events) != 1 || tg.Spec.Events[0].Name != "launch" || tg.Spec.Events[0].TimeZone != "Europe/Paris" {
+		t.Errorf("spec events %+v, want the resource's launch in Europe/Paris", tg.Spec.Events)
+	}
+	if len(tg.Events) != 1 || !tg.Events[0].Start.Equal(launchAt) || tg.Events[0].Effect != "declared" || tg.Events[0].Factor != 2 {
+		t.Errorf("status events %+v, want the launch at %v (UTC), declared ×2", tg.Events, launchAt.UTC())
+	}
 }

@@ -70,6 +70,7 @@ func newResource(name string, capacity float64, minReplicas, maxReplicas int, se
 		"seasons":            []any{period.String()},
 		"minReplicas":        int64(minReplicas),
 		"maxReplicas":        int64(maxReplicas),
+		"events":             []any{launchEvent()},
 	}
 	for k, v := range set {
 		spec[k] = v
@@ -79,6 +80,21 @@ func newResource(name string, capacity float64, minReplicas, maxReplicas int, se
 	u.SetName(name)
 	u.SetNamespace(namespace)
 	return u
+}
+
+// launchAt is when every resource's launch event starts: within the next
+// week, so that the target's status lists it, and long after the test.
+var launchAt = time.Now().Add(6 * 24 * time.Hour).Truncate(time.Hour)
+
+// launchEvent is the event every resource declares, written as wall time
+// in Paris.
+func launchEvent() map[string]any {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	return map[string]any{"name": "launch", "start": launchAt.In(paris).Format("2006-01-02T15:04:05"), "timeZone": "Europe/Paris",
+		"duration": "2h", "lead": "30m", "multiplier": int64(2)}
 }
 
 // createResource creates a PredictiveAutoscaler for the Deployment name
@@ -213,6 +229,7 @@ func badSpecs(ctx context.Context, c *cluster) ([]string, error) {
 		{map[string]any{"quantile": 1.5}, "spec.quantile"},
 		{map[string]any{"minReplicas": int64(30), "maxReplicas": int64(10)}, "spec.minReplicas"},
 		{map[string]any{"model": "prophet"}, "spec.model"},
+		{map[string]any{"events": []any{map[string]any{"name": "launch", "start": "2030-01-01T09:00:00"}}}, "spec.events[0].duration"},
 	}
 	var msgs []string
 	for _, tc := range cases {
