@@ -443,6 +443,7 @@ func (c *Controller) modelStatus(u *unstructured.Unstructured, s *seen, st *Stat
 	}
 	s.fitErrors = ts.FitErrors
 
+	st.NextEvent = nextEvent(ts.Events, c.now())
 	rec := ts.Recommendation
 	if rec == nil {
 		return
@@ -480,6 +481,26 @@ func (c *Controller) modelStatus(u *unstructured.Unstructured, s *seen, st *Stat
 			Summary: "WAPE " + pct(a.WAPE),
 		}
 	}
+}
+
+// nextEvent is the first of a target's events whose window has not
+// closed at now; nil when there is none.
+func nextEvent(evs []registry.EventStatus, now time.Time) *StatusEvent {
+	for _, e := range evs {
+		if !e.To.After(now) {
+			continue
+		}
+		summary := e.Name + " " + e.Start.UTC().Format("2006-01-02T15:04Z")
+		switch {
+		case e.Load > 0:
+			summary += " load " + strconv.FormatFloat(e.Load, 'g', 4, 64)
+		default:
+			summary += " ×" + strconv.FormatFloat(e.Factor, 'f', 2, 64)
+		}
+		summary += " " + e.Effect
+		return &StatusEvent{Name: e.Name, Start: metav1.NewTime(e.Start), Effect: e.Effect, Summary: summary}
+	}
+	return nil
 }
 
 // problem sets Ready false for reason, with an Event when the problem is

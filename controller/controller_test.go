@@ -41,6 +41,10 @@ func (f *fakeTargets) SetResource(t models.Target) (registry.TargetStatus, bool,
 		Target: t, Origin: registry.OriginResource, ModelKind: "holtwinters", Generation: 1,
 		FittedAt: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), FitDuration: time.Second,
 		Accuracy: registry.Accuracy{Points: 30, WAPE: 0.081, Bias: -0.01, Coverage: 0.83},
+		Events: []registry.EventStatus{
+			{Name: "mail", Start: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC), Effect: "declared", Load: 5000},
+			{Name: "match", Start: time.Date(2030, 1, 5, 18, 0, 0, 0, time.UTC), To: time.Date(2030, 1, 5, 20, 0, 0, 0, time.UTC), Effect: "learned", Learned: 12, Factor: 3.123},
+		},
 	}
 	f.targets[t.Name] = st
 	return st, !ok, nil
@@ -213,6 +217,10 @@ func TestControllerOwnsTheHPA(t *testing.T) {
 	if st.Target != "shop-web" || st.HPA != "web" || st.Recommendation.Replicas != 7 || st.Recommendation.Forecast != "612.4" ||
 		st.Accuracy.Summary != "WAPE 8.1%" || st.Model.Kind != "holtwinters" || st.ObservedGeneration != 1 {
 		t.Errorf("status %+v", st)
+	}
+	// The mail is over; the match is next.
+	if e := st.NextEvent; e == nil || e.Name != "match" || e.Summary != "match 2030-01-05T18:00Z ×3.12 learned" || e.Effect != "learned" {
+		t.Errorf("next event %+v, want the match, learned ×3.12", e)
 	}
 	for _, typ := range []string{ConditionFitted, ConditionStale, ConditionFitFailed} {
 		if meta.FindStatusCondition(st.Conditions, typ) == nil {

@@ -253,6 +253,21 @@ type Status struct {
 	Recommendation *StatusRecommendation `json:"recommendation,omitempty"`
 	Model          *StatusModel          `json:"model,omitempty"`
 	Accuracy       *StatusAccuracy       `json:"accuracy,omitempty"`
+	// NextEvent is the target's next known event (or the one under way),
+	// within the week ahead.
+	NextEvent *StatusEvent `json:"nextEvent,omitempty"`
+}
+
+// StatusEvent is an occurrence of a known event and the effect the policy
+// gives it.
+type StatusEvent struct {
+	Name  string      `json:"name"`
+	Start metav1.Time `json:"start"`
+	// Effect: learned, declared or unknown (registry.EventStatus).
+	Effect string `json:"effect"`
+	// Summary is what kubectl get prints: "match 2027-01-09T18:00Z ×3.12
+	// learned".
+	Summary string `json:"summary"`
 }
 
 // StatusRecommendation is the last recommendation and why.

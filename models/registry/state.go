@@ -422,11 +422,16 @@ func eventStatuses(fx *events.Effects, now time.Time, q float64) []EventStatus {
 		return nil
 	}
 	var out []EventStatus
+	summaries := map[*events.Event]events.Use{} // occurrences of one entry share it
 	for _, o := range fx.Calendar.Between(now.Add(-statusEventsBefore), now.Add(statusEventsAfter)) {
 		if len(out) == MaxStatusEvents {
 			break
 		}
-		u := fx.Summary(o, q)
+		u, ok := summaries[o.Event]
+		if !ok {
+			u = fx.Summary(o, q)
+			summaries[o.Event] = u
+		}
 		es := EventStatus{Name: o.Event.Name, Start: o.Start, End: o.End, From: o.From(), To: o.To(),
 			Effect: u.Source, Learned: u.Learned, Factor: u.Factor}
 		if u.Source == "declared" && u.Factor == 0 {
