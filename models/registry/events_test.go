@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/events"
+	"github.com/prescale/prescale/models"
+	"github.com/prescale/prescale/models/registry"
 )
 
 // TestRegistryEvents checks that a target's events reach its fits and its
@@ -96,4 +98,38 @@ func TestRegistryEvents(t *testing.T) {
 		t.Errorf("a target without events lists %+v", st.Events)
 	}
 	t.Logf("at %s: %d replicas with the calendar (%s), %d without", at.Format(time.TimeOnly), withEvents.Replicas, withEvents.Reason, without.Replicas)
+}
+
+// TestRegistryEventsAfterRestore checks that a target with events
+// restored from its snapshot, which keeps no learned effect, serves the
+// snapshot's model at once and is refitted right after, so that its
+// events are known again.
+func TestRegistryEventsAfterRestore(t *testing.T) {
+	store := openSnapStore(t)
+	tg := regTarget("web")
+	launch := regStart.Add(time.Hour)
+	tg.Events = []events.Spec{{Name: "launch", Start: launch.Format(time.RFC3339), Duration: "1h", Multiplier: 3}}
+	h1 := newHarness(t, store)
+	h1.add(tg)
+	h1.run()
+	if err := h1.reg.SetConfig([]models.Target{tg}); err != nil {
+		t.Fatal(err)
+	}
+	h1.waitFitted("web", 1)
+	h1.stop()
+
+	h2 := newHarness(t, store)
+	h2.add(tg)
+	if err := h2.reg.SetConfig([]models.Target{tg}); err != nil {
+		t.Fatal(err)
+	}
+	h2.run()
+	// The snapshot is generation 1, served at once; the fit that follows
+	// is 2, due when the clock next moves.
+	h2.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
+	h2.advance(time.Second)
+	st := h2.waitFitted("web", 2)
+	if len(st.Events) != 1 || !st.Events[0].Start.Equal(launch) || st.Events[0].Effect != "declared" {
+		t.Errorf("events after the refit %+v, want the launch, declared", st.Events)
+	}
 }

@@ -166,7 +166,7 @@ func parallel(workers, n int, f func(i int)) {
 // useSnapshot installs a snapshot whose plan was made for the target
 // configuration planned in epoch, unless the target changed meanwhile or
 // has a model. It schedules a fetch to catch up and returns when to
-// refit.
+// refit: at once for a target with events.
 func (r *Registry) useSnapshot(s *targetState, snap *snapshot.Snapshot, plan forecastPlan, planned *models.Target, epoch uint64) (time.Time, bool) {
 	now := r.now()
 	s.mu.Lock()
@@ -179,6 +179,11 @@ func (r *Registry) useSnapshot(s *targetState, snap *snapshot.Snapshot, plan for
 	}
 	s.restoreSnapshot(snap, plan)
 	refit := s.timeline.Restored(now, r.uniform())
+	if len(s.target.Events) > 0 {
+		// A snapshot keeps no learned effect of events: the model
+		// serves at once, and a fit learns them next.
+		refit = now
+	}
 	s.mu.Unlock()
 	r.log.Info("restored from snapshot", "target", snap.Name, "model", snap.Model.Model,
 		"generation", snap.Generation, "last_observed", snap.LastObserved)
@@ -261,11 +266,6 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 
 	if tryLoad {
 		if at, ok := r.loadSnapshot(s, &tg, epoch); ok {
-			if len(tg.Events) > 0 {
-				// A snapshot keeps no learned effects of events: the
-				// model serves at once, and a fit learns them next.
-				return r.now()
-			}
 			return at
 		}
 	}
