@@ -155,7 +155,8 @@ func (s *Spec) Field(name string) any {
 
 // SpecError is a problem with one Spec of a list: Index is its place in
 // the list. When it overlaps another, Other is that one's place (else -1),
-// and Overlap says when each happens.
+// At its occurrence's start and OtherEvent, OtherStart and OtherEnd the
+// other's name and occurrence.
 type SpecError struct {
 	Index int
 	Event string
@@ -183,26 +184,47 @@ func (e *SpecError) text(where func(int) string) string {
 // Unwrap makes every SpecError an ErrCalendar.
 func (e *SpecError) Unwrap() error { return ErrCalendar }
 
-// Compile checks specs and expands them into a calendar named file. A
-// problem with one spec is a *SpecError; every other is an ErrCalendar.
-// No specs is an empty calendar.
+// Compile checks specs and expands them into a calendar named file. The
+// problems of the specs are *SpecErrors, each spec's first, joined (the
+// occurrences are expanded and checked once every spec is valid); every
+// other problem is an ErrCalendar. No specs is an empty calendar.
 func Compile(specs []Spec, file string) (*Calendar, error) {
 	if len(specs) > MaxEvents {
 		return nil, fmt.Errorf("%w: %s: %d events, at most %d", ErrCalendar, file, len(specs), MaxEvents)
 	}
 	c := &Calendar{File: file}
+	var errs []error
 	for i := range specs {
 		ev, err := specs[i].event()
 		if err != nil {
-			return nil, &SpecError{Index: i, Other: -1, Event: specs[i].Name, Msg: err.Error()}
+			errs = append(errs, &SpecError{Index: i, Other: -1, Event: specs[i].Name, Msg: err.Error()})
+			continue
 		}
 		ev.Index = i
 		c.Events = append(c.Events, ev)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if err := c.expand(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// SpecErrors returns the *SpecErrors in err, as Compile joins them.
+func SpecErrors(err error) []*SpecError {
+	var out []*SpecError
+	if se := (*SpecError)(nil); errors.As(err, &se) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				out = append(out, SpecErrors(e)...)
+			}
+			return out
+		}
+		out = append(out, se)
+	}
+	return out
 }
 
 // Parse reads and validates a calendar; file names it in errors, which
@@ -230,9 +252,13 @@ func Parse(raw []byte, file string) (*Calendar, error) {
 		return 0 // unknown: the YAML's nodes and the decoded list disagree
 	}
 	c, err := Compile(doc.Events, file)
-	if se := (*SpecError)(nil); errors.As(err, &se) {
-		return nil, fmt.Errorf("%w: %s:%d: event %q%s", ErrCalendar, file, line(se.Index), se.Event,
-			se.text(func(i int) string { return fmt.Sprintf("line %d", line(i)) }))
+	if ses := SpecErrors(err); len(ses) > 0 {
+		errs := make([]error, len(ses))
+		for i, se := range ses {
+			errs[i] = fmt.Errorf("%w: %s:%d: event %q%s", ErrCalendar, file, line(se.Index), se.Event,
+				se.text(func(i int) string { return fmt.Sprintf("line %d", line(i)) }))
+		}
+		return nil, errors.Join(errs...)
 	}
 	if err != nil {
 		return nil, err

@@ -79,6 +79,9 @@ func TestParseErrors(t *testing.T) {
 		{"flow style, one bad", "events: [{name: a, start: \"2026-01-01T00:00:00\", duration: 1h}, {name: b, start: x, duration: 1h}]\n",
 			`cal.yaml:1: event "b": start "x"`},
 		{"not a list", "events: 3\n", "cannot unmarshal"},
+		{"two bad entries, both named", "events:\n  - {name: a, start: soon, duration: 1h}\n  - {name: b, start: 2026-01-01T00:00:00, duration: 1h, timeZone: Mars/Olympus}\n",
+			"cal.yaml:2: event \"a\": start \"soon\": want a wall time such as 2026-07-13T19:00:00 (in timeZone), or RFC 3339 with an offset\n" +
+				"events: bad calendar: cal.yaml:3: event \"b\": timeZone \"Mars/Olympus\""},
 		{"DTSTART in the rule", "events:\n  - name: a\n    start: 2026-01-01T00:00:00\n    duration: 1h\n    rrule: DTSTART=20260101T000000Z;FREQ=DAILY;COUNT=2\n",
 			`DTSTART is the event's start`},
 	} {

@@ -317,12 +317,14 @@ func (c *checker) checkEvents() {
 		}
 	}
 	cal, err := t.Calendar()
-	var se *events.SpecError
+	ses := events.SpecErrors(err)
 	switch {
-	case errors.As(err, &se):
-		field := "events[" + strconv.Itoa(se.Index) + "]"
-		msg, _ := strings.CutPrefix(se.Error(), field+": ")
-		c.add(field, "%s", msg)
+	case len(ses) > 0:
+		for _, se := range ses {
+			field := "events[" + strconv.Itoa(se.Index) + "]"
+			msg, _ := strings.CutPrefix(se.Error(), field+": ")
+			c.add(field, "%s", msg)
+		}
 	case err != nil:
 		c.add("events", "%v", err)
 	case cal != nil && len(cal.Occurrences) > MaxTargetOccurrences:

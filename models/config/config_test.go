@@ -147,6 +147,9 @@ func TestParseConfigErrors(t *testing.T) {
 			`t.yaml:10: targets[0].events[0].multiplyer: unknown field, did you mean "multiplier"?`},
 		{"event of wrong type", minimalTarget + "    events:\n      - {name: a, start: 2026-07-13T19:00:00, duration: 2h, multiplier: lots}\n",
 			`t.yaml:7: targets[0].events[0].multiplier: must be a number, got "lots"`},
+		{"two bad events", minimalTarget + "    events:\n      - {name: a, start: soon, duration: 2h}\n      - {name: b, start: 2026-07-13T19:00:00, timeZone: Mars/Olympus, duration: 1h}\n",
+			"t.yaml:7: targets[0].events[0]: event \"a\": start \"soon\": want a wall time such as 2026-07-13T19:00:00 (in timeZone), or RFC 3339 with an offset\n" +
+				"t.yaml:8: targets[0].events[1]: event \"b\": timeZone \"Mars/Olympus\": not an IANA time zone (such as Europe/Paris or UTC)"},
 		{"events not a list", minimalTarget + "    events: launch\n",
 			`t.yaml:6: targets[0].events: must be a list of events, got "launch"`},
 		{"unknown model", minimalTarget + "    model: arima\n",
