@@ -247,28 +247,36 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64) (float64, *Use) {
 	if !ok {
 		return v, nil
 	}
-	if ev := o.Event; ev.Load > 0 && e.Learned(ev.Name) < MinLearned {
-		u := &Use{Occurrence: o, Source: "declared", Learned: e.Learned(ev.Name)}
-		out := max(v, ev.Load)
+	b := bin(o, t)
+	u := e.effect(o, q, b, b+1)
+	if u.Source == "declared" && u.Factor == 0 { // a declared load
+		out := max(v, o.Event.Load)
 		if v > 0 {
 			u.Factor = out / v
 		}
-		return out, u
+		return out, &u
 	}
-	u := e.factor(o, t, q)
-	b := e.usualAt(t)
-	if u.Source == "unknown" && t.Before(o.Start) || !finite(b) || b <= 0 {
-		return v * u.Factor, u
+	usual := e.usualAt(t)
+	if u.Source == "unknown" && t.Before(o.Start) || !finite(usual) || usual <= 0 {
+		return v * u.Factor, &u
 	}
-	return max(v, b*u.Factor), u
+	return max(v, usual*u.Factor), &u
 }
 
-// Summary says which effect o gets at quantile q, as Adjust decides it:
-// a declared load until MinLearned occurrences were learned from (Factor
-// 0: the load is o.Event.Load), else the learned effect (Factor its
-// largest ratio over the event itself), else a declared multiplier, else
-// a known unknown (Factor UnknownWidening). A nil e has learned nothing.
+// Summary says which effect o gets at quantile q, as Adjust decides it,
+// over the event itself: Factor is the largest learned ratio there, a
+// declared multiplier, or UnknownWidening; 0 for a declared load (it is
+// o.Event.Load). A nil e has learned nothing.
 func (e *Effects) Summary(o Occurrence, q float64) Use {
+	return e.effect(o, q, leadBins, leadBins+eventBins)
+}
+
+// effect decides the effect o gets at quantile q over its window's bins
+// [from, to): a declared load until MinLearned occurrences were learned
+// from (Factor 0); else the learned one, the largest q-quantile of the
+// ratios of those bins (the effect's own uncertainty); else a declared
+// multiplier; else a known unknown.
+func (e *Effects) effect(o Occurrence, q float64, from, to int) Use {
 	u := Use{Occurrence: o, Learned: e.Learned(o.Event.Name)}
 	if o.Event.Load > 0 && u.Learned < MinLearned {
 		u.Source = "declared"
@@ -277,7 +285,7 @@ func (e *Effects) Summary(o Occurrence, q float64) Use {
 	if u.Learned >= MinLearned {
 		p := e.learned[o.Event.Name]
 		peak := math.NaN()
-		for b := leadBins; b < leadBins+eventBins; b++ {
+		for b := from; b < to; b++ {
 			if r := quantile(p.ratios[b], q); finite(r) && !(r <= peak) {
 				peak = r
 			}
@@ -305,23 +313,6 @@ func (e *Effects) usualAt(t time.Time) float64 {
 		k += len(e.usual)
 	}
 	return float64(e.usual[k])
-}
-
-// factor is the event's factor at t, within o's window.
-func (e *Effects) factor(o Occurrence, t time.Time, q float64) *Use {
-	u := &Use{Occurrence: o, Learned: e.Learned(o.Event.Name)}
-	if p := e.learned[o.Event.Name]; p != nil && p.seen >= MinLearned {
-		if r := quantile(p.ratios[bin(o, t)], q); finite(r) {
-			u.Source, u.Factor = "learned", r
-			return u
-		}
-	}
-	if o.Event.Multiplier > 0 {
-		u.Source, u.Factor = "declared", o.Event.Multiplier
-		return u
-	}
-	u.Source, u.Factor = "unknown", UnknownWidening
-	return u
 }
 
 // at returns the occurrence whose window holds t (the latest to open).

@@ -44,6 +44,10 @@ const (
 	MaxDuration    = 7 * 24 * time.Hour // of one occurrence
 	MaxLeadLag     = 24 * time.Hour     // lead and lag, each
 	MaxBytes       = 1 << 20            // of a calendar file
+	// MaxText bounds an entry's start, timeZone, duration, lead and lag,
+	// MaxRRule its rrule, in bytes: no value is held or echoed at any size.
+	MaxText  = 64
+	MaxRRule = 1024
 )
 
 // ErrCalendar is wrapped by every error about a calendar's content.
@@ -197,7 +201,7 @@ func Compile(specs []Spec, file string) (*Calendar, error) {
 	for i := range specs {
 		ev, err := specs[i].event()
 		if err != nil {
-			errs = append(errs, &SpecError{Index: i, Other: -1, Event: specs[i].Name, Msg: err.Error()})
+			errs = append(errs, &SpecError{Index: i, Other: -1, Event: clip(specs[i].Name), Msg: err.Error()})
 			continue
 		}
 		ev.Index = i
@@ -212,17 +216,27 @@ func Compile(specs []Spec, file string) (*Calendar, error) {
 	return c, nil
 }
 
-// SpecErrors returns the *SpecErrors in err, as Compile joins them.
+// clip is a name as an error repeats it: at most 63 bytes.
+func clip(name string) string {
+	if len(name) > 63 {
+		return name[:60] + "..."
+	}
+	return name
+}
+
+// SpecErrors returns the *SpecErrors of an error of Compile: one, or
+// several joined.
 func SpecErrors(err error) []*SpecError {
+	if se, ok := err.(*SpecError); ok {
+		return []*SpecError{se}
+	}
 	var out []*SpecError
-	if se := (*SpecError)(nil); errors.As(err, &se) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				out = append(out, SpecErrors(e)...)
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if se, ok := e.(*SpecError); ok {
+				out = append(out, se)
 			}
-			return out
 		}
-		out = append(out, se)
 	}
 	return out
 }
@@ -296,6 +310,17 @@ func (e *Spec) event() (*Event, error) {
 	ev := &Event{Name: e.Name, RRule: e.RRule, Multiplier: e.Multiplier, Load: e.Load}
 	if e.Name == "" || len(e.Name) > 63 || strings.ContainsFunc(e.Name, func(r rune) bool { return r < ' ' }) {
 		return nil, errors.New("name: want 1 to 63 printable characters")
+	}
+	for _, f := range []struct {
+		name, text string
+		limit      int
+	}{
+		{"start", e.Start, MaxText}, {"timeZone", e.TimeZone, MaxText}, {"duration", e.Duration, MaxText},
+		{"lead", e.Lead, MaxText}, {"lag", e.Lag, MaxText}, {"rrule", e.RRule, MaxRRule},
+	} {
+		if len(f.text) > f.limit {
+			return nil, fmt.Errorf("%s: at most %d bytes, got %d", f.name, f.limit, len(f.text))
+		}
 	}
 	loc := time.UTC
 	if e.TimeZone != "" {

@@ -79,6 +79,10 @@ func TestParseErrors(t *testing.T) {
 		{"flow style, one bad", "events: [{name: a, start: \"2026-01-01T00:00:00\", duration: 1h}, {name: b, start: x, duration: 1h}]\n",
 			`cal.yaml:1: event "b": start "x"`},
 		{"not a list", "events: 3\n", "cannot unmarshal"},
+		{"long rrule", "events:\n  - {name: a, start: 2026-01-01T00:00:00, duration: 1h, rrule: \"FREQ=DAILY;COUNT=2" + strings.Repeat(";", 2000) + "\"}\n",
+			`cal.yaml:2: event "a": rrule: at most 1024 bytes, got 2018`},
+		{"long name, clipped", "events:\n  - {name: " + strings.Repeat("n", 300000) + ", start: 2026-01-01T00:00:00, duration: 1h}\n",
+			`cal.yaml:2: event "` + strings.Repeat("n", 60) + `...": name: want 1 to 63 printable characters`},
 		{"two bad entries, both named", "events:\n  - {name: a, start: soon, duration: 1h}\n  - {name: b, start: 2026-01-01T00:00:00, duration: 1h, timeZone: Mars/Olympus}\n",
 			"cal.yaml:2: event \"a\": start \"soon\": want a wall time such as 2026-07-13T19:00:00 (in timeZone), or RFC 3339 with an offset\n" +
 				"events: bad calendar: cal.yaml:3: event \"b\": timeZone \"Mars/Olympus\""},

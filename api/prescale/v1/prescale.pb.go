@@ -217,6 +217,7 @@ func (x *TargetSpec) GetEvents() []*Event {
 }
 
 // Event is a known event, one-off or recurring, as in a calendar file.
+// Each text field is at most 64 bytes, the rrule at most 1,024.
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Occurrences of one name share a learned effect (1 to 63 characters).
