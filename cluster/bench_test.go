@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	goruntime "runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"testing"
@@ -19,7 +20,10 @@ import (
 	"github.com/prescale/prescale/models"
 )
 
-var benchTargets = flag.Int("bench.targets", 10000, "targets BenchmarkReplicas loads into its three replicas")
+var (
+	benchTargets = flag.Int("bench.targets", 10000, "targets BenchmarkReplicas loads into its three replicas")
+	benchHeap    = flag.String("bench.heapprofile", "", "file BenchmarkReplicas writes the heap profile at rest to (go tool pprof -sample_index=inuse_space)")
+)
 
 // BenchmarkReplicas loads -bench.targets targets of 14 days at 1 minute
 // (the demo source, each its own variant) into three in-process replicas
@@ -88,6 +92,9 @@ func benchReplicas(b *testing.B, n int) {
 	goruntime.GC()
 	goruntime.ReadMemStats(&after)
 	perTarget := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(2*n)
+	if *benchHeap != "" {
+		writeHeapProfile(b, *benchHeap)
+	}
 	// Each phase's figures as it ends, on stderr at once: a long run
 	// stopped early keeps them (b.Logf prints at the end).
 	progress("%d targets held twice and fitted in %v; %.0f B of heap per held target", n, fitted.Round(time.Second), perTarget)
@@ -144,6 +151,18 @@ func benchReplicas(b *testing.B, n int) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
 	b.ReportMetric(float64(errs), "errors")
 	b.ReportMetric(failover.Seconds(), "s-failover")
+}
+
+// writeHeapProfile writes the live heap's profile to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // progress prints a benchmark phase's figures at once.

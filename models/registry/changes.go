@@ -8,8 +8,8 @@ import (
 )
 
 // MaxChanges is how many recommendation changes a target keeps, for the
-// chart of its recommended against its workload's replicas: 24 bytes
-// each, at most 6 KiB a target, allocated as they come.
+// chart of its recommended against its workload's replicas: 16 bytes
+// each, at most 4 KiB a target, allocated as they come.
 const MaxChanges = 256
 
 // Change is a recommendation that differed from the one before it, in
@@ -32,14 +32,26 @@ type Change struct {
 // wonNames are the values of Change.Won, by their code in replicaChange.
 var wonNames = []string{models.WonForecast, models.WonReactive, models.WonMin, models.WonMax, models.WonHeld}
 
-// replicaChange is a Change in 24 bytes.
+// replicaChange is a Change in 16 bytes: its time in unix milliseconds,
+// shifted left by 4 bits that hold its Won (an index in wonNames, 3 bits)
+// and whether it was stale (the lowest bit).
 type replicaChange struct {
-	at       int64 // unix milliseconds
+	packed   int64
 	replicas int32
 	current  int32 // -1: unknown
-	won      uint8 // index in wonNames
-	stale    bool
 }
+
+func packChange(atMilli int64, won int, stale bool) int64 {
+	p := atMilli<<4 | int64(won)<<1
+	if stale {
+		p |= 1
+	}
+	return p
+}
+
+func (c replicaChange) at() int64   { return c.packed >> 4 }
+func (c replicaChange) won() int    { return int(c.packed>>1) & 7 }
+func (c replicaChange) stale() bool { return c.packed&1 == 1 }
 
 // changeRing keeps the last MaxChanges changes, oldest at head.
 type changeRing struct {
@@ -51,13 +63,13 @@ type changeRing struct {
 // when it differs from the last change recorded.
 func (c *changeRing) add(rec *models.Recommendation, current int32) {
 	won := slices.Index(wonNames, rec.Won)
-	ch := replicaChange{at: rec.Time.UnixMilli(), replicas: int32(rec.Replicas), current: current, won: uint8(max(won, 0)), stale: rec.Stale}
+	ch := replicaChange{packed: packChange(rec.Time.UnixMilli(), max(won, 0), rec.Stale), replicas: int32(rec.Replicas), current: current}
 	if n := len(c.buf); n > 0 {
 		last := c.buf[(c.head+n-1)%n]
-		if last.replicas == ch.replicas && last.current == ch.current && last.won == ch.won && last.stale == ch.stale {
+		if last.replicas == ch.replicas && last.current == ch.current && last.packed&15 == ch.packed&15 {
 			return
 		}
-		if ch.at < last.at {
+		if ch.at() < last.at() {
 			return // a clock that went back: the chart's times must increase
 		}
 	}
@@ -76,14 +88,14 @@ func (c *changeRing) in(start, end time.Time) []Change {
 	from, to := start.UnixMilli(), end.UnixMilli()
 	for i := range c.buf {
 		ch := c.buf[(c.head+i)%len(c.buf)]
-		if ch.at >= to {
+		if ch.at() >= to {
 			break
 		}
-		if ch.at < from && len(out) > 0 {
+		if ch.at() < from && len(out) > 0 {
 			out = out[:0] // a later one is in effect at start
 		}
 		out = append(out, Change{
-			Time: time.UnixMilli(ch.at), Replicas: int(ch.replicas), Won: wonNames[ch.won], Stale: ch.stale,
+			Time: time.UnixMilli(ch.at()), Replicas: int(ch.replicas), Won: wonNames[ch.won()], Stale: ch.stale(),
 			Current: int(max(ch.current, 0)), CurrentKnown: ch.current >= 0,
 		})
 	}

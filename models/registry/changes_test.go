@@ -51,3 +51,21 @@ func TestChangeRing(t *testing.T) {
 		t.Errorf("after overflow: %d changes from %v to %v, want %d from %v", len(all), all[0].Time, all[len(all)-1].Time, MaxChanges, at(20))
 	}
 }
+
+// TestChangePacking: a change's time, deciding input and staleness come
+// back from their 16 bytes as they went in.
+func TestChangePacking(t *testing.T) {
+	if len(wonNames) > 8 {
+		t.Fatalf("%d names of Won do not fit in replicaChange's 3 bits", len(wonNames))
+	}
+	for _, at := range []int64{0, 1, 1_733_000_000_123, -86_400_000} {
+		for won := range wonNames {
+			for _, stale := range []bool{false, true} {
+				c := replicaChange{packed: packChange(at, won, stale)}
+				if c.at() != at || c.won() != won || c.stale() != stale {
+					t.Errorf("packChange(%d, %d, %v) unpacks to %d, %d, %v", at, won, stale, c.at(), c.won(), c.stale())
+				}
+			}
+		}
+	}
+}

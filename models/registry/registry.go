@@ -1005,8 +1005,8 @@ func (r *Registry) Rebalance() {
 		default:
 			s.epoch++ // a fit or fetch under way is discarded
 			s.dropModel(false)
-			s.history = historyRing{} // a held target's cache costs 8 bytes a step
-			s.changes = changeRing{}  // and its history of recommendations up to 6 KiB
+			s.history = historyRing{} // a held target's cache costs 4 bytes a step
+			s.changes = changeRing{}  // and its history of recommendations up to 4 KiB
 			s.accuracy = newAccuracyTracker(accuracyCapacity(&s.target), accuracyWidth(&s.target))
 			s.hasLast, s.last = false, models.Recommendation{}
 			s.mu.Unlock()

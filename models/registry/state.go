@@ -442,9 +442,12 @@ func eventStatuses(fx *events.Effects, now time.Time, q float64) []EventStatus {
 	return out
 }
 
-// historyRing keeps a target's most recent points, gaps as NaN.
+// historyRing keeps a target's most recent points, gaps as NaN, each as
+// a float32 (7 significant digits, 4 bytes a step): the cache serves
+// charts and catches a model up on a few points; a fit reads its
+// history from the source again.
 type historyRing struct {
-	buf  []float64
+	buf  []float32
 	head int // index of the oldest point
 	n    int
 	end  time.Time // time of the newest point
@@ -454,7 +457,7 @@ func newHistoryRing(capacity int) historyRing {
 	if capacity <= 0 {
 		return historyRing{}
 	}
-	return historyRing{buf: make([]float64, capacity)}
+	return historyRing{buf: make([]float32, capacity)}
 }
 
 // put appends the point at t after a NaN for each step missing since the
@@ -481,11 +484,11 @@ func (h *historyRing) put(t time.Time, v float64, step time.Duration) {
 
 func (h *historyRing) push(v float64) {
 	if h.n < len(h.buf) {
-		h.buf[(h.head+h.n)%len(h.buf)] = v
+		h.buf[(h.head+h.n)%len(h.buf)] = float32(v)
 		h.n++
 		return
 	}
-	h.buf[h.head] = v
+	h.buf[h.head] = float32(v)
 	h.head = (h.head + 1) % len(h.buf)
 }
 
@@ -498,7 +501,7 @@ func (h *historyRing) last(k int, step time.Duration) ([]float64, time.Time) {
 	}
 	out := make([]float64, k)
 	for i := range out {
-		out[i] = h.buf[(h.head+h.n-k+i)%len(h.buf)]
+		out[i] = float64(h.buf[(h.head+h.n-k+i)%len(h.buf)])
 	}
 	return out, h.end.Add(-time.Duration(k-1) * step)
 }
