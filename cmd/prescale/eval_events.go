@@ -38,6 +38,9 @@ type eventsRow struct {
 	Occurrences int     `json:"occurrences"`
 	Without     eventsM `json:"without"`
 	With        eventsM `json:"with"`
+	// Oracle is the policy that knows the future, in the run without: what
+	// the events need at least.
+	Oracle eventsM `json:"oracle"`
 	// AtEqualCost is the run with the calendar on its quantile sweep,
 	// interpolated at the replica-hours of the run without; when its sweep
 	// does not reach that cost, WithoutAtEqualCost is the run without on
@@ -55,6 +58,7 @@ type eventsM struct {
 	ReplicaHours                 float64 `json:"replica_hours"`
 	UnderprovisionedMinutes      float64 `json:"underprovisioned_minutes"`
 	EventUnderprovisionedMinutes float64 `json:"event_underprovisioned_minutes"`
+	EventReplicaHours            float64 `json:"event_replica_hours"`
 }
 
 // runEvalEvents measures what a calendar of known events buys: on the
@@ -132,6 +136,8 @@ func (c *eventsCase) measure(ctx context.Context, e *env, workers int) (*eventsR
 		cfg.Policies, cfg.Measured = []string{backtest.Prescale}, c.calendar
 		if told {
 			cfg.Events = c.calendar
+		} else {
+			cfg.Policies = append(cfg.Policies, backtest.Oracle)
 		}
 		prog := newProgress(e.stderr)
 		cfg.Progress = func(stage string, done, total int) { prog.update(c.Trace+" "+stage, done, total) }
@@ -147,7 +153,7 @@ func (c *eventsCase) measure(ctx context.Context, e *env, workers int) (*eventsR
 		return nil, err
 	}
 	row := &eventsRow{Trace: c.Trace, Describe: c.Describe, Occurrences: len(with.Settings.Events.Occurrences),
-		Without: prescaleFigures(without), With: prescaleFigures(with)}
+		Without: figures(without, backtest.Prescale), With: figures(with, backtest.Prescale), Oracle: figures(without, backtest.Oracle)}
 	reduction := func(with, without float64) {
 		if without > 0 {
 			r := 100 * (1 - with/without)
@@ -164,10 +170,15 @@ func (c *eventsCase) measure(ctx context.Context, e *env, workers int) (*eventsR
 	return row, nil
 }
 
-func prescaleFigures(r *backtest.Result) eventsM {
-	m := r.Policies[backtest.Prescale]
-	return eventsM{Quantile: r.Settings.Quantile, ReplicaHours: m.ReplicaHours, UnderprovisionedMinutes: m.UnderprovisionedMinutes,
-		EventUnderprovisionedMinutes: m.EventUnderprovisionedMinutes}
+// figures are a policy's in r; the quantile is prescale's.
+func figures(r *backtest.Result, policy string) eventsM {
+	m := r.Policies[policy]
+	q := 0.0
+	if policy == backtest.Prescale {
+		q = r.Settings.Quantile
+	}
+	return eventsM{Quantile: q, ReplicaHours: m.ReplicaHours, UnderprovisionedMinutes: m.UnderprovisionedMinutes,
+		EventUnderprovisionedMinutes: m.EventUnderprovisionedMinutes, EventReplicaHours: m.EventReplicaHours}
 }
 
 // atCost interpolates a frontier (by quantile) linearly in replica-hours
@@ -186,7 +197,8 @@ func atCost(pts []backtest.FrontierPoint, cost float64) (eventsM, bool) {
 		}
 		lerp := func(x, y float64) float64 { return x + u*(y-x) }
 		return eventsM{Quantile: lerp(a.Knob, b.Knob), ReplicaHours: cost, UnderprovisionedMinutes: lerp(a.UnderprovisionedMinutes, b.UnderprovisionedMinutes),
-			EventUnderprovisionedMinutes: lerp(a.EventUnderprovisionedMinutes, b.EventUnderprovisionedMinutes)}, true
+			EventUnderprovisionedMinutes: lerp(a.EventUnderprovisionedMinutes, b.EventUnderprovisionedMinutes),
+			EventReplicaHours:            lerp(a.EventReplicaHours, b.EventReplicaHours)}, true
 	}
 	return eventsM{}, false
 }
@@ -195,14 +207,21 @@ func atCost(pts []backtest.FrontierPoint, cost float64) (eventsM, bool) {
 func writeEventsTable(w io.Writer, rows []eventsRow) error {
 	fmt.Fprintln(w, "prescale replayed without the calendar (its windows only measured) and with it (--events), both with the")
 	fmt.Fprintln(w, "quantile sweep; \"at equal cost\" is the run with the calendar interpolated on its sweep at the replica-hours")
-	fmt.Fprintln(w, "of the run without. Minutes are under-provisioned minutes: within the events' windows (lead, event, lag), and in all.")
+	fmt.Fprintln(w, "of the run without. Minutes are under-provisioned minutes, replica-hours what the pods cost: within the events'")
+	fmt.Fprintln(w, "windows (lead, event, lag), and in all. The oracle knows the future load.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\trun\tquantile\treplica-hours\tminutes in events\tminutes in all\t")
+	fmt.Fprintln(tw, "trace\trun\tquantile\treplica-hours\tin events\tminutes in events\tminutes in all\t")
 	for _, r := range rows {
 		line := func(name string, m eventsM) {
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f\t%.1f\t%.1f\t\n", r.Trace, name, m.Quantile, m.ReplicaHours, m.EventUnderprovisionedMinutes, m.UnderprovisionedMinutes)
+			q := "—"
+			if m.Quantile > 0 {
+				q = fmt.Sprintf("%.3f", m.Quantile)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t\n", r.Trace, name, q, m.ReplicaHours, m.EventReplicaHours,
+				m.EventUnderprovisionedMinutes, m.UnderprovisionedMinutes)
 		}
+		line("oracle", r.Oracle)
 		line("without", r.Without)
 		line("with", r.With)
 		if r.AtEqualCost != nil {

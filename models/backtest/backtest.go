@@ -193,8 +193,10 @@ type FrontierPoint struct {
 	ReplicaHours            float64 `json:"replica_hours"`
 	UnderprovisionedMinutes float64 `json:"underprovisioned_minutes"`
 	UnservedFraction        float64 `json:"unserved_fraction"`
-	// EventUnderprovisionedMinutes is Metrics', with a calendar.
+	// EventUnderprovisionedMinutes and EventReplicaHours are Metrics',
+	// with a calendar.
 	EventUnderprovisionedMinutes float64 `json:"event_underprovisioned_minutes,omitempty"`
+	EventReplicaHours            float64 `json:"event_replica_hours,omitempty"`
 }
 
 // EqualCost is how the reduction at equal cost was found.
@@ -468,7 +470,7 @@ func (res *Result) collect(jobs []job, results []*Metrics, traces []*Trace, c *C
 		res.Frontier[key] = append(res.Frontier[key], FrontierPoint{
 			Knob: j.knob, ReplicaHours: m.ReplicaHours,
 			UnderprovisionedMinutes: m.UnderprovisionedMinutes, UnservedFraction: m.UnservedFraction,
-			EventUnderprovisionedMinutes: m.EventUnderprovisionedMinutes,
+			EventUnderprovisionedMinutes: m.EventUnderprovisionedMinutes, EventReplicaHours: m.EventReplicaHours,
 		})
 	}
 	for _, pts := range res.Frontier {

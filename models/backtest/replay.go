@@ -17,6 +17,9 @@ type Metrics struct {
 	// EventUnderprovisionedMinutes is the part of it within the windows of
 	// known events (Config.Measured: their lead, the event and their lag).
 	EventUnderprovisionedMinutes float64 `json:"event_underprovisioned_minutes,omitempty"`
+	// EventReplicaHours is the part of ReplicaHours within those windows:
+	// what provisioning for the events cost.
+	EventReplicaHours float64 `json:"event_replica_hours,omitempty"`
 	// UnservedFraction is the share of the demand above the ready
 	// capacity: the integral of max(0, demand - ready capacity) over the
 	// integral of demand.
@@ -147,8 +150,11 @@ func (r *replay) run() (*Metrics, *Trace) {
 		if k >= d.evalFrom {
 			i := d.index(t)
 			tl.add(d.at(i), ready, len(p.readyAt))
-			if d.during != nil && i >= 0 && i < len(d.during) && d.during[i] && d.at(i) > float64(ready)*c.CapacityPerReplica {
-				tl.m.EventUnderprovisionedMinutes += tl.dt
+			if d.during != nil && i >= 0 && i < len(d.during) && d.during[i] && !math.IsNaN(d.at(i)) {
+				tl.m.EventReplicaHours += float64(len(p.readyAt)) * tl.dt / 60
+				if d.at(i) > float64(ready)*c.CapacityPerReplica {
+					tl.m.EventUnderprovisionedMinutes += tl.dt
+				}
 			}
 		}
 	}
