@@ -222,6 +222,17 @@ type Use struct {
 	// Factor is the value's multiplier (for a declared load, the load over
 	// the value).
 	Factor float64
+	// Now is the ratio of the latest observation to its usual level when
+	// a learned effect was scaled by it (the occurrence under way); 0 when
+	// not.
+	Now float64
+}
+
+// Observation is the latest observed load and its time: a learned effect
+// is scaled by it once an occurrence's window has opened.
+type Observation struct {
+	Value float64
+	At    time.Time
 }
 
 // Adjust returns the q-quantile forecast v of the load at t as the event
@@ -239,7 +250,14 @@ type Use struct {
 // learned nor a declared effect is a known unknown: before it starts (in
 // its lead), v is widened by UnknownWidening; once under way, the model
 // follows it, and UnknownWidening times its usual load is the floor.
-func (e *Effects) Adjust(v float64, t time.Time, q float64) (float64, *Use) {
+//
+// Once an occurrence's window has opened (now is within it, before t), a
+// learned factor is that of the occurrence under way: what each past
+// occurrence did between now's point of the window and t's, applied to
+// the ratio now observed (see growth), their q-quantile. A small
+// occurrence is not provisioned as the largest seen, a larger one than
+// any seen is followed, and one that has ended early is not held up.
+func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (float64, *Use) {
 	if e == nil || e.Calendar == nil {
 		return v, nil
 	}
@@ -249,6 +267,11 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64) (float64, *Use) {
 	}
 	b := bin(o, t)
 	u := e.effect(o, q, b, b+1)
+	if u.Source == "learned" {
+		if r0, r, ok := e.growth(o, q, now, t); ok {
+			u.Factor, u.Now = r, r0
+		}
+	}
 	if u.Source == "declared" && u.Factor == 0 { // a declared load
 		out := max(v, o.Event.Load)
 		if v > 0 {
@@ -262,6 +285,46 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64) (float64, *Use) {
 	}
 	return max(v, usual*u.Factor), &u
 }
+
+// growth returns the ratio of the observation now to its usual level and
+// the q-quantile, over o's past occurrences (by name), of the ratio each
+// says t will have given the ratio now: a past occurrence that had risen
+// by at least minExcess at now's point of the window scales its excess at
+// t's point to the excess now (an event adds load in proportion to its
+// size); one that had not adds its change between the two points to the
+// ratio now (scaling a small excess would scale noise). False when now is
+// not within o's window before t, its usual level is unknown, or no past
+// occurrence has both points.
+func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) (r0, r float64, ok bool) {
+	if !finite(now.Value) || now.Value < 0 || now.At.Before(o.From()) || !now.At.Before(o.To()) || now.At.After(t) {
+		return 0, 0, false
+	}
+	usual := e.usualAt(now.At)
+	if !finite(usual) || usual <= 0 {
+		return 0, 0, false
+	}
+	r0 = now.Value / usual
+	p := e.learned[o.Event.Name]
+	from, to := p.ratios[bin(o, now.At)], p.ratios[bin(o, t)]
+	rs := make([]float32, 0, len(to))
+	for k := range min(len(from), len(to)) {
+		a, z := float64(from[k])-1, float64(to[k])-1
+		switch {
+		case !finite(a) || !finite(z):
+		case a >= minExcess:
+			rs = append(rs, float32(1+(r0-1)*z/a))
+		default:
+			rs = append(rs, float32(r0+z-a))
+		}
+	}
+	r = quantile(rs, q)
+	return r0, r, finite(r)
+}
+
+// minExcess is the least excess over its usual level (a ratio above 1) a
+// past occurrence must have shown at a point of the window to be scaled
+// to the size of one under way: half its usual load again.
+const minExcess = 0.5
 
 // Summary says which effect o gets at quantile q, as Adjust decides it,
 // over the event itself: Factor is the largest learned ratio there, a

@@ -55,10 +55,10 @@ func TestLearnAndAdjust(t *testing.T) {
 	// under way; it is not counted twice).
 	early := Learn(c, values[:12*288], start, step)
 	at := time.Date(2026, 1, 27, 15, 0, 0, 0, time.UTC)
-	if v, u := early.Adjust(100, at, 0.9); !near(v, 2*usual(at)) || u == nil || u.Source != "declared" || u.Learned != 2 {
+	if v, u := early.Adjust(100, at, 0.9, Observation{}); !near(v, 2*usual(at)) || u == nil || u.Source != "declared" || u.Learned != 2 {
 		t.Errorf("after 2 sales: %v, %+v; want %.1f, declared, 2 learned", v, u, 2*usual(at))
 	}
-	if v, _ := early.Adjust(500, at, 0.9); v != 500 {
+	if v, _ := early.Adjust(500, at, 0.9, Observation{}); v != 500 {
 		t.Errorf("after 2 sales, a forecast already above: %v, want it kept", v)
 	}
 	// With all of them, the learned effect: 3× during the sale, 1× in the
@@ -67,26 +67,26 @@ func TestLearnAndAdjust(t *testing.T) {
 	if e.Learned("sale") != 7 {
 		t.Fatalf("learned from %d sales, want 7", e.Learned("sale"))
 	}
-	if v, u := e.Adjust(50, at, 0.9); !near(v, 3*usual(at)) || u.Source != "learned" || !near(u.Factor, 3) {
+	if v, u := e.Adjust(50, at, 0.9, Observation{}); !near(v, 3*usual(at)) || u.Source != "learned" || !near(u.Factor, 3) {
 		t.Errorf("during a sale: %v, %+v; want %.1f, learned ×3", v, u, 3*usual(at))
 	}
 	lead := at.Add(-80 * time.Minute)
-	if v, u := e.Adjust(50, lead, 0.9); !near(v, usual(lead)) || u == nil || !near(u.Factor, 1) {
+	if v, u := e.Adjust(50, lead, 0.9, Observation{}); !near(v, usual(lead)) || u == nil || !near(u.Factor, 1) {
 		t.Errorf("in the lead before a sale: %v, %+v; want %.1f (×1)", v, u, usual(lead))
 	}
 	gala := time.Date(2026, 1, 30, 20, 30, 0, 0, time.UTC)
-	if v, u := e.Adjust(50, gala, 0.9); !near(v, 2*usual(gala)) || u.Source != "unknown" {
+	if v, u := e.Adjust(50, gala, 0.9, Observation{}); !near(v, 2*usual(gala)) || u.Source != "unknown" {
 		t.Errorf("the gala, under way: %v, %+v; want %.1f (twice its usual load), unknown", v, u, 2*usual(gala))
 	}
-	if v, _ := e.Adjust(400, gala, 0.9); v != 400 {
+	if v, _ := e.Adjust(400, gala, 0.9, Observation{}); v != 400 {
 		t.Errorf("the gala, under way, a forecast above twice its usual load: %v, want it kept", v)
 	}
-	if v, u := e.Adjust(100, time.Date(2026, 1, 30, 12, 0, 0, 0, time.UTC), 0.9); v != 100 || u != nil {
+	if v, u := e.Adjust(100, time.Date(2026, 1, 30, 12, 0, 0, 0, time.UTC), 0.9, Observation{}); v != 100 || u != nil {
 		t.Errorf("outside events: %v, %+v", v, u)
 	}
 	// Without a usual level (too little history), the factor multiplies
 	// the forecast.
-	if v, u := Learn(c, values[:288], start, step).Adjust(100, at, 0.9); v != 200 || u.Source != "declared" {
+	if v, u := Learn(c, values[:288], start, step).Adjust(100, at, 0.9, Observation{}); v != 200 || u.Source != "declared" {
 		t.Errorf("without a usual level: %v, %+v; want 200", v, u)
 	}
 }
@@ -99,7 +99,7 @@ func TestUnknownBeforeItStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := Learn(c, nil, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Minute)
-	if v, u := e.Adjust(150, time.Date(2026, 1, 30, 19, 30, 0, 0, time.UTC), 0.9); v != 300 || u.Source != "unknown" {
+	if v, u := e.Adjust(150, time.Date(2026, 1, 30, 19, 30, 0, 0, time.UTC), 0.9, Observation{}); v != 300 || u.Source != "unknown" {
 		t.Errorf("in the lead: %v, %+v; want 300, unknown", v, u)
 	}
 }
@@ -133,8 +133,78 @@ func TestLearnCoarseSteps(t *testing.T) {
 	}
 	last := c.Occurrences[len(c.Occurrences)-1]
 	for _, off := range []time.Duration{0, 7*time.Minute + 30*time.Second, 52 * time.Minute} {
-		if v, u := fx.Adjust(100, last.Start.Add(off), 0.5); math.Abs(v-400) > 1 || u == nil || u.Source != "learned" {
+		if v, u := fx.Adjust(100, last.Start.Add(off), 0.5, Observation{}); math.Abs(v-400) > 1 || u == nil || u.Source != "learned" {
 			t.Errorf("%v into the event: %v, %+v; want 400, learned", off, v, u)
 		}
+	}
+}
+
+// TestAdjustUnderWay checks that once an occurrence's window has opened,
+// a learned effect is scaled by what is observed: past "promo"s of sizes
+// ×2 to ×5 (the same shape), a ×2 one under way is provisioned near ×2
+// rather than near the largest seen, and a ×8 one, larger than any seen,
+// is followed; before its window opens, the unconditional quantile holds.
+func TestAdjustUnderWay(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := 5 * time.Minute
+	n := 30 * 288
+	var b strings.Builder
+	b.WriteString("events:\n")
+	sizes := []float64{2, 5, 3, 4, 2.5, 4.5, 3.5, 5, 2}
+	for i := range sizes {
+		fmt.Fprintf(&b, "  - {name: promo, start: \"2026-01-%02dT10:00:00\", duration: 2h, lead: 30m}\n", 8+2*i)
+	}
+	b.WriteString("  - {name: promo, start: \"2026-01-29T10:00:00\", duration: 2h, lead: 30m}\n")
+	c, err := Parse([]byte(b.String()), "promo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The load rises linearly to its peak at the end of the first hour,
+	// and holds it.
+	load := func(at time.Time, size float64) float64 {
+		o, ok := c.at(at)
+		if !ok || at.Before(o.Start) || !at.Before(o.End) {
+			return 100
+		}
+		u := min(1, at.Sub(o.Start).Hours())
+		return 100 * (1 + (size-1)*u)
+	}
+	values := make([]float64, n)
+	for i := range values {
+		at := start.Add(time.Duration(i) * step)
+		size := 1.0
+		if o, ok := c.at(at); ok {
+			if k := (o.Start.Day() - 8) / 2; k < len(sizes) {
+				size = sizes[k]
+			}
+		}
+		values[i] = load(at, size)
+	}
+	fx := Learn(c, values[:int(time.Date(2026, 1, 28, 0, 0, 0, 0, time.UTC).Sub(start)/step)], start, step)
+	if got := fx.Learned("promo"); got != len(sizes) {
+		t.Fatalf("learned from %d occurrences, want %d", got, len(sizes))
+	}
+	o := c.Occurrences[len(c.Occurrences)-1]
+	now, at := o.Start.Add(30*time.Minute), o.Start.Add(40*time.Minute)
+	unconditional, _ := fx.Adjust(100, at, 0.9, Observation{})
+	for _, size := range []float64{2, 8} {
+		v, u := fx.Adjust(100, at, 0.9, Observation{Value: load(now, size), At: now})
+		if want := load(at, size); math.Abs(v-want) > 0.05*want || u == nil || u.Source != "learned" || math.Abs(u.Now-load(now, size)/100) > 1e-6 {
+			t.Errorf("a ×%g promo under way: %.1f (%+v), want %.1f (the unconditional is %.1f)", size, v, u, want, unconditional)
+		}
+	}
+	if want := load(at, 5); unconditional < 0.9*want {
+		t.Errorf("unconditional: %.1f, want near the largest seen, %.1f", unconditional, want)
+	}
+	// Observed before the window opened: the unconditional. Early in the
+	// rise (past promos were not yet up by half their usual load), the
+	// change past promos showed is added to the ratio now.
+	seen := o.From().Add(-5 * time.Minute)
+	if v, u := fx.Adjust(100, at, 0.9, Observation{Value: 100, At: seen}); v != unconditional || u.Now != 0 {
+		t.Errorf("observed before the window opened: %.1f (%+v), want the unconditional %.1f", v, u, unconditional)
+	}
+	seen = o.Start.Add(5 * time.Minute)
+	if v, _ := fx.Adjust(100, at, 0.9, Observation{Value: load(seen, 2), At: seen}); v > unconditional || v < load(at, 2) {
+		t.Errorf("observed 5 minutes in: %.1f, want between the ×2 promo's %.1f and the unconditional %.1f", v, load(at, 2), unconditional)
 	}
 }

@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 		}
 		e := Learn(c, []float64{1, 2, 3}, time.Unix(0, 0), time.Minute)
 		for _, o := range c.Occurrences {
-			if v, _ := e.Adjust(10, o.Start, 0.9); v < 10 {
+			if v, _ := e.Adjust(10, o.Start, 0.9, Observation{Value: 2, At: o.From()}); v < 10 {
 				t.Fatalf("the forecast was lowered at %v: %v", o.Start, v)
 			}
 		}

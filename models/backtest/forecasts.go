@@ -82,6 +82,9 @@ type fitOutcome struct {
 	effects *events.Effects
 	seasons []int
 	took    time.Duration
+	// last is the index of the last point the model saw: before j when
+	// the history ends within an event's window (a gap to the model).
+	last int
 }
 
 func (rt *replayTarget) at(i int) time.Time { return rt.start.Add(time.Duration(i) * rt.step) }
@@ -263,8 +266,8 @@ func (rt *replayTarget) outcome(j int, force bool) *fitOutcome {
 // fit makes the fit at state j, as the registry does.
 func (rt *replayTarget) fit(j int) *fitOutcome {
 	began := time.Now()
-	f, _, _, fx, err := models.FitHistoryEvents(rt.target, rt.history(j), rt.events)
-	o := &fitOutcome{err: err, fitted: f, effects: fx, took: time.Since(began)}
+	f, _, last, fx, err := models.FitHistoryEvents(rt.target, rt.history(j), rt.events)
+	o := &fitOutcome{err: err, fitted: f, effects: fx, took: time.Since(began), last: rt.historyFrom(j) + last}
 	if f != nil {
 		o.seasons = f.Seasons
 	}
@@ -376,7 +379,6 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 	s.point = make([]float64, n*h)
 	s.scale = make([]float64, n)
 	s.weight = make([]float64, n)
-	last := lastObserved(rt.values, s.at) // the fit has seen its history
 	point := make([]float64, h)
 	scale, weight := 1.0, 0.0
 	predict := func() bool {
@@ -388,25 +390,28 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 		scale, weight = f.IntervalScale(), f.LocalWeight()
 		return true
 	}
-	ok, behind := predict(), false
+	// advance streams points from..to the model has not seen; false when
+	// it falls behind (a gap too long: the registry leaves it for a refit).
+	last := o.last
+	advance := func(from, to int) (advanced, ok bool) {
+		for i := max(from, last+1); i <= to; i++ {
+			gap := i - last - 1
+			if gap > maxGap || models.Advance(f, gap, rt.values[i]) != nil {
+				return advanced, false
+			}
+			last, advanced = i, true
+		}
+		return advanced, true
+	}
+	// The points the fit's history held after the last it saw (an event's
+	// window under way is a gap to the fit) are streamed at once, as the
+	// registry catches a model just installed up from its history cache.
+	_, caughtUp := advance(last+1, lastObserved(rt.values, s.at))
+	ok, behind := predict(), !caughtUp
 	for j := s.at; j < s.to; j++ {
 		if j > s.at && !behind {
-			advanced := false
-			for i := int(rt.deliveredLo[j]); i <= int(rt.deliveredHi[j]); i++ {
-				if i <= last {
-					continue
-				}
-				gap := i - last - 1
-				if gap > maxGap {
-					behind = true // the registry leaves it for a refit
-					break
-				}
-				if models.Advance(f, gap, rt.values[i]) != nil {
-					behind = true
-					break
-				}
-				last, advanced = i, true
-			}
+			advanced, streamed := advance(int(rt.deliveredLo[j]), int(rt.deliveredHi[j]))
+			behind = !streamed
 			if advanced {
 				ok = predict()
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/models"
 	"github.com/prescale/prescale/models/registry"
@@ -66,8 +67,21 @@ func serviceSeries() *feed.Series {
 // TestBacktestReplaysTheService runs one series through the registry, driven
 // step by step by a fake clock, and through the backtest's replay of the
 // prescale policy: both must fit at the same steps, fail at the same steps
-// and recommend the same replicas from the same forecast, step for step.
+// and recommend the same replicas from the same forecast, step for step;
+// without a calendar, and with one whose windows hold refits (a fit's
+// history then ends in a gap the model is caught up through).
 func TestBacktestReplaysTheService(t *testing.T) {
+	t.Run("no events", func(t *testing.T) { replaysTheService(t, nil) })
+	t.Run("events", func(t *testing.T) {
+		replaysTheService(t, []events.Spec{
+			{Name: "promo", Start: "2026-03-02T06:40:00Z", Duration: "2h", Lead: "20m", Multiplier: 2},
+			{Name: "promo", Start: "2026-03-02T19:00:00Z", Duration: "90m", Lead: "20m", Lag: "10m"},
+			{Name: "gala", Start: "2026-03-03T11:30:00Z", Duration: "3h", Lead: "30m"},
+		})
+	})
+}
+
+func replaysTheService(t *testing.T, specs []events.Spec) {
 	series := serviceSeries()
 	c, err := Config{
 		CapacityPerReplica: 50,
@@ -86,8 +100,11 @@ func TestBacktestReplaysTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := c.target(series.Step)
-	target.Name, target.Query = "web", "load"
+	target.Name, target.Query, target.Events = "web", "load", specs
 	if err := target.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Events, err = target.Calendar(); err != nil {
 		t.Fatal(err)
 	}
 	from := int(c.MinHistory/series.Step) - 1

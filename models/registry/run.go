@@ -347,11 +347,16 @@ func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *fe
 	s.dataStart, s.dataEnd = history.Time(first), history.Time(last)
 	s.lastObserved = s.dataEnd
 	s.training = trainingEvents(f.Anomalies, s.dataStart, s.target.Step)
-	// The history goes to the parts that have not seen it: the data, and
-	// a detector kept from before (a detector is kept across refits).
-	s.ingest(history, last)
+	// The history goes to the parts that have not seen it: the data, the
+	// model from its last point on (an event's window under way is a gap
+	// to the fit: the model is caught up through it here, from the fetched
+	// values), and a detector kept from before (a detector is kept across
+	// refits). A new detector is made on the whole observed history, as
+	// the backtest's is.
+	seenFirst, seenLast := observedBounds(history.Values)
+	s.ingest(history, seenLast)
 	if s.detector == nil {
-		detErr = s.newDetector(history, first, last)
+		detErr = s.newDetector(history, seenFirst, seenLast)
 	}
 	// Streaming went on during the fit: the new model (or detector)
 	// catches up at once, from the history cache or else a fetch.
@@ -359,6 +364,22 @@ func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *fe
 	s.refreshForecast()
 	s.version++
 	return s.timeline.Fitted(now), catchUp, detErr
+}
+
+// observedBounds returns the indices of the first and last finite values
+// (the fit's own bounds unless a known event's window, a gap to it, opens
+// or closes the history); first and last are 0 and -1 without one.
+func observedBounds(values []float64) (first, last int) {
+	first, last = 0, -1
+	for i, v := range values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			if last < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	return first, last
 }
 
 // loadSnapshot restores a target declared after Run started from its
