@@ -333,7 +333,7 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 		}
 		var use *events.Use
 		if in.Events != nil {
-			v, use = in.Events.Adjust(v, start.Add(time.Duration(i)*step), q)
+			v, use = in.Events.Adjust(v, start.Add(time.Duration(i)*step), q, events.Observation{Value: in.Observed, At: in.ObservedAt})
 		}
 		f.Steps++
 		if maxAt < 0 || v > f.Max {
@@ -396,6 +396,11 @@ func appendEvent(b []byte, u *events.Use) []byte {
 		b = append(b, " its usual, learned from "...)
 		b = strconv.AppendInt(b, int64(u.Learned), 10)
 		b = append(b, " past occurrences"...)
+		if u.Now > 0 {
+			b = append(b, " (×"...)
+			b = strconv.AppendFloat(b, u.Now, 'f', 2, 64)
+			b = append(b, " now, going on as they did)"...)
+		}
 	case u.Source == "declared" && o.Event.Multiplier > 0:
 		b = append(b, "load ×"...)
 		b = strconv.AppendFloat(b, o.Event.Multiplier, 'g', -1, 64)

@@ -887,6 +887,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	}
 	historyWindow := s.target.History
 	fx := s.effects
+	now := events.Observation{Value: s.observed, At: s.observedAt}
 	s.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("forecast %q: %w", name, err)
@@ -906,14 +907,14 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 			v.Notes = append(v.Notes, note)
 		}
 	}
-	v.Notes = append(v.Notes, withEvents(v, fx)...)
+	v.Notes = append(v.Notes, withEvents(v, fx, now)...)
 	return v, nil
 }
 
 // withEvents changes a forecast's values in the windows of known events
 // as the policy does (events.Effects.Adjust: never lower), the point
 // forecast as the median, and says which events it took in.
-func withEvents(v *ForecastView, fx *events.Effects) []string {
+func withEvents(v *ForecastView, fx *events.Effects, now events.Observation) []string {
 	if fx == nil || fx.Calendar == nil {
 		return nil
 	}
@@ -922,7 +923,7 @@ func withEvents(v *ForecastView, fx *events.Effects) []string {
 	adjust := func(vals []float64, q float64) {
 		for i := range vals {
 			var u *events.Use
-			vals[i], u = fx.Adjust(vals[i], v.Start.Add(time.Duration(i)*v.Step), q)
+			vals[i], u = fx.Adjust(vals[i], v.Start.Add(time.Duration(i)*v.Step), q, now)
 			if u != nil && !seen[u.Occurrence.Start] {
 				seen[u.Occurrence.Start] = true
 				notes = append(notes, fmt.Sprintf("events: the '%s' event at %s is in the forecast (%s effect)",
