@@ -310,7 +310,7 @@ func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) 
 	for k := range min(len(from), len(to)) {
 		a, z := float64(from[k])-1, float64(to[k])-1
 		switch {
-		case !finite(a) || !finite(z):
+		case !finite(a) || !finite(z): // a bin that occurrence did not fill
 		case a >= minExcess:
 			rs = append(rs, float32(1+(r0-1)*z/a))
 		default:

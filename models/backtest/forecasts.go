@@ -405,7 +405,7 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 	}
 	// The points the fit's history held after the last it saw (an event's
 	// window under way is a gap to the fit) are streamed at once, as the
-	// registry catches a model just installed up from its history cache.
+	// registry's install streams them from the fetched history.
 	_, caughtUp := advance(last+1, lastObserved(rt.values, s.at))
 	ok, behind := predict(), !caughtUp
 	for j := s.at; j < s.to; j++ {
