@@ -76,6 +76,14 @@ func bin(o Occurrence, t time.Time) int {
 	return seg(o.End, o.To(), leadBins+eventBins, lagBins)
 }
 
+// Known is the calendar e was learned with; nil for a nil e.
+func (e *Effects) Known() *Calendar {
+	if e == nil {
+		return nil
+	}
+	return e.Calendar
+}
+
 // Learned returns how many past occurrences of name were learned from.
 func (e *Effects) Learned(name string) int {
 	if e == nil || e.learned[name] == nil {

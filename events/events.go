@@ -447,6 +447,16 @@ func recurrences(ev *Event) ([]time.Time, error) {
 	}
 }
 
+// Within reports whether t is within an occurrence's window (lead to
+// lag); false for a nil calendar.
+func (c *Calendar) Within(t time.Time) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.at(t)
+	return ok
+}
+
 // Between returns the occurrences whose windows (lead to lag) overlap
 // [from, to), in order.
 func (c *Calendar) Between(from, to time.Time) []Occurrence {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/anomaly"
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
 )
 
@@ -49,14 +50,19 @@ type LiveDetector struct {
 	live      AnomalyEvent
 	liveOpen  bool
 	emit      func(AnomalyEvent)
+	// known holds the windows of known events: the detector takes their
+	// points as gaps, so an announced spike is neither flagged nor
+	// confirmed as a level shift, nor learned as usual variation.
+	known *events.Calendar
 }
 
 // NewLiveDetector makes the detector for a model with seasons (in steps)
 // fitted on history (trimmed to its finite points first..last), with the
 // shortest season, and warms it up on the end of that history. Level shifts within
 // the warm-up are history: the fit has seen them. Each closed anomaly span
-// and each level shift goes to emit.
-func NewLiveDetector(seasons []int, history *feed.Series, first, last int, emit func(AnomalyEvent)) (*LiveDetector, error) {
+// and each level shift goes to emit. The points within known's windows
+// are gaps to it (nil: none; see SetKnown).
+func NewLiveDetector(seasons []int, history *feed.Series, first, last int, known *events.Calendar, emit func(AnomalyEvent)) (*LiveDetector, error) {
 	period := -1 // no season
 	if len(seasons) > 0 {
 		period = slices.Min(seasons)
@@ -66,14 +72,27 @@ func NewLiveDetector(seasons []int, history *feed.Series, first, last int, emit 
 		return nil, err
 	}
 	from := max(first, last+1-max(detectorWarmUp, 3*period+anomaly.DefaultWindow))
-	for _, v := range history.Values[from : last+1] {
-		d.Update(v) // the detector takes non-finite values as gaps
+	l := &LiveDetector{d: d, step: history.Step, start: history.Time(from), end: history.Time(last), lastShift: -1, emit: emit, known: known}
+	for i, v := range history.Values[from : last+1] {
+		d.Update(l.taken(history.Time(from+i), v)) // the detector takes non-finite values as gaps
 	}
-	l := &LiveDetector{d: d, step: history.Step, start: history.Time(from), end: history.Time(last), lastShift: -1, emit: emit}
 	if shifts := d.Shifts(); len(shifts) > 0 {
 		l.lastShift = shifts[len(shifts)-1]
 	}
 	return l, nil
+}
+
+// SetKnown replaces the calendar of known events whose windows are gaps
+// to the detector (a target's calendar changed; nil: none).
+func (l *LiveDetector) SetKnown(known *events.Calendar) { l.known = known }
+
+// taken is the value the detector takes for v at t: NaN (a gap) within a
+// known event's window.
+func (l *LiveDetector) taken(t time.Time, v float64) float64 {
+	if l.known.Within(t) {
+		return math.NaN()
+	}
+	return v
 }
 
 // End is the time of the last point the detector took.
@@ -92,7 +111,7 @@ func (l *LiveDetector) Observe(t time.Time, v float64, gap int) bool {
 	if gap > 0 {
 		l.Close()
 	}
-	l.score(t, l.d.Update(v))
+	l.score(t, l.d.Update(l.taken(t, v)))
 	l.end = t
 	shifts := l.d.Shifts()
 	if len(shifts) == 0 || shifts[len(shifts)-1] <= l.lastShift {

@@ -238,7 +238,7 @@ func (rt *replayTarget) pass(ctx context.Context) (*plan, error) {
 		p.fits = append(p.fits, j)
 		modelLast = lastObserved(rt.values, j)
 		if det == nil {
-			if d, err := models.NewLiveDetector(o.seasons, rt.history(j), o.first(rt, j), modelLast-rt.historyFrom(j), emit); err == nil {
+			if d, err := models.NewLiveDetector(o.seasons, rt.history(j), o.first(rt, j), modelLast-rt.historyFrom(j), rt.events, emit); err == nil {
 				det = d
 			}
 		}

@@ -15,7 +15,7 @@ import (
 // recommendations: a promotion that quadruples the load for an hour
 // is learned from its past occurrences, and the recommendation before the
 // next one provisions for it and names it, where a twin target told
-// nothing does not.
+// nothing does not; the live detector flags the promo only on the twin.
 func TestRegistryEvents(t *testing.T) {
 	// At irregular times (a seasonal model cannot know them): four
 	// before the clock starts (Monday noon), and one an hour after. The
@@ -98,6 +98,32 @@ func TestRegistryEvents(t *testing.T) {
 		t.Errorf("a target without events lists %+v", st.Events)
 	}
 	t.Logf("at %s: %d replicas with the calendar (%s), %d without", at.Format(time.TimeOnly), withEvents.Replicas, withEvents.Reason, without.Replicas)
+
+	// Through the promo: the live detector flags it on the target told
+	// nothing, not on the one whose calendar announced it.
+	after := starts[4].Add(90 * time.Minute)
+	h.stepTo("told", after)
+	h.stepTo("untold", after)
+	flagged := func(name string) []models.AnomalyEvent {
+		all, err := h.reg.Anomalies(name, starts[4], starts[4].Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var live []models.AnomalyEvent
+		for _, e := range all {
+			if e.Kind == models.AnomalyLive || e.Kind == models.AnomalyLevelShift {
+				live = append(live, e)
+			}
+		}
+		return live
+	}
+	if got := flagged("untold"); len(got) == 0 {
+		t.Errorf("told nothing, the promo was not flagged")
+	}
+	t.Logf("told %+v untold %+v", flagged("told"), flagged("untold"))
+	if got := flagged("told"); len(got) != 0 {
+		t.Errorf("a promo the calendar announced was flagged: %+v", got)
+	}
 }
 
 // TestRegistryEventsAfterRestore checks that a target with events

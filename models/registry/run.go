@@ -306,8 +306,8 @@ func (r *Registry) runFit(ctx context.Context, s *targetState) time.Time {
 	if !samePolicy(&tg, &s.target) {
 		plan = r.newPlan(f, &s.target)
 	}
+	s.effects = fx // before install: its calendar's windows are gaps to the detector
 	next, catchUp, detErr := s.install(f, plan, series, first, last, now, start)
-	s.effects = fx
 	generation := s.generation
 	s.mu.Unlock()
 
@@ -351,9 +351,13 @@ func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *fe
 	// model from its last point on (an event's window under way is a gap
 	// to the fit: the model is caught up through it here, from the fetched
 	// values), and a detector kept from before (a detector is kept across
-	// refits). A new detector is made on the whole observed history, as
-	// the backtest's is.
+	// refits; it takes the windows of the calendar now known as gaps). A
+	// new detector is made on the whole observed history, as the
+	// backtest's is.
 	seenFirst, seenLast := observedBounds(history.Values)
+	if s.detector != nil {
+		s.detector.SetKnown(s.effects.Known()) // the calendar may have changed
+	}
 	s.ingest(history, seenLast)
 	if s.detector == nil {
 		detErr = s.newDetector(history, seenFirst, seenLast)

@@ -257,9 +257,9 @@ func (s *targetState) replay() bool {
 }
 
 // newDetector makes the live detector for the model just fitted on
-// history[first:last+1].
+// history[first:last+1]; the windows of known events are gaps to it.
 func (s *targetState) newDetector(history *feed.Series, first, last int) error {
-	d, err := models.NewLiveDetector(s.fitted.Seasons, history, first, last, s.events.add)
+	d, err := models.NewLiveDetector(s.fitted.Seasons, history, first, last, s.effects.Known(), s.events.add)
 	if err != nil {
 		return err
 	}
