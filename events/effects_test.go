@@ -139,14 +139,16 @@ func TestLearnCoarseSteps(t *testing.T) {
 	}
 }
 
-// TestAdjustUnderWay checks that once an occurrence's window has opened,
-// a learned effect is scaled by what is observed: past "promo"s of sizes
-// ×2 to ×5 (the same shape), a ×2 one under way is provisioned near ×2
-// rather than near the largest seen, and a ×8 one, larger than any seen,
-// is followed; before its window opens, the unconditional quantile holds.
-func TestAdjustUnderWay(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := 5 * time.Minute
+// promoLoad is a calendar of ten promos every other day from 8 January
+// at 10:00 (2 hours, a 30-minute lead), the last on the 29th; the load of
+// a promo of a size (it rises linearly to size times 100 over the first
+// hour, and holds it); the load until 28 January (the first nine
+// promos), 5-minute steps from 1 January; and the effects learned from
+// it.
+func promoLoad(t *testing.T) (c *Calendar, fx *Effects, load func(time.Time, float64) float64, values []float64, start time.Time, step time.Duration) {
+	t.Helper()
+	start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step = 5 * time.Minute
 	n := 30 * 288
 	var b strings.Builder
 	b.WriteString("events:\n")
@@ -161,7 +163,7 @@ func TestAdjustUnderWay(t *testing.T) {
 	}
 	// The load rises linearly to its peak at the end of the first hour,
 	// and holds it.
-	load := func(at time.Time, size float64) float64 {
+	load = func(at time.Time, size float64) float64 {
 		o, ok := c.at(at)
 		if !ok || at.Before(o.Start) || !at.Before(o.End) {
 			return 100
@@ -169,7 +171,7 @@ func TestAdjustUnderWay(t *testing.T) {
 		u := min(1, at.Sub(o.Start).Hours())
 		return 100 * (1 + (size-1)*u)
 	}
-	values := make([]float64, n)
+	values = make([]float64, n)
 	for i := range values {
 		at := start.Add(time.Duration(i) * step)
 		size := 1.0
@@ -180,10 +182,21 @@ func TestAdjustUnderWay(t *testing.T) {
 		}
 		values[i] = load(at, size)
 	}
-	fx := Learn(c, values[:int(time.Date(2026, 1, 28, 0, 0, 0, 0, time.UTC).Sub(start)/step)], start, step)
+	values = values[:int(time.Date(2026, 1, 28, 0, 0, 0, 0, time.UTC).Sub(start)/step)]
+	fx = Learn(c, values, start, step)
 	if got := fx.Learned("promo"); got != len(sizes) {
 		t.Fatalf("learned from %d occurrences, want %d", got, len(sizes))
 	}
+	return c, fx, load, values, start, step
+}
+
+// TestAdjustUnderWay checks that once an occurrence's window has opened,
+// a learned effect is scaled by what is observed: past "promo"s of sizes
+// ×2 to ×5 (the same shape), a ×2 one under way is provisioned near ×2
+// rather than near the largest seen, and a ×8 one, larger than any seen,
+// is followed; before its window opens, the unconditional quantile holds.
+func TestAdjustUnderWay(t *testing.T) {
+	c, fx, load, _, _, _ := promoLoad(t)
 	o := c.Occurrences[len(c.Occurrences)-1]
 	now, at := o.Start.Add(30*time.Minute), o.Start.Add(40*time.Minute)
 	unconditional, _ := fx.Adjust(100, at, 0.9, Observation{})

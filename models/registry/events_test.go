@@ -11,16 +11,12 @@ import (
 	"github.com/prescale/prescale/models/registry"
 )
 
-// TestRegistryEvents checks that a target's events reach its fits and its
-// recommendations: a promotion that quadruples the load for an hour
-// is learned from its past occurrences, and the recommendation before the
-// next one provisions for it and names it, where a twin target told
-// nothing does not; the live detector flags the promo only on the twin.
-func TestRegistryEvents(t *testing.T) {
-	// At irregular times (a seasonal model cannot know them): four
-	// before the clock starts (Monday noon), and one an hour after. The
-	// first has too little history before it for a usual level, so three
-	// teach.
+// promoTarget is a target whose load quadruples for an hour at the
+// promos of its calendar, at irregular times (a seasonal model cannot know
+// them): four before the clock starts (Monday noon), and one an hour
+// after; the first has too little history before it for a usual level,
+// so three teach. It returns the target, its load and the promos' starts.
+func promoTarget(name string) (models.Target, fakeLoad, []time.Time) {
 	starts := []time.Time{
 		time.Date(2025, 2, 25, 20, 0, 0, 0, time.UTC), time.Date(2025, 2, 27, 9, 0, 0, 0, time.UTC),
 		time.Date(2025, 3, 1, 16, 0, 0, 0, time.UTC), time.Date(2025, 3, 2, 7, 0, 0, 0, time.UTC),
@@ -30,7 +26,8 @@ func TestRegistryEvents(t *testing.T) {
 	for _, s := range starts {
 		specs = append(specs, events.Spec{Name: "promo", Start: s.Format(time.RFC3339), Duration: "1h", Lead: "15m"})
 	}
-	promo := func(at time.Time) float64 {
+	load := regLoad
+	load.Boost = func(at time.Time) float64 {
 		for _, s := range starts {
 			if !at.Before(s) && at.Before(s.Add(time.Hour)) {
 				return 4
@@ -38,13 +35,20 @@ func TestRegistryEvents(t *testing.T) {
 		}
 		return 1
 	}
-	load := regLoad
-	load.Boost = promo
+	tg := regTarget(name)
+	tg.History = 7 * 24 * time.Hour
+	tg.Events = specs
+	return tg, load, starts
+}
 
+// TestRegistryEvents checks that a target's events reach its fits and its
+// recommendations: a promotion that quadruples the load for an hour
+// is learned from its past occurrences, and the recommendation before the
+// next one provisions for it and names it, where a twin target told
+// nothing does not; the live detector flags the promo only on the twin.
+func TestRegistryEvents(t *testing.T) {
+	told, load, starts := promoTarget("told")
 	h := newHarness(t, nil)
-	told := regTarget("told")
-	told.History = 7 * 24 * time.Hour
-	told.Events = specs
 	untold := told
 	untold.Name, untold.Events = "untold", nil
 	h.add(told, load)
@@ -120,42 +124,61 @@ func TestRegistryEvents(t *testing.T) {
 	if got := flagged("untold"); len(got) == 0 {
 		t.Errorf("told nothing, the promo was not flagged")
 	}
-	t.Logf("told %+v untold %+v", flagged("told"), flagged("untold"))
 	if got := flagged("told"); len(got) != 0 {
 		t.Errorf("a promo the calendar announced was flagged: %+v", got)
 	}
 }
 
-// TestRegistryEventsAfterRestore checks that a target with events
-// restored from its snapshot, which keeps no learned effect, serves the
-// snapshot's model at once and is refitted right after, so that its
-// events are known again.
+// TestRegistryEventsAfterRestore checks that the effects a target learned
+// of its events come back with its snapshot: restored, the target lists
+// the promo's learned effect before any refit. A snapshot written before
+// effects were kept is served at once and refitted right after, so that
+// its events are known again.
 func TestRegistryEventsAfterRestore(t *testing.T) {
 	store := openSnapStore(t)
-	tg := regTarget("web")
-	launch := regStart.Add(time.Hour)
-	tg.Events = []events.Spec{{Name: "launch", Start: launch.Format(time.RFC3339), Duration: "1h", Multiplier: 3}}
+	tg, load, starts := promoTarget("web")
 	h1 := newHarness(t, store)
-	h1.add(tg)
+	h1.add(tg, load)
 	h1.run()
 	if err := h1.reg.SetConfig([]models.Target{tg}); err != nil {
 		t.Fatal(err)
 	}
-	h1.waitFitted("web", 1)
+	learned := h1.waitFitted("web", 1).Events
 	h1.stop()
+	if len(learned) != 1 || learned[0].Effect != "learned" || learned[0].Learned != 3 {
+		t.Fatalf("events at the fit %+v, want the promo learned from 3", learned)
+	}
 
-	h2 := newHarness(t, store)
-	h2.add(tg)
-	if err := h2.reg.SetConfig([]models.Target{tg}); err != nil {
+	restore := func() *harness {
+		h := newHarness(t, store)
+		h.add(tg, load)
+		if err := h.reg.SetConfig([]models.Target{tg}); err != nil {
+			t.Fatal(err)
+		}
+		h.run()
+		return h
+	}
+	h2 := restore()
+	st := h2.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
+	if st.Generation != 1 || len(st.Events) != 1 || st.Events[0] != learned[0] {
+		t.Errorf("restored (generation %d): events %+v, want %+v before any refit", st.Generation, st.Events, learned)
+	}
+	h2.stop()
+
+	// An older snapshot, without effects.
+	snap, err := store.Load("web")
+	if err != nil {
 		t.Fatal(err)
 	}
-	h2.run()
-	// The snapshot is generation 1, served at once; the fit that follows
-	// is 2, due when the clock next moves.
-	h2.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
-	h2.advance(time.Second)
-	st := h2.waitFitted("web", 2)
-	if len(st.Events) != 1 || !st.Events[0].Start.Equal(launch) || st.Events[0].Effect != "declared" {
-		t.Errorf("events after the refit %+v, want the launch, declared", st.Events)
+	snap.Effects = nil
+	if err := store.Save(snap); err != nil {
+		t.Fatal(err)
+	}
+	h3 := restore()
+	h3.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
+	h3.advance(time.Second)
+	st = h3.waitFitted("web", 2)
+	if len(st.Events) != 1 || !st.Events[0].Start.Equal(starts[4]) || st.Events[0].Effect != "learned" {
+		t.Errorf("events after the refit %+v, want the promo at %v, learned", st.Events, starts[4])
 	}
 }

@@ -179,16 +179,37 @@ func (r *Registry) useSnapshot(s *targetState, snap *snapshot.Snapshot, plan for
 	}
 	s.restoreSnapshot(snap, plan)
 	refit := s.timeline.Restored(now, r.uniform())
+	var fxErr error
 	if len(s.target.Events) > 0 {
-		// A snapshot keeps no learned effect of events: the model
-		// serves at once, and a fit learns them next.
-		refit = now
+		// The learned effects of its events come back with the model; a
+		// snapshot without them (written before they were kept) or whose
+		// effects do not restore is refitted at once.
+		if s.effects, fxErr = restoreEffects(&s.target, snap.Effects); s.effects == nil {
+			refit = now
+		}
 	}
 	s.mu.Unlock()
+	if fxErr != nil {
+		r.log.Warn("learned effects of events not restored; the target is refitted at once", "target", snap.Name, "err", fxErr)
+	}
 	r.log.Info("restored from snapshot", "target", snap.Name, "model", snap.Model.Model,
 		"generation", snap.Generation, "last_observed", snap.LastObserved)
 	r.sched.expedite(&s.fetchTask, now)
 	return refit, true
+}
+
+// restoreEffects returns the effects a snapshot kept for tg's calendar;
+// nil (and why, when it is not just an older snapshot) when there are
+// none to restore.
+func restoreEffects(tg *models.Target, st *events.State) (*events.Effects, error) {
+	if st == nil {
+		return nil, nil
+	}
+	cal, err := tg.Calendar()
+	if err != nil {
+		return nil, err
+	}
+	return events.Restore(cal, st)
 }
 
 // uniform draws a number in [0, 1) for the restore delay and the jitter.
@@ -515,6 +536,7 @@ func (r *Registry) save(s *targetState) {
 		LastObserved:     s.lastObserved,
 		LastGoodReplicas: s.lastGood,
 		LastGoodAt:       s.lastGoodAt,
+		Effects:          s.effects.State(), // never changes after a fit: shared
 	}
 	// The model's state keeps changing after the lock is released: save a
 	// copy of its components and its dynamics. The rest (the calibration,

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
@@ -119,6 +120,11 @@ type Snapshot struct {
 	// holds it instead of scaling down. Zero when there was none.
 	LastGoodReplicas int       `json:"last_good_replicas,omitempty"`
 	LastGoodAt       time.Time `json:"last_good_at,omitzero"`
+	// Effects are the effects of the target's known events learned at the
+	// fit, for its calendar (Target.Events): a restarted service restores
+	// them, so that its events are provisioned for before the next fit.
+	// Nil without events, and in files written before it existed.
+	Effects *events.State `json:"effects,omitempty"`
 }
 
 // check reports what is wrong with a snapshot's contents, or nil.
@@ -198,6 +204,15 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 	// Forecast checks every component's state (forecast.ErrBadState).
 	if _, err := s.Model.Forecast(1, nil); err != nil {
 		return nil, fmt.Errorf("%w: model: %w", ErrCorrupt, err)
+	}
+	if s.Effects != nil {
+		cal, err := s.Target.Calendar()
+		if err == nil {
+			err = s.Effects.Check(cal)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: effects: %w", ErrCorrupt, err)
+		}
 	}
 	return &s, nil
 }

@@ -253,6 +253,16 @@ func TestSnapshotCorrupt(t *testing.T) {
 		}), snapshot.ErrCorrupt},
 		{"zero step", rewrite(func(d map[string]any) { d["step"] = 0 }), snapshot.ErrCorrupt},
 		{"last observation before data end", rewrite(func(d map[string]any) { d["last_observed"] = "2000-01-01T00:00:00Z" }), snapshot.ErrCorrupt},
+		{"effects of an event the target does not have", rewrite(func(d map[string]any) {
+			ratios := make([][]float64, 64)
+			for i := range ratios {
+				ratios[i] = []float64{2}
+			}
+			d["effects"] = map[string]any{"learned": map[string]any{"promo": map[string]any{"seen": 1, "ratios": ratios}}}
+		}), snapshot.ErrCorrupt},
+		{"effects with a ratio that is not a number", rewrite(func(d map[string]any) {
+			d["effects"] = map[string]any{"usual": []any{1, "x"}, "usual_step": 60e9}
+		}), snapshot.ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,189 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// State is what Effects learned, as a snapshot keeps it: a restarted
+// service restores it (Restore) instead of waiting for a fit to learn it
+// again. Memory and size: 4 bytes a ratio in memory, at most 64 bins of
+// MaxLearned a name (8 KiB), and the usual day (at most 2,880 steps,
+// 11 KiB).
+type State struct {
+	// Learned is each name's ratios, bin by bin over the window (64
+	// bins), each bin one ratio per occurrence kept (oldest first, at
+	// most MaxLearned); Seen is how many occurrences taught it.
+	Learned map[string]*Learned `json:"learned,omitempty"`
+	// Usual is the usual load of each step of the day after the history,
+	// from UsualStart every UsualStep.
+	Usual      Float32s      `json:"usual,omitempty"`
+	UsualStart time.Time     `json:"usual_start,omitzero"`
+	UsualStep  time.Duration `json:"usual_step,omitempty"`
+}
+
+// Learned is one name's learned effect in a State.
+type Learned struct {
+	Seen   int        `json:"seen"`
+	Ratios []Float32s `json:"ratios"`
+}
+
+// Float32s are float32 values whose NaNs (unknown) are JSON nulls.
+type Float32s []float32
+
+// MarshalJSON writes the values as a JSON array, each in the fewest
+// digits that read back as the same float32, NaN as null.
+func (f Float32s) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for i, v := range f {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch {
+		case math.IsNaN(float64(v)):
+			b = append(b, "null"...)
+		case math.IsInf(float64(v), 0):
+			return nil, fmt.Errorf("value %d is %v", i, v)
+		default:
+			b = strconv.AppendFloat(b, float64(v), 'g', -1, 32)
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads an array of numbers and nulls (NaN).
+func (f *Float32s) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(Float32s, len(raw))
+	for i, r := range raw {
+		if bytes.Equal(r, []byte("null")) {
+			out[i] = float32(math.NaN())
+			continue
+		}
+		v, err := strconv.ParseFloat(string(r), 32)
+		if err != nil {
+			return fmt.Errorf("value %d: %q is not a number", i, r)
+		}
+		out[i] = float32(v)
+	}
+	*f = out
+	return nil
+}
+
+// ErrState is wrapped by the errors of a State that cannot be restored.
+var ErrState = errors.New("invalid learned effects")
+
+// State returns what e learned (nil for a nil e or one that learned
+// nothing). It shares e's values, which never change after Learn.
+func (e *Effects) State() *State {
+	if e == nil || len(e.learned) == 0 && len(e.usual) == 0 {
+		return nil
+	}
+	st := &State{Usual: e.usual, UsualStart: e.usualStart, UsualStep: e.usualStep}
+	for name, p := range e.learned {
+		if st.Learned == nil {
+			st.Learned = map[string]*Learned{}
+		}
+		l := &Learned{Seen: p.seen, Ratios: make([]Float32s, bins)}
+		for b := range p.ratios {
+			l.Ratios[b] = p.ratios[b]
+		}
+		st.Learned[name] = l
+	}
+	return st
+}
+
+// Check reports the first thing wrong with st, naming it: a name the
+// calendar c does not hold, a count of bins other than 64, bins of
+// different lengths or longer than MaxLearned, fewer occurrences seen than
+// kept, a negative or infinite ratio or usual load, a usual day longer
+// than 2,880 steps or without a positive step. Every error wraps ErrState.
+func (st *State) Check(c *Calendar) error {
+	if st == nil {
+		return nil
+	}
+	names := map[string]bool{}
+	if c != nil {
+		for _, o := range c.Occurrences {
+			names[o.Event.Name] = true
+		}
+	}
+	for name, l := range st.Learned {
+		if err := l.check(name, names[name]); err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(st.Usual) > maxUsual:
+		return fmt.Errorf("%w: usual: %d steps, at most %d", ErrState, len(st.Usual), maxUsual)
+	case len(st.Usual) > 0 && st.UsualStep <= 0:
+		return fmt.Errorf("%w: usual_step: %v, want positive", ErrState, st.UsualStep)
+	}
+	for i, v := range st.Usual {
+		if v < 0 || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%w: usual[%d]: %v, want a load of at least 0 or null", ErrState, i, v)
+		}
+	}
+	return nil
+}
+
+func (l *Learned) check(name string, known bool) error {
+	switch {
+	case !known:
+		return fmt.Errorf("%w: learned[%q]: no event of the calendar has that name", ErrState, name)
+	case l == nil:
+		return fmt.Errorf("%w: learned[%q]: null", ErrState, name)
+	case len(l.Ratios) != bins:
+		return fmt.Errorf("%w: learned[%q].ratios: %d bins, want %d", ErrState, name, len(l.Ratios), bins)
+	}
+	n := len(l.Ratios[0])
+	switch {
+	case n > MaxLearned:
+		return fmt.Errorf("%w: learned[%q].ratios[0]: %d occurrences, at most %d", ErrState, name, n, MaxLearned)
+	case l.Seen < n:
+		return fmt.Errorf("%w: learned[%q].seen: %d, fewer than the %d occurrences kept", ErrState, name, l.Seen, n)
+	}
+	for b, r := range l.Ratios {
+		if len(r) != n {
+			return fmt.Errorf("%w: learned[%q].ratios[%d]: %d occurrences, bin 0 has %d", ErrState, name, b, len(r), n)
+		}
+		for k, v := range r {
+			if v < 0 || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%w: learned[%q].ratios[%d][%d]: %v, want a ratio of at least 0 or null", ErrState, name, b, k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// Restore returns the effects st holds for calendar c, as Learn made them;
+// an error (wrapping ErrState) when st.Check finds one.
+func Restore(c *Calendar, st *State) (*Effects, error) {
+	if err := st.Check(c); err != nil {
+		return nil, err
+	}
+	e := &Effects{Calendar: c, learned: map[string]*profile{}}
+	if st == nil {
+		return e, nil
+	}
+	e.usual, e.usualStart, e.usualStep = st.Usual, st.UsualStart, st.UsualStep
+	if len(e.usual) == 0 {
+		e.usual = nil
+	}
+	for name, l := range st.Learned {
+		p := &profile{seen: l.Seen}
+		for b := range p.ratios {
+			p.ratios[b] = l.Ratios[b]
+		}
+		e.learned[name] = p
+	}
+	return e, nil
+}

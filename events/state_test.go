@@ -1,0 +1,81 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStateRoundTrip checks that learned effects written as JSON and
+// restored adjust every forecast as the learned ones do, NaNs included.
+func TestStateRoundTrip(t *testing.T) {
+	c, fx, _, values, start, step := promoLoad(t)
+	st := fx.State()
+	if st == nil || st.Learned["promo"] == nil || len(st.Usual) == 0 {
+		t.Fatalf("state %+v: want the promo learned and a usual day", st)
+	}
+	st.Learned["promo"].Ratios[3][0] = float32(math.NaN()) // a bin an occurrence did not fill
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back State
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Restore(c, &back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Occurrences[len(c.Occurrences)-1]
+	for at := o.From(); at.Before(o.To()); at = at.Add(step) {
+		now := Observation{Value: values[len(values)-1], At: start.Add(time.Duration(len(values)-1) * step)}
+		for _, q := range []float64{0.5, 0.9} {
+			want, wu := fx.Adjust(100, at, q, now)
+			have, hu := got.Adjust(100, at, q, now)
+			if have != want || (wu == nil) != (hu == nil) || wu != nil && *wu != *hu {
+				t.Fatalf("at %v, q %g: restored %v (%+v), learned %v (%+v)", at, q, have, hu, want, wu)
+			}
+		}
+	}
+	if got.Learned("promo") != fx.Learned("promo") {
+		t.Errorf("restored learned from %d, want %d", got.Learned("promo"), fx.Learned("promo"))
+	}
+}
+
+// TestStateCheck checks that a state that cannot be what Learn made is
+// refused, naming what is wrong.
+func TestStateCheck(t *testing.T) {
+	c, fx, _, _, _, _ := promoLoad(t)
+	for _, tc := range []struct {
+		name   string
+		change func(*State)
+		want   string
+	}{
+		{"unknown name", func(s *State) { s.Learned["sale"] = s.Learned["promo"] }, `learned["sale"]: no event of the calendar has that name`},
+		{"bins", func(s *State) { s.Learned["promo"].Ratios = s.Learned["promo"].Ratios[:10] }, `learned["promo"].ratios: 10 bins, want 64`},
+		{"ragged", func(s *State) { s.Learned["promo"].Ratios[5] = s.Learned["promo"].Ratios[5][1:] }, `learned["promo"].ratios[5]:`},
+		{"negative", func(s *State) { s.Learned["promo"].Ratios[2][1] = -1 }, `learned["promo"].ratios[2][1]: -1`},
+		{"seen", func(s *State) { s.Learned["promo"].Seen = 1 }, `learned["promo"].seen: 1`},
+		{"usual step", func(s *State) { s.UsualStep = 0 }, "usual_step: 0s"},
+		{"usual", func(s *State) { s.Usual[7] = float32(math.Inf(1)) }, "usual[7]: +Inf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := fx.State()
+			// A deep copy: the state shares the learned values.
+			b, _ := json.Marshal(st)
+			var cp State
+			if err := json.Unmarshal(b, &cp); err != nil {
+				t.Fatal(err)
+			}
+			tc.change(&cp)
+			_, err := Restore(c, &cp)
+			if !errors.Is(err, ErrState) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
