@@ -262,7 +262,9 @@ type Observation struct {
 // Once an occurrence's window has opened (now is within it, before t), a
 // learned factor is that of the occurrence under way: what each past
 // occurrence did between now's point of the window and t's, applied to
-// the ratio now observed (see growth), their q-quantile. A small
+// the ratio now observed, their median, times the q-quantile of how far
+// each past occurrence strayed from what the others said of it (see
+// growth). A small
 // occurrence is not provisioned as the largest seen, a larger one than
 // any seen is followed, and one that has ended early is not held up.
 func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (float64, *Use) {
@@ -295,14 +297,16 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 }
 
 // growth returns the ratio of the observation now to its usual level and
-// the q-quantile, over o's past occurrences (by name), of the ratio each
-// says t will have given the ratio now: a past occurrence that had risen
-// by at least minExcess at now's point of the window scales its excess at
-// t's point to the excess now (an event adds load in proportion to its
-// size); one that had not adds its change between the two points to the
-// ratio now (scaling a small excess would scale noise). False when now is
-// not within o's window before t, its usual level is unknown, or no past
-// occurrence has both points.
+// the ratio t will have given it, at quantile q, from o's past occurrences
+// (by name). Each past occurrence's course says what t's ratio is given
+// the ratio now (see follow); the forecast is the median of what they
+// say, times the q-quantile of how far each past occurrence's own ratio
+// at t was from the median of what the others said given its ratio at
+// now's point (leave one out): the effect's own uncertainty, measured
+// rather than assumed, so that noisy or few past occurrences widen it
+// and alike ones narrow it. False when now is not within o's window
+// before t, its usual level is unknown, or fewer than two past
+// occurrences have both points.
 func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) (r0, r float64, ok bool) {
 	if !finite(now.Value) || now.Value < 0 || now.At.Before(o.From()) || !now.At.Before(o.To()) || now.At.After(t) {
 		return 0, 0, false
@@ -314,19 +318,48 @@ func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) 
 	r0 = now.Value / usual
 	p := e.learned[o.Event.Name]
 	from, to := p.ratios[bin(o, now.At)], p.ratios[bin(o, t)]
-	rs := make([]float32, 0, len(to))
+	var cbuf [MaxLearned]course
+	cs := cbuf[:0]
 	for k := range min(len(from), len(to)) {
-		a, z := float64(from[k])-1, float64(to[k])-1
-		switch {
-		case !finite(a) || !finite(z): // a bin that occurrence did not fill
-		case a >= minExcess:
-			rs = append(rs, float32(1+(r0-1)*z/a))
-		default:
-			rs = append(rs, float32(r0+z-a))
+		c := course{a: float64(from[k]) - 1, z: float64(to[k]) - 1}
+		if finite(c.a) && finite(c.z) { // else a bin that occurrence did not fill
+			cs = append(cs, c)
 		}
 	}
-	r = quantile(rs, q)
-	return r0, r, finite(r)
+	if len(cs) < 2 {
+		return 0, 0, false
+	}
+	var said, missed [MaxLearned]float64
+	for k, ck := range cs {
+		others := said[:0]
+		for j, cj := range cs {
+			if j != k {
+				others = append(others, cj.follow(1+ck.a))
+			}
+		}
+		missed[k] = (1 + ck.z) / sortedQuantile(others, 0.5)
+	}
+	for k, c := range cs {
+		said[k] = c.follow(r0)
+	}
+	r = sortedQuantile(said[:len(cs)], 0.5) * sortedQuantile(missed[:len(cs)], q)
+	return r0, r, finite(r) && r >= 0
+}
+
+// course is a past occurrence's excess over its usual level (its ratio
+// less 1) at two points of the window: a at now's, z at the forecast's.
+type course struct{ a, z float64 }
+
+// follow is the ratio at the forecast's point this course says, given the
+// ratio r0 now: an occurrence that had risen by at least minExcess scales
+// its excess to the excess now (an event adds load in proportion to its
+// size); one that had not adds its change to the ratio now (scaling a
+// small excess would scale noise).
+func (c course) follow(r0 float64) float64 {
+	if c.a >= minExcess {
+		return 1 + (r0-1)*c.z/c.a
+	}
+	return r0 + c.z - c.a
 }
 
 // minExcess is the least excess over its usual level (a ratio above 1) a
@@ -403,15 +436,9 @@ func (c *Calendar) at(t time.Time) (Occurrence, bool) {
 	return Occurrence{}, false
 }
 
-// quantile is the q-quantile of the finite values (linear interpolation);
-// NaN when there is none.
-func quantile(vals []float32, q float64) float64 {
-	var xs []float64
-	for _, v := range vals {
-		if f := float64(v); finite(f) {
-			xs = append(xs, f)
-		}
-	}
+// sortedQuantile sorts xs, finite values, and returns their q-quantile
+// (linear between order statistics); NaN when xs is empty.
+func sortedQuantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
 	}
@@ -422,6 +449,18 @@ func quantile(vals []float32, q float64) float64 {
 		return xs[len(xs)-1]
 	}
 	return xs[lo] + (pos-float64(lo))*(xs[lo+1]-xs[lo])
+}
+
+// quantile is the q-quantile of the finite values (linear interpolation);
+// NaN when there is none.
+func quantile(vals []float32, q float64) float64 {
+	var xs []float64
+	for _, v := range vals {
+		if f := float64(v); finite(f) {
+			xs = append(xs, f)
+		}
+	}
+	return sortedQuantile(xs, q)
 }
 
 func median(sorted []float64) float64 {

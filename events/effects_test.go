@@ -221,3 +221,37 @@ func TestAdjustUnderWay(t *testing.T) {
 		t.Errorf("observed 5 minutes in: %.1f, want between the ×2 promo's %.1f and the unconditional %.1f", v, load(at, 2), unconditional)
 	}
 }
+
+// TestGrowthLeaveOneOut checks that the effect of an occurrence under way
+// is as uncertain as its past occurrences are unlike: alike ones give
+// their common course at every quantile; the more they differ, the
+// further the 0.9 quantile lies above the median.
+func TestGrowthLeaveOneOut(t *testing.T) {
+	c, fx, _, _, _, _ := promoLoad(t)
+	o := c.Occurrences[len(c.Occurrences)-1]
+	now, at := o.Start.Add(30*time.Minute), o.Start.Add(40*time.Minute)
+	p := fx.learned["promo"]
+	from, to := p.ratios[bin(o, now)], p.ratios[bin(o, at)]
+	obs := Observation{Value: 2.5 * fx.usualAt(now), At: now} // ×2.5 now
+	width := func(spread float64) (median, high float64) {
+		for k := range from {
+			from[k] = 2                                             // each had doubled at now's point,
+			to[k] = float32(3 + spread*float64(k%3-1)*float64(k%2)) // and tripled at t's, give or take spread
+		}
+		_, median, _ = fx.growth(o, 0.5, obs, at)
+		_, high, ok := fx.growth(o, 0.9, obs, at)
+		if !ok {
+			t.Fatalf("spread %g: no growth", spread)
+		}
+		return median, high
+	}
+	// Alike: an excess of 1 become 2; the ×2.5 under way, 1.5 become 3.
+	if m, h := width(0); math.Abs(m-4) > 1e-9 || math.Abs(h-4) > 1e-9 {
+		t.Errorf("alike past occurrences: median %.3f, 0.9 quantile %.3f; want both 4", m, h)
+	}
+	m1, h1 := width(0.3)
+	m2, h2 := width(0.9)
+	if !(h1 > m1 && h2-m2 > h1-m1) {
+		t.Errorf("0.9 quantile above the median: %.3f with a spread of 0.3, %.3f with 0.9; want it wider the more they differ", h1-m1, h2-m2)
+	}
+}
