@@ -138,9 +138,8 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		e.usual = make([]float32, day)
 		known := 0
 		for k := range e.usual {
-			b := baseline(len(values) + k)
-			e.usual[k] = float32(b)
-			if finite(b) {
+			e.usual[k] = finite32(baseline(len(values) + k))
+			if finite(float64(e.usual[k])) {
 				known++
 			}
 		}
@@ -172,8 +171,8 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		usable, want := 0, 0
 		for b := range ratios {
 			ratios[b] = float32(math.NaN())
-			if base[b] > 0 {
-				ratios[b] = float32(act[b] / base[b])
+			if r := finite32(act[b] / base[b]); base[b] > 0 && finite(float64(r)) {
+				ratios[b] = r
 				usable++
 			}
 			if hit[b] {
@@ -262,11 +261,15 @@ type Observation struct {
 // Once an occurrence's window has opened (now is within it, before t), a
 // learned factor is that of the occurrence under way: what each past
 // occurrence did between now's point of the window and t's, applied to
-// the ratio now observed, their median, times the q-quantile of how far
+// the ratio now observed, their median, plus the q-quantile of how far
 // each past occurrence strayed from what the others said of it (see
-// growth). A small
-// occurrence is not provisioned as the largest seen, a larger one than
-// any seen is followed, and one that has ended early is not held up.
+// growth). A small occurrence is not provisioned as the largest seen, a
+// larger one than any seen is followed, and one that has ended early is
+// not held up.
+// Where that factor is below the ratio now (the occurrence on its way
+// down), the value is the usual load times it, in place of v: the model,
+// trained with the events kept out, has widened its intervals with the
+// errors of the rise, and the past occurrences know the way down.
 func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (float64, *Use) {
 	if e == nil || e.Calendar == nil {
 		return v, nil
@@ -280,6 +283,9 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 	if u.Source == "learned" {
 		if r0, r, ok := e.growth(o, q, now, t); ok {
 			u.Factor, u.Now = r, r0
+			if usual := e.usualAt(t); r < r0 && finite(usual) && usual > 0 {
+				return usual * r, &u // on its way down: see above
+			}
 		}
 	}
 	if u.Source == "declared" && u.Factor == 0 { // a declared load
@@ -300,9 +306,10 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 // the ratio t will have given it, at quantile q, from o's past occurrences
 // (by name). Each past occurrence's course says what t's ratio is given
 // the ratio now (see follow); the forecast is the median of what they
-// say, times the q-quantile of how far each past occurrence's own ratio
+// say, plus the q-quantile of how far each past occurrence's own ratio
 // at t was from the median of what the others said given its ratio at
-// now's point (leave one out): the effect's own uncertainty, measured
+// now's point (leave one out, in ratios: one odd occurrence moves it by
+// its own distance, never more): the effect's own uncertainty, measured
 // rather than assumed, so that noisy or few past occurrences widen it
 // and alike ones narrow it. False when now is not within o's window
 // before t, its usual level is unknown, or fewer than two past
@@ -337,13 +344,13 @@ func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) 
 				others = append(others, cj.follow(1+ck.a))
 			}
 		}
-		missed[k] = (1 + ck.z) / sortedQuantile(others, 0.5)
+		missed[k] = 1 + ck.z - sortedQuantile(others, 0.5)
 	}
 	for k, c := range cs {
 		said[k] = c.follow(r0)
 	}
-	r = sortedQuantile(said[:len(cs)], 0.5) * sortedQuantile(missed[:len(cs)], q)
-	return r0, r, finite(r) && r >= 0
+	r = max(0, sortedQuantile(said[:len(cs)], 0.5)+sortedQuantile(missed[:len(cs)], q))
+	return r0, r, finite(r)
 }
 
 // course is a past occurrence's excess over its usual level (its ratio
@@ -354,12 +361,12 @@ type course struct{ a, z float64 }
 // ratio r0 now: an occurrence that had risen by at least minExcess scales
 // its excess to the excess now (an event adds load in proportion to its
 // size); one that had not adds its change to the ratio now (scaling a
-// small excess would scale noise).
+// small excess would scale noise). No load is negative.
 func (c course) follow(r0 float64) float64 {
 	if c.a >= minExcess {
-		return 1 + (r0-1)*c.z/c.a
+		return max(0, 1+(r0-1)*c.z/c.a)
 	}
-	return r0 + c.z - c.a
+	return max(0, r0+c.z-c.a)
 }
 
 // minExcess is the least excess over its usual level (a ratio above 1) a
@@ -472,3 +479,11 @@ func median(sorted []float64) float64 {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// finite32 is v as a float32, NaN (unknown) when it is not finite as one.
+func finite32(v float64) float32 {
+	if f := float32(v); finite(float64(f)) {
+		return f
+	}
+	return float32(math.NaN())
+}

@@ -225,7 +225,8 @@ func TestAdjustUnderWay(t *testing.T) {
 // TestGrowthLeaveOneOut checks that the effect of an occurrence under way
 // is as uncertain as its past occurrences are unlike: alike ones give
 // their common course at every quantile; the more they differ, the
-// further the 0.9 quantile lies above the median.
+// further the 0.9 quantile lies above the median. On the way down, the
+// course replaces the model's value; on the way up, it is a floor.
 func TestGrowthLeaveOneOut(t *testing.T) {
 	c, fx, _, _, _, _ := promoLoad(t)
 	o := c.Occurrences[len(c.Occurrences)-1]
@@ -248,6 +249,32 @@ func TestGrowthLeaveOneOut(t *testing.T) {
 	// Alike: an excess of 1 become 2; the ×2.5 under way, 1.5 become 3.
 	if m, h := width(0); math.Abs(m-4) > 1e-9 || math.Abs(h-4) > 1e-9 {
 		t.Errorf("alike past occurrences: median %.3f, 0.9 quantile %.3f; want both 4", m, h)
+	}
+	// On the way down (each past promo fell from ×3 to ×2 between the two
+	// points), the course replaces a model widened by the rise; on the way
+	// up it is only a floor under it.
+	for k := range from {
+		from[k], to[k] = 3, 2
+	}
+	usual := fx.usualAt(at)
+	down := Observation{Value: 3 * fx.usualAt(now), At: now}
+	if v, _ := fx.Adjust(1000, at, 0.9, down); math.Abs(v-2*usual) > 1e-9 {
+		t.Errorf("on the way down, the model at 1000: %.1f, want the course's %.1f", v, 2*usual)
+	}
+	for k := range from {
+		from[k], to[k] = 2, 3
+	}
+	if v, _ := fx.Adjust(1000, at, 0.9, down); v != 1000 {
+		t.Errorf("on the way up, the model at 1000: %.1f, want 1000", v)
+	}
+	// One odd past promo (it had barely started at now's point) moves the
+	// quantile by its own distance, not by its ratio to the others'.
+	for k := range from {
+		from[k], to[k] = 2, 3
+	}
+	from[0] = 0.52
+	if _, r, ok := fx.growth(o, 0.9, obs, at); !ok || r > 5 {
+		t.Errorf("one odd past promo: 0.9 quantile ×%.2f (ok %v), want at most ×5", r, ok)
 	}
 	m1, h1 := width(0.3)
 	m2, h2 := width(0.9)

@@ -70,7 +70,7 @@ func (f *Float32s) UnmarshalJSON(b []byte) error {
 		}
 		v, err := strconv.ParseFloat(string(r), 32)
 		if err != nil {
-			return fmt.Errorf("value %d: %q is not a number", i, r)
+			return fmt.Errorf("value %d: %q is not a float32 number", i, r)
 		}
 		out[i] = float32(v)
 	}
@@ -81,10 +81,11 @@ func (f *Float32s) UnmarshalJSON(b []byte) error {
 // ErrState is wrapped by the errors of a State that cannot be restored.
 var ErrState = errors.New("invalid learned effects")
 
-// State returns what e learned (nil for a nil e or one that learned
-// nothing). It shares e's values, which never change after Learn.
+// State returns what e learned, an empty State when it learned nothing
+// (nil for a nil e or one without a calendar). It shares e's values,
+// which never change after Learn.
 func (e *Effects) State() *State {
-	if e == nil || len(e.learned) == 0 && len(e.usual) == 0 {
+	if e == nil || e.Calendar == nil {
 		return nil
 	}
 	st := &State{Usual: e.usual, UsualStart: e.usualStart, UsualStep: e.usualStep}
@@ -105,7 +106,8 @@ func (e *Effects) State() *State {
 // calendar c does not hold, a count of bins other than 64, bins of
 // different lengths or longer than MaxLearned, fewer occurrences seen than
 // kept, a negative or infinite ratio or usual load, a usual day longer
-// than 2,880 steps or without a positive step. Every error wraps ErrState.
+// than 2,880 steps, without a positive step or start, or not of a day's
+// steps. Every error wraps ErrState.
 func (st *State) Check(c *Calendar) error {
 	if st == nil {
 		return nil
@@ -121,11 +123,16 @@ func (st *State) Check(c *Calendar) error {
 			return err
 		}
 	}
-	switch {
-	case len(st.Usual) > maxUsual:
-		return fmt.Errorf("%w: usual: %d steps, at most %d", ErrState, len(st.Usual), maxUsual)
-	case len(st.Usual) > 0 && st.UsualStep <= 0:
+	switch n := len(st.Usual); {
+	case n == 0:
+	case n > maxUsual:
+		return fmt.Errorf("%w: usual: %d steps, at most %d", ErrState, n, maxUsual)
+	case st.UsualStep <= 0:
 		return fmt.Errorf("%w: usual_step: %v, want positive", ErrState, st.UsualStep)
+	case n != int(24*time.Hour/st.UsualStep):
+		return fmt.Errorf("%w: usual: %d steps, but a day has %d of usual_step %v", ErrState, n, int(24*time.Hour/st.UsualStep), st.UsualStep)
+	case st.UsualStart.IsZero():
+		return fmt.Errorf("%w: usual_start: missing", ErrState)
 	}
 	for i, v := range st.Usual {
 		if v < 0 || math.IsInf(float64(v), 0) {

@@ -31,15 +31,21 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := c.Occurrences[len(c.Occurrences)-1]
+	before := Observation{Value: values[len(values)-1], At: start.Add(time.Duration(len(values)-1) * step)}
+	under := Observation{Value: 250, At: o.Start.Add(20 * time.Minute)} // the occurrence under way
 	for at := o.From(); at.Before(o.To()); at = at.Add(step) {
-		now := Observation{Value: values[len(values)-1], At: start.Add(time.Duration(len(values)-1) * step)}
-		for _, q := range []float64{0.5, 0.9} {
-			want, wu := fx.Adjust(100, at, q, now)
-			have, hu := got.Adjust(100, at, q, now)
-			if have != want || (wu == nil) != (hu == nil) || wu != nil && *wu != *hu {
-				t.Fatalf("at %v, q %g: restored %v (%+v), learned %v (%+v)", at, q, have, hu, want, wu)
+		for _, now := range []Observation{before, under} {
+			for _, q := range []float64{0.5, 0.9} {
+				want, wu := fx.Adjust(100, at, q, now)
+				have, hu := got.Adjust(100, at, q, now)
+				if have != want || (wu == nil) != (hu == nil) || wu != nil && *wu != *hu {
+					t.Fatalf("at %v, q %g, observed %+v: restored %v (%+v), learned %v (%+v)", at, q, now, have, hu, want, wu)
+				}
 			}
 		}
+	}
+	if _, u := fx.Adjust(100, o.Start.Add(40*time.Minute), 0.9, under); u == nil || u.Now == 0 {
+		t.Errorf("under way: %+v, want the effect of the occurrence under way", u)
 	}
 	if got.Learned("promo") != fx.Learned("promo") {
 		t.Errorf("restored learned from %d, want %d", got.Learned("promo"), fx.Learned("promo"))
@@ -62,6 +68,17 @@ func TestStateCheck(t *testing.T) {
 		{"seen", func(s *State) { s.Learned["promo"].Seen = 1 }, `learned["promo"].seen: 1`},
 		{"usual step", func(s *State) { s.UsualStep = 0 }, "usual_step: 0s"},
 		{"usual", func(s *State) { s.Usual[7] = float32(math.Inf(1)) }, "usual[7]: +Inf"},
+		{"null", func(s *State) { s.Learned["promo"] = nil }, `learned["promo"]: null`},
+		{"too many kept", func(s *State) {
+			l := s.Learned["promo"]
+			for b := range l.Ratios {
+				l.Ratios[b] = make(Float32s, MaxLearned+1)
+			}
+			l.Seen = 100
+		}, `learned["promo"].ratios[0]: 33 occurrences, at most 32`},
+		{"usual too long", func(s *State) { s.Usual = make(Float32s, 3000) }, "usual: 3000 steps, at most 2880"},
+		{"usual not a day", func(s *State) { s.Usual = s.Usual[:100] }, "usual: 100 steps, but a day has 288"},
+		{"usual start", func(s *State) { s.UsualStart = time.Time{} }, "usual_start: missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := fx.State()

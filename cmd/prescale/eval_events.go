@@ -62,16 +62,18 @@ type eventsM struct {
 }
 
 // runEvalEvents measures what a calendar of known events buys: on the
-// seeded synthetic trace of named events (feed/synth.NamedEvents) and on
-// NASA-HTTP with the STS-70 launch, prescale is replayed without the
+// seeded synthetic traces of named events (feed/synth.NamedEvents: one a
+// day at 1-minute steps, --synthetic.days long; two a day at 5-minute
+// steps over 24 days, seed --synthetic.seed+2) and on NASA-HTTP with the
+// STS-70 launch, prescale is replayed without the
 // calendar (its windows only measured) and with it, with the quantile
 // sweep, and the under-provisioned minutes within the events' windows
 // are compared at equal replica-hours.
 func runEvalEvents(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet("eval events", "eval events --data DIR [--json]", e.stderr)
 	dataDir := fs.String("data", defaultDataDir(), "shared data directory holding nasa_http/")
-	days := fs.Int("synthetic.days", 60, "days of the synthetic trace of named events")
-	seed := fs.Uint64("synthetic.seed", 1, "seed of the synthetic trace")
+	days := fs.Int("synthetic.days", 60, "days of the synthetic trace of named events at 1-minute steps")
+	seed := fs.Uint64("synthetic.seed", 1, "seed of the synthetic trace at 1-minute steps; the one at 5-minute steps takes this plus 2")
 	workers := fs.Int("workers", runtime.NumCPU(), "fits and replays run on this many workers")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := parseFlags(fs, args); err != nil {
@@ -98,14 +100,30 @@ func runEvalEvents(ctx context.Context, e *env, args []string) error {
 }
 
 // eventsCases are the synthetic trace of named events (about one a day,
-// three kinds, its calendar declaring no sizes) and NASA-HTTP with the
-// STS-70 launch (models/backtest/testdata/sts70.yaml).
+// three kinds, its calendar declaring no sizes), the same kinds at
+// 5-minute steps two a day over 24 days, and NASA-HTTP with the STS-70
+// launch (models/backtest/testdata/sts70.yaml).
 func eventsCases(dataDir string, days int, seed uint64) ([]eventsCase, error) {
-	s, evs, raw, err := synth.NamedEvents(&synth.Options{Days: days, Seed: seed, Capacity: 20}, synth.DefaultKinds, 30*time.Minute)
+	named := func(o *synth.Options, trace, describe string) (eventsCase, error) {
+		s, evs, raw, err := synth.NamedEvents(o, synth.DefaultKinds, 30*time.Minute)
+		if err != nil {
+			return eventsCase{}, err
+		}
+		cal, err := events.Parse(raw, trace+" calendar")
+		if err != nil {
+			return eventsCase{}, err
+		}
+		days := int(s.End().Sub(s.Start) / (24 * time.Hour))
+		return eventsCase{Trace: trace, Describe: fmt.Sprintf("%d named events over %d days, %s (feed/synth, seed %d)", len(evs), days, describe, o.Seed),
+			series: s, calendar: cal, capacity: o.Capacity, max: 250, zeros: time.Hour}, nil
+	}
+	synthetic, err := named(&synth.Options{Days: days, Seed: seed, Capacity: 20}, "synthetic", "one a day at 1-minute steps")
 	if err != nil {
 		return nil, err
 	}
-	cal, err := events.Parse(raw, "synthetic calendar")
+	// The same kinds at 5-minute steps, two a day: fewer points to learn
+	// each occurrence from, and noisier ones.
+	coarse, err := named(&synth.Options{Days: 24, Step: 5 * time.Minute, EventsPerDay: 2, Seed: seed + 2, Capacity: 20}, "synthetic-5m", "two a day at 5-minute steps")
 	if err != nil {
 		return nil, err
 	}
@@ -118,8 +136,8 @@ func eventsCases(dataDir string, days int, seed uint64) ([]eventsCase, error) {
 		return nil, err
 	}
 	return []eventsCase{
-		{Trace: "synthetic", Describe: fmt.Sprintf("%d named events over %d days (feed/synth, seed %d)", len(evs), days, seed),
-			series: s, calendar: cal, capacity: 20, max: 250, zeros: time.Hour},
+		synthetic,
+		coarse,
 		{Trace: "nasa", Describe: "NASA-HTTP with the STS-70 launch, nothing declared about its size",
 			series: nasa, calendar: sts70, capacity: 20, max: 100, zeros: time.Hour},
 	}, nil
@@ -237,8 +255,12 @@ func writeEventsTable(w io.Writer, rows []eventsRow) error {
 	fmt.Fprintln(w)
 	for _, r := range rows {
 		red := "no equal-cost point on the sweep"
-		if r.Reduction != nil {
+		switch {
+		case r.Reduction == nil:
+		case *r.Reduction >= 0:
 			red = fmt.Sprintf("%.1f%% fewer under-provisioned minutes within the events at equal cost", *r.Reduction)
+		default:
+			red = fmt.Sprintf("%.1f%% more under-provisioned minutes within the events at equal cost (a loss)", -*r.Reduction)
 		}
 		fmt.Fprintf(w, "%s (%s, %d occurrences): %s\n", r.Trace, r.Describe, r.Occurrences, red)
 	}

@@ -1087,6 +1087,12 @@ func (r *Registry) reconfigure(s *targetState, t models.Target) {
 	keepData := old.Query == t.Query && old.Step == t.Step
 	s.epoch++
 	s.dropModel(keepData)
+	if s.detector != nil {
+		// A kept detector takes the new calendar's windows as gaps at
+		// once, not at the next fit (which may fail for a while).
+		cal, _ := t.Calendar() // checked with the target
+		s.detector.SetKnown(cal)
+	}
 	s.timeline = models.NewTimeline(&t, now, r.jitter)
 	if s.held {
 		s.history.resize(r.historySteps(&t), keepData, t.Step)

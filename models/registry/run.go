@@ -166,7 +166,8 @@ func parallel(workers, n int, f func(i int)) {
 // useSnapshot installs a snapshot whose plan was made for the target
 // configuration planned in epoch, unless the target changed meanwhile or
 // has a model. It schedules a fetch to catch up and returns when to
-// refit: at once for a target with events.
+// refit: at once for a target with events whose snapshot kept no learned
+// effects.
 func (r *Registry) useSnapshot(s *targetState, snap *snapshot.Snapshot, plan forecastPlan, planned *models.Target, epoch uint64) (time.Time, bool) {
 	now := r.now()
 	s.mu.Lock()

@@ -55,8 +55,9 @@ type targetState struct {
 	lastObserved time.Time
 	training     []models.AnomalyEvent
 	// effects are the target's known events with the effects learned at
-	// the last fit; nil without events (and after a snapshot's restore,
-	// until the fit that follows at once).
+	// the last fit (or restored with its snapshot); nil without events,
+	// and after the restore of a snapshot that kept none, until the fit
+	// that follows at once.
 	effects *events.Effects
 
 	// The live detector, nil until a fit makes it (and after it fell
