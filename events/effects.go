@@ -129,8 +129,7 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		if len(prev) < 2 {
 			return math.NaN()
 		}
-		slices.Sort(prev)
-		return median(prev)
+		return sortedQuantile(prev, 0.5)
 	}
 	end := start.Add(time.Duration(len(values)) * step)
 	if day <= maxUsual {
@@ -468,14 +467,6 @@ func quantile(vals []float32, q float64) float64 {
 		}
 	}
 	return sortedQuantile(xs, q)
-}
-
-func median(sorted []float64) float64 {
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

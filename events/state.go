@@ -102,24 +102,19 @@ func (e *Effects) State() *State {
 	return st
 }
 
-// Check reports the first thing wrong with st, naming it: a name the
-// calendar c does not hold, a count of bins other than 64, bins of
-// different lengths or longer than MaxLearned, fewer occurrences seen than
-// kept, a negative or infinite ratio or usual load, a usual day longer
-// than 2,880 steps, without a positive step or start, or not of a day's
-// steps. Every error wraps ErrState.
-func (st *State) Check(c *Calendar) error {
+// Check reports the first thing wrong with st, naming it: a count of
+// bins other than 64, bins of different lengths or longer than
+// MaxLearned, fewer occurrences seen than kept, a negative or infinite
+// ratio or usual load, a usual day longer than 2,880 steps, without a
+// positive step or start, or not of a day's steps. It needs no calendar:
+// a snapshot checks it as it loads, and Restore checks the names against
+// the calendar. Every error wraps ErrState.
+func (st *State) Check() error {
 	if st == nil {
 		return nil
 	}
-	names := map[string]bool{}
-	if c != nil {
-		for _, o := range c.Occurrences {
-			names[o.Event.Name] = true
-		}
-	}
 	for name, l := range st.Learned {
-		if err := l.check(name, names[name]); err != nil {
+		if err := l.check(name); err != nil {
 			return err
 		}
 	}
@@ -142,10 +137,8 @@ func (st *State) Check(c *Calendar) error {
 	return nil
 }
 
-func (l *Learned) check(name string, known bool) error {
+func (l *Learned) check(name string) error {
 	switch {
-	case !known:
-		return fmt.Errorf("%w: learned[%q]: no event of the calendar has that name", ErrState, name)
 	case l == nil:
 		return fmt.Errorf("%w: learned[%q]: null", ErrState, name)
 	case len(l.Ratios) != bins:
@@ -172,14 +165,26 @@ func (l *Learned) check(name string, known bool) error {
 }
 
 // Restore returns the effects st holds for calendar c, as Learn made them;
-// an error (wrapping ErrState) when st.Check finds one.
+// an error (wrapping ErrState) when st.Check finds one, or st learned a
+// name no event of c has.
 func Restore(c *Calendar, st *State) (*Effects, error) {
-	if err := st.Check(c); err != nil {
+	if err := st.Check(); err != nil {
 		return nil, err
 	}
 	e := &Effects{Calendar: c, learned: map[string]*profile{}}
 	if st == nil {
 		return e, nil
+	}
+	names := map[string]bool{}
+	if c != nil {
+		for _, o := range c.Occurrences {
+			names[o.Event.Name] = true
+		}
+	}
+	for name := range st.Learned {
+		if !names[name] {
+			return nil, fmt.Errorf("%w: learned[%q]: no event of the calendar has that name", ErrState, name)
+		}
 	}
 	e.usual, e.usualStart, e.usualStep = st.Usual, st.UsualStart, st.UsualStep
 	if len(e.usual) == 0 {

@@ -231,17 +231,24 @@ func FitHistoryEvents(t *Target, history *feed.Series, cal *events.Calendar) (f 
 	return f, first, last, events.Learn(cal, history.Values, history.Start, history.Step), err
 }
 
-// fitValues fits on values, the history's as they are or masked.
-func fitValues(t *Target, history *feed.Series, values []float64) (f *forecast.Fitted, first, last int, err error) {
-	first, last = -1, -1
+// FiniteBounds returns the indices of the first and last finite values;
+// 0 and -1 without one.
+func FiniteBounds(values []float64) (first, last int) {
+	first, last = 0, -1
 	for i, v := range values {
 		if finite(v) {
-			if first < 0 {
+			if last < 0 {
 				first = i
 			}
 			last = i
 		}
 	}
+	return first, last
+}
+
+// fitValues fits on values, the history's as they are or masked.
+func fitValues(t *Target, history *feed.Series, values []float64) (f *forecast.Fitted, first, last int, err error) {
+	first, last = FiniteBounds(values)
 	if last < 0 {
 		return nil, 0, 0, fmt.Errorf("fetch history: no data in the %s before %s", fmtDuration(t.History), history.End().Format(time.RFC3339))
 	}

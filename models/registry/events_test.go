@@ -133,7 +133,7 @@ func TestRegistryEvents(t *testing.T) {
 // of its events come back with its snapshot: restored, the target lists
 // the promo's learned effect before any refit. A snapshot written before
 // effects were kept is served at once and refitted right after, so that
-// its events are known again.
+// its events are known again; so is one whose effects do not restore.
 func TestRegistryEventsAfterRestore(t *testing.T) {
 	store := openSnapStore(t)
 	tg, load, starts := promoTarget("web")
@@ -165,20 +165,35 @@ func TestRegistryEventsAfterRestore(t *testing.T) {
 	}
 	h2.stop()
 
-	// An older snapshot, without effects.
-	snap, err := store.Load("web")
+	// An older snapshot, without effects, and one whose effects name an
+	// event the calendar lacks: each is served at once and refitted.
+	saved, err := store.Load("web")
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap.Effects = nil
-	if err := store.Save(snap); err != nil {
-		t.Fatal(err)
-	}
-	h3 := restore()
-	h3.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
-	h3.advance(time.Second)
-	st = h3.waitFitted("web", 2)
-	if len(st.Events) != 1 || !st.Events[0].Start.Equal(starts[4]) || st.Events[0].Effect != "learned" {
-		t.Errorf("events after the refit %+v, want the promo at %v, learned", st.Events, starts[4])
+	for _, tc := range []struct {
+		name   string
+		change func(*events.State) *events.State
+	}{
+		{"without effects", func(*events.State) *events.State { return nil }},
+		{"an unknown name", func(st *events.State) *events.State {
+			return &events.State{Learned: map[string]*events.Learned{"sale": st.Learned["promo"]},
+				Usual: st.Usual, UsualStart: st.UsualStart, UsualStep: st.UsualStep}
+		}},
+	} {
+		snap := *saved
+		snap.Generation = 1
+		snap.Effects = tc.change(saved.Effects)
+		if err := store.Save(&snap); err != nil {
+			t.Fatal(err)
+		}
+		h := restore()
+		h.waitStatus("web", "restore", func(st registry.TargetStatus) bool { return st.ModelKind != "" })
+		h.advance(time.Second)
+		st = h.waitFitted("web", 2)
+		if len(st.Events) != 1 || !st.Events[0].Start.Equal(starts[4]) || st.Events[0].Effect != "learned" {
+			t.Errorf("%s: events after the refit %+v, want the promo at %v, learned", tc.name, st.Events, starts[4])
+		}
+		h.stop()
 	}
 }

@@ -912,7 +912,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 }
 
 // withEvents changes a forecast's values in the windows of known events
-// as the policy does (events.Effects.Adjust: never lower), the point
+// as the policy does (events.Effects.Adjust), the point
 // forecast as the median, and says which events it took in.
 func withEvents(v *ForecastView, fx *events.Effects, now events.Observation) []string {
 	if fx == nil || fx.Calendar == nil {

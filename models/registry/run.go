@@ -376,7 +376,9 @@ func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *fe
 	// refits; it takes the windows of the calendar now known as gaps). A
 	// new detector is made on the whole observed history, as the
 	// backtest's is.
-	seenFirst, seenLast := observedBounds(history.Values)
+	// The observed bounds are the fit's own unless a known event's window,
+	// a gap to it, opens or closes the history.
+	seenFirst, seenLast := models.FiniteBounds(history.Values)
 	if s.detector != nil {
 		s.detector.SetKnown(s.effects.Known()) // the calendar may have changed
 	}
@@ -390,22 +392,6 @@ func (s *targetState) install(f *forecast.Fitted, plan forecastPlan, history *fe
 	s.refreshForecast()
 	s.version++
 	return s.timeline.Fitted(now), catchUp, detErr
-}
-
-// observedBounds returns the indices of the first and last finite values
-// (the fit's own bounds unless a known event's window, a gap to it, opens
-// or closes the history); first and last are 0 and -1 without one.
-func observedBounds(values []float64) (first, last int) {
-	first, last = 0, -1
-	for i, v := range values {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			if last < 0 {
-				first = i
-			}
-			last = i
-		}
-	}
-	return first, last
 }
 
 // loadSnapshot restores a target declared after Run started from its

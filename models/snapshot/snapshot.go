@@ -205,14 +205,10 @@ func decodeSnapshot(data []byte) (*Snapshot, error) {
 	if _, err := s.Model.Forecast(1, nil); err != nil {
 		return nil, fmt.Errorf("%w: model: %w", ErrCorrupt, err)
 	}
-	if s.Effects != nil {
-		cal, err := s.Target.Calendar()
-		if err == nil {
-			err = s.Effects.Check(cal)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: effects: %w", ErrCorrupt, err)
-		}
+	// The effects' names are checked against the calendar as they are
+	// restored: compiling it here would compile it twice at every start.
+	if err := s.Effects.Check(); err != nil {
+		return nil, fmt.Errorf("%w: effects: %w", ErrCorrupt, err)
 	}
 	return &s, nil
 }

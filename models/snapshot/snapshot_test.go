@@ -253,8 +253,8 @@ func TestSnapshotCorrupt(t *testing.T) {
 		}), snapshot.ErrCorrupt},
 		{"zero step", rewrite(func(d map[string]any) { d["step"] = 0 }), snapshot.ErrCorrupt},
 		{"last observation before data end", rewrite(func(d map[string]any) { d["last_observed"] = "2000-01-01T00:00:00Z" }), snapshot.ErrCorrupt},
-		{"effects of an event the target does not have", rewrite(func(d map[string]any) {
-			ratios := make([][]float64, 64)
+		{"effects with 10 bins, not 64", rewrite(func(d map[string]any) {
+			ratios := make([][]float64, 10)
 			for i := range ratios {
 				ratios[i] = []float64{2}
 			}
