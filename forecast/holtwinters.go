@@ -156,43 +156,67 @@ func fitHoltWinters(y []float64, cfg HoltWintersConfig, start *HoltWintersParams
 
 // sse runs the recursions over y from the current state and returns the
 // sum of squared one-step errors. It is Observe and Predict(1) fused for
-// speed, since fitting calls it hundreds of times.
+// speed, since fitting calls it hundreds of times, and written in the
+// error-correction form, with lb = l + φb the level the step predicts:
+//
+//	additive:       e = y - lb - s,    l' = lb + αe,    b' = φb + αβe,    s' = s + γe
+//	multiplicative: e = y - lb·s,      l' = lb + αe/s,  b' = φb + αβe/s,  s' = s + γe/lb
+//
+// which is the same recursion (TestHoltWintersSSE). The loop carries lb
+// rather than l, since lb' = (lb + φ²b) + α(1+φβ)e/s: one product and one
+// sum after e, where the recursion as written above chains five
+// operations from one level to the next. Each step waits on the last, so
+// that chain is what a step costs.
 func (m *HoltWinters) sse(y []float64) float64 {
-	l, b, pos := m.Level, m.Slope, m.Pos
+	b, pos := m.Slope, m.Pos
 	a, beta, g, phi := m.Alpha, m.Beta, m.Gamma, m.Phi
+	lb := m.Level + phi*b
+	kl, kb, phi2 := a*(1+phi*beta), a*beta, phi*phi
 	s := m.Season
 	period := len(s)
-	var total float64
+	var total, e, r float64 // r: the error in level units (e, or e/s)
+	if len(y) == 0 {
+		return 0
+	}
 	if m.Multiplicative {
 		for _, v := range y {
-			lb := l + phi*b
 			sp := s[pos]
-			e := v - lb*sp
-			nl := a*v/sp + (1-a)*lb
-			s[pos] = g*v/lb + (1-g)*sp
-			b = beta*(nl-l) + (1-beta)*phi*b
-			l = nl
+			e = v - lb*sp
+			r = e / sp
+			s[pos] = sp + g*e/lb
+			lb, b = lb+phi2*b+kl*r, phi*b+kb*r
 			if pos++; pos == period {
 				pos = 0
 			}
 			total += e * e
 		}
+	} else if period == 1 {
+		// Holt's method: the one season stays in a register rather than
+		// round memory between steps.
+		sp := s[0]
+		for _, v := range y {
+			e = v - sp - lb
+			r = e
+			sp += g * e
+			lb, b = lb+phi2*b+kl*r, phi*b+kb*r
+			total += e * e
+		}
+		s[0] = sp
 	} else {
 		for _, v := range y {
-			lb := l + phi*b
 			sp := s[pos]
-			e := v - lb - sp
-			nl := a*(v-sp) + (1-a)*lb
-			s[pos] = g*(v-lb) + (1-g)*sp
-			b = beta*(nl-l) + (1-beta)*phi*b
-			l = nl
+			e = v - sp - lb
+			r = e
+			s[pos] = sp + g*e
+			lb, b = lb+phi2*b+kl*r, phi*b+kb*r
 			if pos++; pos == period {
 				pos = 0
 			}
 			total += e * e
 		}
 	}
-	m.Level, m.Slope, m.Pos = l, b, pos
+	// lb is now l' + φb', with b' = b.
+	m.Level, m.Slope, m.Pos = lb-phi*b, b, pos
 	return total
 }
 
