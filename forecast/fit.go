@@ -82,7 +82,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons []Season, primary int) {
 	y := p.y
 	n := len(y)
-	seasons = f.seasons(y, o)
+	seasons = f.seasons(detectionSeries(p, o), o)
 	primary = primarySeason(usableSeasons(seasons, n), n)
 
 	target = slices.Clone(y)
@@ -115,6 +115,26 @@ func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons
 	seasons = f.seasons(y, o)
 	primary = primarySeason(usableSeasons(seasons, n), n)
 	return target, seasons, primary
+}
+
+// detectionSeries is the prepared history as season detection first sees
+// it: with its gaps filled by the median of the same time of day in the
+// three days on each side, when the step divides a day and the history
+// holds two, rather than by prepare's straight lines. A straight line
+// across an outage of a day and a half (NASA-HTTP's, in August 1995)
+// flattened the autocorrelation around a day: 0.48 there, but no longer a
+// peak, so two-week histories ending up to seven days after it had no
+// season at all (0.79, a peak, with the gap filled this way).
+func detectionSeries(p *prepared, o Options) []float64 {
+	if len(o.Periods) > 0 || o.Step <= 0 || (24*time.Hour)%o.Step != 0 || !slices.Contains(p.gap, true) {
+		return p.y
+	}
+	day := int(24 * time.Hour / o.Step)
+	if day < 2 || 2*day > len(p.y) {
+		return p.y
+	}
+	filled, _ := replaceGaps(p, day, true)
+	return filled
 }
 
 // validationPlan is what the candidates are built and cross-validated

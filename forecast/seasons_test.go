@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/prescale/prescale/feed"
 	"github.com/prescale/prescale/feed/synth"
@@ -106,6 +107,33 @@ func TestDetectSeasonsCalendar(t *testing.T) {
 					t.Errorf("%d days of flash crowds, seed %d: period %d", days, seed, p)
 				}
 			}
+		}
+	}
+}
+
+// TestFitFindsTheDayAcrossAnOutage fits two-week histories of NASA-HTTP
+// that hold its outage of a day and a half (days 31.6 to 33.2 of the
+// trace) as missing data, as backtest --missing-zeros reads it. Filled by
+// a straight line for detection, the gap flattened the autocorrelation
+// around a day, and every history ending from day 35 to day 40 had no
+// season at all.
+func TestFitFindsTheDayAcrossAnOutage(t *testing.T) {
+	s, err := feed.ReadCSVFile(filepath.Join(dataDir(t), "nasa_http", "nasa_http_1995_requests_per_minute.csv"), &feed.CSVOptions{Column: "requests"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nasa := slices.Clone(s.Values)
+	const outageStart, outageEnd = 45533, 47796 // the run of zeros
+	for i := outageStart; i < outageEnd; i++ {
+		nasa[i] = math.NaN()
+	}
+	for _, end := range []int{35, 37, 40} {
+		f, err := forecast.Fit(nasa[(end-14)*1440:end*1440], &forecast.Options{Horizon: 48, Step: time.Minute})
+		if err != nil {
+			t.Fatalf("days %d-%d: %v", end-14, end, err)
+		}
+		if got := periods(f.Detected); !slices.Contains(got, 1440) {
+			t.Errorf("days %d-%d: detected %v, want the day (1440) among them", end-14, end, got)
 		}
 	}
 }
