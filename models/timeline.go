@@ -142,6 +142,13 @@ func (tl *Timeline) Behind(now time.Time) bool {
 	return true
 }
 
+// RefitNow asks for a refit at now and returns when it is due: now, or
+// sooner if one was due already.
+func (tl *Timeline) RefitNow(now time.Time) time.Time {
+	tl.ask(now)
+	return tl.next
+}
+
 func (tl *Timeline) ask(at time.Time) {
 	if tl.fitting {
 		tl.asked = earliest(tl.asked, at)

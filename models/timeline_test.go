@@ -68,6 +68,11 @@ func TestTimeline(t *testing.T) {
 
 	// A restore refits a step and a share of min(interval, 10m) later.
 	check("restored", tl.Restored(at(400), 0.5), at(406))
+	// A restore that cannot serve as it is (its events' effects did not
+	// come back) is refitted at once, and says so.
+	check("refit now", tl.RefitNow(at(400)), at(400))
+	check("refit now, next", tl.NextRefit(), at(400))
+	tl.Restored(at(400), 0.5)
 	// A new interval counts from the last fit.
 	check("new interval", tl.SetRefitInterval(2*time.Hour, at(400)), at(520))
 

@@ -163,6 +163,9 @@ func TestRegistryEventsAfterRestore(t *testing.T) {
 	if st.Generation != 1 || len(st.Events) != 1 || st.Events[0] != learned[0] {
 		t.Errorf("restored (generation %d): events %+v, want %+v before any refit", st.Generation, st.Events, learned)
 	}
+	if now := h2.clock.Now(); !st.NextRefit.After(now) {
+		t.Errorf("restored with its effects: next refit %v, want after the restore at %v (not at once)", st.NextRefit, now)
+	}
 	h2.stop()
 
 	// An older snapshot, without effects, and one whose effects name an

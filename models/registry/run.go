@@ -186,7 +186,7 @@ func (r *Registry) useSnapshot(s *targetState, snap *snapshot.Snapshot, plan for
 		// snapshot without them (written before they were kept) or whose
 		// effects do not restore is refitted at once.
 		if s.effects, fxErr = restoreEffects(&s.target, snap.Effects); s.effects == nil {
-			refit = now
+			refit = s.timeline.RefitNow(now) // the status says so too
 		}
 	}
 	s.mu.Unlock()
