@@ -109,9 +109,14 @@ func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
 	for i, v := range y {
 		z[i] = m.transform(v)
 	}
+	// A period is at most half the history when Fit asks (two cycles);
+	// FitHarmonic's own callers may give a longer one, whose folds and
+	// profiles (a value a phase) would outgrow the series: those take the
+	// regressors point by point.
+	byPhase := len(cfg.Periods) == 0 || slices.Max(cfg.Periods) <= len(z)
 	var coef []float64
 	var err error
-	if cfg.Trend {
+	if cfg.Trend || !byPhase {
 		coef, err = leastSquares(z, p, m.features)
 	} else {
 		coef, err = solveNormal(m.gram(len(z)), m.folded(z))
@@ -122,10 +127,17 @@ func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
 	m.Coef = coef
 	// The regression's seasons at each phase, then the residuals from
 	// them: the Fourier terms are computed once a phase, not once a point.
-	profiles := m.profiles()
 	resid := make([]float64, len(z))
-	for t := range z {
-		resid[t] = z[t] - seasonalAt(profiles, m.Periods, t)
+	if byPhase {
+		profiles := m.profiles()
+		for t := range z {
+			resid[t] = z[t] - seasonalAt(profiles, m.Periods, t)
+		}
+	} else {
+		row := make([]float64, p)
+		for t := range z {
+			resid[t] = z[t] - m.seasonal(row, t)
+		}
 	}
 	if cfg.Smooth {
 		// The smoother takes over intercept and trend: it sees the series

@@ -110,3 +110,39 @@ func TestHarmonicFolded(t *testing.T) {
 		}
 	}
 }
+
+// TestHarmonicLongPeriod fits a period longer than the series, which
+// FitHarmonic's callers outside Fit may ask for: the regressors are then
+// taken point by point (a fold would hold a value a phase), and the fit
+// is the one the closed form gives on the same points when the period
+// fits.
+func TestHarmonicLongPeriod(t *testing.T) {
+	y := make([]float64, 300)
+	for i := range y {
+		y[i] = 10 + 3*math.Sin(2*math.Pi*float64(i)/250) + 0.1*math.Cos(float64(i))
+	}
+	long, err := FitHarmonic(y, HarmonicConfig{Periods: []int{1 << 40}, Orders: []int{2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(long.Coef) != 5 {
+		t.Fatalf("%d coefficients, want 5", len(long.Coef))
+	}
+	// Below the length, point by point and by phase agree.
+	byPhase, err := FitHarmonic(y, HarmonicConfig{Periods: []int{250}, Orders: []int{3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := make([]float64, len(y))
+	copy(z, y)
+	m := &Harmonic{HarmonicConfig: byPhase.HarmonicConfig}
+	want, err := leastSquares(z, m.numCoef(), m.features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(byPhase.Coef[i]-want[i]) > 1e-9 {
+			t.Fatalf("coefficient %d by phase %v, point by point %v", i, byPhase.Coef[i], want[i])
+		}
+	}
+}
