@@ -19,7 +19,8 @@ type prepared struct {
 //   - a negative value is clamped to 0 (loads are never negative);
 //   - leading NaNs are dropped, trailing NaNs are kept as gaps that the
 //     model steps over with its own prediction, and interior NaN gaps are
-//     filled by linear interpolation here (for season detection), then
+//     filled by linear interpolation here, which season detection sees
+//     unless the time of day gives a better fill (detectionSeries), then
 //     with a seasonal estimate once the seasons are known (replaceGaps).
 func prepare(values []float64) (*prepared, error) {
 	first, last := -1, -1
