@@ -82,7 +82,8 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons []Season, primary int) {
 	y := p.y
 	n := len(y)
-	seasons = f.seasons(detectionSeries(p, o), o)
+	detection, run := detectionSeries(p, o)
+	seasons = f.seasons(detection, o)
 	primary = primarySeason(usableSeasons(seasons, n), n)
 
 	target = slices.Clone(y)
@@ -91,7 +92,10 @@ func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons
 			target[i] = math.NaN()
 		}
 	}
-	cleaned, anomalies := replaceGaps(p, primary, o.KeepAnomalies)
+	if run == nil || run.period != cleanPeriod(primary) {
+		run = cleanGaps(p, primary) // else detection's, at the day, serves
+	}
+	cleaned, anomalies := replaceGaps(p, run, o.KeepAnomalies)
 	copy(y, cleaned)
 	if len(anomalies) == 0 {
 		return target, seasons, primary
@@ -124,17 +128,20 @@ func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons
 // across an outage of a day and a half (NASA-HTTP's, in August 1995)
 // flattened the autocorrelation around a day: 0.48 there, but no longer a
 // peak, so two-week histories ending up to seven days after it had no
-// season at all (0.79, a peak, with the gap filled this way).
-func detectionSeries(p *prepared, o Options) []float64 {
+// season at all (0.79, a peak, with the gap filled this way). It also
+// returns the cleaning that filled them, nil without one: when the day is
+// the primary season, fitting's gaps are filled from it too.
+func detectionSeries(p *prepared, o Options) ([]float64, *cleanRun) {
 	if len(o.Periods) > 0 || o.Step <= 0 || (24*time.Hour)%o.Step != 0 || !slices.Contains(p.gap, true) {
-		return p.y
+		return p.y, nil
 	}
 	day := int(24 * time.Hour / o.Step)
 	if day < 2 || 2*day > len(p.y) {
-		return p.y
+		return p.y, nil
 	}
-	filled, _ := replaceGaps(p, day, true)
-	return filled
+	run := cleanGaps(p, day)
+	filled, _ := replaceGaps(p, run, true)
+	return filled, run
 }
 
 // validationPlan is what the candidates are built and cross-validated
@@ -270,25 +277,46 @@ func (f *Fitted) describe() {
 	slices.Sort(f.Seasons)
 }
 
-// replaceGaps runs anomaly.Clean over the prepared history and returns it
-// with the gaps replaced by Clean's seasonal estimate, and unless
-// keepAnomalies, the anomalies that trainingAnomalies picks too (indexed
-// in the prepared history). Should Clean fail, the linear fill of prepare
-// stands.
-func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, []Anomaly) {
-	raw := slices.Clone(p.y)
+// cleanRun is anomaly.Clean run over a prepared history with its gaps as
+// NaN (raw), at a seasonal period.
+type cleanRun struct {
+	period       int // cleanPeriod's
+	raw, cleaned []float64
+	flagged      []bool
+	err          error
+}
+
+// cleanPeriod is the period Clean is given for a season of period steps:
+// -1 (none) below 2.
+func cleanPeriod(period int) int {
+	if period < 2 {
+		return -1
+	}
+	return period
+}
+
+// cleanGaps runs anomaly.Clean over the prepared history, its gaps NaN.
+func cleanGaps(p *prepared, period int) *cleanRun {
+	run := &cleanRun{period: cleanPeriod(period), raw: slices.Clone(p.y)}
 	for i, gap := range p.gap {
 		if gap {
-			raw[i] = math.NaN()
+			run.raw[i] = math.NaN()
 		}
 	}
-	if period < 2 {
-		period = -1 // no season
-	}
-	cleaned, flagged, err := anomaly.Clean(raw, &anomaly.CleanOptions{Period: period})
-	if err != nil {
+	run.cleaned, run.flagged, run.err = anomaly.Clean(run.raw, &anomaly.CleanOptions{Period: run.period})
+	return run
+}
+
+// replaceGaps returns the prepared history with the gaps replaced by the
+// seasonal estimate of run (anomaly.Clean over it), and unless
+// keepAnomalies, the anomalies that trainingAnomalies picks too (indexed
+// in the prepared history). Should Clean have failed, the linear fill of
+// prepare stands.
+func replaceGaps(p *prepared, run *cleanRun, keepAnomalies bool) ([]float64, []Anomaly) {
+	if run.err != nil {
 		return p.y, nil
 	}
+	raw, cleaned, flagged := run.raw, run.cleaned, run.flagged
 	out := slices.Clone(p.y)
 	for i, gap := range p.gap {
 		if gap {
@@ -298,7 +326,7 @@ func replaceGaps(p *prepared, period int, keepAnomalies bool) ([]float64, []Anom
 	if keepAnomalies {
 		return out, nil
 	}
-	anomalies := trainingAnomalies(raw, cleaned, flagged, p.gap, max(period, 1))
+	anomalies := trainingAnomalies(raw, cleaned, flagged, p.gap, max(run.period, 1))
 	for _, a := range anomalies {
 		for i := a.Start; i < a.End; i++ {
 			out[i] = math.Max(0, cleaned[i])
