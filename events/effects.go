@@ -28,13 +28,23 @@ const (
 	// never lowers the forecast.
 	UnknownWidening = 2.0
 	// baselineDays is how many previous days at the same time of day make
-	// the baseline an occurrence's load is compared with.
+	// the baseline an occurrence's load is compared with (the usual
+	// level), and baselineSpan how far either side of that time of day
+	// their loads count, in whole steps and at most maxSpanSteps: the
+	// median of 77 loads at one-minute steps and 21 at five, rather than
+	// of one step's seven, which strays with the noise of each (by 25% on
+	// a load with ±30% noise, TestUsualLevelOfNoisyLoad). Hourly steps
+	// take one step a day. The level needs two loads: with a span, one
+	// day of history gives it.
 	baselineDays = 7
+	baselineSpan = 5 * time.Minute
+	maxSpanSteps = 15
 )
 
 // Effects are a calendar's events with the effect of each name learned
 // from a history: the ratio of the load to its usual level (the median of
-// the same time of day over the previous week, outside events), bin by
+// the loads within baselineSpan of the same time of day over the previous
+// week, outside events; two loads at least), bin by
 // bin over the occurrence's window, one ratio per past occurrence. Memory:
 // 4 bytes per bin (64) per occurrence kept (at most MaxLearned), 8 KiB a
 // name at most.
@@ -119,11 +129,15 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 	}
 	mask := c.Mask(len(values), start, step)
 	day := int(24 * time.Hour / step)
+	span := min(int(baselineSpan/step), maxSpanSteps)
+	var prev []float64
 	baseline := func(i int) float64 {
-		var prev []float64
+		prev = prev[:0]
 		for k := 1; k <= baselineDays; k++ {
-			if j := i - k*day; j >= 0 && j < len(values) && !mask[j] && finite(values[j]) {
-				prev = append(prev, values[j])
+			for j := i - k*day - span; j <= i-k*day+span; j++ {
+				if j >= 0 && j < len(values) && !mask[j] && finite(values[j]) {
+					prev = append(prev, values[j])
+				}
 			}
 		}
 		if len(prev) < 2 {
@@ -250,8 +264,9 @@ type Observation struct {
 // multiplier; the value is then the larger of v and the usual load at
 // that time of day times the factor: the model may already follow an
 // event under way, and what it has taken is not counted twice; the
-// forecast is never lowered. Without a usual level (less than two days of
-// history), the factor multiplies v. A declared load, until the effect is
+// forecast is never lowered. Without a usual level (fewer than two loads
+// in the spans of the previous days: less than a day of history, or two
+// at hourly steps), the factor multiplies v. A declared load, until the effect is
 // learned, is instead the least the value can be. An event with neither a
 // learned nor a declared effect is a known unknown: before it starts (in
 // its lead), v is widened by UnknownWidening; once under way, the model

@@ -3,6 +3,7 @@ package events
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -84,9 +85,9 @@ func TestLearnAndAdjust(t *testing.T) {
 	if v, u := e.Adjust(100, time.Date(2026, 1, 30, 12, 0, 0, 0, time.UTC), 0.9, Observation{}); v != 100 || u != nil {
 		t.Errorf("outside events: %v, %+v", v, u)
 	}
-	// Without a usual level (too little history), the factor multiplies
-	// the forecast.
-	if v, u := Learn(c, values[:288], start, step).Adjust(100, at, 0.9, Observation{}); v != 200 || u.Source != "declared" {
+	// Without a usual level (too little history: half a day, none of it
+	// at 15:00), the factor multiplies the forecast.
+	if v, u := Learn(c, values[:150], start, step).Adjust(100, at, 0.9, Observation{}); v != 200 || u.Source != "declared" {
 		t.Errorf("without a usual level: %v, %+v; want 200", v, u)
 	}
 }
@@ -280,5 +281,43 @@ func TestGrowthLeaveOneOut(t *testing.T) {
 	m2, h2 := width(0.9)
 	if !(h1 > m1 && h2-m2 > h1-m1) {
 		t.Errorf("0.9 quantile above the median: %.3f with a spread of 0.3, %.3f with 0.9; want it wider the more they differ", h1-m1, h2-m2)
+	}
+}
+
+// TestUsualLevelOfNoisyLoad checks that the usual level an event is
+// measured against is that of the time of day, not of one step's noise:
+// on a flat 100 a minute with ±30% noise, every step of the usual day is
+// within 15% of 100 (the median of one step's seven days strays by 25%
+// and more somewhere in the day), and the usual day stays as it was at
+// hourly steps, where the span holds no other step.
+func TestUsualLevelOfNoisyLoad(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c, err := Parse([]byte("events:\n  - {name: sale, start: \"2026-01-20T12:00:00\", duration: 1h}\n"), "sale.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	values := make([]float64, 10*1440)
+	for i := range values {
+		values[i] = 100 * (1 + 0.3*(2*rng.Float64()-1))
+	}
+	fx := Learn(c, values, start, time.Minute)
+	worst := 0.0
+	for _, u := range fx.usual {
+		worst = max(worst, math.Abs(float64(u)/100-1))
+	}
+	if len(fx.usual) != 1440 || worst > 0.15 {
+		t.Errorf("usual day of %d steps strays up to %.1f%% from 100, want 1440 within 15%%", len(fx.usual), 100*worst)
+	}
+
+	hourly := make([]float64, 10*24)
+	for i := range hourly {
+		hourly[i] = float64(100 + i%24) // each hour its own level
+	}
+	fx = Learn(c, hourly, start, time.Hour)
+	for k, u := range fx.usual {
+		if u != float32(100+k) {
+			t.Errorf("hourly usual level at %02d:00 is %v, want %d", k, u, 100+k)
+		}
 	}
 }
