@@ -14,8 +14,8 @@ import (
 // promoTarget is a target whose load quadruples for an hour at the
 // promos of its calendar, at irregular times (a seasonal model cannot know
 // them): four before the clock starts (Monday noon), and one an hour
-// after; the first has too little history before it for a usual level,
-// so three teach. It returns the target, its load and the promos' starts.
+// after; all four before teach (the first has a day and eight hours of
+// history before it: enough for a usual level). It returns the target, its load and the promos' starts.
 func promoTarget(name string) (models.Target, fakeLoad, []time.Time) {
 	starts := []time.Time{
 		time.Date(2025, 2, 25, 20, 0, 0, 0, time.UTC), time.Date(2025, 2, 27, 9, 0, 0, 0, time.UTC),
@@ -70,7 +70,7 @@ func TestRegistryEvents(t *testing.T) {
 	}
 	usual := regLoad.At(regStart.Add(time.Hour)) // 13:00 without the event
 	if !strings.Contains(withEvents.Reason, "'promo' event at 2025-03-03 13:00 UTC") ||
-		!strings.Contains(withEvents.Reason, "learned from 3 past occurrences") {
+		!strings.Contains(withEvents.Reason, "learned from 4 past occurrences") {
 		t.Errorf("reason %q does not name the event and what its effect was learned from", withEvents.Reason)
 	}
 	// The learned ratio is 4 at the event, so the replicas are about
@@ -94,9 +94,9 @@ func TestRegistryEvents(t *testing.T) {
 	// The status lists the next occurrence with the effect it gets.
 	st := h.status("told")
 	if len(st.Events) != 1 || st.Events[0].Name != "promo" || !st.Events[0].Start.Equal(starts[4]) ||
-		st.Events[0].Effect != "learned" || st.Events[0].Learned != 3 || math.Abs(st.Events[0].Factor-4) > 0.5 ||
+		st.Events[0].Effect != "learned" || st.Events[0].Learned != 4 || math.Abs(st.Events[0].Factor-4) > 0.5 ||
 		!st.Events[0].From.Equal(starts[4].Add(-15*time.Minute)) {
-		t.Errorf("status events %+v, want the promo at %v, learned ×4 from 3", st.Events, starts[4])
+		t.Errorf("status events %+v, want the promo at %v, learned ×4 from 4", st.Events, starts[4])
 	}
 	if st := h.status("untold"); len(st.Events) != 0 {
 		t.Errorf("a target without events lists %+v", st.Events)
@@ -145,8 +145,8 @@ func TestRegistryEventsAfterRestore(t *testing.T) {
 	}
 	learned := h1.waitFitted("web", 1).Events
 	h1.stop()
-	if len(learned) != 1 || learned[0].Effect != "learned" || learned[0].Learned != 3 {
-		t.Fatalf("events at the fit %+v, want the promo learned from 3", learned)
+	if len(learned) != 1 || learned[0].Effect != "learned" || learned[0].Learned != 4 {
+		t.Fatalf("events at the fit %+v, want the promo learned from 4", learned)
 	}
 
 	restore := func() *harness {
