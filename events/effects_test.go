@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +320,26 @@ func TestUsualLevelOfNoisyLoad(t *testing.T) {
 		if u != float32(100+k) {
 			t.Errorf("hourly usual level at %02d:00 is %v, want %d", k, u, 100+k)
 		}
+	}
+}
+
+// TestMedian checks the selection against the sorted median, on lengths
+// odd and even, with ties.
+func TestMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := 1; n <= 80; n++ {
+		for trial := range 20 {
+			xs := make([]float64, n)
+			for i := range xs {
+				xs[i] = float64(rng.IntN(1 + trial*n/4)) // few distinct values at first: ties
+			}
+			want := sortedQuantile(slices.Clone(xs), 0.5)
+			if got := median(xs); got != want {
+				t.Fatalf("median of %d values (trial %d): %v, want %v", n, trial, got, want)
+			}
+		}
+	}
+	if !math.IsNaN(median(nil)) {
+		t.Errorf("median of nothing is not NaN")
 	}
 }
