@@ -267,13 +267,14 @@ type Observation struct {
 // multiplier; the value is then the larger of v and the usual load at
 // that time of day times the factor: the model may already follow an
 // event under way, and what it has taken is not counted twice; the
-// forecast is never lowered. Without a usual level (fewer than two loads
-// in the spans of the previous days: less than a day of history, or two
-// at hourly steps), the factor multiplies v. A declared load, until the effect is
-// learned, is instead the least the value can be. An event with neither a
-// learned nor a declared effect is a known unknown: before it starts (in
-// its lead), v is widened by UnknownWidening; once under way, the model
-// follows it, and UnknownWidening times its usual load is the floor.
+// forecast is never lowered. Without a usual level (fewer than two
+// loads in the spans of the previous days: less than a day of history,
+// or two at hourly steps), the factor multiplies v. A declared load,
+// until the effect is learned, is instead the least the value can be.
+// An event with neither a learned nor a declared effect is a known
+// unknown: before it starts (in its lead), v is widened by
+// UnknownWidening; once under way, the model follows it, and
+// UnknownWidening times its usual load is the floor.
 //
 // Once an occurrence's window has opened (now is within it, before t), a
 // learned factor is that of the occurrence under way: what each past
