@@ -36,7 +36,8 @@ type Dynamics struct {
 	// SeasonalMSE and LocalMSE are the exponentially weighted mean squared
 	// errors at Lead of the seasonal models' and the local trend's
 	// forecasts; CombinedMAE the mean absolute error of the combined
-	// forecast, relative to it when Relative (as the calibration's).
+	// forecast as the caller provisions it (Fitted.ObserveAdjusted),
+	// relative to it when Relative (as the calibration's).
 	SeasonalMSE float64 `json:"seasonal_mse"`
 	LocalMSE    float64 `json:"local_mse"`
 	CombinedMAE float64 `json:"combined_mae"`
@@ -173,8 +174,9 @@ func (d *Dynamics) weight() float64 {
 // observe scores the forecasts made Lead steps before the point y, takes
 // y into the local trend, and makes the forecasts for Lead steps after
 // it; m is the seasonal model, which has already taken y, and scratch
-// holds at least Lead values.
-func (d *Dynamics) observe(y float64, m Model, scratch []float64) {
+// holds at least Lead values. The combined forecast is kept, to score,
+// as adjust maps it (nil: as it is).
+func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(float64) float64) {
 	slot := d.Pending[3*d.Next : 3*d.Next+3]
 	if d.Filled >= d.Lead && !math.IsNaN(y) {
 		s, l, c := slot[0], slot[1], slot[2]
@@ -193,7 +195,11 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64) {
 	m.Predict(scratch[:d.Lead])
 	s, l := scratch[d.Lead-1], d.local(d.Lead)
 	w := d.weight()
-	slot[0], slot[1], slot[2] = s, l, math.Max(0, (1-w)*s+w*l)
+	c := math.Max(0, (1-w)*s+w*l)
+	if adjust != nil {
+		c = adjust(c)
+	}
+	slot[0], slot[1], slot[2] = s, l, c
 	d.Next = (d.Next + 1) % d.Lead
 	d.Filled = min(d.Filled+1, d.Lead)
 }

@@ -173,3 +173,37 @@ func TestLeadOptions(t *testing.T) {
 		t.Errorf("without a lead: %v, dynamics %+v, scale %v; want none and 1", err, f.Dynamics, f.IntervalScale())
 	}
 }
+
+// TestObserveAdjusted streams the climb of TestDynamicsFollowAFlashCrowd
+// into three models fitted before it: with Observe, with ObserveAdjusted
+// and no adjustment (the same), and with a caller that adjusts each
+// forecast at the lead to what comes (as a known event's effect may).
+// The point forecasts stay the model's; only the interval scale follows
+// the adjusted forecast's errors: narrow for the caller that knew, wide
+// for the model that did not.
+func TestObserveAdjusted(t *testing.T) {
+	const n = 96 * 14
+	all := daily(n+120, 4, 1)
+	for i := range 120 {
+		all[n+i] *= 1 + 2*float64(min(i+1, 60))/60
+	}
+	own, same, knew := fitLead(t, all[:n], 6), fitLead(t, all[:n], 6), fitLead(t, all[:n], 6)
+	for i := n; i+6 < n+70; i++ {
+		ahead := all[i+6]
+		err := errors.Join(own.Observe(all[i]), same.ObserveAdjusted(all[i], nil),
+			knew.ObserveAdjusted(all[i], func(float64) float64 { return ahead }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1, q1 := atLead(t, own)
+		p2, q2 := atLead(t, same)
+		p3, _ := atLead(t, knew)
+		if p1 != p2 || q1 != q2 || p1 != p3 {
+			t.Fatalf("step %d: point forecasts %v, %v and %v (quantiles %v and %v); want the model's, and the same quantiles without an adjustment", i-n, p1, p2, p3, q1, q2)
+		}
+	}
+	t.Logf("interval scale after the climb: %.2f scored on the model's forecast, %.2f on the caller's", own.IntervalScale(), knew.IntervalScale())
+	if s, k := own.IntervalScale(), knew.IntervalScale(); !(s > 1) || !(k < 1) {
+		t.Errorf("after the climb, the interval scale is %v scored on the model's forecast and %v on one that knew the climb; want above 1 and below 1", s, k)
+	}
+}

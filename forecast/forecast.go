@@ -291,7 +291,16 @@ func (c *combination) Predict(dst []float64) {
 // Observe advances the fitted model by one new observation without
 // refitting. As in Fit, a NaN is a gap, a negative value is clamped to 0 and
 // an infinity is rejected.
-func (f *Fitted) Observe(y float64) error {
+func (f *Fitted) Observe(y float64) error { return f.ObserveAdjusted(y, nil) }
+
+// ObserveAdjusted is Observe for a caller that changes the forecast before
+// it provisions it (models: by the known events' effects). adjust maps the
+// point forecast made for Dynamics.Lead steps after y to the one the
+// caller will act on; the interval scale is then the recent error of
+// that forecast, not of the model's own (nil: the model's). A forecast the
+// caller corrects well for a reason the model cannot see (an announced
+// event) does not widen the intervals; one it corrects badly does.
+func (f *Fitted) ObserveAdjusted(y float64, adjust func(float64) float64) error {
 	m, err := f.model()
 	if err != nil {
 		return err
@@ -308,7 +317,7 @@ func (f *Fitted) Observe(y float64) error {
 		if len(f.scratch) < d.Lead {
 			f.scratch = make([]float64, d.Lead)
 		}
-		d.observe(y, m, f.scratch)
+		d.observe(y, m, f.scratch, adjust)
 	}
 	return nil
 }

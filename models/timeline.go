@@ -290,15 +290,58 @@ func ForecastSteps(t *Target, lag, staleAfter time.Duration) int {
 	return int(ceilDiv(lag+t.LeadTime+t.Margin, t.Step)) + int(ceilDiv(staleAfter, t.Step)) + 2
 }
 
-// Advance streams one observation v into a fitted model, after gap missing
-// steps.
-func Advance(f *forecast.Fitted, gap int, v float64) error {
-	for range gap {
-		if err := f.Observe(math.NaN()); err != nil {
+// Advance streams one observation v at t into a fitted model, after gap
+// missing steps of step. With known events (fx: nil for none), the
+// forecast each point makes for the lead is scored as the policy will
+// provision it, the median forecast as the events' effects adjust it
+// (see scoredAs): the model was trained with the events kept out, so its
+// own errors within their windows are those of a forecast that does not
+// know them, and would widen its intervals in every window, after the
+// peak as in the rise.
+func Advance(f *forecast.Fitted, gap int, v float64, t time.Time, step time.Duration, fx *events.Effects) error {
+	for k := range gap + 1 {
+		y := v
+		if k < gap {
+			y = math.NaN()
+		}
+		at := t.Add(-time.Duration(gap-k) * step)
+		if err := f.ObserveAdjusted(y, scoredAs(f, fx, y, at, step)); err != nil {
 			return err
 		}
 	}
-	return f.Observe(v)
+	return nil
+}
+
+// scoredAs is the forecast a point y at t makes for the model's lead, as
+// Advance scores it: adjusted at the median, given y, by the learned
+// effect of the event whose window holds that time (what its past
+// occurrences did, in the lead and the lag as in the event), or by a
+// declared one within the event itself (a declared effect holds over the
+// lead too, to scale before the load arrives: a provision, not the load's
+// course); nil (the model's own) outside every window, without Dynamics
+// or events. An event with no effect known keeps the model's: its
+// widening is a quantile's, not a median.
+func scoredAs(f *forecast.Fitted, fx *events.Effects, y float64, t time.Time, step time.Duration) func(float64) float64 {
+	if f.Dynamics == nil || fx.Known() == nil {
+		return nil
+	}
+	ahead := t.Add(time.Duration(f.Dynamics.Lead) * step)
+	if !fx.Known().Within(ahead) {
+		return nil
+	}
+	now := events.Observation{Value: y, At: t}
+	return func(c float64) float64 {
+		v, use := fx.Adjust(c, ahead, 0.5, now)
+		switch {
+		case use == nil:
+			return c
+		case use.Source == "learned":
+			return v
+		case use.Source == "declared" && !ahead.Before(use.Occurrence.Start) && ahead.Before(use.Occurrence.End):
+			return v
+		}
+		return c
+	}
 }
 
 // LeadSteps is the lead window, LeadTime+Margin, in whole steps.

@@ -396,7 +396,7 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 	advance := func(from, to int) (advanced, ok bool) {
 		for i := max(from, last+1); i <= to; i++ {
 			gap := i - last - 1
-			if gap > maxGap || models.Advance(f, gap, rt.values[i]) != nil {
+			if gap > maxGap || models.Advance(f, gap, rt.values[i], rt.at(i), rt.step, s.effects) != nil {
 				return advanced, false
 			}
 			last, advanced = i, true

@@ -230,7 +230,7 @@ func (s *targetState) ingest(series *feed.Series, last int) (advanced, shift, be
 				behind = true
 				continue
 			}
-			_ = models.Advance(s.fitted, gap, v) // v is finite or NaN: Observe takes it
+			_ = models.Advance(s.fitted, gap, v, t, step, s.effects) // v is finite or NaN: Observe takes it
 			s.lastObserved = t
 			advanced = true
 		}
