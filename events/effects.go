@@ -17,8 +17,8 @@ const (
 	MaxLearned = 32
 	// The resolution of a learned effect over an occurrence's window: its
 	// lead, the event itself and its lag are each cut into this many bins
-	// of equal length, so that occurrences of different durations line
-	// up at their start and end.
+	// (see Effects.bin), so that occurrences of different durations line
+	// up at their start, their end, and the course of their first hours.
 	leadBins  = 8
 	eventBins = 48
 	lagBins   = 8
@@ -61,6 +61,9 @@ type Effects struct {
 	usual      []float32
 	usualStart time.Time
 	usualStep  time.Duration
+	// typical is the median duration of each name's occurrences in the
+	// calendar, past and future (see bin).
+	typical map[string]time.Duration
 }
 
 // maxUsual bounds the usual day: 2,880 steps (30 s), 11 KiB.
@@ -72,8 +75,16 @@ type profile struct {
 	seen   int             // occurrences learned from
 }
 
-// bin is the bin of time t in o's window.
-func bin(o Occurrence, t time.Time) int {
+// bin is the bin of time t in o's window. The lead and the lag are cut
+// into bins of equal length. So is the event, in two halves: the first
+// by the time since its start, in bins of the typical occurrence's
+// (half its duration over half the bins: an event's rise follows its
+// announced start, whatever its length), the rest by the share of the
+// remaining time to its end (its decay follows its end). An occurrence
+// shorter than the typical one leaves the bins of its first half past
+// its own half unfilled (see fillBins); a longer one times its first
+// half of the typical's length and shares the rest.
+func (e *Effects) bin(o Occurrence, t time.Time) int {
 	seg := func(from, to time.Time, first, n int) int {
 		if !to.After(from) {
 			return first
@@ -84,9 +95,34 @@ func bin(o Occurrence, t time.Time) int {
 	case t.Before(o.Start):
 		return seg(o.From(), o.Start, 0, leadBins)
 	case t.Before(o.End):
-		return seg(o.Start, o.End, leadBins, eventBins)
+		d := o.End.Sub(o.Start)
+		typical := e.typical[o.Event.Name]
+		if typical <= 0 {
+			typical = d
+		}
+		half := o.Start.Add(min(d, typical) / 2)
+		if t.Before(half) {
+			return seg(o.Start, o.Start.Add(typical/2), leadBins, eventBins/2)
+		}
+		return seg(half, o.End, leadBins+eventBins/2, eventBins/2)
 	}
 	return seg(o.End, o.To(), leadBins+eventBins, lagBins)
+}
+
+// newEffects is the effects of calendar c with nothing learned yet.
+func newEffects(c *Calendar) *Effects {
+	e := &Effects{Calendar: c, learned: map[string]*profile{}, typical: map[string]time.Duration{}}
+	if c == nil {
+		return e
+	}
+	durations := map[string][]float64{}
+	for _, o := range c.Occurrences {
+		durations[o.Event.Name] = append(durations[o.Event.Name], float64(o.End.Sub(o.Start)))
+	}
+	for name, ds := range durations {
+		e.typical[name] = time.Duration(sortedQuantile(ds, 0.5))
+	}
+	return e
 }
 
 // Known is the calendar e was learned with; nil for a nil e.
@@ -126,7 +162,7 @@ func (c *Calendar) Mask(n int, start time.Time, step time.Duration) []bool {
 // Learn learns the effect of each event name from values (start, step):
 // from the occurrences whose windows lie within it.
 func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *Effects {
-	e := &Effects{Calendar: c, learned: map[string]*profile{}}
+	e := newEffects(c)
 	if c == nil || len(values) == 0 || step <= 0 {
 		return e
 	}
@@ -176,7 +212,7 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		var hit [bins]bool // the bins a point of the grid falls in
 		first := int(math.Ceil(float64(o.From().Sub(start)) / float64(step)))
 		for i := first; i < len(values) && start.Add(time.Duration(i)*step).Before(o.To()); i++ {
-			b := bin(o, start.Add(time.Duration(i)*step))
+			b := e.bin(o, start.Add(time.Duration(i)*step))
 			hit[b] = true
 			if bl := baseline(i); finite(values[i]) && finite(bl) {
 				act[b] += values[i]
@@ -296,7 +332,7 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 	if !ok {
 		return v, nil
 	}
-	b := bin(o, t)
+	b := e.bin(o, t)
 	u := e.effect(o, q, b, b+1)
 	if u.Source == "learned" {
 		if r0, r, ok := e.growth(o, q, now, t); ok {
@@ -342,7 +378,7 @@ func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) 
 	}
 	r0 = now.Value / usual
 	p := e.learned[o.Event.Name]
-	from, to := p.ratios[bin(o, now.At)], p.ratios[bin(o, t)]
+	from, to := p.ratios[e.bin(o, now.At)], p.ratios[e.bin(o, t)]
 	var cbuf [MaxLearned]course
 	cs := cbuf[:0]
 	for k := range min(len(from), len(to)) {

@@ -234,7 +234,7 @@ func TestGrowthLeaveOneOut(t *testing.T) {
 	o := c.Occurrences[len(c.Occurrences)-1]
 	now, at := o.Start.Add(30*time.Minute), o.Start.Add(40*time.Minute)
 	p := fx.learned["promo"]
-	from, to := p.ratios[bin(o, now)], p.ratios[bin(o, at)]
+	from, to := p.ratios[fx.bin(o, now)], p.ratios[fx.bin(o, at)]
 	obs := Observation{Value: 2.5 * fx.usualAt(now), At: now} // ×2.5 now
 	width := func(spread float64) (median, high float64) {
 		for k := range from {
@@ -341,5 +341,65 @@ func TestMedian(t *testing.T) {
 	}
 	if !math.IsNaN(median(nil)) {
 		t.Errorf("median of nothing is not NaN")
+	}
+}
+
+// TestBinsFollowTheStartAndTheEnd checks where the points of occurrences
+// of 2, 3 and 4 hours (typically 3) fall: in their first half, by the time
+// since the start in bins of the typical occurrence's, so that 20 minutes
+// into each is one bin; after it, by the share of the time left, so that
+// midway from there to each end is one bin; the lead and the lag by their
+// share.
+func TestBinsFollowTheStartAndTheEnd(t *testing.T) {
+	t0 := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+	var doc strings.Builder
+	doc.WriteString("events:\n")
+	for k, hours := range []int{2, 3, 4} {
+		fmt.Fprintf(&doc, "  - {name: match, start: %q, duration: %dh, lead: 30m, lag: 1h}\n", t0.Add(time.Duration(k)*24*time.Hour).Format(time.RFC3339), hours)
+	}
+	c, err := Parse([]byte(doc.String()), "cal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := Learn(c, nil, t0, time.Minute)
+	if got := fx.typical["match"]; got != 3*time.Hour {
+		t.Fatalf("the typical match lasts %v, want 3h", got)
+	}
+	for what, want := range map[string]int{
+		"the lead's start":          0,
+		"15 minutes before":         leadBins / 2,
+		"the start":                 leadBins,
+		"20 minutes in":             leadBins + eventBins/2*20/90,
+		"89 minutes in, 3h or more": leadBins + eventBins/2 - 1,
+		"midway from half to end":   leadBins + eventBins/2 + eventBins/4,
+		"the last minute":           leadBins + eventBins - 1,
+		"the lag's start":           leadBins + eventBins,
+		"the lag's end":             bins - 1,
+	} {
+		var got []int
+		for _, o := range c.Occurrences {
+			d := o.End.Sub(o.Start)
+			at := map[string]time.Time{
+				"the lead's start":          o.From(),
+				"15 minutes before":         o.Start.Add(-15 * time.Minute),
+				"the start":                 o.Start,
+				"20 minutes in":             o.Start.Add(20 * time.Minute),
+				"89 minutes in, 3h or more": o.Start.Add(89 * time.Minute),
+				"midway from half to end":   o.End.Add(-(d - min(d, 3*time.Hour)/2) / 2),
+				"the last minute":           o.End.Add(-time.Minute),
+				"the lag's start":           o.End,
+				"the lag's end":             o.To().Add(-time.Minute),
+			}[what]
+			if what == "89 minutes in, 3h or more" && d < 3*time.Hour {
+				continue
+			}
+			got = append(got, fx.bin(o, at))
+		}
+		for _, b := range got {
+			if b != want {
+				t.Errorf("%s: bins %v, want %d in each", what, got, want)
+				break
+			}
+		}
 	}
 }

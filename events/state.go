@@ -171,7 +171,7 @@ func Restore(c *Calendar, st *State) (*Effects, error) {
 	if err := st.Check(); err != nil {
 		return nil, err
 	}
-	e := &Effects{Calendar: c, learned: map[string]*profile{}}
+	e := newEffects(c)
 	if st == nil {
 		return e, nil
 	}
