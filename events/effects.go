@@ -365,7 +365,9 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 // now's point (leave one out, in ratios: one odd occurrence moves it by
 // its own distance, never more): the effect's own uncertainty, measured
 // rather than assumed, so that noisy or few past occurrences widen it
-// and alike ones narrow it. False when now is not within o's window
+// and alike ones narrow it; the conformal quantile (conformalQuantile),
+// so that it covers q of the occurrence under way, however few the past
+// ones. False when now is not within o's window
 // before t, its usual level is unknown, or fewer than two past
 // occurrences have both points.
 func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) (r0, r float64, ok bool) {
@@ -403,7 +405,7 @@ func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) 
 	for k, c := range cs {
 		said[k] = c.follow(r0)
 	}
-	r = max(0, sortedQuantile(said[:len(cs)], 0.5)+sortedQuantile(missed[:len(cs)], q))
+	r = max(0, sortedQuantile(said[:len(cs)], 0.5)+conformalQuantile(missed[:len(cs)], q))
 	return r0, r, finite(r)
 }
 
@@ -510,6 +512,28 @@ func sortedQuantile(xs []float64, q float64) float64 {
 		return xs[len(xs)-1]
 	}
 	return xs[lo] + (pos-float64(lo))*(xs[lo+1]-xs[lo])
+}
+
+// conformalQuantile sorts xs, finite values, and returns the q-quantile
+// a new value exchangeable with them falls below with probability at
+// least q (split conformal prediction): for q above one half the
+// ⌈(n+1)q⌉-th smallest of the n (the largest when that is beyond n),
+// below one half the ⌊(n+1)q⌋-th (the smallest when that is below the
+// first), their median at one half. With few values it lies further out
+// than sortedQuantile's interpolation, which covers less than q of a new
+// one: with 9, the 0.9-quantile is the largest, not the 8.2nd. NaN when xs
+// is empty.
+func conformalQuantile(xs []float64, q float64) float64 {
+	n := len(xs)
+	if n == 0 || q == 0.5 {
+		return sortedQuantile(xs, 0.5)
+	}
+	slices.Sort(xs)
+	k := int(math.Ceil(float64(n+1) * q))
+	if q < 0.5 {
+		k = int(math.Floor(float64(n+1) * q))
+	}
+	return xs[min(max(k, 1), n)-1]
 }
 
 // median is sortedQuantile(xs, 0.5) without sorting all of xs: xs is
