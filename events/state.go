@@ -25,7 +25,18 @@ type State struct {
 	Usual      Float32s      `json:"usual,omitempty"`
 	UsualStart time.Time     `json:"usual_start,omitzero"`
 	UsualStep  time.Duration `json:"usual_step,omitempty"`
+	// Bins names how the window was cut into the bins of Learned
+	// (BinLayout); empty in states saved before the event's first half
+	// was binned by the time since its start, whose ratios Restore
+	// refuses.
+	Bins string `json:"bins,omitempty"`
 }
+
+// BinLayout names how Learn cuts an occurrence's window into bins (see
+// Effects.bin): the lead in 8 of equal length, the event's first half in
+// 24 of a 48th of its name's typical duration since its start, the rest
+// in 24 of the time left to its end, the lag in 8.
+const BinLayout = "lead 8, since start 24, to end 24, lag 8"
 
 // Learned is one name's learned effect in a State.
 type Learned struct {
@@ -88,7 +99,7 @@ func (e *Effects) State() *State {
 	if e == nil || e.Calendar == nil {
 		return nil
 	}
-	st := &State{Usual: e.usual, UsualStart: e.usualStart, UsualStep: e.usualStep}
+	st := &State{Usual: e.usual, UsualStart: e.usualStart, UsualStep: e.usualStep, Bins: BinLayout}
 	for name, p := range e.learned {
 		if st.Learned == nil {
 			st.Learned = map[string]*Learned{}
@@ -165,8 +176,9 @@ func (l *Learned) check(name string) error {
 }
 
 // Restore returns the effects st holds for calendar c, as Learn made them;
-// an error (wrapping ErrState) when st.Check finds one, or st learned a
-// name no event of c has.
+// an error (wrapping ErrState) when st.Check finds one, st learned a name
+// no event of c has, or its ratios were binned otherwise than BinLayout
+// says (an older state: they are learned again at the next fit).
 func Restore(c *Calendar, st *State) (*Effects, error) {
 	if err := st.Check(); err != nil {
 		return nil, err
@@ -174,6 +186,9 @@ func Restore(c *Calendar, st *State) (*Effects, error) {
 	e := newEffects(c)
 	if st == nil {
 		return e, nil
+	}
+	if len(st.Learned) > 0 && st.Bins != BinLayout {
+		return nil, fmt.Errorf("%w: bins: %q, want %q (learned by an older version)", ErrState, st.Bins, BinLayout)
 	}
 	names := map[string]bool{}
 	if c != nil {

@@ -79,6 +79,7 @@ func TestStateCheck(t *testing.T) {
 		{"usual too long", func(s *State) { s.Usual = make(Float32s, 3000) }, "usual: 3000 steps, at most 2880"},
 		{"usual not a day", func(s *State) { s.Usual = s.Usual[:100] }, "usual: 100 steps, but a day has 288"},
 		{"usual start", func(s *State) { s.UsualStart = time.Time{} }, "usual_start: missing"},
+		{"binned before", func(s *State) { s.Bins = "" }, `bins: "", want "` + BinLayout + `" (learned by an older version)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := fx.State()
