@@ -333,8 +333,8 @@ func scoredAs(f *forecast.Fitted, fx *events.Effects, y float64, t time.Time, st
 	return func(c float64) float64 {
 		v, use := fx.Adjust(c, ahead, 0.5, now)
 		switch {
-		case use == nil:
-			return c
+		case use == nil || !validLoad(v):
+			return c // the state keeps no value that is not a load
 		case use.Source == "learned":
 			return v
 		case use.Source == "declared" && !ahead.Before(use.Occurrence.Start) && ahead.Before(use.Occurrence.End):
