@@ -50,7 +50,8 @@ const (
 // week, outside events; two loads at least), bin by
 // bin over the occurrence's window, one ratio per past occurrence. Memory:
 // 4 bytes per bin (64) per occurrence kept (at most MaxLearned), 8 KiB a
-// name at most.
+// name at most, and its typical duration; building one takes 8 bytes per
+// occurrence of the calendar while it runs.
 type Effects struct {
 	Calendar *Calendar
 	learned  map[string]*profile

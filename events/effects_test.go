@@ -365,44 +365,40 @@ func TestBinsFollowTheStartAndTheEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx := Learn(c, nil, t0, time.Minute)
-	if got := fx.typical["match"]; got != 3*time.Hour {
+	const typical = 3 * time.Hour
+	if got := fx.typical["match"]; got != typical {
 		t.Fatalf("the typical match lasts %v, want 3h", got)
 	}
-	for what, want := range map[string]int{
-		"the lead's start":          0,
-		"15 minutes before":         leadBins / 2,
-		"the start":                 leadBins,
-		"20 minutes in":             leadBins + eventBins/2*20/90,
-		"89 minutes in, 3h or more": leadBins + eventBins/2 - 1,
-		"midway from half to end":   leadBins + eventBins/2 + eventBins/4,
-		"the last minute":           leadBins + eventBins - 1,
-		"the lag's start":           leadBins + eventBins,
-		"the lag's end":             bins - 1,
+	for _, tc := range []struct {
+		what string
+		want int
+		at   func(o Occurrence) time.Time
+	}{
+		{"the lead's start", 0, func(o Occurrence) time.Time { return o.From() }},
+		{"15 minutes before", leadBins / 2, func(o Occurrence) time.Time { return o.Start.Add(-15 * time.Minute) }},
+		{"the start", leadBins, func(o Occurrence) time.Time { return o.Start }},
+		{"20 minutes in", leadBins + eventBins/2*20/90, func(o Occurrence) time.Time { return o.Start.Add(20 * time.Minute) }},
+		{"midway from half to end", leadBins + eventBins/2 + eventBins/4, func(o Occurrence) time.Time {
+			d := o.End.Sub(o.Start)
+			return o.End.Add(-(d - min(d, typical)/2) / 2)
+		}},
+		{"the last minute", leadBins + eventBins - 1, func(o Occurrence) time.Time { return o.End.Add(-time.Minute) }},
+		{"the lag's start", leadBins + eventBins, func(o Occurrence) time.Time { return o.End }},
+		{"the lag's end", bins - 1, func(o Occurrence) time.Time { return o.To().Add(-time.Minute) }},
 	} {
 		var got []int
 		for _, o := range c.Occurrences {
-			d := o.End.Sub(o.Start)
-			at := map[string]time.Time{
-				"the lead's start":          o.From(),
-				"15 minutes before":         o.Start.Add(-15 * time.Minute),
-				"the start":                 o.Start,
-				"20 minutes in":             o.Start.Add(20 * time.Minute),
-				"89 minutes in, 3h or more": o.Start.Add(89 * time.Minute),
-				"midway from half to end":   o.End.Add(-(d - min(d, 3*time.Hour)/2) / 2),
-				"the last minute":           o.End.Add(-time.Minute),
-				"the lag's start":           o.End,
-				"the lag's end":             o.To().Add(-time.Minute),
-			}[what]
-			if what == "89 minutes in, 3h or more" && d < 3*time.Hour {
-				continue
-			}
-			got = append(got, fx.bin(o, at))
+			got = append(got, fx.bin(o, tc.at(o)))
 		}
-		for _, b := range got {
-			if b != want {
-				t.Errorf("%s: bins %v, want %d in each", what, got, want)
-				break
-			}
+		if slices.ContainsFunc(got, func(b int) bool { return b != tc.want }) {
+			t.Errorf("%s: bins %v, want %d in each", tc.what, got, tc.want)
+		}
+	}
+	// 89 minutes in, the last bin of the first half for the typical
+	// occurrence and the longer one.
+	for _, o := range c.Occurrences[1:] {
+		if b := fx.bin(o, o.Start.Add(89*time.Minute)); b != leadBins+eventBins/2-1 {
+			t.Errorf("89 minutes into a %v occurrence: bin %d, want %d", o.End.Sub(o.Start), b, leadBins+eventBins/2-1)
 		}
 	}
 }

@@ -15,7 +15,8 @@ import (
 // promos of its calendar, at irregular times (a seasonal model cannot know
 // them): four before the clock starts (Monday noon), and one an hour
 // after; all four before teach (the first has a day and eight hours of
-// history before it: enough for a usual level). It returns the target, its load and the promos' starts.
+// history before it: enough for a usual level). It returns the target,
+// its load and the promos' starts.
 func promoTarget(name string) (models.Target, fakeLoad, []time.Time) {
 	starts := []time.Time{
 		time.Date(2025, 2, 25, 20, 0, 0, 0, time.UTC), time.Date(2025, 2, 27, 9, 0, 0, 0, time.UTC),
