@@ -100,23 +100,31 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 	}
 	exp := seasonalEstimate(nil, y, flagged, nil, period, o.Seasons)
 
-	// Collapses: long runs far below the estimate.
+	// Collapses: long runs far below the estimate, and too unlikely for
+	// the series' own noise (see outageEvidence).
+	need := math.Inf(1)
+	if rate := collapseRate(o.Collapse); rate > 0 {
+		need = outageEvidence / rate * dispersion(y, exp, o.Collapse)
+	}
 	for i := 0; i < n; {
 		if !collapsed(y[i], exp[i], o.Collapse) {
 			i++
 			continue
 		}
 		j := i
-		real := 0
+		real, mass := 0, 0.0
 		// A run goes on through gaps and through zeros whose estimate is
 		// zero or unknown too.
 		for j < n && (collapsed(y[j], exp[j], o.Collapse) || !finite(y[j]) || (y[j] <= 0 && !(exp[j] > 0))) {
 			if finite(y[j]) {
 				real++
+				if finite(exp[j]) {
+					mass += exp[j]
+				}
 			}
 			j++
 		}
-		if real >= o.MinRun {
+		if real >= o.MinRun && mass >= need {
 			for k := i; k < j; k++ {
 				flagged[k] = true
 			}
@@ -154,6 +162,47 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 	}
 	interpolate(cleaned)
 	return cleaned, flagged, nil
+}
+
+// outageEvidence is how unlikely a run of collapsed points must be, as
+// -ln of its probability, for Clean to call it an outage rather than the
+// noise of a low count: ln(10⁶), about one false outage in 10⁶ runs, a
+// few a century of one-minute points.
+var outageEvidence = math.Log(1e6)
+
+// collapseRate is the Chernoff rate of a Poisson count falling to frac of
+// its mean or below: P(N ≤ frac·λ) ≤ exp(-λ·collapseRate(frac)), which
+// is 1 - frac + frac·ln(frac), and 1 at frac 0 (P(N = 0) = exp(-λ)).
+func collapseRate(frac float64) float64 {
+	if frac <= 0 {
+		return 1
+	}
+	return 1 - frac + frac*math.Log(frac)
+}
+
+// dispersion is the variance of y around its estimate exp per unit of the
+// estimate: 1 for counts with Poisson noise, 1/s for such counts divided
+// by s (a per-second rate of per-minute counts), small for a smooth load.
+// It is the median of (y - exp)²/exp over the points not collapsed to
+// frac of their estimate or below, over the median of a chi-square with
+// one degree of freedom (0.4549): the runs under test are left out, and
+// the median keeps bursts from inflating it. 0 when no point has a
+// positive estimate.
+// A run of collapsed points with estimates summing to m then has a
+// probability of at most exp(-collapseRate·m/dispersion) under such
+// noise.
+func dispersion(y, exp []float64, frac float64) float64 {
+	var r []float64
+	for i, v := range y {
+		if finite(v) && finite(exp[i]) && exp[i] > 0 && !collapsed(v, exp[i], frac) {
+			r = append(r, (v-exp[i])*(v-exp[i])/exp[i])
+		}
+	}
+	if len(r) == 0 {
+		return 0
+	}
+	slices.Sort(r)
+	return sortedQuantile(r, 0.5) / 0.4549
 }
 
 // collapsed reports whether v is at or below frac × its estimate e.

@@ -3,9 +3,13 @@ package anomaly_test
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/prescale/prescale/anomaly"
 )
@@ -151,5 +155,61 @@ func TestLevelShift(t *testing.T) {
 	}
 	if _, _, err := anomaly.LevelShift(y, &anomaly.Options{Window: -1}); !errors.Is(err, anomaly.ErrOptions) {
 		t.Errorf("LevelShift with a negative window: error %v, want ErrOptions", err)
+	}
+}
+
+// weekOfCounts is days of one-minute Poisson counts around mean per
+// minute, with a daily cycle from 0.3 to 1.7 of it, times scale: a
+// per-second rate of the same counts is scale 1/60.
+func weekOfCounts(days int, mean, scale float64, seed uint64) []float64 {
+	src := rand.NewPCG(seed, 3)
+	y := make([]float64, days*1440)
+	for i := range y {
+		daily := 1 - 0.7*math.Cos(2*math.Pi*float64(i%1440)/1440)
+		y[i] = scale * distuv.Poisson{Lambda: mean * daily, Src: src}.Rand()
+	}
+	return y
+}
+
+// At a few requests a minute the night's rate is below one, and runs of
+// zeros five minutes long or more happen every night: noise, not outages.
+// Clean calls a run an outage only when its estimates add up to more
+// than such noise explains, so the nights are kept and a real outage of
+// an hour is still found, in counts and in the same counts as a rate.
+func TestCleanLowCounts(t *testing.T) {
+	for _, scale := range []float64{1, 1.0 / 60} {
+		for seed := range uint64(3) {
+			y := weekOfCounts(14, 2, scale, seed)
+			zeros := 0
+			for i := 0; i+5 <= len(y); i++ {
+				if !slices.ContainsFunc(y[i:i+5], func(v float64) bool { return v > 0 }) {
+					zeros++
+				}
+			}
+			outage := 10*1440 + 600 // ten days in, at ten in the morning
+			for i := outage; i < outage+60; i++ {
+				y[i] = 0
+			}
+			_, flagged, err := anomaly.Clean(y, &anomaly.CleanOptions{Period: 1440})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var missed, extra int
+			for i, f := range flagged {
+				switch in := i >= outage && i < outage+60; {
+				case in && !f:
+					missed++
+				case !in && f && y[i] == 0:
+					extra++
+				}
+			}
+			t.Logf("scale %.3g, seed %d: %d windows of 5 zeros in the load, %d zeros flagged outside the outage", scale, seed, zeros, extra)
+			if zeros < 100 {
+				t.Fatalf("scale %.3g, seed %d: only %d runs of 5 zeros: the case does not test the nights", scale, seed, zeros)
+			}
+			if missed > 0 || extra > 0 {
+				t.Errorf("scale %.3g, seed %d: %d points of the hour's outage not flagged, %d zeros of the nights flagged", scale, seed, missed, extra)
+			}
+		}
 	}
 }
