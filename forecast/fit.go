@@ -481,7 +481,7 @@ func candidates(o Options, y []float64, periods []int, primary int) ([]candidate
 			cfg.Orders = append(cfg.Orders, defaultOrder(periods[i], o.FourierOrder))
 		}
 		cands = append(cands, harmonicCandidate(cfg))
-		cfg.Smooth = true
+		cfg.Smooth, cfg.Horizon = true, o.Horizon
 		cands = append(cands, harmonicCandidate(cfg))
 	}
 	return cands, why

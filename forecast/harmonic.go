@@ -31,6 +31,14 @@ type HarmonicConfig struct {
 	// follows drifts and shifts instead of reverting to the mean of the
 	// whole history (the idea of MSTL + ETS).
 	Smooth bool `json:"smooth"`
+	// Horizon, when Smooth, is how many steps ahead the smoothed level was
+	// chosen for (Options.Horizon). Beyond it, its departure from the
+	// seasonally adjusted series' mean over the longest season fades with
+	// a half-life of Horizon steps: nothing scored the level that far,
+	// and the last minutes' level held for a week carries whatever the
+	// seasons missed at the origin (a weekend's edge) into every day of
+	// it. 0 (a model saved before it existed) holds the level.
+	Horizon int `json:"horizon,omitempty"`
 }
 
 // Harmonic is a multi-seasonal harmonic regression: an intercept, an
@@ -53,6 +61,9 @@ type Harmonic struct {
 	Resid []float64 `json:"resid"`
 	// Level is the smoother of the seasonally adjusted series when Smooth.
 	Level *HoltWinters `json:"level,omitempty"`
+	// Anchor is the seasonally adjusted series' recent mean, over about
+	// the longest season, that the level fades to beyond Horizon.
+	Anchor float64 `json:"anchor,omitempty"`
 
 	// shared[j][k-1] is whether harmonic k of Periods[j] has the
 	// frequency of a harmonic of an earlier period, which carries it
@@ -147,6 +158,8 @@ func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
 			return nil, fmt.Errorf("harmonic level smoother: %w", err)
 		}
 		m.Level = level
+		recent := resid[max(0, len(resid)-m.anchorSpan()):]
+		m.Anchor = floats.Sum(recent) / float64(len(recent))
 		m.T = len(z)
 		return m, nil
 	}
@@ -160,6 +173,14 @@ func FitHarmonic(y []float64, cfg HarmonicConfig) (*Harmonic, error) {
 	m.Resid = append([]float64(nil), resid[len(resid)-len(m.AR):]...)
 	m.T = len(z)
 	return m, nil
+}
+
+// anchorSpan is the span of Anchor's mean: the longest season.
+func (m *Harmonic) anchorSpan() int {
+	if len(m.Periods) == 0 {
+		return 1
+	}
+	return slices.Max(m.Periods)
 }
 
 func (m *Harmonic) numCoef() int {
@@ -363,6 +384,9 @@ func (m *Harmonic) Observe(y float64) {
 			adjusted = m.transform(y) - reg
 		}
 		m.Level.Observe(adjusted)
+		if !math.IsNaN(adjusted) {
+			m.Anchor += (adjusted - m.Anchor) / float64(m.anchorSpan())
+		}
 		m.T++
 		return
 	}
@@ -382,7 +406,15 @@ func (m *Harmonic) Predict(dst []float64) {
 	reg := m.regression(len(dst))
 	if m.Level != nil {
 		m.Level.Predict(dst)
+		fade, kept := 1.0, 1.0
+		if m.Horizon > 0 {
+			fade = math.Pow(0.5, 1/float64(m.Horizon))
+		}
 		for h := range dst {
+			if m.Horizon > 0 && h >= m.Horizon {
+				kept *= fade
+				dst[h] = m.Anchor + (dst[h]-m.Anchor)*kept
+			}
 			dst[h] = m.inverse(dst[h] + reg[h])
 		}
 		return
@@ -396,6 +428,9 @@ func (m *Harmonic) Predict(dst []float64) {
 }
 
 func (m *Harmonic) validate() error {
+	if m.Horizon < 0 || math.IsNaN(m.Anchor) || math.IsInf(m.Anchor, 0) {
+		return fmt.Errorf("%w: harmonic level horizon %d, anchor %v", ErrBadState, m.Horizon, m.Anchor)
+	}
 	if len(m.Orders) != len(m.Periods) {
 		return fmt.Errorf("%w: harmonic model with %d periods and %d orders", ErrBadState, len(m.Periods), len(m.Orders))
 	}
