@@ -102,10 +102,7 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 
 	// Collapses: long runs far below the estimate, and too unlikely for
 	// the series' own noise (see outageEvidence).
-	need := math.Inf(1)
-	if rate := collapseRate(o.Collapse); rate > 0 {
-		need = outageEvidence / rate * dispersion(y, exp, o.Collapse)
-	}
+	need := math.NaN() // found at the first run long enough to test
 	for i := 0; i < n; {
 		if !collapsed(y[i], exp[i], o.Collapse) {
 			i++
@@ -123,6 +120,9 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 				}
 			}
 			j++
+		}
+		if real >= o.MinRun && math.IsNaN(need) {
+			need = outageEvidence / collapseRate(o.Collapse) * dispersion(y, exp, o.Collapse)
 		}
 		if real >= o.MinRun && mass >= need {
 			for k := i; k < j; k++ {
