@@ -23,6 +23,8 @@ import (
 //     the seasonal estimate) and one-off spikes and dips that
 //     anomaly.Clean flags are replaced the same way before fitting, so
 //     they do not teach the model a false season (see trainingAnomalies);
+//     so are, with a weekly season and three weeks of history, the
+//     unusual days: a holiday, a launch (see unusualDays);
 //   - a constant series forecasts the constant with zero-width intervals;
 //   - a season needs two full cycles: shorter histories drop it, and a
 //     model that cannot be fitted falls back to a simpler one; Reason says
@@ -97,6 +99,10 @@ func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons
 	}
 	cleaned, anomalies := replaceGaps(p, run, o.KeepAnomalies)
 	copy(y, cleaned)
+	if !o.KeepAnomalies {
+		anomalies = append(anomalies, replaceUnusualDays(p, y, seasons)...)
+		slices.SortFunc(anomalies, func(a, b Anomaly) int { return a.Start - b.Start })
+	}
 	if len(anomalies) == 0 {
 		return target, seasons, primary
 	}
@@ -107,7 +113,7 @@ func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons
 		a.End += p.offset
 		f.Anomalies = append(f.Anomalies, a)
 	}
-	p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points in %d spans (outages, spikes, dips) before fitting", count, len(anomalies)))
+	p.notes = append(p.notes, fmt.Sprintf("replaced %d anomalous points in %d spans (outages, spikes, dips, unusual days) before fitting", count, len(anomalies)))
 	f.Notes = p.notes
 	for i, v := range target {
 		if p.gap[i] && !(v > y[i]) {

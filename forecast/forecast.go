@@ -166,6 +166,7 @@ const (
 	AnomalyOutage = "outage" // a run at or near zero load: missing data, not demand
 	AnomalySpike  = "spike"  // a short, isolated burst above the seasonal estimate
 	AnomalyDip    = "dip"    // a short, isolated drop below it
+	AnomalyDay    = "day"    // a whole day off its weekday's usual level (a holiday)
 )
 
 // Anomaly is a span of the input, values[Start:End], kept out of training.

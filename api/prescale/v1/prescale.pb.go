@@ -2004,7 +2004,7 @@ type AnomalySpan struct {
 	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
 	// Exclusive.
 	End *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
-	// live, level_shift, outage, spike or dip.
+	// live, level_shift, outage, spike, dip or day (a whole day off its weekday's usual level).
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Largest detector score over the span, in [0,1].
 	Score         float64 `protobuf:"fixed64,4,opt,name=score,proto3" json:"score,omitempty"`
