@@ -25,6 +25,10 @@ import (
 //     they do not teach the model a false season (see trainingAnomalies);
 //     so are, with a weekly season and three weeks of history, the
 //     unusual days: a holiday, a launch (see unusualDays);
+//   - when the step is known and divides an hour, a move of the daily
+//     phase by an hour within the history (a daylight-saving change) is
+//     found, and the days before it are shifted to the phase of the days
+//     after, with a note (see realignPhase);
 //   - a constant series forecasts the constant with zero-width intervals;
 //   - a season needs two full cycles: shorter histories drop it, and a
 //     model that cannot be fitted falls back to a simpler one; Reason says
@@ -59,6 +63,10 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		return f.finish(y, p.trailing, o.Lead)
 	}
 
+	if note := realignPhase(p, o.Step); note != "" {
+		p.notes = append(p.notes, note)
+		f.Notes = p.notes
+	}
 	target, seasons, primary := f.cleanHistory(p, o)
 	plan, reasons := planValidation(target, seasons, primary, o)
 	chosen, why := f.selectModel(o, y, target, plan)

@@ -486,3 +486,47 @@ func TestHolidayKeptOutOfTraining(t *testing.T) {
 		}
 	}
 }
+
+// A daylight-saving change moves the day by an hour on the UTC grid. Two
+// weeks of history whose last three days have the new phase were
+// forecast on the old one: a day-ahead error of 10.4% against 5.4% with
+// no move. The days before the move are now shifted by the hour, with a
+// note, and the day ahead is forecast as well as with no move. A history
+// with no move is left as it is.
+func TestDaylightSavingMove(t *testing.T) {
+	const end = 16 * 1440 // the history is days 2 to 15; the day ahead, 16, is a Wednesday
+	dayAhead := func(y []float64) (float64, []string) {
+		f, err := forecast.Fit(y[2*1440:end], &forecast.Options{Horizon: 60, Lead: 6, Step: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := f.Forecast(1440, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var miss float64
+		for i, v := range r.Point {
+			miss += math.Abs(v - y[end+i])
+		}
+		return miss / floats.Sum(y[end:end+1440]), f.Notes
+	}
+	for seed := range uint64(2) {
+		y := weeksOfCounts(17, 200, seed)
+		still, notes := dayAhead(y)
+		if slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "daily phase") }) {
+			t.Errorf("seed %d: no move, but %q", seed, notes)
+		}
+		moved := slices.Clone(y)
+		for i := end - 3*1440; i+60 < len(y); i++ {
+			moved[i] = y[i+60] // from three days before the end, everything an hour earlier
+		}
+		after, notes := dayAhead(moved)
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "moved by -1h0m0s 3 days before the end") }) {
+			t.Errorf("seed %d: notes %q do not name the move", seed, notes)
+		}
+		t.Logf("seed %d: day-ahead error %.1f%% with no move, %.1f%% after it", seed, 100*still, 100*after)
+		if after > 1.1*still {
+			t.Errorf("seed %d: day-ahead error %.1f%% after the move, against %.1f%% with none", seed, 100*after, 100*still)
+		}
+	}
+}

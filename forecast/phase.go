@@ -1,0 +1,152 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// A daylight-saving change moves a service's day by an hour on the UTC
+// grid the load is read on: from that night, every peak comes an hour
+// earlier or later. A model fitted on two weeks of which only the last
+// few days have the new phase forecasts the old one for days (a day-ahead
+// error of 15% where it was 2%). realignPhase finds such a move in the
+// history and shifts the days before it by the hour, so that the whole
+// history has the phase of its last days.
+const (
+	// phaseMinDays is the least number of days on each side of a move
+	// that shows it: one day could be an odd one.
+	phaseMinDays = 2
+	// phaseMargin is how much better, in correlation, a day must match
+	// the last one an hour off than in place to count as moved.
+	phaseMargin = 0.02
+	// phaseHistory is the least number of days looked at: more than a
+	// week, so that weekends, whose shape differs from weekdays' (a later
+	// peak), lie on both sides of any move and break a false pattern.
+	phaseHistory = 8
+)
+
+// realignPhase shifts, in place, the days of p before a move of the daily
+// phase by an hour (a daylight-saving change) so that they have the phase
+// of the days after it, and returns a note saying so ("" when it did
+// not). It looks only when step divides an hour and the history holds
+// at least phaseHistory days. Days are counted back from the end; each
+// is compared with the last day, by the correlation of their profiles
+// (log loads, smoothed over a quarter of an hour), in place and an hour
+// either way. A move is every day from some day back at the same hour
+// off, at least phaseMinDays of them, and every later day in place: one
+// day that does not fit the pattern, anywhere, means no move.
+func realignPhase(p *prepared, step time.Duration) string {
+	if step <= 0 || time.Hour%step != 0 {
+		return ""
+	}
+	hour := int(time.Hour / step)
+	day := 24 * hour
+	n := len(p.y)
+	days := n / day
+	if days < phaseHistory {
+		return ""
+	}
+	profile := func(j int) []float64 {
+		end := n - j*day
+		return smoothedLog(p.y[end-day:end], max(1, hour/4))
+	}
+	last := profile(0)
+	lags := make([]int, days)
+	for j := 1; j < days; j++ {
+		d := profile(j)
+		in := correlation(last, d, 0)
+		best, lag := in+phaseMargin, 0
+		for _, l := range []int{-hour, hour} {
+			if c := correlation(last, d, l); c > best {
+				best, lag = c, l
+			}
+		}
+		lags[j] = lag
+	}
+	// Days 1..k-1 in place, days k..days-1 at the same lag.
+	k := 1
+	for k < days && lags[k] == 0 {
+		k++
+	}
+	if k == days || k < phaseMinDays || days-k < phaseMinDays {
+		return ""
+	}
+	lag := lags[k]
+	for j := k; j < days; j++ {
+		if lags[j] != lag {
+			return ""
+		}
+	}
+	// The load at t before the move is the load of t-lag's phase after
+	// it: point i takes the point lag steps later, as long as that is
+	// before the move; the hour left without one is a gap.
+	s := n - k*day
+	y, gap := p.y, p.gap
+	if lag > 0 {
+		for i := 0; i < s; i++ {
+			if i+lag < s {
+				y[i], gap[i] = y[i+lag], gap[i+lag]
+			} else {
+				y[i], gap[i] = y[s-1], true
+			}
+		}
+	} else {
+		for i := s - 1; i >= 0; i-- {
+			if i+lag >= 0 {
+				y[i], gap[i] = y[i+lag], gap[i+lag]
+			} else {
+				y[i], gap[i] = y[0], true
+			}
+		}
+	}
+	return fmt.Sprintf("the daily phase moved by %s %d days before the end (a daylight-saving change?): the history before was shifted to match", time.Duration(-lag)*step, k)
+}
+
+// smoothedLog is log(1+v) of y smoothed by a centred moving average of
+// width w.
+func smoothedLog(y []float64, w int) []float64 {
+	out := make([]float64, len(y))
+	var sum float64
+	lo, hi := 0, 0
+	for i := range y {
+		for hi < len(y) && hi <= i+w/2 {
+			sum += math.Log1p(y[hi])
+			hi++
+		}
+		for lo < i-w/2 {
+			sum -= math.Log1p(y[lo])
+			lo++
+		}
+		out[i] = sum / float64(hi-lo)
+	}
+	return out
+}
+
+// correlation is the Pearson correlation of a[t] and b[t+lag] over the t
+// where both exist; 0 when either is constant there.
+func correlation(a, b []float64, lag int) float64 {
+	var n, sa, sb, saa, sbb, sab float64
+	for t := range a {
+		u := t + lag
+		if u < 0 || u >= len(b) {
+			continue
+		}
+		x, y := a[t], b[u]
+		n++
+		sa += x
+		sb += y
+		saa += x * x
+		sbb += y * y
+		sab += x * y
+	}
+	if n < 2 {
+		return 0
+	}
+	cov := sab - sa*sb/n
+	va, vb := saa-sa*sa/n, sbb-sb*sb/n
+	if !(va > 0 && vb > 0) {
+		return 0
+	}
+	return cov / math.Sqrt(va*vb)
+}
