@@ -63,11 +63,13 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		return f.finish(y, p.trailing, o.Lead)
 	}
 
-	if note := realignPhase(p, o.Step); note != "" {
+	move, note := realignPhase(p, o.Step)
+	if note != "" {
 		p.notes = append(p.notes, note)
 		f.Notes = p.notes
 	}
 	target, seasons, primary := f.cleanHistory(p, o)
+	f.Anomalies = move.place(f.Anomalies, p.offset)
 	plan, reasons := planValidation(target, seasons, primary, o)
 	chosen, why := f.selectModel(o, y, target, plan)
 	reasons = append(reasons, why...)

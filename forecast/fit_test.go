@@ -491,15 +491,18 @@ func TestHolidayKeptOutOfTraining(t *testing.T) {
 // weeks of history whose last three days have the new phase were
 // forecast on the old one: a day-ahead error of 10.4% against 5.4% with
 // no move. The days before the move are now shifted by the hour, with a
-// note, and the day ahead is forecast as well as with no move. A history
-// with no move is left as it is.
+// note, and the day ahead is forecast as well as with no move; an outage
+// before the move is listed where it was. A history with no move is left
+// as it is.
 func TestDaylightSavingMove(t *testing.T) {
 	const end = 16 * 1440 // the history is days 2 to 15; the day ahead, 16, is a Wednesday
+	var anomalies []forecast.Anomaly
 	dayAhead := func(y []float64) (float64, []string) {
 		f, err := forecast.Fit(y[2*1440:end], &forecast.Options{Horizon: 60, Lead: 6, Step: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
+		anomalies = f.Anomalies
 		r, err := f.Forecast(1440, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -520,9 +523,17 @@ func TestDaylightSavingMove(t *testing.T) {
 		for i := end - 3*1440; i+60 < len(y); i++ {
 			moved[i] = y[i+60] // from three days before the end, everything an hour earlier
 		}
+		outage := 8*1440 + 600 // two hours at ten in the morning, before the move
+		for i := outage; i < outage+120; i++ {
+			moved[i] = 0
+		}
 		after, notes := dayAhead(moved)
 		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "moved by -1h0m0s 3 days before the end") }) {
 			t.Errorf("seed %d: notes %q do not name the move", seed, notes)
+		}
+		// The outage is listed where it was in the input, not an hour off.
+		if want := (forecast.Anomaly{Start: outage - 2*1440, End: outage - 2*1440 + 120, Kind: forecast.AnomalyOutage}); !slices.Contains(anomalies, want) {
+			t.Errorf("seed %d: anomalies %v lack the outage %v", seed, anomalies, want)
 		}
 		t.Logf("seed %d: day-ahead error %.1f%% with no move, %.1f%% after it", seed, 100*still, 100*after)
 		if after > 1.1*still {

@@ -28,24 +28,24 @@ const (
 
 // realignPhase shifts, in place, the days of p before a move of the daily
 // phase by an hour (a daylight-saving change) so that they have the phase
-// of the days after it, and returns a note saying so ("" when it did
-// not). It looks only when step divides an hour and the history holds
+// of the days after it, and returns the move and a note saying so (no
+// move and "" when it did not). It looks only when step divides an hour and the history holds
 // at least phaseHistory days. Days are counted back from the end; each
 // is compared with the last day, by the correlation of their profiles
 // (log loads, smoothed over a quarter of an hour), in place and an hour
 // either way. A move is every day from some day back at the same hour
 // off, at least phaseMinDays of them, and every later day in place: one
 // day that does not fit the pattern, anywhere, means no move.
-func realignPhase(p *prepared, step time.Duration) string {
+func realignPhase(p *prepared, step time.Duration) (phaseMove, string) {
 	if step <= 0 || time.Hour%step != 0 {
-		return ""
+		return phaseMove{}, ""
 	}
 	hour := int(time.Hour / step)
 	day := 24 * hour
 	n := len(p.y)
 	days := n / day
 	if days < phaseHistory {
-		return ""
+		return phaseMove{}, ""
 	}
 	profile := func(j int) []float64 {
 		end := n - j*day
@@ -70,12 +70,12 @@ func realignPhase(p *prepared, step time.Duration) string {
 		k++
 	}
 	if k == days || k < phaseMinDays || days-k < phaseMinDays {
-		return ""
+		return phaseMove{}, ""
 	}
 	lag := lags[k]
 	for j := k; j < days; j++ {
 		if lags[j] != lag {
-			return ""
+			return phaseMove{}, ""
 		}
 	}
 	// The load at t before the move is the load of t-lag's phase after
@@ -100,7 +100,34 @@ func realignPhase(p *prepared, step time.Duration) string {
 			}
 		}
 	}
-	return fmt.Sprintf("the daily phase moved by %s %d days before the end (a daylight-saving change?): the history before was shifted to match", time.Duration(-lag)*step, k)
+	return phaseMove{at: s, lag: lag}, fmt.Sprintf("the daily phase moved by %s %d days before the end (a daylight-saving change?): the history before was shifted to match", time.Duration(-lag)*step, k)
+}
+
+// phaseMove is where realignPhase found a move, the index at in the
+// prepared history, and the lag the points before it were shifted by:
+// point i < at holds what was at i+lag. The zero value is no move.
+type phaseMove struct{ at, lag int }
+
+// place puts anomalies found on the shifted history (indexed in the
+// input, whose index offset is that of the prepared history's first
+// point) back where they were in the input.
+func (m phaseMove) place(anomalies []Anomaly, offset int) []Anomaly {
+	if m.lag == 0 {
+		return anomalies
+	}
+	back := func(i int) int {
+		if i-offset >= m.at {
+			return i
+		}
+		return offset + min(max(i-offset+m.lag, 0), m.at)
+	}
+	out := anomalies[:0]
+	for _, a := range anomalies {
+		if a.Start, a.End = back(a.Start), back(a.End); a.End > a.Start {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // smoothedLog is log(1+v) of y smoothed by a centred moving average of
