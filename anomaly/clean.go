@@ -102,7 +102,7 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 
 	// Collapses: long runs far below the estimate, and too unlikely for
 	// the series' own noise (see outageEvidence).
-	need := math.NaN() // found at the first run long enough to test
+	need, measured := 0.0, false // found at the first run long enough to test
 	for i := 0; i < n; {
 		if !collapsed(y[i], exp[i], o.Collapse) {
 			i++
@@ -121,8 +121,8 @@ func Clean(y []float64, opts *CleanOptions) (cleaned []float64, flagged []bool, 
 			}
 			j++
 		}
-		if real >= o.MinRun && math.IsNaN(need) {
-			need = outageEvidence / collapseRate(o.Collapse) * dispersion(y, exp, o.Collapse)
+		if real >= o.MinRun && !measured {
+			need, measured = outageEvidence/collapseRate(o.Collapse)*dispersion(y, exp, o.Collapse), true
 		}
 		if real >= o.MinRun && mass >= need {
 			for k := i; k < j; k++ {
@@ -195,7 +195,8 @@ func dispersion(y, exp []float64, frac float64) float64 {
 	var r []float64
 	for i, v := range y {
 		if finite(v) && finite(exp[i]) && exp[i] > 0 && !collapsed(v, exp[i], frac) {
-			r = append(r, (v-exp[i])*(v-exp[i])/exp[i])
+			z := (v - exp[i]) / math.Sqrt(exp[i])
+			r = append(r, z*z)
 		}
 	}
 	if len(r) == 0 {

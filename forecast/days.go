@@ -3,14 +3,17 @@ package forecast
 import (
 	"math"
 	"slices"
+	"time"
 )
 
 // The unusual days of a weekly history: a holiday is a weekday at a
 // weekend's level, once. A model that learns the week from a few weeks
 // takes it in: the same weekday comes out a tenth or more low a week
 // later. A day shows as unusual only against the same day of the other
-// weeks, so this needs a weekly season (seven of the daily one) and three
-// weeks of history, two to outvote the odd one.
+// weeks, so this needs a weekly season (seven of the daily one) and four
+// weeks of history: three others to outvote the odd one (with two, their
+// median is their mean, and a holiday among them makes the normal day
+// look unusual too).
 const (
 	// unusualDayZ is how many robust standard deviations of the history's
 	// day-to-day ratios a day must be off, and unusualDayRatio the least
@@ -30,18 +33,19 @@ const (
 // profile's lowest phase, the night for most services, so that a
 // calendar day falls in one. A day in the last week is not judged: it may
 // be the start of a new level. nil without a weekly season of seven days
-// or three weeks of history. It holds 8 bytes a point while it runs.
-func unusualDays(y []float64, gap []bool, seasons []Season) (days []Anomaly, est []float64) {
+// (a day of steps when the step is known) or four weeks of history. It
+// holds 8 bytes a point while it runs.
+func unusualDays(y []float64, gap []bool, seasons []Season, step time.Duration) (days []Anomaly, est []float64) {
 	n := len(y)
 	var day, week int
 	for _, s := range seasons {
 		for _, t := range seasons {
-			if t.Period == 7*s.Period {
+			if t.Period == 7*s.Period && (step <= 0 || time.Duration(s.Period)*step == 24*time.Hour) {
 				day, week = s.Period, t.Period
 			}
 		}
 	}
-	if day < 2 || n < 3*week {
+	if day < 2 || n < 4*week {
 		return nil, nil
 	}
 	// The weekly estimate: the median of the same time in up to three
@@ -57,7 +61,7 @@ func unusualDays(y []float64, gap []bool, seasons []Season) (days []Anomaly, est
 			}
 		}
 		est[i] = math.NaN()
-		if len(buf) >= 2 {
+		if len(buf) >= 3 {
 			sorted = append(sorted[:0], buf...)
 			slices.Sort(sorted)
 			est[i] = sorted[len(sorted)/2]
@@ -93,15 +97,15 @@ func unusualDays(y []float64, gap []bool, seasons []Season) (days []Anomaly, est
 				buf = append(buf, math.Log((y[i]+floor)/(est[i]+floor)))
 			}
 		}
-		if 2*len(buf) < day {
-			continue
+		b := block{from: from, to: from + day, score: math.NaN()}
+		if 2*len(buf) >= day {
+			slices.Sort(buf)
+			b.score = buf[len(buf)/2]
+			scores = append(scores, b.score)
 		}
-		slices.Sort(buf)
-		b := block{from: from, to: from + day, score: buf[len(buf)/2]}
-		blocks = append(blocks, b)
-		scores = append(scores, b.score)
+		blocks = append(blocks, b) // a day mostly of gaps, unjudged
 	}
-	if len(blocks) < 3 {
+	if len(scores) < 3 {
 		return nil, nil
 	}
 	slices.Sort(scores)
@@ -122,27 +126,39 @@ func unusualDays(y []float64, gap []bool, seasons []Season) (days []Anomaly, est
 		}
 		return 0
 	}
+	// A run of days off the same way, through the unjudged days among
+	// them (an outage inside a change of level does not cut it into
+	// one-offs), is unusual when short enough.
 	for k := 0; k < len(blocks); {
 		dir := off(blocks[k])
-		j := k + 1
-		for j < len(blocks) && dir != 0 && off(blocks[j]) == dir && blocks[j].from == blocks[j-1].to {
-			j++
+		j, last := k+1, k
+		for ; dir != 0 && j < len(blocks); j++ {
+			if d := off(blocks[j]); math.IsNaN(blocks[j].score) {
+				continue
+			} else if d != dir {
+				break
+			}
+			last = j
 		}
-		if dir != 0 && j-k <= unusualDayRun && blocks[j-1].to <= n-week {
-			for _, b := range blocks[k:j] {
-				days = append(days, Anomaly{Start: b.from, End: b.to, Kind: AnomalyDay})
+		if dir != 0 && last+1-k <= unusualDayRun && blocks[last].to <= n-week {
+			for _, b := range blocks[k : last+1] {
+				if !math.IsNaN(b.score) {
+					days = append(days, Anomaly{Start: b.from, End: b.to, Kind: AnomalyDay})
+				}
 			}
 		}
-		k = j
+		k = last + 1
 	}
 	return days, est
 }
 
 // replaceUnusualDays replaces, in the cleaned history y, the points of the
-// unusual days (unusualDays) by their weekly estimate, marks them gaps
-// (not observations to score against) and returns them.
-func replaceUnusualDays(p *prepared, y []float64, seasons []Season) []Anomaly {
-	days, est := unusualDays(y, p.gap, seasons)
+// unusual days (unusualDays) by their weekly estimate and marks them gaps
+// (not observations to score against). It returns anomalies with the
+// days among them, sorted, the spans within a day dropped and those
+// across its edge cut at it, so that no point is listed twice.
+func replaceUnusualDays(p *prepared, y []float64, seasons []Season, step time.Duration, anomalies []Anomaly) []Anomaly {
+	days, est := unusualDays(y, p.gap, seasons, step)
 	for _, d := range days {
 		for i := d.Start; i < d.End; i++ {
 			if !math.IsNaN(est[i]) {
@@ -150,6 +166,17 @@ func replaceUnusualDays(p *prepared, y []float64, seasons []Season) []Anomaly {
 			}
 			p.gap[i] = true
 		}
+		var kept []Anomaly
+		for _, a := range anomalies {
+			if a.Start < d.Start {
+				kept = append(kept, Anomaly{Start: a.Start, End: min(a.End, d.Start), Kind: a.Kind})
+			}
+			if a.End > d.End {
+				kept = append(kept, Anomaly{Start: max(a.Start, d.End), End: a.End, Kind: a.Kind})
+			}
+		}
+		anomalies = append(kept, d)
 	}
-	return days
+	slices.SortFunc(anomalies, func(a, b Anomaly) int { return a.Start - b.Start })
+	return anomalies
 }

@@ -23,7 +23,7 @@ import (
 //     the seasonal estimate) and one-off spikes and dips that
 //     anomaly.Clean flags are replaced the same way before fitting, so
 //     they do not teach the model a false season (see trainingAnomalies);
-//     so are, with a weekly season and three weeks of history, the
+//     so are, with a weekly season and four weeks of history, the
 //     unusual days: a holiday, a launch (see unusualDays);
 //   - when the step is known and divides an hour, a move of the daily
 //     phase by an hour within the history (a daylight-saving change) is
@@ -110,8 +110,7 @@ func (f *Fitted) cleanHistory(p *prepared, o Options) (target []float64, seasons
 	cleaned, anomalies := replaceGaps(p, run, o.KeepAnomalies)
 	copy(y, cleaned)
 	if !o.KeepAnomalies {
-		anomalies = append(anomalies, replaceUnusualDays(p, y, seasons)...)
-		slices.SortFunc(anomalies, func(a, b Anomaly) int { return a.Start - b.Start })
+		anomalies = replaceUnusualDays(p, y, seasons, o.Step, anomalies)
 	}
 	if len(anomalies) == 0 {
 		return target, seasons, primary

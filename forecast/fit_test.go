@@ -459,8 +459,13 @@ func TestHolidayKeptOutOfTraining(t *testing.T) {
 		f, ratios := dayByDay(t, weeksOfCounts(35, 20, seed, holiday), 60)
 		var found int
 		for _, a := range f.Anomalies {
-			if a.Kind == forecast.AnomalyDay {
-				found += min(a.End, (holiday+1)*1440) - max(a.Start, holiday*1440)
+			if a.Kind != forecast.AnomalyDay {
+				continue
+			}
+			if in := min(a.End, (holiday+1)*1440) - max(a.Start, holiday*1440); in > 0 {
+				found += in
+			} else {
+				t.Errorf("seed %d: minutes %d to %d, not the holiday, taken for an unusual day", seed, a.Start, a.End)
 			}
 		}
 		if found < 1200 {

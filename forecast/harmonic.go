@@ -33,7 +33,7 @@ type HarmonicConfig struct {
 	Smooth bool `json:"smooth"`
 	// Horizon, when Smooth, is how many steps ahead the smoothed level was
 	// chosen for (Options.Horizon). Beyond it, its departure from the
-	// seasonally adjusted series' mean over the longest season fades with
+	// seasonally adjusted series' recent mean (Anchor) fades with
 	// a half-life of Horizon steps: nothing scored the level that far,
 	// and the last minutes' level held for a week carries whatever the
 	// seasons missed at the origin (a weekend's edge) into every day of
@@ -61,8 +61,9 @@ type Harmonic struct {
 	Resid []float64 `json:"resid"`
 	// Level is the smoother of the seasonally adjusted series when Smooth.
 	Level *HoltWinters `json:"level,omitempty"`
-	// Anchor is the seasonally adjusted series' recent mean, over about
-	// the longest season, that the level fades to beyond Horizon.
+	// Anchor is the seasonally adjusted series' recent mean that the level
+	// fades to beyond Horizon: over the longest season at fit, then an
+	// exponential average with that span as points stream in.
 	Anchor float64 `json:"anchor,omitempty"`
 
 	// shared[j][k-1] is whether harmonic k of Periods[j] has the

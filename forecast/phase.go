@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -24,6 +25,10 @@ const (
 	// week, so that weekends, whose shape differs from weekdays' (a later
 	// peak), lie on both sides of any move and break a false pattern.
 	phaseHistory = 8
+	// phaseUndecided is the correlation with the last day below which a
+	// day has no shape to tell its phase by, and undecided marks it.
+	phaseUndecided = 0.5
+	undecided      = math.MinInt
 )
 
 // realignPhase shifts, in place, the days of p before a move of the daily
@@ -33,9 +38,12 @@ const (
 // at least phaseHistory days. Days are counted back from the end; each
 // is compared with the last day, by the correlation of their profiles
 // (log loads, smoothed over a quarter of an hour), in place and an hour
-// either way. A move is every day from some day back at the same hour
-// off, at least phaseMinDays of them, and every later day in place: one
-// day that does not fit the pattern, anywhere, means no move.
+// either way; a day that matches it nowhere (an outage, a holiday) is
+// undecided and left aside. A move is every day from some day back at the
+// same hour off, at least phaseMinDays of them, and every later day in
+// place, at least phaseMinDays with the last: one other day, anywhere,
+// means no move. The move is placed at the night (the daily profile's
+// lowest phase) nearest the first day off.
 func realignPhase(p *prepared, step time.Duration) (phaseMove, string) {
 	if step <= 0 || time.Hour%step != 0 {
 		return phaseMove{}, ""
@@ -62,26 +70,43 @@ func realignPhase(p *prepared, step time.Duration) (phaseMove, string) {
 				best, lag = c, l
 			}
 		}
+		if max(in, best) < phaseUndecided {
+			lag = undecided // an outage, a holiday: no shape to tell by
+		}
 		lags[j] = lag
 	}
-	// Days 1..k-1 in place, days k..days-1 at the same lag.
+	// Days 1..k-1 in place, days k..days-1 at the same lag, at least
+	// phaseMinDays of each, the undecided days aside.
+	var lag, before, after int
 	k := 1
-	for k < days && lags[k] == 0 {
-		k++
+	for ; k < days && lag == 0; k++ {
+		switch lags[k] {
+		case 0:
+			after++
+		case undecided:
+		default:
+			lag = lags[k]
+		}
 	}
-	if k == days || k < phaseMinDays || days-k < phaseMinDays {
-		return phaseMove{}, ""
-	}
-	lag := lags[k]
-	for j := k; j < days; j++ {
-		if lags[j] != lag {
+	k-- // the first day off
+	for j := k; j < days && lag != 0; j++ {
+		switch lags[j] {
+		case lag:
+			before++
+		case undecided:
+		default:
 			return phaseMove{}, ""
 		}
+	}
+	if lag == 0 || after+1 < phaseMinDays || before < phaseMinDays {
+		return phaseMove{}, ""
 	}
 	// The load at t before the move is the load of t-lag's phase after
 	// it: point i takes the point lag steps later, as long as that is
 	// before the move; the hour left without one is a gap.
-	s := n - k*day
+	// The move is placed at the quietest phase of the day nearest the
+	// boundary of the first day off (a clock changes at night).
+	s := quietestNear(p.y, n-k*day, day)
 	y, gap := p.y, p.gap
 	if lag > 0 {
 		for i := 0; i < s; i++ {
@@ -123,11 +148,26 @@ func (m phaseMove) place(anomalies []Anomaly, offset int) []Anomaly {
 	}
 	out := anomalies[:0]
 	for _, a := range anomalies {
-		if a.Start, a.End = back(a.Start), back(a.End); a.End > a.Start {
+		if a.Start, a.End = back(a.Start), back(a.End-1)+1; a.End > a.Start {
 			out = append(out, a)
 		}
 	}
 	return out
+}
+
+// quietestNear is the index nearest i, less than it by at most half a
+// day or more by less, at the phase where y's daily profile is lowest.
+func quietestNear(y []float64, i, day int) int {
+	profile := make([]float64, day)
+	for j, v := range y {
+		profile[j%day] += v
+	}
+	low := slices.Index(profile, slices.Min(profile))
+	d := ((low-i)%day + day) % day // steps from i forward to the phase
+	if d >= day/2 {
+		d -= day
+	}
+	return min(max(i+d, 1), len(y)-1)
 }
 
 // smoothedLog is log(1+v) of y smoothed by a centred moving average of
