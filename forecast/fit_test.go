@@ -541,6 +541,13 @@ func TestDaylightSavingMove(t *testing.T) {
 			t.Errorf("seed %d: anomalies %v lack the outage %v", seed, anomalies, want)
 		}
 		t.Logf("seed %d: day-ahead error %.1f%% with no move, %.1f%% after it", seed, 100*still, 100*after)
+		// A day of outage before the move has no shape to tell its phase
+		// by: it is left aside, not taken for a day in place.
+		down := slices.Clone(moved)
+		clear(down[6*1440 : 7*1440])
+		if _, notes := dayAhead(down); !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "moved by -1h0m0s") }) {
+			t.Errorf("seed %d: with a day of outage before it, notes %q do not name the move", seed, notes)
+		}
 		if after > 1.1*still {
 			t.Errorf("seed %d: day-ahead error %.1f%% after the move, against %.1f%% with none", seed, 100*after, 100*still)
 		}
