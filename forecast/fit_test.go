@@ -418,6 +418,7 @@ func dayByDay(t *testing.T, y []float64, horizon int) (*forecast.Fitted, []float
 func TestLongHorizonKeepsTheLevel(t *testing.T) {
 	for seed := range uint64(2) {
 		_, ratios := dayByDay(t, weeksOfCounts(35, 200, seed), 60)
+		t.Logf("seed %d: each day of the week forecast at %.3f of its load", seed, ratios)
 		for d, r := range ratios {
 			if math.Abs(r-1) > 0.03 {
 				t.Errorf("seed %d: day %d of the week forecast at %.3f of the load, want within 3%%", seed, d, r)
@@ -432,6 +433,7 @@ func TestLongHorizonKeepsTheLevel(t *testing.T) {
 func TestLowVolumeFit(t *testing.T) {
 	for seed := range uint64(3) {
 		f, ratios := dayByDay(t, weeksOfCounts(35, 2, seed), 60)
+		t.Logf("seed %d: %d anomalies, seasons %v, each day of the week forecast at %.3f of its load", seed, len(f.Anomalies), f.Seasons, ratios)
 		for _, a := range f.Anomalies {
 			if a.Kind == forecast.AnomalyOutage && a.End-a.Start > 1 {
 				t.Errorf("seed %d: minutes %d to %d kept out of training as an outage", seed, a.Start, a.End)
@@ -468,6 +470,7 @@ func TestHolidayKeptOutOfTraining(t *testing.T) {
 				t.Errorf("seed %d: minutes %d to %d, not the holiday, taken for an unusual day", seed, a.Start, a.End)
 			}
 		}
+		t.Logf("seed %d: %d minutes of the holiday kept out of training; the Monday after forecast at %.3f of its load", seed, found, ratios[0])
 		if found < 1200 {
 			t.Errorf("seed %d: %d minutes of the holiday kept out of training, want most of its 1440 (anomalies %v)", seed, found, f.Anomalies)
 		}
