@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // The unusual days of a weekly history: a holiday is a weekday at a
@@ -37,87 +39,30 @@ const (
 // holds 8 bytes a point while it runs.
 func unusualDays(y []float64, gap []bool, seasons []Season, step time.Duration) (days []Anomaly, est []float64) {
 	n := len(y)
-	var day, week int
-	for _, s := range seasons {
-		for _, t := range seasons {
-			if t.Period == 7*s.Period && (step <= 0 || time.Duration(s.Period)*step == 24*time.Hour) {
-				day, week = s.Period, t.Period
-			}
-		}
-	}
+	day, week := weeklySeason(seasons, step)
 	if day < 2 || n < 4*week {
 		return nil, nil
 	}
-	// The weekly estimate: the median of the same time in up to three
-	// weeks on each side.
-	est = make([]float64, n)
-	var buf, sorted []float64
-	var mean float64
-	for i := range y {
-		buf = buf[:0]
-		for k := -3; k <= 3; k++ {
-			if j := i + k*week; k != 0 && j >= 0 && j < n && !gap[j] {
-				buf = append(buf, y[j])
-			}
-		}
-		est[i] = math.NaN()
-		if len(buf) >= 3 {
-			sorted = append(sorted[:0], buf...)
-			slices.Sort(sorted)
-			est[i] = sorted[len(sorted)/2]
-			if len(sorted)%2 == 0 {
-				est[i] = (sorted[len(sorted)/2-1] + est[i]) / 2
-			}
-		}
-		mean += y[i] / float64(n)
-	}
-	// Days start at the quietest phase of the daily profile.
-	profile := make([]float64, day)
-	for i, v := range y {
-		profile[i%day] += v
-	}
-	start := slices.Index(profile, slices.Min(profile))
-	// Each day's median log ratio to the weekly estimate, the loads offset
-	// by a tenth of the mean so that a night of zeros is not infinitely
-	// off.
-	floor := 0.1 * mean
+	est = weeklyEstimate(y, gap, week)
+	// The loads are offset by a tenth of the mean so that a night of zeros
+	// is not infinitely off.
+	floor := 0.1 * floats.Sum(y) / float64(n)
 	if !(floor > 0) {
 		return nil, nil
 	}
-	type block struct {
-		from, to int
-		score    float64
-	}
-	var blocks []block
+	blocks := dayScores(y, gap, est, quietestPhase(y, day), day, floor)
 	var scores []float64
-	for from := start; from+day <= n; from += day {
-		buf = buf[:0]
-		for i := from; i < from+day; i++ {
-			if !gap[i] && !math.IsNaN(est[i]) {
-				buf = append(buf, math.Log((y[i]+floor)/(est[i]+floor)))
-			}
-		}
-		b := block{from: from, to: from + day, score: math.NaN()}
-		if 2*len(buf) >= day {
-			slices.Sort(buf)
-			b.score = buf[len(buf)/2]
+	for _, b := range blocks {
+		if !math.IsNaN(b.score) {
 			scores = append(scores, b.score)
 		}
-		blocks = append(blocks, b) // a day mostly of gaps, unjudged
 	}
 	if len(scores) < 3 {
 		return nil, nil
 	}
-	slices.Sort(scores)
-	med := scores[len(scores)/2]
-	spread := 0.0
-	for i := range scores {
-		scores[i] = math.Abs(scores[i] - med)
-	}
-	slices.Sort(scores)
-	spread = 1.4826 * scores[len(scores)/2]
+	med, spread := medianAndSpread(scores)
 	limit := max(unusualDayZ*spread, math.Log(unusualDayRatio))
-	off := func(b block) int {
+	off := func(b dayScore) int {
 		switch d := b.score - med; {
 		case d > limit:
 			return 1
@@ -131,11 +76,12 @@ func unusualDays(y []float64, gap []bool, seasons []Season, step time.Duration) 
 	// one-offs), is unusual when short enough.
 	for k := 0; k < len(blocks); {
 		dir := off(blocks[k])
-		j, last := k+1, k
-		for ; dir != 0 && j < len(blocks); j++ {
-			if d := off(blocks[j]); math.IsNaN(blocks[j].score) {
+		last := k
+		for j := k + 1; dir != 0 && j < len(blocks); j++ {
+			if math.IsNaN(blocks[j].score) {
 				continue
-			} else if d != dir {
+			}
+			if off(blocks[j]) != dir {
 				break
 			}
 			last = j
@@ -150,6 +96,100 @@ func unusualDays(y []float64, gap []bool, seasons []Season, step time.Duration) 
 		k = last + 1
 	}
 	return days, est
+}
+
+// weeklySeason finds, among seasons, a day and a week of seven of it (a
+// day of 24 hours when the step is known); 0, 0 without.
+func weeklySeason(seasons []Season, step time.Duration) (day, week int) {
+	for _, s := range seasons {
+		for _, t := range seasons {
+			if t.Period == 7*s.Period && (step <= 0 || time.Duration(s.Period)*step == 24*time.Hour) {
+				day, week = s.Period, t.Period
+			}
+		}
+	}
+	return day, week
+}
+
+// weeklyEstimate is, for each point, the median of the same time in up to
+// three weeks on each side, the gaps aside; NaN where fewer than three.
+func weeklyEstimate(y []float64, gap []bool, week int) []float64 {
+	est := make([]float64, len(y))
+	var buf []float64
+	for i := range y {
+		buf = buf[:0]
+		for k := -3; k <= 3; k++ {
+			if j := i + k*week; k != 0 && j >= 0 && j < len(y) && !gap[j] {
+				buf = append(buf, y[j])
+			}
+		}
+		est[i] = math.NaN()
+		if len(buf) >= 3 {
+			slices.Sort(buf)
+			est[i] = sortedMedian(buf)
+		}
+	}
+	return est
+}
+
+// dayScore is one day of the history, [from, to), and its median log
+// ratio to the weekly estimate; NaN for a day mostly of gaps, unjudged.
+type dayScore struct {
+	from, to int
+	score    float64
+}
+
+// dayScores cuts y into days from start and scores each: the median of
+// log((y+floor)/(est+floor)) over its observed points.
+func dayScores(y []float64, gap []bool, est []float64, start, day int, floor float64) []dayScore {
+	var blocks []dayScore
+	var buf []float64
+	for from := start; from+day <= len(y); from += day {
+		buf = buf[:0]
+		for i := from; i < from+day; i++ {
+			if !gap[i] && !math.IsNaN(est[i]) {
+				buf = append(buf, math.Log((y[i]+floor)/(est[i]+floor)))
+			}
+		}
+		b := dayScore{from: from, to: from + day, score: math.NaN()}
+		if 2*len(buf) >= day {
+			slices.Sort(buf)
+			b.score = sortedMedian(buf)
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+// medianAndSpread are the median of x and its robust standard deviation
+// (1.4826 median absolute deviations); x is reordered.
+func medianAndSpread(x []float64) (med, spread float64) {
+	slices.Sort(x)
+	med = sortedMedian(x)
+	for i := range x {
+		x[i] = math.Abs(x[i] - med)
+	}
+	slices.Sort(x)
+	return med, 1.4826 * sortedMedian(x)
+}
+
+// sortedMedian is the median of sorted x, not empty.
+func sortedMedian(x []float64) float64 {
+	m := len(x) / 2
+	if len(x)%2 == 0 {
+		return (x[m-1] + x[m]) / 2
+	}
+	return x[m]
+}
+
+// quietestPhase is the phase, in [0, day), where y's daily profile is
+// lowest: the night for most services.
+func quietestPhase(y []float64, day int) int {
+	profile := make([]float64, day)
+	for i, v := range y {
+		profile[i%day] += v
+	}
+	return slices.Index(profile, slices.Min(profile))
 }
 
 // replaceUnusualDays replaces, in the cleaned history y, the points of the

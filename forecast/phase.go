@@ -3,7 +3,6 @@ package forecast
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
 )
 
@@ -158,12 +157,7 @@ func (m phaseMove) place(anomalies []Anomaly, offset int) []Anomaly {
 // quietestNear is the index nearest i, less than it by at most half a
 // day or more by less, at the phase where y's daily profile is lowest.
 func quietestNear(y []float64, i, day int) int {
-	profile := make([]float64, day)
-	for j, v := range y {
-		profile[j%day] += v
-	}
-	low := slices.Index(profile, slices.Min(profile))
-	d := ((low-i)%day + day) % day // steps from i forward to the phase
+	d := ((quietestPhase(y, day)-i)%day + day) % day // steps from i forward to the phase
 	if d >= day/2 {
 		d -= day
 	}
