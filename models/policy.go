@@ -129,6 +129,15 @@ type Recommendation struct {
 	HoldFor    time.Duration `json:"hold_for"`
 	LastFetch  time.Time     `json:"last_fetch,omitzero"`
 
+	// CollapseSince is set while fresh observations stay under a tenth of
+	// the load before them (CollapseFrom), for at most HoldFor: the time
+	// of the first such observation. Meanwhile the previous
+	// recommendation is held, since load that falls to almost nothing at
+	// once is more often data going missing (a partial scrape before a
+	// gap, an exporter restarting) than demand gone.
+	CollapseSince time.Time `json:"collapse_since,omitzero"`
+	CollapseFrom  float64   `json:"collapse_from,omitempty"`
+
 	// PreviousReplicas is the previous recommendation (clamped to the
 	// current bounds) and PreviousTime its time; zero when there was none.
 	PreviousReplicas int       `json:"previous_replicas"`
@@ -197,6 +206,12 @@ type ReactivePart struct {
 // recommendation the reactive value is used at once. When data is fresh
 // again the normal rule resumes; scale-down stabilization is left to the
 // HPA.
+//
+// A fresh observation under a tenth of the load before it is a collapse:
+// for HoldFor from the first such observation, the recommendation is not
+// below the previous one (Won "held"; CollapseSince says since when), as
+// load that falls to almost nothing at once is more often data going
+// missing than demand gone.
 func Recommend(in PolicyInput) Recommendation {
 	t := &in.Target
 	lo, hi := replicaBounds(t.MinReplicas, t.MaxReplicas)
@@ -274,6 +289,7 @@ func Recommend(in PolicyInput) Recommendation {
 
 	if !r.Stale {
 		b = r.fresh(b, lo, hi)
+		b = r.holdCollapse(b, &in, lo, hi)
 	} else {
 		b = r.stale(b, &in, lo, hi)
 	}
@@ -471,6 +487,44 @@ func (r *Recommendation) fresh(b []byte, lo, hi int) []byte {
 		}
 	}
 	return r.clamp(b, want, won, lo, hi)
+}
+
+// collapseFraction is the share of the load before it under which a fresh
+// observation is a collapse (anomaly.Clean's outage threshold).
+const collapseFraction = 0.1
+
+// holdCollapse keeps a fresh recommendation from going below the previous
+// one while the observed load has collapsed (see CollapseSince), for at
+// most HoldFor from the first collapsed observation.
+func (r *Recommendation) holdCollapse(b []byte, in *PolicyInput, lo, hi int) []byte {
+	p := in.Previous
+	if p == nil || !p.Reactive.Known || !r.Reactive.Known {
+		return b
+	}
+	from, since := p.Reactive.Load, r.Reactive.At
+	if !p.CollapseSince.IsZero() {
+		from, since = p.CollapseFrom, p.CollapseSince
+	}
+	held := in.Now.Sub(since)
+	if !(r.Reactive.Load < collapseFraction*from) || held >= r.HoldFor {
+		return b
+	}
+	r.CollapseSince, r.CollapseFrom = since, from
+	if r.Replicas >= r.PreviousReplicas {
+		return b
+	}
+	b = append(b, "; the load fell under a tenth of the "...)
+	b = strconv.AppendFloat(b, from, 'g', 4, 64)
+	b = append(b, " before it at "...)
+	b = appendClock(b, since)
+	b = append(b, ", more often data going missing than demand gone: holding the previous "...)
+	b = appendReplicas(b, r.PreviousReplicas)
+	b = append(b, ", "...)
+	b = appendDuration(b, r.HoldFor-held)
+	b = append(b, " of the "...)
+	b = appendDuration(b, r.HoldFor)
+	b = append(b, " hold left"...)
+	return r.clamp(b, r.PreviousReplicas, WonHeld, lo, hi)
 }
 
 // stale holds the previous recommendation, then falls back to the reactive

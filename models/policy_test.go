@@ -591,3 +591,92 @@ func TestRecommendForAnEvent(t *testing.T) {
 		t.Errorf("without a calendar: %d replicas, %s", r.Replicas, r.Reason)
 	}
 }
+
+// TestRecommendHoldsACollapse replays load that falls at once to almost
+// nothing, minute by minute, feeding each answer back as the previous one:
+// the Twitter stream's last partial minute before its nightly gap reads 4
+// where the minute before read 2,552, and acting on it scaled the
+// workload down just before the load came back. A collapse holds the
+// previous recommendation for HoldFor from its first point, then is taken
+// as real; a fall to more than a tenth is followed at once.
+func TestRecommendHoldsACollapse(t *testing.T) {
+	target := policyTarget() // HoldFor 5m, 100 a replica
+	type minute struct {
+		load  float64 // NaN: no new data (the last point stays the latest)
+		want  int
+		won   string
+		since time.Duration // CollapseSince - t0, -1 for none
+	}
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name    string
+		minutes []minute
+	}{
+		{"a collapse that lasts is taken as real after the hold", []minute{
+			{600, 6, models.WonForecast, -1},
+			{4, 6, models.WonHeld, time.Minute},
+			{3, 6, models.WonHeld, time.Minute},
+			{5, 6, models.WonHeld, time.Minute},
+			{4, 6, models.WonHeld, time.Minute},
+			{4, 6, models.WonHeld, time.Minute},
+			{4, 1, models.WonForecast, -1}, // 5m after 14:01
+			{2, 1, models.WonForecast, -1}, // compared with 4 now
+		}},
+		{"a collapse before a gap never scales down", []minute{
+			{600, 6, models.WonForecast, -1},
+			{4, 6, models.WonHeld, time.Minute},
+			{nan, 6, models.WonHeld, time.Minute},
+			{nan, 6, models.WonHeld, time.Minute}, // stale from 14:03:30
+			{nan, 6, models.WonHeld, -1},
+			{nan, 6, models.WonHeld, -1},
+			{nan, 6, models.WonHeld, -1},
+			{nan, 6, models.WonHeld, -1},
+			{nan, 6, models.WonHeld, -1},
+			{nan, 6, models.WonHeld, -1},
+			{nan, 6, models.WonHeld, -1}, // past the hold, not below 6
+			{580, 6, models.WonForecast, -1},
+		}},
+		{"a fall to more than a tenth is followed at once", []minute{
+			{600, 6, models.WonForecast, -1},
+			{90, 1, models.WonForecast, -1},
+		}},
+		{"a collapse from a small load is not held above it", []minute{
+			{600, 6, models.WonForecast, -1},
+			{4, 6, models.WonHeld, time.Minute},
+			{700, 7, models.WonForecast, -1},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var prev *models.Recommendation
+			lastAt, lastLoad := time.Time{}, 0.0
+			for m, want := range tc.minutes {
+				now := t0.Add(time.Duration(m) * time.Minute)
+				if !math.IsNaN(want.load) {
+					lastAt, lastLoad = now, want.load
+				}
+				// The model follows the load: its forecast is the last point.
+				fc := lastLoad
+				in := models.PolicyInput{
+					Target: target, Now: now,
+					Forecast: []float64{fc, fc, fc}, ForecastStart: lastAt.Add(time.Minute),
+					Observed: lastLoad, ObservedAt: lastAt, LastFetch: lastAt,
+					Previous: prev,
+				}
+				r := models.Recommend(in)
+				checkRecommendation(t, in, r)
+				since := time.Duration(-1)
+				if !r.CollapseSince.IsZero() {
+					since = r.CollapseSince.Sub(t0)
+				}
+				if r.Replicas != want.want || r.Won != want.won || since != want.since {
+					t.Errorf("minute %d (load %v): %d %s collapse since %v, want %d %s since %v: %s",
+						m, want.load, r.Replicas, r.Won, since, want.want, want.won, want.since, r.Reason)
+				}
+				if since > 0 && r.Won == models.WonHeld && !strings.Contains(r.Reason, "fell under a tenth of the 600 before it at 14:01") {
+					t.Errorf("minute %d: reason %q does not name the collapse", m, r.Reason)
+				}
+				prev = &r
+			}
+		})
+	}
+}
