@@ -642,6 +642,8 @@ func RecommendationProto(r *models.Recommendation) *prescalev1.Recommendation {
 		PreviousReplicas:   int32(r.PreviousReplicas),
 		PreviousTime:       timestamp(r.PreviousTime),
 		Demo:               r.Demo,
+		CollapseSince:      timestamp(r.CollapseSince),
+		CollapseFrom:       r.CollapseFrom,
 	}
 }
 

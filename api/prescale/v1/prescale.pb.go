@@ -1496,7 +1496,14 @@ type Recommendation struct {
 	PreviousReplicas int32                  `protobuf:"varint,24,opt,name=previous_replicas,json=previousReplicas,proto3" json:"previous_replicas,omitempty"`
 	PreviousTime     *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=previous_time,json=previousTime,proto3" json:"previous_time,omitempty"`
 	// Set for the built-in simulated workload.
-	Demo          bool `protobuf:"varint,26,opt,name=demo,proto3" json:"demo,omitempty"`
+	Demo bool `protobuf:"varint,26,opt,name=demo,proto3" json:"demo,omitempty"`
+	// Set while fresh load stays under a tenth of the load before it
+	// (collapse_from), for at most hold_for: the time of its first such
+	// point. Meanwhile the previous recommendation is held (won is held),
+	// since load that falls to almost nothing at once is more often data
+	// going missing than demand gone.
+	CollapseSince *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=collapse_since,json=collapseSince,proto3" json:"collapse_since,omitempty"`
+	CollapseFrom  float64                `protobuf:"fixed64,28,opt,name=collapse_from,json=collapseFrom,proto3" json:"collapse_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1711,6 +1718,20 @@ func (x *Recommendation) GetDemo() bool {
 		return x.Demo
 	}
 	return false
+}
+
+func (x *Recommendation) GetCollapseSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CollapseSince
+	}
+	return nil
+}
+
+func (x *Recommendation) GetCollapseFrom() float64 {
+	if x != nil {
+		return x.CollapseFrom
+	}
+	return 0
 }
 
 // ForecastInput is the maximum of the quantile forecast over the lead
@@ -2468,7 +2489,8 @@ const file_prescale_proto_rawDesc = "" +
 	"\x05level\x18\x01 \x01(\x01R\x05level\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\x01R\x06values\".\n" +
 	"\x18GetRecommendationRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xa5\t\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x8d\n" +
+	"\n" +
 	"\x0eRecommendation\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
@@ -2501,7 +2523,9 @@ const file_prescale_proto_rawDesc = "" +
 	"last_fetch\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\tlastFetch\x12+\n" +
 	"\x11previous_replicas\x18\x18 \x01(\x05R\x10previousReplicas\x12?\n" +
 	"\rprevious_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\fpreviousTime\x12\x12\n" +
-	"\x04demo\x18\x1a \x01(\bR\x04demo\"\xcf\x02\n" +
+	"\x04demo\x18\x1a \x01(\bR\x04demo\x12A\n" +
+	"\x0ecollapse_since\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\rcollapseSince\x12#\n" +
+	"\rcollapse_from\x18\x1c \x01(\x01R\fcollapseFrom\"\xcf\x02\n" +
 	"\rForecastInput\x12\x1a\n" +
 	"\bquantile\x18\x01 \x01(\x01R\bquantile\x129\n" +
 	"\n" +
@@ -2645,47 +2669,48 @@ var file_prescale_proto_depIdxs = []int32{
 	29, // 38: prescale.v1.Recommendation.hold_for:type_name -> google.protobuf.Duration
 	28, // 39: prescale.v1.Recommendation.last_fetch:type_name -> google.protobuf.Timestamp
 	28, // 40: prescale.v1.Recommendation.previous_time:type_name -> google.protobuf.Timestamp
-	28, // 41: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
-	28, // 42: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
-	28, // 43: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
-	28, // 44: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
-	28, // 45: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
-	28, // 46: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
-	28, // 47: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
-	23, // 48: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
-	28, // 49: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
-	28, // 50: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
-	28, // 51: prescale.v1.ListRecommendationsRequest.start:type_name -> google.protobuf.Timestamp
-	28, // 52: prescale.v1.ListRecommendationsRequest.end:type_name -> google.protobuf.Timestamp
-	26, // 53: prescale.v1.ListRecommendationsResponse.recommendations:type_name -> prescale.v1.RecommendationChange
-	27, // 54: prescale.v1.ListRecommendationsResponse.accuracy:type_name -> prescale.v1.AccuracyWindow
-	28, // 55: prescale.v1.RecommendationChange.time:type_name -> google.protobuf.Timestamp
-	28, // 56: prescale.v1.AccuracyWindow.start:type_name -> google.protobuf.Timestamp
-	28, // 57: prescale.v1.AccuracyWindow.end:type_name -> google.protobuf.Timestamp
-	6,  // 58: prescale.v1.AccuracyWindow.accuracy:type_name -> prescale.v1.LiveAccuracy
-	7,  // 59: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
-	9,  // 60: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
-	10, // 61: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
-	11, // 62: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
-	12, // 63: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
-	14, // 64: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
-	17, // 65: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
-	21, // 66: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
-	24, // 67: prescale.v1.PrescaleService.ListRecommendations:input_type -> prescale.v1.ListRecommendationsRequest
-	8,  // 68: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
-	2,  // 69: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
-	2,  // 70: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
-	2,  // 71: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
-	13, // 72: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
-	15, // 73: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
-	18, // 74: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
-	22, // 75: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
-	25, // 76: prescale.v1.PrescaleService.ListRecommendations:output_type -> prescale.v1.ListRecommendationsResponse
-	68, // [68:77] is the sub-list for method output_type
-	59, // [59:68] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	28, // 41: prescale.v1.Recommendation.collapse_since:type_name -> google.protobuf.Timestamp
+	28, // 42: prescale.v1.ForecastInput.window_end:type_name -> google.protobuf.Timestamp
+	28, // 43: prescale.v1.ForecastInput.from:type_name -> google.protobuf.Timestamp
+	28, // 44: prescale.v1.ForecastInput.to:type_name -> google.protobuf.Timestamp
+	28, // 45: prescale.v1.ForecastInput.max_at:type_name -> google.protobuf.Timestamp
+	28, // 46: prescale.v1.ReactiveInput.at:type_name -> google.protobuf.Timestamp
+	28, // 47: prescale.v1.ListAnomaliesRequest.start:type_name -> google.protobuf.Timestamp
+	28, // 48: prescale.v1.ListAnomaliesRequest.end:type_name -> google.protobuf.Timestamp
+	23, // 49: prescale.v1.ListAnomaliesResponse.anomalies:type_name -> prescale.v1.AnomalySpan
+	28, // 50: prescale.v1.AnomalySpan.start:type_name -> google.protobuf.Timestamp
+	28, // 51: prescale.v1.AnomalySpan.end:type_name -> google.protobuf.Timestamp
+	28, // 52: prescale.v1.ListRecommendationsRequest.start:type_name -> google.protobuf.Timestamp
+	28, // 53: prescale.v1.ListRecommendationsRequest.end:type_name -> google.protobuf.Timestamp
+	26, // 54: prescale.v1.ListRecommendationsResponse.recommendations:type_name -> prescale.v1.RecommendationChange
+	27, // 55: prescale.v1.ListRecommendationsResponse.accuracy:type_name -> prescale.v1.AccuracyWindow
+	28, // 56: prescale.v1.RecommendationChange.time:type_name -> google.protobuf.Timestamp
+	28, // 57: prescale.v1.AccuracyWindow.start:type_name -> google.protobuf.Timestamp
+	28, // 58: prescale.v1.AccuracyWindow.end:type_name -> google.protobuf.Timestamp
+	6,  // 59: prescale.v1.AccuracyWindow.accuracy:type_name -> prescale.v1.LiveAccuracy
+	7,  // 60: prescale.v1.PrescaleService.ListTargets:input_type -> prescale.v1.ListTargetsRequest
+	9,  // 61: prescale.v1.PrescaleService.GetTarget:input_type -> prescale.v1.GetTargetRequest
+	10, // 62: prescale.v1.PrescaleService.CreateTarget:input_type -> prescale.v1.CreateTargetRequest
+	11, // 63: prescale.v1.PrescaleService.UpdateTarget:input_type -> prescale.v1.UpdateTargetRequest
+	12, // 64: prescale.v1.PrescaleService.DeleteTarget:input_type -> prescale.v1.DeleteTargetRequest
+	14, // 65: prescale.v1.PrescaleService.GetForecast:input_type -> prescale.v1.GetForecastRequest
+	17, // 66: prescale.v1.PrescaleService.GetRecommendation:input_type -> prescale.v1.GetRecommendationRequest
+	21, // 67: prescale.v1.PrescaleService.ListAnomalies:input_type -> prescale.v1.ListAnomaliesRequest
+	24, // 68: prescale.v1.PrescaleService.ListRecommendations:input_type -> prescale.v1.ListRecommendationsRequest
+	8,  // 69: prescale.v1.PrescaleService.ListTargets:output_type -> prescale.v1.ListTargetsResponse
+	2,  // 70: prescale.v1.PrescaleService.GetTarget:output_type -> prescale.v1.Target
+	2,  // 71: prescale.v1.PrescaleService.CreateTarget:output_type -> prescale.v1.Target
+	2,  // 72: prescale.v1.PrescaleService.UpdateTarget:output_type -> prescale.v1.Target
+	13, // 73: prescale.v1.PrescaleService.DeleteTarget:output_type -> prescale.v1.DeleteTargetResponse
+	15, // 74: prescale.v1.PrescaleService.GetForecast:output_type -> prescale.v1.Forecast
+	18, // 75: prescale.v1.PrescaleService.GetRecommendation:output_type -> prescale.v1.Recommendation
+	22, // 76: prescale.v1.PrescaleService.ListAnomalies:output_type -> prescale.v1.ListAnomaliesResponse
+	25, // 77: prescale.v1.PrescaleService.ListRecommendations:output_type -> prescale.v1.ListRecommendationsResponse
+	69, // [69:78] is the sub-list for method output_type
+	60, // [60:69] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_prescale_proto_init() }
