@@ -79,10 +79,20 @@ var (
 // the seasonal models were fitted on) and starts the scores: the local
 // trend's from its own errors at lead over that history, the seasonal
 // models' and the combination's from the calibration's errors at lead.
-func newDynamics(y []float64, lead int, cal *Calibration) *Dynamics {
+// With observed (nil: y), the history with what the caller kept out of
+// training as it was observed (Options.Observed), the local trend's
+// smoothing is chosen on it and its state ends on it: the load as the
+// trend will follow it in service, known events included. Its error is
+// still scored on y, where the seasonal models' is, so that their weights
+// compare alike.
+func newDynamics(y, observed []float64, lead int, cal *Calibration) *Dynamics {
 	d := &Dynamics{Lead: lead, Relative: cal.Relative, Pending: make([]float64, 3*lead)}
 	d.Decay = math.Pow(0.5, 1/float64(dynamicsHalfLives*lead))
-	w := y[max(0, len(y)-dynamicsWindow):]
+	from := max(0, len(y)-dynamicsWindow)
+	w := y[from:]
+	if observed != nil {
+		w = observed[from:]
+	}
 	best := math.Inf(1)
 	for _, a := range dynamicsAlphas {
 		for _, b := range dynamicsBetas {
@@ -94,6 +104,11 @@ func newDynamics(y []float64, lead int, cal *Calibration) *Dynamics {
 				}
 			}
 		}
+	}
+	if observed != nil {
+		trial := Dynamics{Lead: lead, Alpha: d.Alpha, Beta: d.Beta, Phi: d.Phi, Decay: d.Decay}
+		trial.warm(y[from:])
+		d.LocalMSE = trial.LocalMSE
 	}
 	// The calibration's errors at lead: mean absolute and mean squared,
 	// over its quantiles from 2.5% to 97.5% (the errors may be thinned).

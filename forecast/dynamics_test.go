@@ -207,3 +207,97 @@ func TestObserveAdjusted(t *testing.T) {
 		t.Errorf("after the climb, the interval scale is %v scored on the model's forecast and %v on one that knew the climb; want above 1 and below 1", s, k)
 	}
 }
+
+// TestDynamicsTunedOnObservedLoad fits a history whose crowds the caller
+// keeps out of training (known events: NaN in the values), with and
+// without Options.Observed. With it, the local trend's smoothing is
+// chosen on the load as observed, crowds included, as a fit of the
+// unmasked load chooses it, and it ends on the observed load; its weight
+// against the seasonal models is scored on the fit's history, where the
+// seasonal models' is. A new crowd like the past ones is then followed
+// better 6 steps ahead than by the local trend tuned on the calm load the
+// fit was left with. A crowd that ends at once, not by a decay, picks a
+// trend that climbs less (its figures are logged).
+func TestDynamicsTunedOnObservedLoad(t *testing.T) {
+	const n, ramp = 96 * 14, 24
+	crowd := func(y []float64, at int, decay bool) {
+		for i := range 3 * ramp {
+			f := 3.0
+			switch {
+			case i < ramp:
+				f = 1 + 2*float64(i+1)/ramp
+			case i >= 2*ramp && decay:
+				f = 3 - 2*float64(i+1-2*ramp)/ramp
+			case i >= 2*ramp:
+				f = 1
+			}
+			y[at+i] *= f
+		}
+	}
+	opts := func(observed []float64) *forecast.Options {
+		return &forecast.Options{Horizon: 12, Lead: 6, Periods: []int{96}, Observed: observed}
+	}
+	for _, decay := range []bool{true, false} {
+		for seed := range uint64(3) {
+			observed := daily(n+3*ramp, 4, seed)
+			values := make([]float64, n)
+			copy(values, observed)
+			for _, at := range []int{2*96 + 10, 5*96 + 40, 8*96 + 70, 11*96 + 20, 13*96 + 10} {
+				crowd(observed, at, decay)
+				for i := at; i < at+3*ramp; i++ {
+					values[i] = math.NaN()
+				}
+			}
+			crowd(observed, n, decay) // the crowd to come
+			tuned := must(forecast.Fit(values, opts(observed[:n])))(t)
+			calm := must(forecast.Fit(values, opts(nil)))(t)
+			whole := must(forecast.Fit(observed[:n], opts(nil)))(t)
+			td, wd, cd := tuned.Dynamics, whole.Dynamics, calm.Dynamics
+			if td.Alpha != wd.Alpha || td.Beta != wd.Beta || td.Phi != wd.Phi {
+				t.Errorf("decay %v, seed %d: smoothing %v %v %v, want the unmasked fit's %v %v %v", decay, seed, td.Alpha, td.Beta, td.Phi, wd.Alpha, wd.Beta, wd.Phi)
+			}
+			if math.Abs(td.Level-observed[n-1]) > 30 {
+				t.Errorf("decay %v, seed %d: level %.1f at the end, the load %.1f", decay, seed, td.Level, observed[n-1])
+			}
+			if cd.Alpha == td.Alpha && cd.Beta == td.Beta && cd.Phi == td.Phi && td.LocalMSE != cd.LocalMSE {
+				t.Errorf("decay %v, seed %d: same smoothing, local error %v against %v: not scored on the fit's history", decay, seed, td.LocalMSE, cd.LocalMSE)
+			}
+			miss := func(f *forecast.Fitted) float64 {
+				var sum float64
+				for i := n; i < n+3*ramp-5; i++ {
+					p, _ := atLead(t, f)
+					sum += math.Abs(observed[i+5] - p)
+					if err := f.Observe(observed[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return sum / float64(3*ramp-5)
+			}
+			m, c := miss(tuned), miss(calm)
+			t.Logf("decay %v, seed %d: smoothing %v %v %v (calm %v %v %v); mean error 6 steps ahead over the new crowd %.1f, %.1f tuned on the calm load",
+				decay, seed, td.Alpha, td.Beta, td.Phi, cd.Alpha, cd.Beta, cd.Phi, m, c)
+			if decay && !(m < c) {
+				t.Errorf("seed %d: error over a crowd like the past ones %.1f, against %.1f tuned on the calm load", seed, m, c)
+			}
+		}
+	}
+	// Nothing kept out: the same model as without.
+	y := daily(n, 4, 9)
+	pa, _ := atLead(t, fitLead(t, y, 6))
+	if pb, _ := atLead(t, must(forecast.Fit(y, opts(y)))(t)); pa != pb {
+		t.Errorf("with nothing kept out, the forecast is %v, against %v without Observed", pb, pa)
+	}
+	if _, err := forecast.Fit(y, opts(y[1:])); !errors.Is(err, forecast.ErrBadOptions) || !strings.Contains(err.Error(), "observed") {
+		t.Errorf("observed of the wrong length: %v, want ErrBadOptions naming it", err)
+	}
+}
+
+func must(f *forecast.Fitted, err error) func(*testing.T) *forecast.Fitted {
+	return func(t *testing.T) *forecast.Fitted {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+}

@@ -47,6 +47,9 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		return nil, err
 	}
 	o := opts.withDefaults()
+	if o.Observed != nil && len(o.Observed) != len(values) {
+		return nil, fmt.Errorf("%w: observed holds %d values, want one per value (%d)", ErrBadOptions, len(o.Observed), len(values))
+	}
 	p, err := prepare(values)
 	if err != nil {
 		return nil, err
@@ -60,7 +63,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		naive, _ := NewSeasonalNaive(y, 1)
 		f.Components = []Component{newComponent("naive(1)", 1, naive)}
 		f.Calibration = Calibration{Errors: make([]ErrorList, o.Horizon)}
-		return f.finish(y, p.trailing, o.Lead)
+		return f.finish(y, nil, p.trailing, o.Lead)
 	}
 
 	move, note := realignPhase(p, o.Step)
@@ -79,7 +82,7 @@ func Fit(values []float64, opts *Options) (*Fitted, error) {
 		reasons = append(reasons, fmt.Sprintf("%s could not be fitted, used %s", o.Model, f.Model))
 	}
 	f.Reason = joinReasons(reasons)
-	return f.finish(y, p.trailing, o.Lead)
+	return f.finish(y, asObserved(y, values, o.Observed, p.offset, move), p.trailing, o.Lead)
 }
 
 // cleanHistory finds the seasons of the prepared history (declared or
@@ -441,15 +444,42 @@ func usableSeasons(seasons []Season, n int) []Season {
 	return out
 }
 
-// finish steps the model over trailing gaps and counts observations.
-func (f *Fitted) finish(y []float64, trailing, lead int) (*Fitted, error) {
+// asObserved is y with the points of the input values that were kept out
+// of training (NaN in values, a number in observed) put back as observed,
+// over the local trend's window at the end (dynamicsWindow): the load as
+// the model will follow it in service, known events included. Nil when
+// there is nothing to put back, or when the daily phase was moved (the
+// points no longer line up).
+func asObserved(y, values, observed []float64, offset int, move phaseMove) []float64 {
+	if len(observed) != len(values) || move.lag != 0 {
+		return nil
+	}
+	var recent []float64
+	for i := max(0, len(y)-dynamicsWindow); i < len(y); i++ {
+		j := offset + i
+		if j >= len(values) || !math.IsNaN(values[j]) {
+			continue
+		}
+		if v := observed[j]; v >= 0 && !math.IsInf(v, 0) {
+			if recent == nil {
+				recent = slices.Clone(y)
+			}
+			recent[i] = v
+		}
+	}
+	return recent
+}
+
+// finish steps the model over trailing gaps and counts observations. The
+// short-horizon dynamics are tuned on observed (asObserved; nil: y).
+func (f *Fitted) finish(y, observed []float64, trailing, lead int) (*Fitted, error) {
 	f.Observations = len(y)
 	m, err := f.model()
 	if err != nil {
 		return nil, err
 	}
 	if lead > 0 {
-		f.Dynamics = newDynamics(y, lead, &f.Calibration)
+		f.Dynamics = newDynamics(y, observed, lead, &f.Calibration)
 	}
 	for range trailing {
 		m.Observe(math.NaN())

@@ -68,6 +68,12 @@ type Options struct {
 	// FourierOrder caps the number of sine/cosine pairs per season in the
 	// harmonic model; 0 picks it from the period.
 	FourierOrder int
+	// Observed, when set, is values as they were observed before the
+	// caller kept some out of training (NaN in values; known events'
+	// windows): the short-horizon Dynamics are tuned on the load as they
+	// will follow it, those points included. Its length must be that of
+	// values.
+	Observed []float64
 	// Lead, when positive, is the step ahead that matters most to the
 	// caller (an autoscaler's lead window) and turns on the short-horizon
 	// Dynamics, scored there. At most Horizon and MaxLead. 0 leaves the

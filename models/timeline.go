@@ -216,7 +216,7 @@ func HistoryStart(t *Target, end time.Time) time.Time {
 // FitHistory fits target t's model on its history, trimmed to its first
 // and last finite points, which it returns.
 func FitHistory(t *Target, history *feed.Series) (f *forecast.Fitted, first, last int, err error) {
-	return fitValues(t, history, history.Values)
+	return fitValues(t, history, history.Values, nil)
 }
 
 // FitHistoryEvents is FitHistory with a calendar of known events: the
@@ -234,7 +234,7 @@ func FitHistoryEvents(t *Target, history *feed.Series, cal *events.Calendar) (f 
 			values[i] = math.NaN()
 		}
 	}
-	f, first, last, err = fitValues(t, history, values)
+	f, first, last, err = fitValues(t, history, values, history.Values)
 	return f, first, last, events.Learn(cal, history.Values, history.Start, history.Step), err
 }
 
@@ -253,18 +253,30 @@ func FiniteBounds(values []float64) (first, last int) {
 	return first, last
 }
 
-// fitValues fits on values, the history's as they are or masked.
-func fitValues(t *Target, history *feed.Series, values []float64) (f *forecast.Fitted, first, last int, err error) {
+// observedPart is observed[first:last+1], nil for nil.
+func observedPart(observed []float64, first, last int) []float64 {
+	if observed == nil {
+		return nil
+	}
+	return observed[first : last+1]
+}
+
+// fitValues fits on values, the history's as they are or masked; observed
+// (nil when values are the history's own) are the history's values, on
+// which the model's short-horizon dynamics are tuned (see
+// forecast.Options.Observed).
+func fitValues(t *Target, history *feed.Series, values, observed []float64) (f *forecast.Fitted, first, last int, err error) {
 	first, last = FiniteBounds(values)
 	if last < 0 {
 		return nil, 0, 0, fmt.Errorf("fetch history: no data in the %s before %s", fmtDuration(t.History), history.End().Format(time.RFC3339))
 	}
 	f, err = forecast.Fit(values[first:last+1], &forecast.Options{
-		Model:   t.Model,
-		Horizon: fitHorizon(t),
-		Lead:    min(t.LeadSteps(), fitHorizon(t)),
-		Periods: periods(t),
-		Step:    t.Step,
+		Model:    t.Model,
+		Horizon:  fitHorizon(t),
+		Lead:     min(t.LeadSteps(), fitHorizon(t)),
+		Periods:  periods(t),
+		Step:     t.Step,
+		Observed: observedPart(observed, first, last),
 	})
 	if err != nil {
 		return nil, first, last, fmt.Errorf("fit %d points: %w", last+1-first, err)
