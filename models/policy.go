@@ -514,7 +514,7 @@ func (r *Recommendation) holdCollapse(b []byte, in *PolicyInput, lo, hi int) []b
 		return b
 	}
 	b = append(b, "; the load fell under a tenth of the "...)
-	b = strconv.AppendFloat(b, from, 'g', 4, 64)
+	b = appendLoad(b, from)
 	b = append(b, " before it at "...)
 	b = appendClock(b, since)
 	b = append(b, ", more often data going missing than demand gone: holding the previous "...)
