@@ -79,8 +79,9 @@ var (
 // the seasonal models were fitted on) and starts the scores: the local
 // trend's from its own errors at lead over that history, the seasonal
 // models' and the combination's from the calibration's errors at lead.
-// With observed (nil: y), the history with what the caller kept out of
-// training as it was observed (Options.Observed), the local trend's
+// With observed (nil: y's), the last dynamicsWindow points of the history
+// with what the caller kept out of training as it was observed
+// (Options.Observed; see asObserved), the local trend's
 // smoothing is chosen on it and its state ends on it: the load as the
 // trend will follow it in service, known events included. Its error is
 // still scored on y, where the seasonal models' is, so that their weights
@@ -91,7 +92,7 @@ func newDynamics(y, observed []float64, lead int, cal *Calibration) *Dynamics {
 	from := max(0, len(y)-dynamicsWindow)
 	w := y[from:]
 	if observed != nil {
-		w = observed[from:]
+		w = observed
 	}
 	best := math.Inf(1)
 	for _, a := range dynamicsAlphas {

@@ -444,34 +444,33 @@ func usableSeasons(seasons []Season, n int) []Season {
 	return out
 }
 
-// asObserved is y with the points of the input values that were kept out
-// of training (NaN in values, a number in observed) put back as observed,
-// over the local trend's window at the end (dynamicsWindow): the load as
-// the model will follow it in service, known events included. Nil when
-// there is nothing to put back, or when the daily phase was moved (the
-// points no longer line up).
+// asObserved is the local trend's window at the end of y (its last
+// dynamicsWindow points) with the points of the input values that were
+// kept out of training (NaN in values, a number in observed) put back as
+// observed: the load as the model will follow it in service, known events
+// included. Nil when there is nothing to put back, or when the daily phase
+// was moved (the points no longer line up).
 func asObserved(y, values, observed []float64, offset int, move phaseMove) []float64 {
 	if len(observed) != len(values) || move.lag != 0 {
 		return nil
 	}
+	from := max(0, len(y)-dynamicsWindow)
 	var recent []float64
-	for i := max(0, len(y)-dynamicsWindow); i < len(y); i++ {
-		j := offset + i
-		if j >= len(values) || !math.IsNaN(values[j]) {
-			continue
-		}
-		if v := observed[j]; v >= 0 && !math.IsInf(v, 0) {
+	for i := from; i < len(y); i++ {
+		j := offset + i // y is values from offset on
+		if v := observed[j]; math.IsNaN(values[j]) && v >= 0 && !math.IsInf(v, 0) {
 			if recent == nil {
-				recent = slices.Clone(y)
+				recent = slices.Clone(y[from:])
 			}
-			recent[i] = v
+			recent[i-from] = v
 		}
 	}
 	return recent
 }
 
 // finish steps the model over trailing gaps and counts observations. The
-// short-horizon dynamics are tuned on observed (asObserved; nil: y).
+// short-horizon dynamics are tuned on observed, the window asObserved
+// gives (nil: y's).
 func (f *Fitted) finish(y, observed []float64, trailing, lead int) (*Fitted, error) {
 	f.Observations = len(y)
 	m, err := f.model()

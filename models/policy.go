@@ -517,10 +517,17 @@ func (r *Recommendation) holdCollapse(b []byte, in *PolicyInput, lo, hi int) []b
 	b = appendLoad(b, from)
 	b = append(b, " before it at "...)
 	b = appendClock(b, since)
-	b = append(b, ", more often data going missing than demand gone: holding the previous "...)
+	b = append(b, ", more often data going missing than demand gone"...)
+	return r.holdPrevious(b, r.HoldFor-held, lo, hi)
+}
+
+// holdPrevious holds the previous recommendation, with left of the
+// HoldFor hold to go.
+func (r *Recommendation) holdPrevious(b []byte, left time.Duration, lo, hi int) []byte {
+	b = append(b, "; holding the previous "...)
 	b = appendReplicas(b, r.PreviousReplicas)
 	b = append(b, ", "...)
-	b = appendDuration(b, r.HoldFor-held)
+	b = appendDuration(b, left)
 	b = append(b, " of the "...)
 	b = appendDuration(b, r.HoldFor)
 	b = append(b, " hold left"...)
@@ -555,14 +562,7 @@ func (r *Recommendation) stale(b []byte, in *PolicyInput, lo, hi int) []byte {
 	}
 	hasPrev := in.Previous != nil
 	if hasPrev && r.StaleFor < r.HoldFor {
-		b = append(b, "; holding the previous "...)
-		b = appendReplicas(b, r.PreviousReplicas)
-		b = append(b, ", "...)
-		b = appendDuration(b, r.HoldFor-r.StaleFor)
-		b = append(b, " of the "...)
-		b = appendDuration(b, r.HoldFor)
-		b = append(b, " hold left"...)
-		return r.clamp(b, r.PreviousReplicas, WonHeld, lo, hi)
+		return r.holdPrevious(b, r.HoldFor-r.StaleFor, lo, hi)
 	}
 	if hasPrev {
 		b = append(b, "; past the "...)
