@@ -123,8 +123,12 @@ func (c *Calibration) Horizon() int { return len(c.Errors) }
 // the conformal quantile of the errors of steps near h (rank ceil((N+1)q)
 // for upper quantiles, floor((N+1)q) for lower ones, so the intervals are
 // not narrower than the errors warrant). Beyond the calibrated horizon the
-// offset of the last step grows with the square root of the step. With no
-// errors it is 0.
+// offset of the last step grows with the square root of the step. Where
+// the steps pooled hold too few errors for q's conformal rank
+// (conformalCount: a young history, or one mostly kept out of training),
+// the nearest steps beyond them join until they do, rather than the
+// largest of a few errors standing for a rarer quantile. With no errors
+// at all it is 0.
 //
 // The pooled errors are not sorted afresh: the order statistic is found by
 // merging the steps' sorted lists from the nearer end. Where a step's
@@ -142,15 +146,14 @@ func (c *Calibration) Offset(h int, q float64) float64 {
 		h = H
 	}
 	w := int(float64(H) * calibrationPool)
-	lo, hi := max(1, h-w), min(H, h+w)
 	var lists [2*maxPooledOnStack + 1]mergeList
 	var heads [2*maxPooledOnStack + 1]mergeHead
 	m := merge{lists: lists[:0], heads: heads[:0]}
 	n := 0
-	for s := lo; s <= hi; s++ {
+	add := func(s int) {
 		e := c.Errors[s-1]
 		if e.Len() == 0 {
-			continue
+			return
 		}
 		count := e.Len()
 		if s-1 < len(c.Counts) && c.Counts[s-1] > count {
@@ -159,6 +162,21 @@ func (c *Calibration) Offset(h int, q float64) float64 {
 		m.lists = append(m.lists, mergeList{sorted: e, count: count})
 		m.heads = append(m.heads, mergeHead{list: len(m.lists) - 1})
 		n += count
+	}
+	lo, hi := max(1, h-w), min(H, h+w)
+	for s := lo; s <= hi; s++ {
+		add(s)
+	}
+	// Too few errors for the conformal rank of q: the nearest steps
+	// beyond the pool join it, one on each side at a time.
+	for need := conformalCount(q); n < need && (lo > 1 || hi < H); {
+		if lo--; lo >= 1 {
+			add(lo)
+		}
+		if hi++; hi <= H {
+			add(hi)
+		}
+		lo, hi = max(lo, 1), min(hi, H)
 	}
 	if n == 0 {
 		return 0
@@ -171,6 +189,18 @@ func (c *Calibration) Offset(h int, q float64) float64 {
 	}
 	rank = min(max(rank, 1), n)
 	return scale * m.orderStat(rank, n)
+}
+
+// conformalCount is the fewest errors whose conformal rank for the
+// q-quantile lies among them: (n+1)q ≤ n above the median, (n+1)q ≥ 1
+// below it (9 for the 0.9 quantile, 99 for the 0.99). With fewer, the
+// quantile is beyond the largest error seen.
+func conformalCount(q float64) int {
+	p := min(q, 1-q)
+	if !(p > 0) {
+		return 1
+	}
+	return max(1, int(math.Ceil((1-p)/p-1e-9)))
 }
 
 // maxPooledOnStack is the pool half-width up to which Offset does not

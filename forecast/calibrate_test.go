@@ -11,7 +11,9 @@ import (
 )
 
 // pooledOffset is Offset as it was before errors were thinned: sort the
-// pooled errors of the steps near h and take the conformal rank.
+// pooled errors of the steps near h, widened a step each side at a time
+// while they are too few for q's conformal rank to lie among them, and
+// take the conformal rank.
 func pooledOffset(errs [][]float64, h int, q float64) float64 {
 	H := len(errs)
 	if H == 0 {
@@ -23,21 +25,27 @@ func pooledOffset(errs [][]float64, h int, q float64) float64 {
 		h = H
 	}
 	w := int(float64(H) * calibrationPool)
+	rankOf := func(n int) int {
+		if q >= 0.5 {
+			return int(math.Ceil((float64(n) + 1) * q))
+		}
+		return int(math.Floor((float64(n) + 1) * q))
+	}
 	var pool []float64
-	for s := max(1, h-w); s <= min(H, h+w); s++ {
-		pool = append(pool, errs[s-1]...)
+	for lo, hi := h-w, h+w; ; lo, hi = lo-1, hi+1 {
+		pool = pool[:0]
+		for s := max(1, lo); s <= min(H, hi); s++ {
+			pool = append(pool, errs[s-1]...)
+		}
+		if r := rankOf(len(pool)); (r >= 1 && r <= len(pool)) || (lo <= 1 && hi >= H) {
+			break
+		}
 	}
 	if len(pool) == 0 {
 		return 0
 	}
 	slices.Sort(pool)
-	n := float64(len(pool))
-	var rank int
-	if q >= 0.5 {
-		rank = int(math.Ceil((n + 1) * q))
-	} else {
-		rank = int(math.Floor((n + 1) * q))
-	}
+	rank := rankOf(len(pool))
 	rank = min(max(rank, 1), len(pool))
 	return scale * pool[rank-1]
 }
@@ -89,6 +97,9 @@ func TestOffsetWholeErrorsIsExact(t *testing.T) {
 		{"uneven with empty steps", 24, func(s int) int { return (s * 37) % 11 }},
 		{"old snapshot, long lists", 48, func(int) int { return 1441 }},
 		{"wide pool", 400, func(s int) int { return 5 + s%3 }},
+		// A young history with its last hours kept out of training:
+		// the first steps score no error, the later ones a few.
+		{"first steps empty", 27, func(s int) int { return max(0, s-4) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := stepErrors(rng, tc.horizon, tc.count, true)
