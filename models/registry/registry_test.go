@@ -1049,6 +1049,10 @@ func TestRegistryFarBehind(t *testing.T) {
 	tg.RefitInterval = 30 * 24 * time.Hour // no scheduled refit in the test
 	h.run()
 	h.create(tg)
+	// The first fit is made before the clock moves: made after, it would
+	// be at the far end already, and nothing would be behind (the test
+	// timed out so under load).
+	h.waitFitted("web", 1)
 	// More than half the history without a fetch (a suspended machine, a
 	// long outage): the model is refitted, not streamed through the gap.
 	h.advance(tg.History/2 + time.Hour)
