@@ -50,11 +50,16 @@ const (
 // week, outside events; two loads at least), bin by
 // bin over the occurrence's window, one ratio per past occurrence. Memory:
 // 4 bytes per bin (64) per occurrence kept (at most MaxLearned), 8 KiB a
-// name at most, and its typical duration; building one takes 8 bytes per
-// occurrence of the calendar while it runs.
+// name at most, and its typical duration, and 8 KiB more at most for the
+// pool of every name's; building one takes 8 bytes per occurrence of the
+// calendar while it runs.
 type Effects struct {
 	Calendar *Calendar
 	learned  map[string]*profile
+	// anyName pools the newest occurrences of every name (see pool): how
+	// events of this target go, which sizes an event whose own name has
+	// too few occurrences learned and no declared effect (a known unknown).
+	anyName *profile
 	// usual is the usual load of each step of the day after the history
 	// (from usualStart, every usualStep), outside events: the level an
 	// event's factor multiplies. Nil when a day has more than maxUsual
@@ -244,7 +249,39 @@ func Learn(c *Calendar, values []float64, start time.Time, step time.Duration) *
 		}
 		p.seen++
 	}
+	e.anyName = pool(e.learned)
 	return e
+}
+
+// pool is the profile of every name's occurrences together, MaxLearned
+// at most: the newest of each name, then the second newest of each, and
+// so on, names in order, so that one name seen often does not stand for
+// all; nil with fewer than MinLearned. Its seen counts those kept. It
+// is derived from the names' profiles (a restored state gives the same).
+func pool(learned map[string]*profile) *profile {
+	names := make([]string, 0, len(learned))
+	total := 0
+	for name, p := range learned {
+		names = append(names, name)
+		total += len(p.ratios[0])
+	}
+	if total < MinLearned {
+		return nil
+	}
+	slices.Sort(names)
+	out := &profile{}
+	for k := 1; out.seen < MaxLearned && out.seen < total; k++ {
+		for _, name := range names {
+			p := learned[name]
+			if i := len(p.ratios[0]) - k; i >= 0 && out.seen < MaxLearned {
+				for b := range out.ratios {
+					out.ratios[b] = append(out.ratios[b], p.ratios[b][i])
+				}
+				out.seen++
+			}
+		}
+	}
+	return out
 }
 
 // fillBins gives each bin without a ratio that of the nearest bin with
@@ -279,6 +316,9 @@ type Use struct {
 	Source string
 	// Learned is how many past occurrences the effect was learned from.
 	Learned int
+	// Others, for an unknown effect, is how many past occurrences of any
+	// name sized it (see Adjust); 0 when the widening did.
+	Others int
 	// Factor is the value's multiplier (for a declared load, the load over
 	// the value).
 	Factor float64
@@ -311,7 +351,9 @@ type Observation struct {
 // An event with neither a learned nor a declared effect is a known
 // unknown: before it starts (in its lead), v is widened by
 // UnknownWidening; once under way, the model follows it, and
-// UnknownWidening times its usual load is the floor.
+// UnknownWidening times its usual load is the floor. Once the target has
+// seen MinLearned occurrences of any names, the value is at least what
+// they say, as a learned effect's is (sizeUnknown).
 //
 // Once an occurrence's window has opened (now is within it, before t), a
 // learned factor is that of the occurrence under way: what each past
@@ -336,12 +378,15 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 	b := e.bin(o, t)
 	u := e.effect(o, q, b, b+1)
 	if u.Source == "learned" {
-		if r0, r, ok := e.growth(o, q, now, t); ok {
+		if r0, r, ok := e.growth(e.learned[o.Event.Name], o, q, now, t); ok {
 			u.Factor, u.Now = r, r0
 			if usual := e.usualAt(t); r < r0 && finite(usual) && usual > 0 {
 				return usual * r, &u // on its way down: see above
 			}
 		}
+	}
+	if u.Source == "unknown" && e.anyName != nil {
+		return e.sizeUnknown(v, o, b, q, now, t, u)
 	}
 	if u.Source == "declared" && u.Factor == 0 { // a declared load
 		out := max(v, o.Event.Load)
@@ -357,9 +402,39 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 	return max(v, usual*u.Factor), &u
 }
 
+// sizeUnknown is Adjust for an unknown effect u at t (bin b of o's
+// window) once the target has seen MinLearned occurrences of any name:
+// widened as without them, but at least the usual load times what the
+// pooled occurrences say (anyName): the q-quantile of their ratios at
+// that point of the window, or, once the window has opened, their growth
+// from the ratio now. A new kind of event is sized by how this target's
+// events go until its own are learned, rather than left to a model
+// whose intervals were calibrated on calm load.
+func (e *Effects) sizeUnknown(v float64, o Occurrence, b int, q float64, now Observation, t time.Time, u Use) (float64, *Use) {
+	u.Factor, u.Others = UnknownWidening, 0
+	usual := e.usualAt(t)
+	if !finite(usual) || usual <= 0 {
+		return v * u.Factor, &u
+	}
+	out := v * u.Factor
+	if !t.Before(o.Start) {
+		out = max(v, usual*u.Factor)
+	}
+	f := quantile(e.anyName.ratios[b], q)
+	if _, r, ok := e.growth(e.anyName, o, q, now, t); ok {
+		f = r
+	}
+	if finite(f) && usual*f > out {
+		u.Factor, u.Others = f, e.anyName.seen
+		return usual * f, &u
+	}
+	return out, &u
+}
+
 // growth returns the ratio of the observation now to its usual level and
-// the ratio t will have given it, at quantile q, from o's past occurrences
-// (by name). Each past occurrence's course says what t's ratio is given
+// the ratio t will have given it, at quantile q, from the past
+// occurrences of p (o's name's, or any name's for an unknown effect).
+// Each past occurrence's course says what t's ratio is given
 // the ratio now (see follow); the forecast is the median of what they
 // say, plus the q-quantile of how far each past occurrence's own ratio
 // at t was from the median of what the others said given its ratio at
@@ -371,7 +446,7 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 // ones. False when now is not within o's window
 // before t, its usual level is unknown, or fewer than two past
 // occurrences have both points.
-func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) (r0, r float64, ok bool) {
+func (e *Effects) growth(p *profile, o Occurrence, q float64, now Observation, t time.Time) (r0, r float64, ok bool) {
 	if !finite(now.Value) || now.Value < 0 || now.At.Before(o.From()) || !now.At.Before(o.To()) || now.At.After(t) {
 		return 0, 0, false
 	}
@@ -380,7 +455,6 @@ func (e *Effects) growth(o Occurrence, q float64, now Observation, t time.Time) 
 		return 0, 0, false
 	}
 	r0 = now.Value / usual
-	p := e.learned[o.Event.Name]
 	from, to := p.ratios[e.bin(o, now.At)], p.ratios[e.bin(o, t)]
 	var cbuf [MaxLearned]course
 	cs := cbuf[:0]
@@ -443,7 +517,9 @@ func (e *Effects) Summary(o Occurrence, q float64) Use {
 // [from, to): a declared load until MinLearned occurrences were learned
 // from (Factor 0); else the learned one, the largest q-quantile of the
 // ratios of those bins (the effect's own uncertainty); else a declared
-// multiplier; else a known unknown.
+// multiplier; else a known unknown: UnknownWidening, or the largest
+// q-quantile of the ratios of any name's past occurrences over those bins
+// when larger (see sizeUnknown).
 func (e *Effects) effect(o Occurrence, q float64, from, to int) Use {
 	u := Use{Occurrence: o, Learned: e.Learned(o.Event.Name)}
 	if o.Event.Load > 0 && u.Learned < MinLearned {
@@ -451,22 +527,20 @@ func (e *Effects) effect(o Occurrence, q float64, from, to int) Use {
 		return u
 	}
 	if u.Learned >= MinLearned {
-		p := e.learned[o.Event.Name]
-		peak := math.NaN()
-		for b := from; b < to; b++ {
-			if r := quantile(p.ratios[b], q); finite(r) && !(r <= peak) {
-				peak = r
-			}
-		}
-		if finite(peak) {
-			u.Source, u.Factor = "learned", peak
+		if r := peak(e.learned[o.Event.Name], q, from, to); finite(r) {
+			u.Source, u.Factor = "learned", r
 			return u
 		}
 	}
 	if o.Event.Multiplier > 0 {
 		u.Source, u.Factor = "declared", o.Event.Multiplier
-	} else {
-		u.Source, u.Factor = "unknown", UnknownWidening
+		return u
+	}
+	u.Source, u.Factor = "unknown", UnknownWidening
+	if p := e.anyName; p != nil {
+		if r := peak(p, q, from, to); r > u.Factor {
+			u.Factor, u.Others = r, p.seen
+		}
 	}
 	return u
 }
@@ -589,6 +663,18 @@ func median(xs []float64) float64 {
 	}
 	next := slices.Min(xs[k+1:])
 	return xs[k] + 0.5*(next-xs[k])
+}
+
+// peak is the largest q-quantile of p's ratios over bins [from, to); NaN
+// when none is known.
+func peak(p *profile, q float64, from, to int) float64 {
+	out := math.NaN()
+	for b := from; b < to; b++ {
+		if r := quantile(p.ratios[b], q); finite(r) && !(r <= out) {
+			out = r
+		}
+	}
+	return out
 }
 
 // quantile is the q-quantile of the finite values (linear interpolation);

@@ -76,12 +76,19 @@ func TestLearnAndAdjust(t *testing.T) {
 	if v, u := e.Adjust(50, lead, 0.9, Observation{}); !near(v, usual(lead)) || u == nil || !near(u.Factor, 1) {
 		t.Errorf("in the lead before a sale: %v, %+v; want %.1f (×1)", v, u, usual(lead))
 	}
+	// The gala has no past occurrence and nothing declared: a known
+	// unknown, sized as this target's events went (the sales: ×3) rather
+	// than by the widening (×2).
 	gala := time.Date(2026, 1, 30, 20, 30, 0, 0, time.UTC)
-	if v, u := e.Adjust(50, gala, 0.9, Observation{}); !near(v, 2*usual(gala)) || u.Source != "unknown" {
-		t.Errorf("the gala, under way: %v, %+v; want %.1f (twice its usual load), unknown", v, u, 2*usual(gala))
+	if v, u := e.Adjust(50, gala, 0.9, Observation{}); !near(v, 3*usual(gala)) || u.Source != "unknown" || u.Others != 7 || !near(u.Factor, 3) {
+		t.Errorf("the gala, under way: %v, %+v; want %.1f (three times its usual load, as 7 sales went), unknown", v, u, 3*usual(gala))
 	}
 	if v, _ := e.Adjust(400, gala, 0.9, Observation{}); v != 400 {
-		t.Errorf("the gala, under way, a forecast above twice its usual load: %v, want it kept", v)
+		t.Errorf("the gala, under way, a forecast above three times its usual load: %v, want it kept", v)
+	}
+	// With two sales seen, too few: the widening, twice its usual load.
+	if v, u := early.Adjust(50, gala, 0.9, Observation{}); !near(v, 2*usual(gala)) || u.Source != "unknown" || u.Others != 0 {
+		t.Errorf("the gala, under way, after 2 sales: %v, %+v; want %.1f (twice its usual load), unknown", v, u, 2*usual(gala))
 	}
 	if v, u := e.Adjust(100, time.Date(2026, 1, 30, 12, 0, 0, 0, time.UTC), 0.9, Observation{}); v != 100 || u != nil {
 		t.Errorf("outside events: %v, %+v", v, u)
@@ -241,8 +248,8 @@ func TestGrowthLeaveOneOut(t *testing.T) {
 			from[k] = 2                                             // each had doubled at now's point,
 			to[k] = float32(3 + spread*float64(k%3-1)*float64(k%2)) // and tripled at t's, give or take spread
 		}
-		_, median, _ = fx.growth(o, 0.5, obs, at)
-		_, high, ok := fx.growth(o, 0.9, obs, at)
+		_, median, _ = fx.growth(p, o, 0.5, obs, at)
+		_, high, ok := fx.growth(p, o, 0.9, obs, at)
 		if !ok {
 			t.Fatalf("spread %g: no growth", spread)
 		}
@@ -278,7 +285,7 @@ func TestGrowthLeaveOneOut(t *testing.T) {
 		from[k], to[k] = 2, 3
 	}
 	from[0] = 0.52
-	if _, r, ok := fx.growth(o, 0.9, obs, at); !ok || r > 4+2.96+1e-6 {
+	if _, r, ok := fx.growth(p, o, 0.9, obs, at); !ok || r > 4+2.96+1e-6 {
 		t.Errorf("one odd past promo: 0.9 quantile ×%.2f (ok %v), want at most ×%.2f", r, ok, 4+2.96)
 	}
 	m1, h1 := width(0.3)
@@ -427,5 +434,99 @@ func TestConformalQuantile(t *testing.T) {
 	}
 	if got := conformalQuantile(nil, 0.9); !math.IsNaN(got) {
 		t.Errorf("of nothing: %v, want NaN", got)
+	}
+}
+
+// TestUnknownSizedByOtherEvents checks that a known unknown under way,
+// once the target has seen MinLearned events of other names, follows
+// their growth from the ratio now (as a learned effect follows its own
+// name's), that it is never lowered below the widening, and that the
+// reason of a Use says how many sized it.
+func TestUnknownSizedByOtherEvents(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := 5 * time.Minute
+	n := 30 * 288
+	var b strings.Builder
+	b.WriteString("events:\n")
+	for d := 8; d < 29; d += 3 {
+		fmt.Fprintf(&b, "  - {name: sale, start: \"2026-01-%02dT14:00:00\", duration: 2h}\n", d+1)
+	}
+	b.WriteString("  - {name: gala, start: \"2026-01-30T20:00:00\", duration: 1h}\n")
+	c, err := Parse([]byte(b.String()), "sales.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float64, n)
+	for i := range values {
+		at := start.Add(time.Duration(i) * step)
+		values[i] = 100
+		if o, ok := c.at(at); ok && !at.Before(o.Start) && at.Before(o.End) {
+			values[i] = 300 // every sale: three times the usual load
+		}
+	}
+	e := Learn(c, values[:29*288], start, step) // the gala is yet to come
+	gala := time.Date(2026, 1, 30, 20, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		now   float64 // the load observed at 20:20
+		want  float64
+		other bool // sized by the sales, not the widening
+	}{
+		// The sales went on as they were (×3 throughout): a gala at
+		// ×4 now is followed at ×4, and one at ×1.2 held at the
+		// widening, ×2, not lowered to ×1.2.
+		{"running at four times its usual load", 400, 400, true},
+		{"running at 1.2 times its usual load", 120, 200, false},
+	} {
+		now := Observation{Value: tc.now, At: gala.Add(-10 * time.Minute)}
+		v, u := e.Adjust(50, gala, 0.9, now)
+		if math.Abs(v-tc.want) > 1 || u == nil || u.Source != "unknown" || (u.Others > 0) != tc.other {
+			t.Errorf("%s: %v, %+v; want %v (sized by the sales: %v)", tc.name, v, u, tc.want, tc.other)
+		}
+		if tc.other && u.Others != 7 {
+			t.Errorf("%s: sized by %d past events, want the 7 sales", tc.name, u.Others)
+		}
+		// A restored state (a restarted service) pools them alike.
+		back, err := Restore(c, e.State())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rv, ru := back.Adjust(50, gala, 0.9, now); rv != v || ru == nil || *ru != *u {
+			t.Errorf("%s: restored %v (%+v), learned %v (%+v)", tc.name, rv, ru, v, u)
+		}
+	}
+}
+
+// TestPoolTakesEveryName checks that the pool of every name's
+// occurrences keeps MaxLearned at most, the newest of each name first (a
+// name seen often does not crowd out one seen seldom), and none with
+// fewer than MinLearned.
+func TestPoolTakesEveryName(t *testing.T) {
+	learned := map[string]*profile{}
+	for name, count := range map[string]int{"often": 40, "seldom": 2, "some": 5} {
+		p := &profile{seen: count}
+		for k := range count {
+			for b := range p.ratios {
+				p.ratios[b] = append(p.ratios[b], float32(len(name)*1000+k)) // which name, which occurrence
+			}
+		}
+		learned[name] = p
+	}
+	p := pool(learned)
+	if p == nil || p.seen != MaxLearned || len(p.ratios[0]) != MaxLearned || len(p.ratios[bins-1]) != MaxLearned {
+		t.Fatalf("pooled %+v, want %d occurrences", p, MaxLearned)
+	}
+	kept := map[int]int{}
+	for _, r := range p.ratios[0] {
+		kept[int(r)/1000]++
+		if k := int(r) % 1000; int(r)/1000 == len("often") && k < 40-(MaxLearned-7) {
+			t.Errorf("kept occurrence %d of 'often', older than its newest %d", k, MaxLearned-7)
+		}
+	}
+	if kept[len("seldom")] != 2 || kept[len("some")] != 5 || kept[len("often")] != MaxLearned-7 {
+		t.Errorf("kept %v (by name length), want every occurrence of 'seldom' and 'some'", kept)
+	}
+	if pool(map[string]*profile{"one": {seen: 2, ratios: [bins][]float32{0: {1, 2}}}}) != nil {
+		t.Errorf("pooled 2 occurrences, fewer than MinLearned: want none")
 	}
 }

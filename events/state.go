@@ -212,5 +212,6 @@ func Restore(c *Calendar, st *State) (*Effects, error) {
 		}
 		e.learned[name] = p
 	}
+	e.anyName = pool(e.learned)
 	return e, nil
 }

@@ -425,6 +425,12 @@ func appendEvent(b []byte, u *events.Use) []byte {
 		b = append(b, "load "...)
 		b = appendLoad(b, o.Event.Load)
 		b = append(b, " at least, as declared"...)
+	case u.Others > 0:
+		b = append(b, "load ×"...)
+		b = strconv.AppendFloat(b, u.Factor, 'f', 2, 64)
+		b = append(b, " its usual, as "...)
+		b = strconv.AppendInt(b, int64(u.Others), 10)
+		b = append(b, " past events of this target went (none of its own learned, no declared effect)"...)
 	default:
 		b = append(b, "no past occurrence and no declared effect, so the forecast is widened ×"...)
 		b = strconv.AppendFloat(b, u.Factor, 'g', -1, 64)

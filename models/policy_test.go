@@ -592,6 +592,36 @@ func TestRecommendForAnEvent(t *testing.T) {
 	}
 }
 
+// TestRecommendSizesAnUnknownAsOthersWent checks that a known unknown on
+// a target that has seen events of other names is sized as they went,
+// and that the reason says so.
+func TestRecommendSizesAnUnknownAsOthersWent(t *testing.T) {
+	start := t0.Add(-8 * 24 * time.Hour)
+	var b strings.Builder
+	b.WriteString("events:\n")
+	for d := 1; d < 7; d += 2 { // a sale at 02:00 every other day: eight times the usual load
+		fmt.Fprintf(&b, "  - {name: sale, start: %q, duration: 1h}\n", start.Add(time.Duration(d)*24*time.Hour+12*time.Hour).Format(time.RFC3339))
+	}
+	fmt.Fprintf(&b, "  - {name: match, start: %q, duration: 1h}\n", t0.Add(time.Minute).Format(time.RFC3339))
+	cal, err := events.Parse([]byte(b.String()), "cal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]float64, 8*24*60)
+	for i := range values {
+		values[i] = 100
+		if at := start.Add(time.Duration(i) * time.Minute); cal.Mask(1, at, time.Minute)[0] && at.Hour() == 2 {
+			values[i] = 800
+		}
+	}
+	in := policyInput(100, 250, 280, 290)
+	in.Events = events.Learn(cal, values, start, time.Minute)
+	r := models.Recommend(in)
+	if want := "load ×8.00 its usual, as 3 past events of this target went"; r.Replicas != 8 || !strings.Contains(r.Reason, want) {
+		t.Errorf("%d replicas: %s; want 8 and %q", r.Replicas, r.Reason, want)
+	}
+}
+
 // TestRecommendHoldsACollapse replays load that falls at once to almost
 // nothing, minute by minute, feeding each answer back as the previous one:
 // the Twitter stream's last partial minute before its nightly gap reads 4

@@ -410,7 +410,8 @@ type EventStatus struct {
 	// Effect is "learned", "declared" or "unknown"; Learned how many past
 	// occurrences were learned from; Factor the load over its usual level
 	// (learned: the largest over the event; declared: the multiplier;
-	// unknown: the widening); Load a declared load, when that is used.
+	// unknown: the widening, or the largest ratio past events of any name
+	// showed when larger); Load a declared load, when that is used.
 	Effect  string
 	Learned int
 	Factor  float64
