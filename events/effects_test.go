@@ -10,46 +10,53 @@ import (
 	"time"
 )
 
-// TestLearnAndAdjust checks, on a daily cycle where every "sale" triples
-// the load for its two hours, that the effect is learned (about 3× over
-// the window, 1× outside), that a declared multiplier is used until
-// MinLearned occurrences are seen, and that an event with neither is a
-// known unknown that widens the forecast.
-func TestLearnAndAdjust(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := 5 * time.Minute
-	n := 30 * 288
+// salesAndGala is 30 days of five-minute load (from 2026-01-01, usual(t)
+// at t) and a calendar of a sale every third day at 14:00 for 2 hours,
+// from day 8 (its entries end with sale, after "duration: 2h"), and a
+// "gala" on day 29 with no history and nothing declared; every event
+// triples the load.
+func salesAndGala(t *testing.T, sale string, usual func(time.Time) float64) (c *Calendar, values []float64, start time.Time, step time.Duration) {
+	t.Helper()
+	start, step = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 5*time.Minute
 	var b strings.Builder
 	b.WriteString("events:\n")
-	// Sales every third day at 14:00 for 2 hours, from day 8; a "gala"
-	// on day 29 with no history and nothing declared.
 	for d := 8; d < 29; d += 3 {
-		fmt.Fprintf(&b, "  - {name: sale, start: \"2026-01-%02dT14:00:00\", duration: 2h, lead: 30m, multiplier: 2}\n", d+1)
+		fmt.Fprintf(&b, "  - {name: sale, start: \"2026-01-%02dT14:00:00\", duration: 2h%s}\n", d+1, sale)
 	}
 	b.WriteString("  - {name: gala, start: \"2026-01-30T20:00:00\", duration: 1h}\n")
 	c, err := Parse([]byte(b.String()), "sales.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := make([]float64, n)
-	mask := c.Mask(n, start, step)
+	values = make([]float64, 30*288)
 	for i := range values {
 		at := start.Add(time.Duration(i) * step)
-		h := float64(at.Hour()) + float64(at.Minute())/60
-		values[i] = 100 + 50*math.Sin(2*math.Pi*h/24)
+		values[i] = usual(at)
 		if o, ok := c.at(at); ok && !at.Before(o.Start) && at.Before(o.End) {
 			values[i] *= 3
 		}
 	}
-	if !mask[int(time.Date(2026, 1, 9, 13, 40, 0, 0, time.UTC).Sub(start)/step)] || mask[int(time.Date(2026, 1, 9, 13, 25, 0, 0, time.UTC).Sub(start)/step)] {
-		t.Errorf("the mask does not open the sale's window 30 minutes before it")
-	}
+	return c, values, start, step
+}
 
+// TestLearnAndAdjust checks, on a daily cycle where every "sale" triples
+// the load for its two hours, that the effect is learned (about 3× over
+// the window, 1× outside), that a declared multiplier is used until
+// MinLearned occurrences are seen, and that an event with neither is a
+// known unknown that widens the forecast, or is sized as the target's
+// other events went.
+func TestLearnAndAdjust(t *testing.T) {
 	// usual is the load without events at a time of day.
 	usual := func(at time.Time) float64 {
 		h := float64(at.Hour()) + float64(at.Minute())/60
 		return 100 + 50*math.Sin(2*math.Pi*h/24)
 	}
+	c, values, start, step := salesAndGala(t, ", lead: 30m, multiplier: 2", usual)
+	mask := c.Mask(len(values), start, step)
+	if !mask[int(time.Date(2026, 1, 9, 13, 40, 0, 0, time.UTC).Sub(start)/step)] || mask[int(time.Date(2026, 1, 9, 13, 25, 0, 0, time.UTC).Sub(start)/step)] {
+		t.Errorf("the mask does not open the sale's window 30 minutes before it")
+	}
+
 	near := func(got, want float64) bool { return math.Abs(got-want) < 0.02*want }
 
 	// With the first two sales only, the declared ×2 is used: on the usual
@@ -443,27 +450,7 @@ func TestConformalQuantile(t *testing.T) {
 // name's), that it is never lowered below the widening, and that the
 // reason of a Use says how many sized it.
 func TestUnknownSizedByOtherEvents(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	step := 5 * time.Minute
-	n := 30 * 288
-	var b strings.Builder
-	b.WriteString("events:\n")
-	for d := 8; d < 29; d += 3 {
-		fmt.Fprintf(&b, "  - {name: sale, start: \"2026-01-%02dT14:00:00\", duration: 2h}\n", d+1)
-	}
-	b.WriteString("  - {name: gala, start: \"2026-01-30T20:00:00\", duration: 1h}\n")
-	c, err := Parse([]byte(b.String()), "sales.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	values := make([]float64, n)
-	for i := range values {
-		at := start.Add(time.Duration(i) * step)
-		values[i] = 100
-		if o, ok := c.at(at); ok && !at.Before(o.Start) && at.Before(o.End) {
-			values[i] = 300 // every sale: three times the usual load
-		}
-	}
+	c, values, start, step := salesAndGala(t, "", func(time.Time) float64 { return 100 })
 	e := Learn(c, values[:29*288], start, step) // the gala is yet to come
 	gala := time.Date(2026, 1, 30, 20, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
