@@ -581,7 +581,7 @@ func targetProto(st *registry.TargetStatus) *prescalev1.Target {
 	}
 	for _, e := range st.Events {
 		p.Events = append(p.Events, &prescalev1.EventStatus{Name: e.Name, Start: timestamp(e.Start), End: timestamp(e.End),
-			WindowStart: timestamp(e.From), WindowEnd: timestamp(e.To), Effect: e.Effect, Learned: int32(e.Learned), Factor: e.Factor, Load: e.Load})
+			WindowStart: timestamp(e.From), WindowEnd: timestamp(e.To), Effect: e.Effect, Learned: int32(e.Learned), Factor: e.Factor, Load: e.Load, Others: int32(e.Others)})
 	}
 	return p
 }

@@ -228,7 +228,8 @@
   }
 
   // eventList lists the target's events around now with the effect each
-  // gets, as the API says.
+  // gets, as the API says (page.eventList, for the tests of its wording).
+  page.eventList = eventList;
   function eventList(events, now) {
     if (!events.length) return "";
     const effect = (e) =>
@@ -236,7 +237,9 @@
         ? "load ×" + e.factor.toFixed(2) + " its usual at the peak, learned from " + e.learned + " past occurrences"
         : e.effect === "declared"
           ? (e.load ? "load " + P.num(e.load) + " at least" : "load ×" + e.factor + " its usual") + ", as declared" + (e.learned ? " (" + e.learned + " past occurrences seen)" : "")
-          : "no past occurrence and nothing declared: the forecast is widened ×" + e.factor;
+          : e.others
+            ? "no past occurrence of its own and nothing declared: load ×" + e.factor.toFixed(2) + " its usual at the peak, as " + e.others + " past events of this target went"
+            : "no past occurrence and nothing declared: the forecast is widened ×" + e.factor;
     const when = (e) => new Date(e.start).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) + " (" + P.ago(e.start, now) + ")";
     return (
       '<h2>Known events</h2><ul id="events" class="notes">' +

@@ -42,6 +42,36 @@ func promoTarget(name string) (models.Target, fakeLoad, []time.Time) {
 	return tg, load, starts
 }
 
+// TestRegistryUnknownEventSizedByOthers checks, through the service, that
+// an event of a new name (a "gala" where the promos were) is a known
+// unknown sized as the target's four past promos went: the recommendation
+// provisions for about four times the usual load and says so, and the
+// status lists it as unknown, sized by 4 past events.
+func TestRegistryUnknownEventSizedByOthers(t *testing.T) {
+	tg, load, starts := promoTarget("gala")
+	tg.Events[len(tg.Events)-1].Name = "gala"
+	h := newHarness(t, nil)
+	h.add(tg, load)
+	h.run()
+	h.create(tg, load)
+	h.stepTo("gala", regStart.Add(50*time.Minute)) // the lead window reaches 13:05
+	r, err := h.reg.Recommendation("gala")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usual := regLoad.At(starts[4])
+	if !strings.Contains(r.Reason, "'gala' event at 2025-03-03 13:00 UTC") || !strings.Contains(r.Reason, "as 4 past events of this target went") ||
+		r.Replicas < int(3*usual/tg.CapacityPerReplica) {
+		t.Errorf("%d replicas (the usual %.0f, %.0f a replica): %s; want about four times the usual, sized by the 4 promos",
+			r.Replicas, usual, tg.CapacityPerReplica, r.Reason)
+	}
+	st := h.status("gala")
+	if len(st.Events) != 1 || st.Events[0].Name != "gala" || st.Events[0].Effect != "unknown" || st.Events[0].Others != 4 ||
+		math.Abs(st.Events[0].Factor-4) > 0.5 {
+		t.Errorf("status events %+v, want the gala, unknown, ×4 as 4 past events went", st.Events)
+	}
+}
+
 // TestRegistryEvents checks that a target's events reach its fits and its
 // recommendations: a promotion that quadruples the load for an hour
 // is learned from its past occurrences, and the recommendation before the

@@ -411,11 +411,14 @@ type EventStatus struct {
 	// occurrences were learned from; Factor the load over its usual level
 	// (learned: the largest over the event; declared: the multiplier;
 	// unknown: the widening, or the largest ratio past events of any name
-	// showed when larger); Load a declared load, when that is used.
+	// showed when larger); Load a declared load, when that is used; Others,
+	// for an unknown effect, how many past events of any name sized it (0
+	// when the widening did).
 	Effect  string
 	Learned int
 	Factor  float64
 	Load    float64
+	Others  int
 }
 
 // eventStatuses lists the occurrences of fx's calendar around now.
@@ -435,7 +438,7 @@ func eventStatuses(fx *events.Effects, now time.Time, q float64) []EventStatus {
 			summaries[o.Event] = u
 		}
 		es := EventStatus{Name: o.Event.Name, Start: o.Start, End: o.End, From: o.From(), To: o.To(),
-			Effect: u.Source, Learned: u.Learned, Factor: u.Factor}
+			Effect: u.Source, Learned: u.Learned, Factor: u.Factor, Others: u.Others}
 		if u.Source == "declared" && u.Factor == 0 {
 			es.Load = o.Event.Load
 		}

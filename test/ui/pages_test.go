@@ -201,6 +201,24 @@ func TestTargetEvents(t *testing.T) {
 	if len(span) != 2 || int64(span[0]) != from.Unix() || int64(span[1]) != to.Unix() {
 		t.Errorf("shaded window %v, the API's %v to %v", span, from, to)
 	}
+	// A known unknown reads as what sized it: the target's other events,
+	// or the widening (the demo's load has no past event to size one by).
+	for _, tc := range []struct {
+		others int
+		factor float64
+		want   string
+	}{
+		{4, 4.2, "no past occurrence of its own and nothing declared: load ×4.20 its usual at the peak, as 4 past events of this target went"},
+		{0, 2, "no past occurrence and nothing declared: the forecast is widened ×2"},
+	} {
+		got := eval[string](t, b, fmt.Sprintf(`(() => { const d = document.createElement("div");
+			d.innerHTML = prescale.target.eventList([{name: "gala", start: "2030-01-05T18:00:00Z", end: "2030-01-05T19:00:00Z",
+				effect: "unknown", factor: %g, others: %d}], Date.now() / 1000);
+			return d.textContent })()`, tc.factor, tc.others))
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("an unknown event sized by %d others reads %q, want %q", tc.others, got, tc.want)
+		}
+	}
 	b.screenshot(t, "target-events")
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))

@@ -448,15 +448,21 @@ type EventStatus struct {
 	WindowEnd   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
 	// learned (from past occurrences), declared (the event's multiplier or
 	// load, until 3 past occurrences were seen) or unknown (neither: the
-	// forecast is widened, never lowered).
+	// forecast is widened, or sized as the target's other events went,
+	// never lowered).
 	Effect string `protobuf:"bytes,6,opt,name=effect,proto3" json:"effect,omitempty"`
 	// How many past occurrences of the name were learned from.
 	Learned int32 `protobuf:"varint,7,opt,name=learned,proto3" json:"learned,omitempty"`
 	// The load over its usual level: learned, the largest over the event;
-	// declared, the multiplier; unknown, the widening. 0 for a declared load.
+	// declared, the multiplier; unknown, the widening, or the largest ratio
+	// the target's past events of any name showed over the event when that
+	// is larger (see others). 0 for a declared load.
 	Factor float64 `protobuf:"fixed64,8,opt,name=factor,proto3" json:"factor,omitempty"`
 	// The declared load, when that is the effect used.
-	Load          float64 `protobuf:"fixed64,9,opt,name=load,proto3" json:"load,omitempty"`
+	Load float64 `protobuf:"fixed64,9,opt,name=load,proto3" json:"load,omitempty"`
+	// For an unknown effect, how many past occurrences of any name sized it
+	// (factor); 0 when the widening did.
+	Others        int32 `protobuf:"varint,10,opt,name=others,proto3" json:"others,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,6 +556,13 @@ func (x *EventStatus) GetFactor() float64 {
 func (x *EventStatus) GetLoad() float64 {
 	if x != nil {
 		return x.Load
+	}
+	return 0
+}
+
+func (x *EventStatus) GetOthers() int32 {
+	if x != nil {
+		return x.Others
 	}
 	return 0
 }
@@ -2403,7 +2416,7 @@ const file_prescale_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x01(\v2\x17.prescale.v1.DataStatusR\x04data\x12C\n" +
 	"\x0erecommendation\x18\x05 \x01(\v2\x1b.prescale.v1.RecommendationR\x0erecommendation\x125\n" +
 	"\baccuracy\x18\x06 \x01(\v2\x19.prescale.v1.LiveAccuracyR\baccuracy\x120\n" +
-	"\x06events\x18\a \x03(\v2\x18.prescale.v1.EventStatusR\x06events\"\xd9\x02\n" +
+	"\x06events\x18\a \x03(\v2\x18.prescale.v1.EventStatusR\x06events\"\xf1\x02\n" +
 	"\vEventStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
@@ -2414,7 +2427,9 @@ const file_prescale_proto_rawDesc = "" +
 	"\x06effect\x18\x06 \x01(\tR\x06effect\x12\x18\n" +
 	"\alearned\x18\a \x01(\x05R\alearned\x12\x16\n" +
 	"\x06factor\x18\b \x01(\x01R\x06factor\x12\x12\n" +
-	"\x04load\x18\t \x01(\x01R\x04load\"\xb7\x03\n" +
+	"\x04load\x18\t \x01(\x01R\x04load\x12\x16\n" +
+	"\x06others\x18\n" +
+	" \x01(\x05R\x06others\"\xb7\x03\n" +
 	"\vModelStatus\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1e\n" +
 	"\n" +
