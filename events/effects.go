@@ -385,9 +385,6 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 			}
 		}
 	}
-	if u.Source == "unknown" && e.anyName != nil {
-		return e.sizeUnknown(v, o, b, q, now, t, u)
-	}
 	if u.Source == "declared" && u.Factor == 0 { // a declared load
 		out := max(v, o.Event.Load)
 		if v > 0 {
@@ -396,29 +393,30 @@ func (e *Effects) Adjust(v float64, t time.Time, q float64, now Observation) (fl
 		return out, &u
 	}
 	usual := e.usualAt(t)
-	if u.Source == "unknown" && t.Before(o.Start) || !finite(usual) || usual <= 0 {
-		return v * u.Factor, &u
-	}
-	return max(v, usual*u.Factor), &u
-}
-
-// sizeUnknown is Adjust for an unknown effect u at t (bin b of o's
-// window) once the target has seen MinLearned occurrences of any name:
-// widened as without them, but at least the usual load times what the
-// pooled occurrences say (anyName): the q-quantile of their ratios at
-// that point of the window, or, once the window has opened, their growth
-// from the ratio now. A new kind of event is sized by how this target's
-// events go until its own are learned, rather than left to a model
-// whose intervals were calibrated on calm load.
-func (e *Effects) sizeUnknown(v float64, o Occurrence, b int, q float64, now Observation, t time.Time, u Use) (float64, *Use) {
-	u.Factor, u.Others = UnknownWidening, 0
-	usual := e.usualAt(t)
 	if !finite(usual) || usual <= 0 {
 		return v * u.Factor, &u
 	}
-	out := v * u.Factor
-	if !t.Before(o.Start) {
-		out = max(v, usual*u.Factor)
+	out := max(v, usual*u.Factor)
+	if u.Source == "unknown" {
+		if t.Before(o.Start) {
+			out = v * u.Factor
+		}
+		return e.sizeUnknown(out, usual, o, b, q, now, t, u)
+	}
+	return out, &u
+}
+
+// sizeUnknown is Adjust for an unknown effect u at t (bin b of o's
+// window), widened to out, with the usual load at t: once the target has
+// seen MinLearned occurrences of any name, at least the usual load times
+// what the pooled occurrences say (anyName): the q-quantile of their
+// ratios at that point of the window, or, once the window has opened,
+// their growth from the ratio now. A new kind of event is sized by how
+// this target's events go until its own are learned, rather than left to
+// a model whose intervals were calibrated on calm load.
+func (e *Effects) sizeUnknown(out, usual float64, o Occurrence, b int, q float64, now Observation, t time.Time, u Use) (float64, *Use) {
+	if e.anyName == nil {
+		return out, &u
 	}
 	f := quantile(e.anyName.ratios[b], q)
 	if _, r, ok := e.growth(e.anyName, o, q, now, t); ok {
@@ -507,19 +505,25 @@ const minExcess = 0.5
 
 // Summary says which effect o gets at quantile q, as Adjust decides it,
 // over the event itself: Factor is the largest learned ratio there, a
-// declared multiplier, or UnknownWidening; 0 for a declared load (it is
-// o.Event.Load). A nil e has learned nothing.
+// declared multiplier, or UnknownWidening, or for a known unknown the
+// largest q-quantile of the ratios of any name's past occurrences there
+// when larger (Others says how many: see sizeUnknown); 0 for a declared
+// load (it is o.Event.Load). A nil e has learned nothing.
 func (e *Effects) Summary(o Occurrence, q float64) Use {
-	return e.effect(o, q, leadBins, leadBins+eventBins)
+	u := e.effect(o, q, leadBins, leadBins+eventBins)
+	if u.Source == "unknown" && e != nil && e.anyName != nil {
+		if r := peak(e.anyName, q, leadBins, leadBins+eventBins); r > u.Factor {
+			u.Factor, u.Others = r, e.anyName.seen
+		}
+	}
+	return u
 }
 
 // effect decides the effect o gets at quantile q over its window's bins
 // [from, to): a declared load until MinLearned occurrences were learned
 // from (Factor 0); else the learned one, the largest q-quantile of the
 // ratios of those bins (the effect's own uncertainty); else a declared
-// multiplier; else a known unknown: UnknownWidening, or the largest
-// q-quantile of the ratios of any name's past occurrences over those bins
-// when larger (see sizeUnknown).
+// multiplier; else a known unknown, UnknownWidening.
 func (e *Effects) effect(o Occurrence, q float64, from, to int) Use {
 	u := Use{Occurrence: o, Learned: e.Learned(o.Event.Name)}
 	if o.Event.Load > 0 && u.Learned < MinLearned {
@@ -534,13 +538,8 @@ func (e *Effects) effect(o Occurrence, q float64, from, to int) Use {
 	}
 	if o.Event.Multiplier > 0 {
 		u.Source, u.Factor = "declared", o.Event.Multiplier
-		return u
-	}
-	u.Source, u.Factor = "unknown", UnknownWidening
-	if p := e.anyName; p != nil {
-		if r := peak(p, q, from, to); r > u.Factor {
-			u.Factor, u.Others = r, p.seen
-		}
+	} else {
+		u.Source, u.Factor = "unknown", UnknownWidening
 	}
 	return u
 }
