@@ -12,13 +12,14 @@ import (
 // what it reports: both figures, the frontiers compared, the coverage
 // overall and within the top 5% of load changes.
 func TestEvalPanel(t *testing.T) {
-	code, out, stderr := runCLI(t, "eval", "panel", "--traces", "synthetic", "--synthetic.days", "4", "--workers", "2", "--json")
+	code, out, stderr := runCLI(t, "eval", "panel", "--traces", "synthetic", "--synthetic.days", "4", "--synthetic.seeds", "7", "--workers", "2", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var r struct {
 		Panel []struct {
-			Trace  string `json:"trace"`
+			Trace  string  `json:"trace"`
+			Seed   *uint64 `json:"seed"`
 			Result struct {
 				Settings struct {
 					HPA struct {
@@ -45,8 +46,8 @@ func TestEvalPanel(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if len(r.Panel) != 1 || r.Panel[0].Trace != "synthetic" {
-		t.Fatalf("panel %+v, want the synthetic trace alone", r.Panel)
+	if len(r.Panel) != 1 || r.Panel[0].Trace != "synthetic" || r.Panel[0].Seed == nil || *r.Panel[0].Seed != 7 {
+		t.Fatalf("panel %+v, want the synthetic trace of seed 7 alone", r.Panel)
 	}
 	res := r.Panel[0].Result
 	if res.Settings.HPA.Name != "shipped" {
@@ -61,11 +62,11 @@ func TestEvalPanel(t *testing.T) {
 		t.Errorf("forecast %+v: want a day or more of points, about 5%% of them in the top changes, coverages in [0, 1]", f)
 	}
 
-	code, out, stderr = runCLI(t, "eval", "panel", "--traces", "synthetic", "--synthetic.days", "3", "--workers", "2")
+	code, out, stderr = runCLI(t, "eval", "panel", "--traces", "synthetic", "--synthetic.days", "3", "--synthetic.seeds", "1, 2", "--workers", "2")
 	if code != 0 {
 		t.Fatalf("table: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"synthetic", "vs cluster defaults", "top 5% changes"} {
+	for _, want := range []string{"synthetic seed 1 ", "synthetic seed 2 ", "vs cluster defaults", "top 5% changes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the table has no %q:\n%s", want, out)
 		}
@@ -79,6 +80,9 @@ func TestEvalPanel(t *testing.T) {
 		{[]string{"--behavior", "custom"}, "--behavior"},
 		{[]string{"--traces", "nasa", "--data", t.TempDir()}, "nasa_http"},
 		{[]string{"--traces", "synthetic", "--synthetic.days", "-2"}, "Days"},
+		{[]string{"--traces", "synthetic", "--synthetic.seeds", "1,x"}, `--synthetic.seeds: "x" is not a seed`},
+		{[]string{"--traces", "synthetic", "--synthetic.seeds", "3,3"}, "seed 3 is listed twice"},
+		{[]string{"--traces", "synthetic", "--synthetic.seeds", "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21"}, "21 seeds, at most 20"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"eval", "panel"}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
