@@ -8,10 +8,14 @@ import (
 
 // Dynamics is a forecaster's short-horizon part, what the last minutes
 // say that a seasonal model cannot: the load is climbing fast right now.
-// It keeps a damped local-trend (Holt) state on the observations, scores
-// it and the seasonal models at the lead time the caller cares about
-// (Options.Lead) as each point arrives, and combines the two by the
-// inverse of their recent mean squared errors there. It also tracks the
+// It keeps two damped local-trend (Holt) states: one on the observations
+// (the local trend), and one on the seasonal models' one-step errors (the
+// residual trend: what they are missing right now, a crowd their cycle
+// does not hold, added to their own forecast, so that the shape they
+// expect over the next minutes is kept). It scores both and the seasonal
+// models at the lead time the caller cares about (Options.Lead) as each
+// point arrives, and combines the three by the inverse of their recent
+// mean squared errors there. It also tracks the
 // combined forecast's recent error at the lead against the error the
 // calibration was made for, and widens or narrows the intervals by their
 // ratio (IntervalScale): residuals scaled by local volatility.
@@ -30,6 +34,14 @@ type Dynamics struct {
 	Phi   float64 `json:"phi"`
 	Level float64 `json:"level"`
 	Trend float64 `json:"trend"`
+	// ResidualLevel and ResidualTrend are the residual trend's state,
+	// with the same smoothing, on the errors of the seasonal models'
+	// one-step forecasts; OneStep is their forecast of the next point
+	// (OneStepSet: made; a gap leaves none).
+	ResidualLevel float64 `json:"residual_level,omitempty"`
+	ResidualTrend float64 `json:"residual_trend,omitempty"`
+	OneStep       float64 `json:"one_step,omitempty"`
+	OneStepSet    bool    `json:"one_step_set,omitempty"`
 	// Decay is the weight each point's error keeps per later point, from
 	// a half-life of dynamicsHalfLives leads.
 	Decay float64 `json:"decay"`
@@ -40,6 +52,10 @@ type Dynamics struct {
 	// relative to it when Relative (as the calibration's).
 	SeasonalMSE float64 `json:"seasonal_mse"`
 	LocalMSE    float64 `json:"local_mse"`
+	// ResidualMSE is the residual trend's, as the seasonal forecast plus
+	// the residual trend's; 0 leaves the residual trend out (a state saved
+	// before it existed).
+	ResidualMSE float64 `json:"residual_mse,omitempty"`
 	CombinedMAE float64 `json:"combined_mae"`
 	// ReferenceMAE is the calibration's mean absolute error at Lead: the
 	// spread its intervals stand for.
@@ -51,6 +67,9 @@ type Dynamics struct {
 	Pending []float64 `json:"pending"`
 	Next    int       `json:"next"`
 	Filled  int       `json:"filled"`
+	// PendingResidual holds, in the same ring, the residual trend's
+	// forecasts (Lead values; empty when it is left out).
+	PendingResidual []float64 `json:"pending_residual,omitempty"`
 }
 
 // The constants of Dynamics, chosen before any trace was scored and not
@@ -87,7 +106,7 @@ var (
 // still scored on y, where the seasonal models' is, so that their weights
 // compare alike.
 func newDynamics(y, observed []float64, lead int, cal *Calibration) *Dynamics {
-	d := &Dynamics{Lead: lead, Relative: cal.Relative, Pending: make([]float64, 3*lead)}
+	d := &Dynamics{Lead: lead, Relative: cal.Relative, Pending: make([]float64, 3*lead), PendingResidual: make([]float64, lead)}
 	d.Decay = math.Pow(0.5, 1/float64(dynamicsHalfLives*lead))
 	from := max(0, len(y)-dynamicsWindow)
 	w := y[from:]
@@ -124,7 +143,19 @@ func newDynamics(y, observed []float64, lead int, cal *Calibration) *Dynamics {
 		mse *= d.Level * d.Level
 	}
 	d.ReferenceMAE, d.CombinedMAE, d.SeasonalMSE = mae, mae, mse
+	// The residual trend starts at zero (the seasonal models were just
+	// fitted to the history) with no score of its own: it starts as the
+	// worse of the other two, and earns its weight as points arrive.
+	d.ResidualMSE = math.Max(d.LocalMSE, d.SeasonalMSE)
 	return d
+}
+
+// start sets the residual trend's first one-step forecast, that of m (the
+// fitted seasonal models, past the history).
+func (d *Dynamics) start(m Model) {
+	var one [1]float64
+	m.Predict(one[:])
+	d.OneStep, d.OneStepSet = one[0], !math.IsNaN(one[0]) && !math.IsInf(one[0], 0)
 }
 
 // warm runs the local trend over y from its first value and returns the
@@ -158,38 +189,80 @@ func (d *Dynamics) warm(y []float64) float64 {
 
 // smooth takes one observation into the local trend; a NaN coasts.
 func (d *Dynamics) smooth(v float64) {
-	prev := d.Level
-	if math.IsNaN(v) {
-		d.Level += d.Phi * d.Trend
-		d.Trend *= d.Phi
-		return
+	d.Level, d.Trend = d.holt(d.Level, d.Trend, v)
+}
+
+// smoothResidual takes the error of the seasonal models' one-step
+// forecast of y into the residual trend (a NaN, or no forecast, coasts).
+func (d *Dynamics) smoothResidual(y float64) {
+	r := math.NaN()
+	if d.OneStepSet {
+		r = y - d.OneStep
 	}
-	d.Level = d.Alpha*v + (1-d.Alpha)*(d.Level+d.Phi*d.Trend)
-	d.Trend = d.Beta*(d.Level-prev) + (1-d.Beta)*d.Phi*d.Trend
+	d.ResidualLevel, d.ResidualTrend = d.holt(d.ResidualLevel, d.ResidualTrend, r)
+}
+
+// holt is one step of the damped trend's smoothing of level and trend
+// with v; a NaN coasts.
+func (d *Dynamics) holt(level, trend, v float64) (float64, float64) {
+	if math.IsNaN(v) {
+		return level + d.Phi*trend, d.Phi * trend
+	}
+	next := d.Alpha*v + (1-d.Alpha)*(level+d.Phi*trend)
+	return next, d.Beta*(next-level) + (1-d.Beta)*d.Phi*trend
 }
 
 // local is the local trend's forecast h steps ahead: the level plus
 // phi + phi² + ... + phi^h trends.
-func (d *Dynamics) local(h int) float64 {
-	sum := float64(h)
-	if d.Phi < 1 {
-		sum = d.Phi * (1 - math.Pow(d.Phi, float64(h))) / (1 - d.Phi)
-	}
-	return d.Level + sum*d.Trend
+func (d *Dynamics) local(h int) float64 { return d.Level + d.trendSum(h)*d.Trend }
+
+// residual is the residual trend's forecast h steps ahead: what to add to
+// the seasonal models' forecast.
+func (d *Dynamics) residual(h int) float64 {
+	return d.ResidualLevel + d.trendSum(h)*d.ResidualTrend
 }
 
-// weight is the local trend's share of the forecast at Lead.
-func (d *Dynamics) weight() float64 {
-	total := d.SeasonalMSE + d.LocalMSE
-	if !(total > 0) {
-		return 0
+// trendSum is phi + phi² + ... + phi^h.
+func (d *Dynamics) trendSum(h int) float64 {
+	if d.Phi < 1 {
+		return d.Phi * (1 - math.Pow(d.Phi, float64(h))) / (1 - d.Phi)
 	}
-	return d.SeasonalMSE / total
+	return float64(h)
+}
+
+// weights are the shares of the seasonal models, the local trend and the
+// residual trend in the forecast at Lead, by the inverse of their mean
+// squared errors there (the residual trend's 0 when left out). An error
+// of 0 takes it all, the seasonal models first.
+func (d *Dynamics) weights() (seasonal, local, residual float64) {
+	switch {
+	case !(d.SeasonalMSE > 0):
+		return 1, 0, 0
+	case !(d.LocalMSE > 0):
+		return 0, 1, 0
+	}
+	s, l := 1/d.SeasonalMSE, 1/d.LocalMSE
+	var r float64
+	if d.residualOn() {
+		r = 1 / d.ResidualMSE
+	}
+	total := s + l + r
+	return s / total, l / total, r / total
+}
+
+// residualOn reports whether the residual trend takes part.
+func (d *Dynamics) residualOn() bool { return d.ResidualMSE > 0 && len(d.PendingResidual) == d.Lead }
+
+// weight is the share of the last minutes (the local and the residual
+// trends) in the forecast at Lead.
+func (d *Dynamics) weight() float64 {
+	s, _, _ := d.weights()
+	return 1 - s
 }
 
 // observe scores the forecasts made Lead steps before the point y, takes
-// y into the local trend, and makes the forecasts for Lead steps after
-// it; m is the seasonal model, which has already taken y, and scratch
+// y into the local and residual trends, and makes the forecasts for Lead
+// steps after it; m is the seasonal model, which has already taken y, and scratch
 // holds at least Lead values. The combined forecast is kept, to score,
 // as adjust maps it (nil: as it is).
 func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(float64) float64) {
@@ -206,35 +279,45 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(fl
 			}
 		}
 		d.CombinedMAE = d.Decay*d.CombinedMAE + (1-d.Decay)*e
+		if d.residualOn() {
+			r := d.PendingResidual[d.Next]
+			d.ResidualMSE = d.Decay*d.ResidualMSE + (1-d.Decay)*(y-r)*(y-r)
+		}
 	}
 	d.smooth(y)
+	d.smoothResidual(y)
 	m.Predict(scratch[:d.Lead])
 	s, l := scratch[d.Lead-1], d.local(d.Lead)
-	w := d.weight()
-	c := math.Max(0, (1-w)*s+w*l)
+	r := s + d.residual(d.Lead)
+	d.OneStep, d.OneStepSet = scratch[0], !math.IsNaN(scratch[0]) && !math.IsInf(scratch[0], 0)
+	ws, wl, wr := d.weights()
+	c := math.Max(0, ws*s+wl*l+wr*r)
 	if adjust != nil {
 		c = adjust(c)
 	}
 	slot[0], slot[1], slot[2] = s, l, c
+	if d.residualOn() {
+		d.PendingResidual[d.Next] = r
+	}
 	d.Next = (d.Next + 1) % d.Lead
 	d.Filled = min(d.Filled+1, d.Lead)
 }
 
-// combine mixes the local trend into the seasonal point forecasts, steps
-// 1..len(point): up to Lead, the weighted mean of the two; beyond it, the
-// correction made at Lead fades with a half-life of one lead, since the
-// weights were scored at Lead only and a trend extrapolated far is a
-// guess.
+// combine mixes the local and residual trends into the seasonal point
+// forecasts, steps 1..len(point): up to Lead, the weighted mean of the
+// three; beyond it, the correction made at Lead fades with a half-life of
+// one lead, since the weights were scored at Lead only and a trend
+// extrapolated far is a guess.
 func (d *Dynamics) combine(point []float64) {
-	w := d.weight()
-	if w == 0 {
+	ws, wl, wr := d.weights()
+	if ws == 1 {
 		return
 	}
 	fade := math.Pow(0.5, 1/float64(d.Lead))
 	var correction float64
 	for i, s := range point {
 		if h := i + 1; h <= d.Lead {
-			correction = w * (d.local(h) - s)
+			correction = wl*(d.local(h)-s) + wr*d.residual(h)
 		} else {
 			correction *= fade
 		}
@@ -259,6 +342,7 @@ func (d *Dynamics) Clone() *Dynamics {
 	}
 	c := *d
 	c.Pending = slices.Clone(d.Pending)
+	c.PendingResidual = slices.Clone(d.PendingResidual)
 	return &c
 }
 
@@ -267,8 +351,12 @@ func (d *Dynamics) validate() error {
 	if d.Lead < 1 || d.Lead > MaxLead || len(d.Pending) != 3*d.Lead || d.Next < 0 || d.Next >= d.Lead || d.Filled < 0 || d.Filled > d.Lead {
 		return fmt.Errorf("%w: dynamics: lead %d with %d pending values (next %d, filled %d)", ErrBadState, d.Lead, len(d.Pending), d.Next, d.Filled)
 	}
-	scalars := [...]float64{d.Alpha, d.Beta, d.Phi, d.Level, d.Trend, d.Decay, d.SeasonalMSE, d.LocalMSE, d.CombinedMAE, d.ReferenceMAE}
-	for _, vs := range [][]float64{scalars[:], d.Pending} {
+	if n := len(d.PendingResidual); n != 0 && n != d.Lead {
+		return fmt.Errorf("%w: dynamics: lead %d with %d pending residual values", ErrBadState, d.Lead, n)
+	}
+	scalars := [...]float64{d.Alpha, d.Beta, d.Phi, d.Level, d.Trend, d.Decay, d.SeasonalMSE, d.LocalMSE, d.CombinedMAE, d.ReferenceMAE,
+		d.ResidualLevel, d.ResidualTrend, d.OneStep, d.ResidualMSE}
+	for _, vs := range [][]float64{scalars[:], d.Pending, d.PendingResidual} {
 		for _, v := range vs {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("%w: dynamics: a value is %v", ErrBadState, v)

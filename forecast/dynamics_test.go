@@ -146,6 +146,19 @@ func TestDynamicsSavedAndRestored(t *testing.T) {
 		t.Errorf("restored model forecasts %v (q %v), the original %v (q %v)", p2, q2, p1, q1)
 	}
 
+	g.Dynamics.PendingResidual = g.Dynamics.PendingResidual[:3]
+	if _, err := g.Forecast(6, nil); !errors.Is(err, forecast.ErrBadState) {
+		t.Errorf("a dynamics state with 3 pending residual values: %v, want ErrBadState", err)
+	}
+	g.Dynamics.PendingResidual = nil // as saved before the residual trend: left out
+	if _, err := g.Forecast(6, nil); err != nil {
+		t.Errorf("a dynamics state without the residual trend: %v", err)
+	}
+	g.Dynamics.ResidualLevel = math.NaN()
+	if _, err := g.Forecast(6, nil); !errors.Is(err, forecast.ErrBadState) {
+		t.Errorf("a residual level of NaN: %v, want ErrBadState", err)
+	}
+	g.Dynamics.ResidualLevel = 0
 	g.Dynamics.Pending = g.Dynamics.Pending[:3]
 	if _, err := g.Forecast(6, nil); !errors.Is(err, forecast.ErrBadState) {
 		t.Errorf("a dynamics state with 3 pending values: %v, want ErrBadState", err)
@@ -299,5 +312,59 @@ func must(f *forecast.Fitted, err error) func(*testing.T) *forecast.Fitted {
 			t.Fatal(err)
 		}
 		return f
+	}
+}
+
+// TestResidualTrendKeepsTheShape streams, into a model of a cycle with a
+// sharp burst at the same phase of every cycle, a lasting rise of 40% the
+// model was not fitted on: the residual trend adds the rise to the
+// seasonal forecast, burst included, where the local trend alone (a state
+// saved before the residual trend existed) would draw the rise flat
+// through the burst.
+func TestResidualTrendKeepsTheShape(t *testing.T) {
+	const n = 96 * 14
+	all := daily(n+96, 4, 5)
+	for i := range all {
+		if p := i % 96; p >= 40 && p < 46 {
+			all[i] += 200
+		}
+		if i >= n {
+			all[i] *= 1.4
+		}
+	}
+	with := fitLead(t, all[:n], 6)
+	if with.Dynamics == nil || !(with.Dynamics.ResidualMSE > 0) || len(with.Dynamics.PendingResidual) != 6 {
+		t.Fatalf("dynamics %+v, want the residual trend on", with.Dynamics)
+	}
+	raw, err := json.Marshal(with)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var without forecast.Fitted
+	if err := json.Unmarshal(raw, &without); err != nil {
+		t.Fatal(err)
+	}
+	d := without.Dynamics
+	d.ResidualMSE, d.PendingResidual, d.ResidualLevel, d.ResidualTrend, d.OneStep, d.OneStepSet = 0, nil, 0, 0, 0, false
+
+	var errWith, errWithout float64
+	for i := n; i+6 < n+96; i++ {
+		for _, f := range []*forecast.Fitted{with, &without} {
+			if err := f.Observe(all[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if p := (i + 6) % 96; p < 40 || p >= 46 {
+			continue
+		}
+		pw, _ := atLead(t, with)
+		po, _ := atLead(t, &without)
+		errWith += math.Abs(all[i+6] - pw)
+		errWithout += math.Abs(all[i+6] - po)
+	}
+	t.Logf("the burst after the rise: error at lead %.0f with the residual trend, %.0f without; last minutes' weight %.2f and %.2f",
+		errWith, errWithout, with.LocalWeight(), without.LocalWeight())
+	if !(errWith < 0.8*errWithout) {
+		t.Errorf("through the burst after the rise, the error 6 steps ahead is %.0f with the residual trend and %.0f without; want at most 80%%", errWith, errWithout)
 	}
 }

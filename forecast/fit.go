@@ -487,6 +487,9 @@ func (f *Fitted) finish(y, observed []float64, trailing, lead int) (*Fitted, err
 			f.Dynamics.smooth(math.NaN())
 		}
 	}
+	if f.Dynamics != nil {
+		f.Dynamics.start(m)
+	}
 	return f, nil
 }
 

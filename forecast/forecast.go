@@ -160,8 +160,9 @@ type Fitted struct {
 
 	Calibration Calibration `json:"calibration"`
 
-	// Dynamics, with Options.Lead, combines a local trend with the
-	// components and scales the intervals by the recent error; nil
+	// Dynamics, with Options.Lead, combines a local trend and a residual
+	// trend with the components and scales the intervals by the recent
+	// error; nil
 	// without (and in models saved before it existed).
 	Dynamics *Dynamics `json:"dynamics,omitempty"`
 	scratch  []float64
@@ -329,8 +330,8 @@ func (f *Fitted) ObserveAdjusted(y float64, adjust func(float64) float64) error 
 	return nil
 }
 
-// LocalWeight is the share of the local trend in the forecast at the
-// lead (see Dynamics), 0 without Dynamics.
+// LocalWeight is the share of the last minutes (the local and residual
+// trends) in the forecast at the lead (see Dynamics), 0 without Dynamics.
 func (f *Fitted) LocalWeight() float64 {
 	if f.Dynamics == nil {
 		return 0

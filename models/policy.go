@@ -65,8 +65,8 @@ type PolicyInput struct {
 	ModelKind     string
 	ModelVersion  uint64
 	ModelFittedAt time.Time
-	// LocalWeight is the share of the model's short-horizon local trend
-	// in the forecast at the lead, and IntervalScale the width of its
+	// LocalWeight is the share of the model's short-horizon trends (local
+	// and residual) in the forecast at the lead, and IntervalScale the width of its
 	// intervals against the calibrated width (forecast.Dynamics), when
 	// Forecast was made; reported in the reason, not used. Zero without.
 	LocalWeight   float64
