@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -129,10 +130,20 @@ func TestReplicasShareAndFailOver(t *testing.T) {
 		rs = append(rs, startReplica(t, client, clk, fmt.Sprintf("prescale-%d", i), 2, targets))
 	}
 	names := []string{"prescale-0", "prescale-1", "prescale-2"}
+	// Settled: each replica sees all three, holds exactly the targets the
+	// three share out to it, with a model, and no other model (a replica
+	// that joined late may still hold what it took while it saw fewer), and
+	// has no fit waiting.
 	eventually(t, "the three replicas joined and fitted what they hold", func() bool {
 		for _, r := range rs {
 			if len(r.members.Members()) != 3 || !allFitted(r.reg) {
 				return false
+			}
+			for _, st := range r.reg.List() {
+				held := slices.Contains(rendezvous.Holders(st.Target.Name, names, 2), r.name)
+				if st.Held != held || (st.ModelKind != "") != held || !st.FitDueSince.IsZero() {
+					return false
+				}
 			}
 		}
 		return true
