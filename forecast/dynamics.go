@@ -37,7 +37,8 @@ type Dynamics struct {
 	// ResidualLevel and ResidualTrend are the residual trend's state,
 	// with the same smoothing, on the errors of the seasonal models'
 	// one-step forecasts; OneStep is their forecast of the next point
-	// (OneStepSet: made; a gap leaves none).
+	// (OneStepSet: a finite one was made; else OneStep is 0 and the next
+	// point's error is a gap to the residual trend).
 	ResidualLevel float64 `json:"residual_level,omitempty"`
 	ResidualTrend float64 `json:"residual_trend,omitempty"`
 	OneStep       float64 `json:"one_step,omitempty"`
@@ -53,8 +54,7 @@ type Dynamics struct {
 	SeasonalMSE float64 `json:"seasonal_mse"`
 	LocalMSE    float64 `json:"local_mse"`
 	// ResidualMSE is the residual trend's, as the seasonal forecast plus
-	// the residual trend's; 0 leaves the residual trend out (a state saved
-	// before it existed).
+	// the residual trend's.
 	ResidualMSE float64 `json:"residual_mse,omitempty"`
 	CombinedMAE float64 `json:"combined_mae"`
 	// ReferenceMAE is the calibration's mean absolute error at Lead: the
@@ -68,7 +68,8 @@ type Dynamics struct {
 	Next    int       `json:"next"`
 	Filled  int       `json:"filled"`
 	// PendingResidual holds, in the same ring, the residual trend's
-	// forecasts (Lead values; empty when it is left out).
+	// forecasts: Lead values, or none in a state saved before the residual
+	// trend existed, which leaves it out.
 	PendingResidual []float64 `json:"pending_residual,omitempty"`
 }
 
@@ -155,7 +156,16 @@ func newDynamics(y, observed []float64, lead int, cal *Calibration) *Dynamics {
 func (d *Dynamics) start(m Model) {
 	var one [1]float64
 	m.Predict(one[:])
-	d.OneStep, d.OneStepSet = one[0], !math.IsNaN(one[0]) && !math.IsInf(one[0], 0)
+	d.setOneStep(one[0])
+}
+
+// setOneStep keeps v as the seasonal models' forecast of the next point,
+// if it is finite.
+func (d *Dynamics) setOneStep(v float64) {
+	d.OneStep, d.OneStepSet = v, !math.IsNaN(v) && !math.IsInf(v, 0)
+	if !d.OneStepSet {
+		d.OneStep = 0
+	}
 }
 
 // warm runs the local trend over y from its first value and returns the
@@ -233,25 +243,38 @@ func (d *Dynamics) trendSum(h int) float64 {
 // weights are the shares of the seasonal models, the local trend and the
 // residual trend in the forecast at Lead, by the inverse of their mean
 // squared errors there (the residual trend's 0 when left out). An error
-// of 0 takes it all, the seasonal models first.
+// of 0 takes it all, the seasonal models first. Each inverse is taken
+// relative to the smallest error, so that errors decayed to the edge of
+// the floating-point range (an idle target for days) give no infinity.
 func (d *Dynamics) weights() (seasonal, local, residual float64) {
+	s, l, r := d.SeasonalMSE, d.LocalMSE, d.ResidualMSE
 	switch {
-	case !(d.SeasonalMSE > 0):
+	case !(s > 0):
 		return 1, 0, 0
-	case !(d.LocalMSE > 0):
+	case !(l > 0):
 		return 0, 1, 0
+	case !d.residualOn():
+		// Two parts, as before the residual trend existed.
+		w := s / (s + l)
+		if !(w >= 0 && w <= 1) {
+			return 1, 0, 0
+		}
+		return 1 - w, w, 0
+	case !(r > 0):
+		return 0, 0, 1
 	}
-	s, l := 1/d.SeasonalMSE, 1/d.LocalMSE
-	var r float64
-	if d.residualOn() {
-		r = 1 / d.ResidualMSE
-	}
+	least := min(s, l, r)
+	s, l, r = least/s, least/l, least/r
 	total := s + l + r
+	if !(total >= 1 && total <= 3) { // an infinite or NaN error
+		return 1, 0, 0
+	}
 	return s / total, l / total, r / total
 }
 
-// residualOn reports whether the residual trend takes part.
-func (d *Dynamics) residualOn() bool { return d.ResidualMSE > 0 && len(d.PendingResidual) == d.Lead }
+// residualOn reports whether the residual trend takes part: not in a
+// state saved before it existed.
+func (d *Dynamics) residualOn() bool { return len(d.PendingResidual) == d.Lead }
 
 // weight is the share of the last minutes (the local and the residual
 // trends) in the forecast at Lead.
@@ -289,7 +312,7 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(fl
 	m.Predict(scratch[:d.Lead])
 	s, l := scratch[d.Lead-1], d.local(d.Lead)
 	r := s + d.residual(d.Lead)
-	d.OneStep, d.OneStepSet = scratch[0], !math.IsNaN(scratch[0]) && !math.IsInf(scratch[0], 0)
+	d.setOneStep(scratch[0])
 	ws, wl, wr := d.weights()
 	c := math.Max(0, ws*s+wl*l+wr*r)
 	if adjust != nil {

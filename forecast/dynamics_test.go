@@ -42,6 +42,20 @@ func atLead(t *testing.T, f *forecast.Fitted) (point, q90 float64) {
 	return r.Point[5], r.Quantiles[0].Values[5]
 }
 
+// roundTrip is f saved as JSON and restored.
+func roundTrip(t *testing.T, f *forecast.Fitted) *forecast.Fitted {
+	t.Helper()
+	raw, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g forecast.Fitted
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	return &g
+}
+
 // TestDynamicsFollowAFlashCrowd streams a ramp of 3× over 60 steps on top
 // of the cycle into models fitted before it: the one with dynamics
 // forecasts the climb 6 steps ahead much better than the seasonal one
@@ -127,21 +141,14 @@ func TestDynamicsSavedAndRestored(t *testing.T) {
 	if f.Dynamics == nil || f.Dynamics.Lead != 6 {
 		t.Fatalf("dynamics %+v, want a lead of 6", f.Dynamics)
 	}
-	raw, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g forecast.Fitted
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
+	g := roundTrip(t, f)
 	for _, v := range y[96*9:] {
 		if err := errors.Join(f.Observe(v), g.Observe(v)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p1, q1 := atLead(t, f)
-	p2, q2 := atLead(t, &g)
+	p2, q2 := atLead(t, g)
 	if p1 != p2 || q1 != q2 {
 		t.Errorf("restored model forecasts %v (q %v), the original %v (q %v)", p2, q2, p1, q1)
 	}
@@ -336,20 +343,13 @@ func TestResidualTrendKeepsTheShape(t *testing.T) {
 	if with.Dynamics == nil || !(with.Dynamics.ResidualMSE > 0) || len(with.Dynamics.PendingResidual) != 6 {
 		t.Fatalf("dynamics %+v, want the residual trend on", with.Dynamics)
 	}
-	raw, err := json.Marshal(with)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var without forecast.Fitted
-	if err := json.Unmarshal(raw, &without); err != nil {
-		t.Fatal(err)
-	}
+	without := roundTrip(t, with)
 	d := without.Dynamics
 	d.ResidualMSE, d.PendingResidual, d.ResidualLevel, d.ResidualTrend, d.OneStep, d.OneStepSet = 0, nil, 0, 0, 0, false
 
 	var errWith, errWithout float64
 	for i := n; i+6 < n+96; i++ {
-		for _, f := range []*forecast.Fitted{with, &without} {
+		for _, f := range []*forecast.Fitted{with, without} {
 			if err := f.Observe(all[i]); err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +358,7 @@ func TestResidualTrendKeepsTheShape(t *testing.T) {
 			continue
 		}
 		pw, _ := atLead(t, with)
-		po, _ := atLead(t, &without)
+		po, _ := atLead(t, without)
 		errWith += math.Abs(all[i+6] - pw)
 		errWithout += math.Abs(all[i+6] - po)
 	}
@@ -366,5 +366,30 @@ func TestResidualTrendKeepsTheShape(t *testing.T) {
 		errWith, errWithout, with.LocalWeight(), without.LocalWeight())
 	if !(errWith < 0.8*errWithout) {
 		t.Errorf("through the burst after the rise, the error 6 steps ahead is %.0f with the residual trend and %.0f without; want at most 80%%", errWith, errWithout)
+	}
+}
+
+// TestDynamicsIdleForDays streams a constant load for longer than its
+// errors take to decay to the edge of the floating-point range (4,000
+// leads and more): the weights stay finite, so the model keeps observing
+// and forecasting the load, with the residual trend and in a state saved
+// before it.
+func TestDynamicsIdleForDays(t *testing.T) {
+	with := fitLead(t, daily(96*7, 4, 6), 6)
+	without := roundTrip(t, with)
+	d := without.Dynamics
+	d.ResidualMSE, d.PendingResidual, d.ResidualLevel, d.ResidualTrend, d.OneStep, d.OneStepSet = 0, nil, 0, 0, 0, false
+	for i := range 40_000 {
+		for _, f := range []*forecast.Fitted{with, without} {
+			if err := f.Observe(100); err != nil {
+				t.Fatalf("point %d of a constant load: %v", i, err)
+			}
+		}
+	}
+	for _, f := range []*forecast.Fitted{with, without} {
+		p, q := atLead(t, f)
+		if math.Abs(p-100) > 1 || q < p || math.IsInf(q, 0) {
+			t.Errorf("after 40,000 points of 100: forecast %v, 0.9 quantile %v; want about 100", p, q)
+		}
 	}
 }

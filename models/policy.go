@@ -446,9 +446,9 @@ func appendEvent(b []byte, u *events.Use) []byte {
 }
 
 // appendDynamics says how the model's short-horizon dynamics shaped the
-// forecast, when they did: the local trend's share at the lead and the
-// interval width against the calibrated one, each when it differs by half
-// a percent or more.
+// forecast, when they did: the short-horizon trends' share at the lead
+// and the interval width against the calibrated one, each when it differs
+// by half a percent or more.
 func appendDynamics(b []byte, weight, scale float64) []byte {
 	trend := weight >= 0.005 && weight <= 1
 	widened := scale > 0 && math.Abs(scale-1) >= 0.005 && !math.IsInf(scale, 0)

@@ -164,8 +164,12 @@ const defaultPanelSeeds = "1,2,3"
 // parseSeeds reads --synthetic.seeds: distinct unsigned integers,
 // comma-separated, at most maxPanelSeeds.
 func parseSeeds(list string) ([]uint64, error) {
+	fields := strings.Split(list, ",")
+	if len(fields) > maxPanelSeeds {
+		return nil, fmt.Errorf("%w: --synthetic.seeds: %d seeds, at most %d", errUsage, len(fields), maxPanelSeeds)
+	}
 	var seeds []uint64
-	for _, f := range strings.Split(list, ",") {
+	for _, f := range fields {
 		s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --synthetic.seeds: %q is not a seed (an unsigned integer)", errUsage, f)
@@ -174,9 +178,6 @@ func parseSeeds(list string) ([]uint64, error) {
 			return nil, fmt.Errorf("%w: --synthetic.seeds: seed %d is listed twice", errUsage, s)
 		}
 		seeds = append(seeds, s)
-	}
-	if len(seeds) > maxPanelSeeds {
-		return nil, fmt.Errorf("%w: --synthetic.seeds: %d seeds, at most %d", errUsage, len(seeds), maxPanelSeeds)
 	}
 	return seeds, nil
 }

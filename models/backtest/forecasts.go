@@ -43,7 +43,7 @@ type segment struct {
 	lastObs []int32               // per state: the model's last observed index; -1 without a forecast
 	point   []float64             // per state: h point forecasts from lastObs+1
 	scale   []float64             // per state: the model's interval scale
-	weight  []float64             // per state: the model's local-trend weight
+	weight  []float64             // per state: the model's short-horizon trends' weight
 	effects *events.Effects       // the known events' effects learned by the fit
 }
 
@@ -446,7 +446,7 @@ func (s *segment) quantileAt(j int, level float64, k int, p float64) float64 {
 	return s.cal.Apply(p, s.offsets[level][k], s.scale[j-s.at])
 }
 
-// dynamics are the local-trend weight and interval scale of state j's
+// dynamics are the short-horizon trends' weight and interval scale of state j's
 // forecast (zero without one).
 func (fc *forecasts) dynamics(j int) (weight, scale float64) {
 	if _, _, s := fc.state(j); s != nil {

@@ -81,8 +81,8 @@ type targetState struct {
 	fc         []float64
 	fcStart    time.Time
 	leadValues []float64
-	// fcWeight and fcScale are the model's local-trend weight and interval
-	// scale the forecast was made with (forecast.Dynamics).
+	// fcWeight and fcScale are the model's short-horizon trends' weight
+	// and interval scale the forecast was made with (forecast.Dynamics).
 	fcWeight, fcScale float64
 	accuracy          accuracyTracker
 
