@@ -152,14 +152,7 @@ func TestSaveLoadForecastsTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			raw, err := json.Marshal(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var g forecast.Fitted
-			if err := json.Unmarshal(raw, &g); err != nil {
-				t.Fatal(err)
-			}
+			g := roundTrip(t, f)
 			for _, v := range y[len(y)-10:] {
 				if err := f.Observe(v); err != nil {
 					t.Fatal(err)
