@@ -198,14 +198,7 @@ func TestSaveLoadThinnedCalibration(t *testing.T) {
 	if len(f.Calibration.Counts) == 0 || f.Calibration.Counts[0] <= f.Calibration.Errors[0].Len() {
 		t.Fatalf("step 1 keeps %d errors of %v: not thinned", f.Calibration.Errors[0].Len(), f.Calibration.Counts)
 	}
-	raw, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g forecast.Fitted
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
+	g := roundTrip(t, f)
 	if !reflect.DeepEqual(g.Calibration, f.Calibration) {
 		t.Fatal("calibration changed by saving and loading")
 	}
