@@ -93,7 +93,7 @@ backtest-nasa: build ## the backtest of the NASA-HTTP trace with the sweep (HTML
 eval-events: build ## known events: prescale without and with a calendar at equal cost (synthetic named events; NASA-HTTP with the STS-70 launch)
 	$(BIN) eval events --data $(DATA)
 
-backtest-panel: build ## the backtest on every trace of the panel (NASA-HTTP, the Twitter stream, synthetic flash crowds), each with the sweep
+backtest-panel: build ## the backtest on every trace of the panel (NASA-HTTP, the Twitter stream, synthetic flash crowds of seeds 1-3), each with the sweep
 	$(BIN) eval panel --data $(DATA)
 
 clean: ## remove build output

@@ -308,20 +308,21 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(fl
 		}
 	}
 	d.smooth(y)
-	d.smoothResidual(y)
 	m.Predict(scratch[:d.Lead])
 	s, l := scratch[d.Lead-1], d.local(d.Lead)
-	r := s + d.residual(d.Lead)
-	d.setOneStep(scratch[0])
+	var r float64 // a state without the residual trend keeps none of it
+	if d.residualOn() {
+		d.smoothResidual(y)
+		d.setOneStep(scratch[0])
+		r = s + d.residual(d.Lead)
+		d.PendingResidual[d.Next] = r
+	}
 	ws, wl, wr := d.weights()
 	c := math.Max(0, ws*s+wl*l+wr*r)
 	if adjust != nil {
 		c = adjust(c)
 	}
 	slot[0], slot[1], slot[2] = s, l, c
-	if d.residualOn() {
-		d.PendingResidual[d.Next] = r
-	}
 	d.Next = (d.Next + 1) % d.Lead
 	d.Filled = min(d.Filled+1, d.Lead)
 }

@@ -56,6 +56,16 @@ func roundTrip(t *testing.T, f *forecast.Fitted) *forecast.Fitted {
 	return &g
 }
 
+// withoutResidual is f saved and restored as a state saved before the
+// residual trend existed (none of its fields).
+func withoutResidual(t *testing.T, f *forecast.Fitted) *forecast.Fitted {
+	t.Helper()
+	g := roundTrip(t, f)
+	d := g.Dynamics
+	d.ResidualMSE, d.PendingResidual, d.ResidualLevel, d.ResidualTrend, d.OneStep, d.OneStepSet = 0, nil, 0, 0, 0, false
+	return g
+}
+
 // TestDynamicsFollowAFlashCrowd streams a ramp of 3× over 60 steps on top
 // of the cycle into models fitted before it: the one with dynamics
 // forecasts the climb 6 steps ahead much better than the seasonal one
@@ -343,9 +353,7 @@ func TestResidualTrendKeepsTheShape(t *testing.T) {
 	if with.Dynamics == nil || !(with.Dynamics.ResidualMSE > 0) || len(with.Dynamics.PendingResidual) != 6 {
 		t.Fatalf("dynamics %+v, want the residual trend on", with.Dynamics)
 	}
-	without := roundTrip(t, with)
-	d := without.Dynamics
-	d.ResidualMSE, d.PendingResidual, d.ResidualLevel, d.ResidualTrend, d.OneStep, d.OneStepSet = 0, nil, 0, 0, 0, false
+	without := withoutResidual(t, with)
 
 	var errWith, errWithout float64
 	for i := n; i+6 < n+96; i++ {
@@ -376,15 +384,16 @@ func TestResidualTrendKeepsTheShape(t *testing.T) {
 // before it.
 func TestDynamicsIdleForDays(t *testing.T) {
 	with := fitLead(t, daily(96*7, 4, 6), 6)
-	without := roundTrip(t, with)
-	d := without.Dynamics
-	d.ResidualMSE, d.PendingResidual, d.ResidualLevel, d.ResidualTrend, d.OneStep, d.OneStepSet = 0, nil, 0, 0, 0, false
+	without := withoutResidual(t, with)
 	for i := range 40_000 {
 		for _, f := range []*forecast.Fitted{with, without} {
 			if err := f.Observe(100); err != nil {
 				t.Fatalf("point %d of a constant load: %v", i, err)
 			}
 		}
+	}
+	if d := without.Dynamics; d.ResidualLevel != 0 || d.OneStepSet || d.PendingResidual != nil {
+		t.Errorf("a state saved before the residual trend took some of it: level %v, one step set %v, ring %v", d.ResidualLevel, d.OneStepSet, d.PendingResidual)
 	}
 	for _, f := range []*forecast.Fitted{with, without} {
 		p, q := atLead(t, f)
