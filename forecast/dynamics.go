@@ -15,7 +15,8 @@ import (
 // expect over the next minutes is kept). It scores both and the seasonal
 // models at the lead time the caller cares about (Options.Lead) as each
 // point arrives, and combines the three by the inverse of their recent
-// mean squared errors there. It also tracks the
+// mean squared errors there, over the last lead or so: which of them is
+// right changes within minutes on bursty load. It also tracks the
 // combined forecast's recent error at the lead against the error the
 // calibration was made for, and widens or narrows the intervals by their
 // ratio (IntervalScale): residuals scaled by local volatility.
@@ -43,9 +44,15 @@ type Dynamics struct {
 	ResidualTrend float64 `json:"residual_trend,omitempty"`
 	OneStep       float64 `json:"one_step,omitempty"`
 	OneStepSet    bool    `json:"one_step_set,omitempty"`
-	// Decay is the weight each point's error keeps per later point, from
-	// a half-life of dynamicsHalfLives leads.
+	// Decay is the weight each point's error keeps per later point in
+	// CombinedMAE (the interval scale), from a half-life of
+	// dynamicsHalfLives leads.
 	Decay float64 `json:"decay"`
+	// WeightDecay is the same in the three mean squared errors that
+	// weight the mix (SeasonalMSE, LocalMSE, ResidualMSE), from a
+	// half-life of weightHalfLife leads, at least one point; 0 in a state
+	// saved before it, which weights them by Decay, as then.
+	WeightDecay float64 `json:"weight_decay,omitempty"`
 	// SeasonalMSE and LocalMSE are the exponentially weighted mean squared
 	// errors at Lead of the seasonal models' and the local trend's
 	// forecasts; CombinedMAE the mean absolute error of the combined
@@ -74,14 +81,21 @@ type Dynamics struct {
 }
 
 // The constants of Dynamics, chosen before any trace was scored and not
-// tuned on one: errors are forgotten with a half-life of four leads (a
-// regime is judged by a few lead times of evidence), the interval scale
+// tuned on one (but weightHalfLife, below): errors are forgotten with a
+// half-life of four leads in the interval scale (a spread is judged by a
+// few lead times of evidence), and with one of half a lead, at least one
+// point, in the weights of the mix (which part is right is judged by the
+// last lead's errors; a burst on the Twitter stream lasts 6 to 10
+// minutes, about two leads: weightHalfLife was measured on the whole
+// panel, see the README, and every trace gained from four leads down to
+// half a lead), the interval scale
 // stays within a quarter and four times the calibrated width, the local
 // trend's parameters come from a small grid scored on up to three days of
 // recent history, and its correction fades beyond the lead with a
 // half-life of one lead (it was scored at the lead only).
 const (
 	dynamicsHalfLives = 4
+	weightHalfLife    = 0.5
 	minScale          = 0.25
 	maxScale          = 4
 	dynamicsWindow    = 3 * 1440
@@ -109,6 +123,7 @@ var (
 func newDynamics(y, observed []float64, lead int, cal *Calibration) *Dynamics {
 	d := &Dynamics{Lead: lead, Relative: cal.Relative, Pending: make([]float64, 3*lead), PendingResidual: make([]float64, lead)}
 	d.Decay = math.Pow(0.5, 1/float64(dynamicsHalfLives*lead))
+	d.WeightDecay = math.Pow(0.5, 1/max(1, weightHalfLife*float64(lead)))
 	from := max(0, len(y)-dynamicsWindow)
 	w := y[from:]
 	if observed != nil {
@@ -272,6 +287,15 @@ func (d *Dynamics) weights() (seasonal, local, residual float64) {
 	return s / total, l / total, r / total
 }
 
+// weightDecay is the decay of the errors that weight the mix: Decay in a
+// state saved before WeightDecay existed.
+func (d *Dynamics) weightDecay() float64 {
+	if d.WeightDecay > 0 {
+		return d.WeightDecay
+	}
+	return d.Decay
+}
+
 // residualOn reports whether the residual trend takes part: not in a
 // state saved before it existed.
 func (d *Dynamics) residualOn() bool { return len(d.PendingResidual) == d.Lead }
@@ -292,8 +316,9 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(fl
 	slot := d.Pending[3*d.Next : 3*d.Next+3]
 	if d.Filled >= d.Lead && !math.IsNaN(y) {
 		s, l, c := slot[0], slot[1], slot[2]
-		d.SeasonalMSE = d.Decay*d.SeasonalMSE + (1-d.Decay)*(y-s)*(y-s)
-		d.LocalMSE = d.Decay*d.LocalMSE + (1-d.Decay)*(y-l)*(y-l)
+		w := d.weightDecay()
+		d.SeasonalMSE = w*d.SeasonalMSE + (1-w)*(y-s)*(y-s)
+		d.LocalMSE = w*d.LocalMSE + (1-w)*(y-l)*(y-l)
 		e := math.Abs(y - c)
 		if d.Relative {
 			e = 0
@@ -304,7 +329,7 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(fl
 		d.CombinedMAE = d.Decay*d.CombinedMAE + (1-d.Decay)*e
 		if d.residualOn() {
 			r := d.PendingResidual[d.Next]
-			d.ResidualMSE = d.Decay*d.ResidualMSE + (1-d.Decay)*(y-r)*(y-r)
+			d.ResidualMSE = w*d.ResidualMSE + (1-w)*(y-r)*(y-r)
 		}
 	}
 	d.smooth(y)
@@ -378,7 +403,7 @@ func (d *Dynamics) validate() error {
 	if n := len(d.PendingResidual); n != 0 && n != d.Lead {
 		return fmt.Errorf("%w: dynamics: lead %d with %d pending residual values", ErrBadState, d.Lead, n)
 	}
-	scalars := [...]float64{d.Alpha, d.Beta, d.Phi, d.Level, d.Trend, d.Decay, d.SeasonalMSE, d.LocalMSE, d.CombinedMAE, d.ReferenceMAE,
+	scalars := [...]float64{d.Alpha, d.Beta, d.Phi, d.Level, d.Trend, d.Decay, d.WeightDecay, d.SeasonalMSE, d.LocalMSE, d.CombinedMAE, d.ReferenceMAE,
 		d.ResidualLevel, d.ResidualTrend, d.OneStep, d.ResidualMSE}
 	for _, vs := range [][]float64{scalars[:], d.Pending, d.PendingResidual} {
 		for _, v := range vs {
@@ -387,8 +412,8 @@ func (d *Dynamics) validate() error {
 			}
 		}
 	}
-	if !(d.Alpha > 0 && d.Alpha <= 1 && d.Beta >= 0 && d.Beta <= 1 && d.Phi > 0 && d.Phi <= 1 && d.Decay > 0 && d.Decay < 1) {
-		return fmt.Errorf("%w: dynamics: smoothing %v, %v, %v and decay %v out of range", ErrBadState, d.Alpha, d.Beta, d.Phi, d.Decay)
+	if !(d.Alpha > 0 && d.Alpha <= 1 && d.Beta >= 0 && d.Beta <= 1 && d.Phi > 0 && d.Phi <= 1 && d.Decay > 0 && d.Decay < 1 && d.WeightDecay >= 0 && d.WeightDecay < 1) {
+		return fmt.Errorf("%w: dynamics: smoothing %v, %v, %v and decays %v, %v out of range", ErrBadState, d.Alpha, d.Beta, d.Phi, d.Decay, d.WeightDecay)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func withoutResidual(t *testing.T, f *forecast.Fitted) *forecast.Fitted {
 // alone, and its 0.9 quantile covers more of it.
 func TestDynamicsFollowAFlashCrowd(t *testing.T) {
 	const n = 96 * 14
-	all := daily(n+120, 4, 1)
+	all := daily(n+120, 4, 7)
 	for i := range 120 {
 		if i < 60 {
 			all[n+i] *= 1 + 2*float64(i+1)/60
@@ -176,6 +176,14 @@ func TestDynamicsSavedAndRestored(t *testing.T) {
 		t.Errorf("a residual level of NaN: %v, want ErrBadState", err)
 	}
 	g.Dynamics.ResidualLevel = 0
+	g.Dynamics.WeightDecay = 1
+	if _, err := g.Forecast(6, nil); !errors.Is(err, forecast.ErrBadState) {
+		t.Errorf("a weight decay of 1: %v, want ErrBadState", err)
+	}
+	g.Dynamics.WeightDecay = 0 // as saved before it: the errors weighted by Decay
+	if _, err := g.Forecast(6, nil); err != nil {
+		t.Errorf("a dynamics state without a weight decay: %v", err)
+	}
 	g.Dynamics.Pending = g.Dynamics.Pending[:3]
 	if _, err := g.Forecast(6, nil); !errors.Is(err, forecast.ErrBadState) {
 		t.Errorf("a dynamics state with 3 pending values: %v, want ErrBadState", err)
@@ -213,7 +221,7 @@ func TestLeadOptions(t *testing.T) {
 // for the model that did not.
 func TestObserveAdjusted(t *testing.T) {
 	const n = 96 * 14
-	all := daily(n+120, 4, 1)
+	all := daily(n+120, 4, 7)
 	for i := range 120 {
 		all[n+i] *= 1 + 2*float64(min(i+1, 60))/60
 	}
@@ -400,5 +408,47 @@ func TestDynamicsIdleForDays(t *testing.T) {
 		if math.Abs(p-100) > 1 || q < p || math.IsInf(q, 0) {
 			t.Errorf("after 40,000 points of 100: forecast %v, 0.9 quantile %v; want about 100", p, q)
 		}
+	}
+}
+
+// TestDynamicsWeightsTurnWithinALead streams into a model of a calm cycle
+// a burst it was not fitted on: 8 steps at 3 times the load. Both the
+// seasonal models and the local trend miss the burst at the lead; once it
+// is over, the local trend still draws it on while the seasonal models are
+// right again. The weights, scored on the last lead's errors, turn back to
+// the seasonal models within a lead or two, where weights that forgot the
+// burst's errors over four leads (a state saved before WeightDecay, which
+// weights by Decay) draw the burst on for longer.
+func TestDynamicsWeightsTurnWithinALead(t *testing.T) {
+	const n = 96 * 14
+	all := daily(n+120, 4, 7)
+	for i := n + 40; i < n+48; i++ {
+		all[i] *= 3
+	}
+	fast := fitLead(t, all[:n], 6)
+	if d := fast.Dynamics; d == nil || !(d.WeightDecay > 0 && d.WeightDecay < d.Decay) {
+		t.Fatalf("dynamics %+v, want the weights' errors forgotten faster than the scale's", fast.Dynamics)
+	}
+	slow := roundTrip(t, fast)
+	slow.Dynamics.WeightDecay = 0
+
+	var errFast, errSlow float64
+	for i := n; i+6 < n+120; i++ {
+		for _, f := range []*forecast.Fitted{fast, slow} {
+			if err := f.Observe(all[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i < n+48 { // from the end of the burst on
+			continue
+		}
+		pf, _ := atLead(t, fast)
+		ps, _ := atLead(t, slow)
+		errFast += math.Abs(all[i+6] - pf)
+		errSlow += math.Abs(all[i+6] - ps)
+	}
+	t.Logf("after the burst: error at lead %.0f with the weights scored on the last lead, %.0f on four leads", errFast, errSlow)
+	if !(errFast < 0.8*errSlow) {
+		t.Errorf("after the burst, the error 6 steps ahead is %.0f with the weights scored on the last lead and %.0f on four leads; want at most 80%%", errFast, errSlow)
 	}
 }
