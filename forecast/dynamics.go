@@ -81,14 +81,14 @@ type Dynamics struct {
 }
 
 // The constants of Dynamics, chosen before any trace was scored and not
-// tuned on one (but weightHalfLife, below): errors are forgotten with a
+// tuned on one, but for weightHalfLife: errors are forgotten with a
 // half-life of four leads in the interval scale (a spread is judged by a
-// few lead times of evidence), and with one of half a lead, at least one
-// point, in the weights of the mix (which part is right is judged by the
-// last lead's errors; a burst on the Twitter stream lasts 6 to 10
-// minutes, about two leads: weightHalfLife was measured on the whole
-// panel, see the README, and every trace gained from four leads down to
-// half a lead), the interval scale
+// few lead times of evidence), and of half a lead, at least one point, in
+// the weights of the mix (which part is right is judged by the last
+// lead's errors: a burst on the Twitter stream is over in two leads).
+// weightHalfLife was four leads too until it was measured on the whole
+// panel, every trace at once (see the README): no trace lost at any step
+// from four leads down to half a lead. The interval scale
 // stays within a quarter and four times the calibrated width, the local
 // trend's parameters come from a small grid scored on up to three days of
 // recent history, and its correction fades beyond the lead with a
