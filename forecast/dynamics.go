@@ -50,8 +50,10 @@ type Dynamics struct {
 	Decay float64 `json:"decay"`
 	// WeightDecay is the same in the three mean squared errors that
 	// weight the mix (SeasonalMSE, LocalMSE, ResidualMSE), from a
-	// half-life of weightHalfLife leads, at least one point; 0 in a state
-	// saved before it, which weights them by Decay, as then.
+	// half-life of weightHalfLife leads, at least one point, as points
+	// stream in (the errors they start from at a fit are averages over the
+	// history); 0 in a state saved before it, which weights them by Decay,
+	// as then.
 	WeightDecay float64 `json:"weight_decay,omitempty"`
 	// SeasonalMSE and LocalMSE are the exponentially weighted mean squared
 	// errors at Lead of the seasonal models' and the local trend's
@@ -326,6 +328,12 @@ func (d *Dynamics) observe(y float64, m Model, scratch []float64, adjust func(fl
 				e = math.Abs(y-c) / c
 			}
 		}
+		// One error counts for at most what widens the intervals to their
+		// widest at once: a load back after days at zero, against a
+		// forecast shrunk to the edge of the floating-point range, has an
+		// error relative to it that is astronomical or infinite, and would
+		// hold them at their widest for weeks, or break the state.
+		e = math.Min(e, maxScale*d.ReferenceMAE/(1-d.Decay))
 		d.CombinedMAE = d.Decay*d.CombinedMAE + (1-d.Decay)*e
 		if d.residualOn() {
 			r := d.PendingResidual[d.Next]

@@ -72,7 +72,7 @@ func withoutResidual(t *testing.T, f *forecast.Fitted) *forecast.Fitted {
 // alone, and its 0.9 quantile covers more of it.
 func TestDynamicsFollowAFlashCrowd(t *testing.T) {
 	const n = 96 * 14
-	all := daily(n+120, 4, 7)
+	all := daily(n+120, 4, 1)
 	for i := range 120 {
 		if i < 60 {
 			all[n+i] *= 1 + 2*float64(i+1)/60
@@ -221,7 +221,7 @@ func TestLeadOptions(t *testing.T) {
 // for the model that did not.
 func TestObserveAdjusted(t *testing.T) {
 	const n = 96 * 14
-	all := daily(n+120, 4, 7)
+	all := daily(n+120, 4, 1)
 	for i := range 120 {
 		all[n+i] *= 1 + 2*float64(min(i+1, 60))/60
 	}
@@ -450,5 +450,32 @@ func TestDynamicsWeightsTurnWithinALead(t *testing.T) {
 	t.Logf("after the burst: error at lead %.0f with the weights scored on the last lead, %.0f on four leads", errFast, errSlow)
 	if !(errFast < 0.8*errSlow) {
 		t.Errorf("after the burst, the error 6 steps ahead is %.0f with the weights scored on the last lead and %.0f on four leads; want at most 80%%", errFast, errSlow)
+	}
+}
+
+// TestDynamicsBackFromDaysAtZero streams into a model of a positive load
+// (its errors relative to the forecast) days of zeros, long enough for the
+// forecast to shrink to the edge of the floating-point range, and then the
+// load again: the error relative to so small a forecast (infinite) counts
+// for no more than widening the intervals to their widest, so the state
+// stays finite and the model keeps forecasting.
+func TestDynamicsBackFromDaysAtZero(t *testing.T) {
+	f := fitLead(t, daily(96*7, 4, 9), 6)
+	if !f.Calibration.Relative {
+		t.Fatal("want a calibration relative to the forecast")
+	}
+	for i := range 10_000 {
+		if err := f.Observe(0); err != nil {
+			t.Fatalf("point %d of zeros: %v", i, err)
+		}
+	}
+	for i := range 100 {
+		if err := f.Observe(2 * float64(i+1)); err != nil {
+			t.Fatalf("point %d after the zeros: %v", i, err)
+		}
+	}
+	p, q := atLead(t, f)
+	if !(p > 0 && q >= p && !math.IsInf(q, 0)) {
+		t.Errorf("after days of zeros and a ramp back to 200: forecast %v, 0.9 quantile %v; want finite and positive", p, q)
 	}
 }
