@@ -306,16 +306,18 @@ func (s *KEDAScaler) register(ctx context.Context, op string, t models.Target) e
 		if err := s.checkQuery.check(ctx, t); err != nil {
 			return kedaQueryStatus(ctx, s.log, op, t.Name, err)
 		}
-		created, err := s.b.Create(t, registry.OriginKEDA)
-		if err == nil {
+		created, cerr := s.b.Create(t, registry.OriginKEDA)
+		if cerr == nil {
 			s.log.InfoContext(ctx, "registered target from KEDA trigger metadata", "target", t.Name, "query", t.Query)
 			auditLog(ctx, s.log, "create", t.Name, "", specJSON(&created.Target))
 			return nil
 		}
-		if !errors.Is(err, registry.ErrExists) {
-			return grpcStatus(ctx, s.log, op, t.Name, err)
+		if !errors.Is(cerr, registry.ErrExists) {
+			return grpcStatus(ctx, s.log, op, t.Name, cerr)
 		}
-		st, err = s.b.Get(t.Name) // created meanwhile
+		// Created meanwhile by a concurrent call: this Get's error is the
+		// one checked below (not the first Get's "not found").
+		st, err = s.b.Get(t.Name)
 	}
 	if err != nil {
 		return grpcStatus(ctx, s.log, op, t.Name, err)
