@@ -59,7 +59,8 @@ type Dynamics struct {
 	// errors at Lead of the seasonal models' and the local trend's
 	// forecasts; CombinedMAE the mean absolute error of the combined
 	// forecast as the caller provisions it (Fitted.ObserveAdjusted),
-	// relative to it when Relative (as the calibration's).
+	// relative to it when Relative (as the calibration's), each error
+	// taken as at most what alone widens the intervals to their widest.
 	SeasonalMSE float64 `json:"seasonal_mse"`
 	LocalMSE    float64 `json:"local_mse"`
 	// ResidualMSE is the residual trend's, as the seasonal forecast plus
@@ -259,24 +260,21 @@ func (d *Dynamics) trendSum(h int) float64 {
 
 // weights are the shares of the seasonal models, the local trend and the
 // residual trend in the forecast at Lead, by the inverse of their mean
-// squared errors there (the residual trend's 0 when left out). An error
-// of 0 takes it all, the seasonal models first. Each inverse is taken
-// relative to the smallest error, so that errors decayed to the edge of
-// the floating-point range (an idle target for days) give no infinity.
+// squared errors there (the residual trend's 0 when left out: its error
+// taken as infinite). An error of 0 takes it all, the seasonal models
+// first. Each inverse is taken relative to the smallest error, so that
+// errors decayed to the edge of the floating-point range (an idle target
+// for days) give no infinity.
 func (d *Dynamics) weights() (seasonal, local, residual float64) {
-	s, l, r := d.SeasonalMSE, d.LocalMSE, d.ResidualMSE
+	s, l, r := d.SeasonalMSE, d.LocalMSE, math.Inf(1)
+	if d.residualOn() {
+		r = d.ResidualMSE
+	}
 	switch {
 	case !(s > 0):
 		return 1, 0, 0
 	case !(l > 0):
 		return 0, 1, 0
-	case !d.residualOn():
-		// Two parts, as before the residual trend existed.
-		w := s / (s + l)
-		if !(w >= 0 && w <= 1) {
-			return 1, 0, 0
-		}
-		return 1 - w, w, 0
 	case !(r > 0):
 		return 0, 0, 1
 	}
