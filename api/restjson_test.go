@@ -26,7 +26,7 @@ func TestRESTJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"generation":1099511627776,"history":[1,null,3],"historyStart":null,"model":"","name":"web","notes":[],"point":[null,2],"quantiles":[],"seasons":[],"start":null,"step":"1m30s"}`
+	want := `{"generation":1099511627776,"history":[1,null,3],"historyStart":null,"model":"","name":"web","notes":[],"point":[null,2],"provision":[],"quantiles":[],"seasons":[],"start":null,"step":"1m30s"}`
 	if string(raw) != want {
 		t.Errorf("restJSON:\n got %s\nwant %s", raw, want)
 	}

@@ -240,6 +240,7 @@ func (s *Server) GetForecast(ctx context.Context, req *prescalev1.GetForecastReq
 		History:      v.History,
 		Start:        timestamp(v.Start),
 		Point:        v.Point,
+		Provision:    v.Provision,
 		Quantiles:    make([]*prescalev1.QuantileValues, len(v.Quantiles)),
 	}
 	for i, q := range v.Quantiles {

@@ -58,6 +58,7 @@ func newFixture(t *testing.T) *apitest.Backend {
 		HistoryStart: testNow.Add(-2 * time.Minute), History: []float64{1, 2},
 		Start: testNow, Point: []float64{3, 4},
 		Quantiles: []forecast.Quantile{{Level: 0.9, Values: []float64{5, 6}}},
+		Provision: []float64{5.5, 7},
 	})
 	b.SetAnomalies("web", []models.AnomalyEvent{{Start: testNow.Add(-time.Hour), End: testNow.Add(-50 * time.Minute), Kind: models.AnomalyLive, Score: 0.8}})
 	b.SetHistory("web", registry.History{
@@ -277,6 +278,7 @@ func TestRESTForecastAndAnomalies(t *testing.T) {
 		Step      string    `json:"step"`
 		History   []float64 `json:"history"`
 		Point     []float64 `json:"point"`
+		Provision []float64 `json:"provision"`
 		Start     time.Time `json:"start"`
 		Quantiles []struct {
 			Level  float64   `json:"level"`
@@ -287,7 +289,7 @@ func TestRESTForecastAndAnomalies(t *testing.T) {
 		t.Fatal(err)
 	}
 	if f.Model != "harmonic" || f.Step != "1m" || len(f.History) != 2 || len(f.Point) != 2 || !f.Start.Equal(testNow) ||
-		len(f.Quantiles) != 1 || f.Quantiles[0].Level != 0.9 || f.Quantiles[0].Values[1] != 6 {
+		len(f.Quantiles) != 1 || f.Quantiles[0].Level != 0.9 || f.Quantiles[0].Values[1] != 6 || !slices.Equal(f.Provision, []float64{5.5, 7}) {
 		t.Errorf("forecast = %+v", f)
 	}
 	code, body = do(t, "GET", ts.URL+"/v1/targets/web/anomalies", "")

@@ -479,6 +479,7 @@ func (f *Fitted) finish(y, observed []float64, trailing, lead int) (*Fitted, err
 	}
 	if lead > 0 {
 		f.Dynamics = newDynamics(y, observed, lead, &f.Calibration)
+		f.Calibration.ReferenceSpread = referenceSpread(y, lead, &f.Calibration)
 	}
 	for range trailing {
 		m.Observe(math.NaN())
@@ -491,6 +492,45 @@ func (f *Fitted) finish(y, observed []float64, trailing, lead int) (*Fitted, err
 		f.Dynamics.start(m)
 	}
 	return f, nil
+}
+
+// referenceSpread is the calibration's core spread at the lead step at
+// the referenceLevel quantile of the history y (the busy hours' load):
+// the spread Provision takes as usual.
+// referenceLevel is the quantile of the history's load whose spread is
+// the usual one, for a calibration whose errors grow with the load: the
+// busy hours get the target's quantile, quieter hours more, load beyond
+// them less. With the median instead, the panel's reductions at equal cost
+// read the same within a point or two (the reference moves what a quantile
+// costs, not what the replica-hours buy), but the default quantile
+// provisioned the flash crowds' peaks with the point forecast: seed 1 was
+// short 2,341 minutes at 0.9 against 1,346 for the quantile before, where
+// with the busy hours it is short 404 for 3.6% more replica-hours.
+const referenceLevel = 0.95
+
+// referenceSample is how many points of the history the reference level is
+// read from.
+const referenceSample = 4096
+
+func referenceSpread(y []float64, lead int, cal *Calibration) float64 {
+	level := 1.0
+	if cal.Relative && len(y) > 0 {
+		// Every stride-th point, at most referenceSample of them: the
+		// level's quantile within a few tenths of a percent of the
+		// whole history's, for a sort of a fixed size.
+		stride := (len(y) + referenceSample - 1) / referenceSample
+		sample := make([]float64, 0, referenceSample)
+		for i := 0; i < len(y); i += stride {
+			sample = append(sample, y[i])
+		}
+		slices.Sort(sample)
+		level = sample[int(referenceLevel*float64(len(sample)-1))]
+	}
+	s := cal.CoreSpread(level, cal.Offset(lead, coreLevel))
+	if !(s > 0) || math.IsInf(s, 0) {
+		return 0
+	}
+	return s
 }
 
 // candidates lists the models to compare for the requested kind, and says

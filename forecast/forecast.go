@@ -263,6 +263,9 @@ func (f *Fitted) model() (Model, error) {
 			return nil, err
 		}
 	}
+	if rs := f.Calibration.ReferenceSpread; !(rs >= 0) || math.IsInf(rs, 0) {
+		return nil, fmt.Errorf("%w: calibration reference_spread %v is not a finite load of at least 0", ErrBadState, rs)
+	}
 	if len(c.models) == 1 {
 		return c.models[0], nil
 	}

@@ -10,7 +10,7 @@ import (
 
 // Which input decided a recommendation (Recommendation.Won).
 const (
-	WonForecast = "forecast" // the q-quantile forecast over the lead window
+	WonForecast = "forecast" // the load the forecast provisions at q over the lead window
 	WonReactive = "reactive" // the floor the latest observed load needs
 	WonMin      = "min"      // raised to MinReplicas
 	WonMax      = "max"      // capped at MaxReplicas
@@ -40,10 +40,11 @@ type PolicyInput struct {
 	// Now is the time the recommendation is for.
 	Now time.Time
 
-	// Forecast holds the Target.Quantile forecast values, Forecast[i] for
-	// time ForecastStart + i*ForecastStep (ForecastStart is normally the
-	// last observation plus one step). Non-finite and negative values are
-	// treated as missing. Empty means no forecast.
+	// Forecast holds the load the forecast provisions at Target.Quantile
+	// (forecast.Calibration.Provision), Forecast[i] for time ForecastStart
+	// + i*ForecastStep (ForecastStart is normally the last observation
+	// plus one step). Non-finite and negative values are treated as
+	// missing. Empty means no forecast.
 	Forecast      []float64
 	ForecastStart time.Time
 	// ForecastStep is the time between forecast values; 0 means Target.Step.
@@ -149,7 +150,10 @@ type Recommendation struct {
 }
 
 // ForecastPart is the forecast side of a recommendation: the maximum of the
-// q-quantile forecast over the lead window (Now, WindowEnd].
+// load the forecast provisions at level q (forecast.Calibration.Provision:
+// the q-quantile where the forecast's spread is the usual one, more where
+// it is narrower, less where it is wider) over the lead window (Now,
+// WindowEnd].
 type ForecastPart struct {
 	Quantile  float64   `json:"quantile"`
 	WindowEnd time.Time `json:"window_end"`
@@ -179,11 +183,11 @@ type ReactivePart struct {
 	Replicas int `json:"replicas"`
 }
 
-// Recommend turns a quantile forecast and the latest observed load into a
-// replica count, following the design:
+// Recommend turns the load a forecast provisions (PolicyInput.Forecast)
+// and the latest observed load into a replica count, following the design:
 //
 // With fresh data, Replicas = clamp(max(forecast, reactive), min, max)
-// where forecast = ceil(max of the q-quantile over the steps whose time t
+// where forecast = ceil(max of the provisioned load over the steps whose time t
 // is in (Now, Now+LeadTime+Margin] / capacity) and reactive =
 // ceil(observed load / capacity). A step at exactly Now is excluded (it is
 // the present, which the reactive floor covers) and a step at exactly the
@@ -370,9 +374,9 @@ func (r *Recommendation) forecastPart(b []byte, in *PolicyInput, q float64) []by
 	f.To = start.Add(time.Duration(last) * step)
 	f.MaxAt = start.Add(time.Duration(maxAt) * step)
 
-	b = append(b, "forecast "...)
+	b = append(b, "forecast q-"...)
 	b = strconv.AppendFloat(b, q, 'g', -1, 64)
-	b = append(b, "-quantile "...)
+	b = append(b, " provision "...)
 	b = appendLoad(b, f.Max)
 	b = append(b, " at "...)
 	b = appendClock(b, f.MaxAt)

@@ -66,7 +66,7 @@ func TestRecommendPolicy(t *testing.T) {
 			name: "forecast wins",
 			in:   func() models.PolicyInput { return policyInput(300, 300, 412, 350, 900) },
 			want: 5, won: models.WonForecast, fcSteps: 3, fcMax: 412,
-			reason: "forecast 0.9-quantile 412.0 at 14:02 over the 3m lead window needs 5 replicas; observed load 300.0 needs 3; the forecast wins",
+			reason: "forecast q-0.9 provision 412.0 at 14:02 over the 3m lead window needs 5 replicas; observed load 300.0 needs 3; the forecast wins",
 		},
 		{
 			name: "reactive wins",
@@ -533,7 +533,7 @@ func ExampleRecommend() {
 	fmt.Println(r.Reason)
 	// Output:
 	// 5 forecast
-	// forecast 0.9-quantile 412.0 at 14:02 over the 3m lead window needs 5 replicas; observed load 300.0 needs 3; the forecast wins
+	// forecast q-0.9 provision 412.0 at 14:02 over the 3m lead window needs 5 replicas; observed load 300.0 needs 3; the forecast wins
 }
 
 // TestRecommendNamesTheDynamics checks that the reason says how the

@@ -114,9 +114,12 @@
     // Known events: each occurrence's window, its lead to its lag.
     const events = (target.events || []).map((e) => ({ start: Date.parse(e.windowStart) / 1000, end: Date.parse(e.windowEnd) / 1000, kind: "event" }));
     const range = (xs[xs.length - 1] - xs[0]) || 1;
+    // What the recommendation provisions: the target's quantile spent by
+    // density (a server without it: the quantile itself).
+    const provision = fc.provision && fc.provision.length === fc.point.length ? fc.provision : level(q).values;
     return {
-      load: [xs, load, ahead(level(0.5).values), ahead(level(0.1).values), ahead(level(0.9).values), ahead(level(q).values)],
-      replicas: replicaColumns(xs, nh, changes, load.map(need), ahead(level(q).values).map((v, i) => (i < nh ? null : need(v))), now),
+      load: [xs, load, ahead(level(0.5).values), ahead(level(0.1).values), ahead(level(0.9).values), ahead(provision)],
+      replicas: replicaColumns(xs, nh, changes, load.map(need), ahead(provision).map((v, i) => (i < nh ? null : need(v))), now),
       accuracy: [
         recs.accuracy.map((w) => Date.parse(w.start) / 1000),
         recs.accuracy.map((w) => 100 * w.accuracy.wape),
@@ -162,7 +165,7 @@
         { label: "median", stroke: colors.median, width: 1.5, value: (u, v) => P.num(v) },
         { label: "q0.1", stroke: colors.band, value: (u, v) => P.num(v) },
         { label: "q0.9", stroke: colors.band, value: (u, v) => P.num(v) },
-        { label: lq + " (provisioned)", stroke: colors.quantile, dash: [6, 4], width: 1.5, value: (u, v) => P.num(v) },
+        { label: "provisioned (" + lq + ")", stroke: colors.quantile, dash: [6, 4], width: 1.5, value: (u, v) => P.num(v) },
       ], {
         bands: [{ series: [4, 3], fill: colors.band }],
         hooks: {

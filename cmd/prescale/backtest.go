@@ -51,7 +51,7 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 
 		capacity:    fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)"),
 		startup:     fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)"),
-		quantile:    fs.Float64("quantile", 0.9, "forecast quantile prescale provisions for"),
+		quantile:    fs.Float64("quantile", 0.9, "the forecast quantile prescale provisions where the forecast is as sure as usual; more where it is surer, less where it is wider (the same forecast density at the load provisioned everywhere)"),
 		headroom:    fs.Float64("headroom", backtest.DefaultHeadroom, "head room of the margin policy over the observed load, a fraction (0.2 = +20%; not a target's margin, which is a duration); also the reference of --sweep's reduction"),
 		minReplicas: fs.Int("min", 1, "minimum replicas"),
 		maxReplicas: fs.Int("max", 100, "maximum replicas"),
@@ -64,7 +64,7 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 		seasons: fs.String("seasons", "", "prescale's declared seasons as durations, e.g. 1d,1w (default: detected at every fit)"),
 
 		policies:      fs.String("policies", strings.Join(backtest.Policies(), ","), "policies to compare: "+strings.Join(backtest.Policies(), ",")),
-		sweep:         fs.Bool("sweep", false, "also sweep the reactive HPA's headroom (0-100%) and prescale's quantile (0.5-0.99): the frontier of cost against risk and the reduction at equal cost"),
+		sweep:         fs.Bool("sweep", false, "also sweep the reactive HPA's headroom (0-100%) and prescale's quantile (0.5-0.9999): the frontier of cost against risk and the reduction at equal cost"),
 		format:        fs.String("format", "table", "output format: table|json"),
 		report:        fs.String("report", "", "write a self-contained HTML report with charts to this file"),
 		trace:         fs.String("trace", "", "write each policy's replicas and the forecast band per step to this CSV file"),
@@ -334,6 +334,10 @@ func writeBacktestTable(w io.Writer, name string, r *backtest.Result) error {
 			100*a.Coverage80, st.Quantile, 100*a.QuantileCoverage, a.Fits, a.FailedFits)
 		fmt.Fprintf(w, "           within the top 5%% of load changes (%d points changing at least %.4g in %d steps): 0.1-0.9 covers %.1f%%, quantile %g covers %.1f%%\n",
 			a.TopChangePoints, a.TopChangeFrom, a.LeadSteps, 100*a.TopChangeCoverage80, st.Quantile, 100*a.TopChangeQuantileCoverage)
+		fmt.Fprintf(w, "           within the top 5%% of the changes seen when forecasting (%d points after a change of at least %.4g in %d steps): 0.1-0.9 covers %.1f%%, quantile %g covers %.1f%%\n",
+			a.OriginChangePoints, a.OriginChangeFrom, a.LeadSteps, 100*a.OriginChangeCoverage80, st.Quantile, 100*a.OriginChangeQuantileCoverage)
+		fmt.Fprintf(w, "           the load provisioned at quantile %g (spent by density) covers %.1f%%, %.1f%% within the top 5%% of load changes\n",
+			st.Quantile, 100*a.ProvisionCoverage, 100*a.TopChangeProvisionCoverage)
 	}
 	if err := writeFrontierTable(w, r); err != nil {
 		return err
@@ -389,11 +393,12 @@ func writeFrontierTable(w io.Writer, r *backtest.Result) error {
 }
 
 // writeTrace writes one row per step: the demand, prescale's forecast made
-// a lead time before (0.1 quantile, point, 0.9 quantile, and the quantile
-// it provisions for), and each policy's replicas at the step's start.
+// a lead time before (0.1 quantile, point, 0.9 quantile, the quantile it
+// provisions at, and the load it provisions), and each policy's replicas
+// at the step's start.
 func writeTrace(w io.Writer, r *backtest.Result) error {
 	cw := csv.NewWriter(w)
-	header := []string{"time", "demand", "forecast_low", "forecast", "forecast_high", "forecast_quantile"}
+	header := []string{"time", "demand", "forecast_low", "forecast", "forecast_high", "forecast_quantile", "provision"}
 	for _, p := range r.Order {
 		header = append(header, p+"_ready", p+"_pods")
 	}
@@ -413,9 +418,9 @@ func writeTrace(w io.Writer, r *backtest.Result) error {
 		row = row[:0]
 		row = append(row, t.Format(time.RFC3339), num(v))
 		if b := r.Band; b != nil {
-			row = append(row, num(b.Low[i]), num(b.Point[i]), num(b.High[i]), num(b.Mid[i]))
+			row = append(row, num(b.Low[i]), num(b.Point[i]), num(b.High[i]), num(b.Mid[i]), num(b.Provision[i]))
 		} else {
-			row = append(row, "", "", "", "")
+			row = append(row, "", "", "", "", "")
 		}
 		k := int(time.Duration(i) * r.Input.Step / sync)
 		for _, p := range r.Order {

@@ -235,22 +235,25 @@ func writePanelTable(w io.Writer, rows []panelRow) error {
 	fmt.Fprintln(w, "Each trace replayed with --sweep: the reduction of under-provisioned minutes at the cost of the reactive HPA")
 	fmt.Fprintln(w, "with a 20% headroom, both on the same HPA behavior, and against a reactive HPA on the cluster's defaults;")
 	fmt.Fprintln(w, "\"below\" counts the reactive settings within prescale's range of cost where prescale's frontier is lower.")
-	fmt.Fprintln(w, "Coverage is of the forecast a lead time ahead, overall and within the top 5% of load changes.")
+	fmt.Fprintln(w, "Coverage is of the forecast a lead time ahead, overall and within the top 5% of load changes (by the change")
+	fmt.Fprintln(w, "forecast, outcome included) and of the changes seen when forecasting; \"provisioned\" is of the load provisioned.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\tworkload\treduction\tbelow\tvs cluster defaults\tbelow\tq coverage\t80% coverage\tq coverage, top 5% changes\ttime\t")
+	fmt.Fprintln(tw, "trace\tworkload\treduction\tbelow\tvs cluster defaults\tbelow\tq coverage\t80% coverage\tq, top 5% changes\tq, top 5% seen\tprovisioned\ttime\t")
 	for _, r := range rows {
 		res := r.Result
 		q := res.Settings.Quantile
-		cov, cov80, top := "—", "—", "—"
+		cov, cov80, top, seen, prov := "—", "—", "—", "—", "—"
 		if a := res.Forecast; a != nil && a.Points > 0 {
 			cov = fmt.Sprintf("%.1f%% (q %g)", 100*a.QuantileCoverage, q)
 			cov80 = fmt.Sprintf("%.1f%%", 100*a.Coverage80)
 			top = fmt.Sprintf("%.1f%% (%d points)", 100*a.TopChangeQuantileCoverage, a.TopChangePoints)
+			seen = fmt.Sprintf("%.1f%%", 100*a.OriginChangeQuantileCoverage)
+			prov = fmt.Sprintf("%.1f%%", 100*a.ProvisionCoverage)
 		}
-		fmt.Fprintf(tw, "%s\t%g per replica, max %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f s\t\n", r.label(), res.Settings.CapacityPerReplica, res.Settings.MaxReplicas,
+		fmt.Fprintf(tw, "%s\t%g per replica, max %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f s\t\n", r.label(), res.Settings.CapacityPerReplica, res.Settings.MaxReplicas,
 			percentOrNone(res.ReductionAtEqualCost), belowOf(res.EqualCost), percentOrNone(res.ReductionVsBaseline), belowOf(res.EqualCostVsBaseline),
-			cov, cov80, top, res.Timing.TotalSeconds)
+			cov, cov80, top, seen, prov, res.Timing.TotalSeconds)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

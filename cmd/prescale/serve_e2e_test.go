@@ -390,15 +390,17 @@ func sameInputs(a, b *prescalev1.Recommendation) bool {
 // rule for fresh data, without calling it.
 func checkPolicy(t *testing.T, r *prescalev1.Recommendation, fc *prescalev1.Forecast, observed, capacity float64, window time.Duration, minR, maxR int) {
 	t.Helper()
-	var q []float64
-	for _, qv := range fc.Quantiles {
-		if qv.Level == 0.9 {
-			q = qv.Values
-		}
-	}
+	// What the policy provisions: the forecast's 0.9 quantile spent by
+	// density, never below the point forecast.
+	q := fc.Provision
 	step := fc.Step.AsDuration()
-	if q == nil || step <= 0 {
-		t.Fatalf("forecast without the 0.9 quantile or a step: %v", fc)
+	if len(q) == 0 || len(q) != len(fc.Point) || step <= 0 {
+		t.Fatalf("forecast without the load provisioned at each step or a step: %v", fc)
+	}
+	for i, v := range q {
+		if v < fc.Point[i] {
+			t.Errorf("step %d provisions %v, below the point forecast %v", i, v, fc.Point[i])
+		}
 	}
 	now := r.Time.AsTime()
 	windowEnd := now.Add(window)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prescale/prescale/events"
 	"github.com/prescale/prescale/feed"
+	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
 
@@ -149,10 +150,11 @@ type TimeSpan struct {
 }
 
 // Band is a forecast band per step: the 0.1 quantile (Low), the point
-// forecast (Point), the quantile prescale provisions for (Mid) and the 0.9
-// quantile (High).
+// forecast (Point), the quantile prescale provisions at (Mid), the 0.9
+// quantile (High) and the load provisioned (Provision: Mid spent by
+// density, forecast.Calibration.Provision).
 type Band struct {
-	Low, Point, Mid, High []float64
+	Low, Point, Mid, High, Provision []float64
 }
 
 // Accuracy is the prescale policy's forecast accuracy at the lead time,
@@ -181,6 +183,22 @@ type Accuracy struct {
 	TopChangeFrom             float64 `json:"top_change_from"`
 	TopChangeCoverage80       float64 `json:"top_change_coverage_80"`
 	TopChangeQuantileCoverage float64 `json:"top_change_quantile_coverage"`
+	// The same within the top 5% of the load changes seen when each
+	// forecast was made: |the value at the forecast's origin - the value
+	// LeadSteps before it|, which a forecast can know (the selection
+	// above is by the change it forecast, which includes the outcome).
+	// Whether the intervals widen when the load has just moved.
+	OriginChangePoints           int     `json:"origin_change_points"`
+	OriginChangeFrom             float64 `json:"origin_change_from"`
+	OriginChangeCoverage80       float64 `json:"origin_change_coverage_80"`
+	OriginChangeQuantileCoverage float64 `json:"origin_change_quantile_coverage"`
+	// ProvisionCoverage is the share of actuals at or below the load the
+	// policy provisions at the chosen quantile (forecast.Calibration.
+	// Provision), overall and within the top 5% of load changes: more
+	// than the quantile where the forecast is surer than usual, less where
+	// it is wider.
+	ProvisionCoverage          float64 `json:"provision_coverage"`
+	TopChangeProvisionCoverage float64 `json:"top_change_provision_coverage"`
 	// Fits counts the model fits, FailedFits those that failed (the
 	// policy was reactive only until the next).
 	Fits       int `json:"fits"`
@@ -374,7 +392,7 @@ type job struct {
 // the sweeps, and the quantiles prescale's forecasts need.
 func replayJobs(c *Config) ([]job, []float64) {
 	var jobs []job
-	quants := []float64{c.Quantile, 0.1, 0.9}
+	quants := []float64{c.Quantile, 0.1, 0.9, forecast.CoreLevel}
 	for _, p := range Policies() {
 		if !slices.Contains(c.Policies, p) {
 			continue

@@ -37,7 +37,7 @@ var ErrConfig = errors.New("invalid backtest configuration")
 // Default sweeps (Config.SweepHeadrooms, Config.SweepQuantiles).
 var (
 	DefaultSweepHeadrooms = []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1}
-	DefaultSweepQuantiles = []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99}
+	DefaultSweepQuantiles = []float64{0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999, 0.9999}
 )
 
 // DefaultHeadroom is the naive alternative's head room: +20%.

@@ -372,7 +372,7 @@ func (rt *replayTarget) runSegment(s *segment, h int, quants []float64) {
 	for _, q := range quants {
 		s.offsets[q] = f.Calibration.Offsets(make([]float64, h), q)
 	}
-	s.cal = forecast.Calibration{Relative: f.Calibration.Relative}
+	s.cal = forecast.Calibration{Relative: f.Calibration.Relative, ReferenceSpread: f.Calibration.ReferenceSpread}
 	maxGap := models.MaxGap(rt.target)
 	n := s.to - s.at
 	s.lastObs = make([]int32, n)
@@ -463,16 +463,19 @@ func (fc *forecasts) effects(j int) *events.Effects {
 	return nil
 }
 
-// quantile writes the q-quantile forecast of state j into dst (h values
-// from index first) and returns it with first, or nil without a forecast.
-func (fc *forecasts) quantile(dst []float64, j int, q float64) ([]float64, int) {
+// provision writes the load state j's forecast provisions at level q
+// (forecast.Calibration.Provision, as the registry's cached forecast) into
+// dst (h values from index first) and returns it with first, or nil
+// without a forecast.
+func (fc *forecasts) provision(dst []float64, j int, q float64) ([]float64, int) {
 	point, first, s := fc.state(j)
 	if s == nil {
 		return nil, 0
 	}
 	dst = dst[:fc.h]
+	offsets, core, scale := s.offsets[q], s.offsets[forecast.CoreLevel], s.scale[j-s.at]
 	for k, p := range point {
-		dst[k] = s.quantileAt(j, q, k, p)
+		dst[k] = s.cal.Provision(p, offsets[k], core[k], q, scale)
 	}
 	return dst, first
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/prescale/prescale/forecast"
 )
 
 // markZeroRuns sets every run of at least minRun zeros to NaN and returns
@@ -69,12 +71,6 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 	a := &Accuracy{LeadSteps: h, SeasonSteps: season, Fits: len(fc.fits) + fc.failed, FailedFits: fc.failed}
 	evalFrom := d.index(d.start.Add(c.Warmup))
 	var errSum, naiveSum, seasonSum float64
-	// Per scored point: its load change over the lead, and whether the
-	// 0.1..0.9 interval and the chosen quantile covered it.
-	type scored struct {
-		change    float64
-		in80, inQ bool
-	}
 	var pts []scored
 	for j := max(evalFrom-h, 0); j+h < len(d.values); j++ {
 		point, first, s := fc.state(j)
@@ -92,24 +88,16 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 		q := func(level float64) float64 {
 			return s.quantileAt(j, level, h-1, p)
 		}
-		pts = append(pts, scored{math.Abs(y - d.values[j]), y >= q(0.1) && y <= q(0.9), y <= q(c.Quantile)})
+		provision := s.cal.Provision(p, s.offsets[c.Quantile][h-1], s.offsets[forecast.CoreLevel][h-1], c.Quantile, s.scale[j-s.at])
+		origin := math.NaN() // unknown when a value is missing
+		if j-h >= 0 {
+			origin = math.Abs(d.values[j] - d.values[j-h])
+		}
+		pts = append(pts, scored{math.Abs(y - d.values[j]), origin, y >= q(0.1) && y <= q(0.9), y <= q(c.Quantile), y <= provision})
 	}
 	a.Points = len(pts)
 	if a.Points == 0 {
 		return a
-	}
-	coverage := func(pts []scored) (c80, cq float64) {
-		var in80, inQ int
-		for _, p := range pts {
-			if p.in80 {
-				in80++
-			}
-			if p.inQ {
-				inQ++
-			}
-		}
-		n := float64(len(pts))
-		return float64(in80) / n, float64(inQ) / n
 	}
 	if seasonSum > 0 {
 		a.MASE = errSum / seasonSum
@@ -117,27 +105,80 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 	if naiveSum > 0 {
 		a.RelativeMAE = errSum / naiveSum
 	}
-	a.Coverage80, a.QuantileCoverage = coverage(pts)
-	changes := make([]float64, len(pts))
-	for i, p := range pts {
-		changes[i] = p.change
-	}
-	slices.Sort(changes)
-	a.TopChangeFrom = changes[int(0.95*float64(len(changes)-1))]
-	top := slices.DeleteFunc(pts, func(p scored) bool { return p.change < a.TopChangeFrom })
+	a.Coverage80, a.QuantileCoverage, a.ProvisionCoverage = coverage(pts)
+	var top []scored
+	top, a.TopChangeFrom = topChanges(pts, func(p scored) float64 { return p.change })
 	a.TopChangePoints = len(top)
-	a.TopChangeCoverage80, a.TopChangeQuantileCoverage = coverage(top)
+	a.TopChangeCoverage80, a.TopChangeQuantileCoverage, a.TopChangeProvisionCoverage = coverage(top)
+	top, a.OriginChangeFrom = topChanges(pts, func(p scored) float64 { return p.origin })
+	a.OriginChangePoints = len(top)
+	a.OriginChangeCoverage80, a.OriginChangeQuantileCoverage, _ = coverage(top)
 	return a
 }
 
+// scored is one forecast a lead time ahead: the load's change over the
+// lead (with the outcome), the change seen at the forecast's origin over
+// the lead before it (NaN when unknown), and whether the 0.1..0.9
+// interval, the chosen quantile and the load provisioned covered it.
+type scored struct {
+	change, origin    float64
+	in80, inQ, inProv bool
+}
+
+// coverage is the share of pts in the 0.1..0.9 interval, at or below the
+// chosen quantile and at or below the load provisioned; 0 without points.
+func coverage(pts []scored) (c80, cq, cp float64) {
+	if len(pts) == 0 {
+		return 0, 0, 0
+	}
+	var in80, inQ, inProv int
+	for _, p := range pts {
+		if p.in80 {
+			in80++
+		}
+		if p.inQ {
+			inQ++
+		}
+		if p.inProv {
+			inProv++
+		}
+	}
+	n := float64(len(pts))
+	return float64(in80) / n, float64(inQ) / n, float64(inProv) / n
+}
+
+// topChanges are the points whose change (by key; NaN never counts) is at
+// or above the 95th percentile of the known changes, and that percentile.
+func topChanges(pts []scored, key func(scored) float64) ([]scored, float64) {
+	changes := make([]float64, 0, len(pts))
+	for _, p := range pts {
+		if v := key(p); !math.IsNaN(v) {
+			changes = append(changes, v)
+		}
+	}
+	if len(changes) == 0 {
+		return nil, 0
+	}
+	slices.Sort(changes)
+	from := changes[int(0.95*float64(len(changes)-1))]
+	var top []scored
+	for _, p := range pts {
+		if key(p) >= from {
+			top = append(top, p)
+		}
+	}
+	return top, from
+}
+
 // band is, per step i, the forecast for i made a lead time before (from
-// state i-h): its 0.1 quantile, point, chosen quantile and 0.9 quantile.
+// state i-h): its 0.1 quantile, point, chosen quantile, 0.9 quantile and
+// the load provisioned.
 func band(d *data, fc *forecasts, c *Config) *Band {
 	n := len(d.values)
 	h := max(1, min(int((c.Lead+d.step-1)/d.step), fc.h))
-	b := &Band{Low: make([]float64, n), Point: make([]float64, n), Mid: make([]float64, n), High: make([]float64, n)}
+	b := &Band{Low: make([]float64, n), Point: make([]float64, n), Mid: make([]float64, n), High: make([]float64, n), Provision: make([]float64, n)}
 	for i := range n {
-		b.Low[i], b.Point[i], b.Mid[i], b.High[i] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		b.Low[i], b.Point[i], b.Mid[i], b.High[i], b.Provision[i] = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		j := i - h
 		point, first, s := fc.state(j)
 		k := i - first
@@ -148,6 +189,7 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 		b.Low[i] = s.quantileAt(j, 0.1, k, p)
 		b.Point[i] = p
 		b.Mid[i] = s.quantileAt(j, c.Quantile, k, p)
+		b.Provision[i] = s.cal.Provision(p, s.offsets[c.Quantile][k], s.offsets[forecast.CoreLevel][k], c.Quantile, s.scale[j-s.at])
 		b.High[i] = s.quantileAt(j, 0.9, k, p)
 	}
 	return b

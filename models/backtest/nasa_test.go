@@ -49,6 +49,8 @@ func TestNASAGolden(t *testing.T) {
 		"forecast/relative_mae":                 a.RelativeMAE,
 		"forecast/coverage80":                   a.Coverage80,
 		"forecast/top_change_quantile_coverage": a.TopChangeQuantileCoverage,
+		"forecast/origin_change_coverage":       a.OriginChangeQuantileCoverage,
+		"forecast/provision_coverage":           a.ProvisionCoverage,
 		"reduction_vs_baseline_hpa_pct":         *res.ReductionVsBaseline,
 		"forecast/fits":                         float64(a.Fits),
 		"forecast/failed_fits":                  float64(a.FailedFits),
@@ -63,6 +65,8 @@ func TestNASAGolden(t *testing.T) {
 		"":                                      {Rel: 0.01},
 		"forecast/coverage80":                   {Abs: 0.01},
 		"forecast/top_change_quantile_coverage": {Abs: 0.01},
+		"forecast/origin_change_coverage":       {Abs: 0.01},
+		"forecast/provision_coverage":           {Abs: 0.01},
 		// A fit failing on one machine only would be a real change.
 		"forecast/failed_fits": {Abs: 0.5},
 	}, *update)

@@ -324,15 +324,21 @@ type ForecastView struct {
 	// models.HistoryStart is the time of History[0]; NaN is a gap.
 	HistoryStart time.Time
 	History      []float64
-	// Start is the time of Point[0] and of each quantile's Values[0].
+	// Start is the time of Point[0], of each quantile's Values[0] and of
+	// Provision[0].
 	Start     time.Time
 	Point     []float64
 	Quantiles []forecast.Quantile
+	// Provision is the load the recommendation provisions at each step:
+	// the target's quantile spent by density
+	// (forecast.Calibration.Provision), known events taken in.
+	Provision []float64
 }
 
 // Bounds of one Forecast call: each quantile is a horizon of values in the
-// answer, so the answer holds at most MaxForecastHorizon times
-// (MaxForecastQuantiles+1) numbers.
+// answer, as are the point forecast and the load provisioned, so the
+// answer holds at most MaxForecastHorizon times (MaxForecastQuantiles+2)
+// numbers.
 const (
 	MaxForecastHorizon   = 10000
 	MaxForecastQuantiles = 32
@@ -874,6 +880,7 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	// be computed without the lock: a long forecast with several quantiles
 	// must not hold up recommendations.
 	cal, scale := &s.fitted.Calibration, s.fitted.IntervalScale()
+	level := s.target.Quantile
 	step := s.target.Step
 	v := &ForecastView{
 		Target:     name,
@@ -898,6 +905,12 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 		v.Notes = append(v.Notes, fmt.Sprintf("history: %d of the %d points asked: a target keeps its history window (history: %s), and has observed %s of it",
 			n, k, models.FormatDuration(historyWindow), models.FormatDuration(time.Duration(n)*step)))
 	}
+	offsets := cal.Offsets(make([]float64, horizon), level)
+	core := cal.Offsets(make([]float64, horizon), forecast.CoreLevel)
+	v.Provision = make([]float64, horizon)
+	for i, p := range res.Point {
+		v.Provision[i] = cal.Provision(p, offsets[i], core[i], level, scale)
+	}
 	if len(quantiles) > 0 {
 		v.Quantiles = make([]forecast.Quantile, len(quantiles))
 		for j, q := range quantiles {
@@ -907,14 +920,15 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 			v.Notes = append(v.Notes, note)
 		}
 	}
-	v.Notes = append(v.Notes, withEvents(v, fx, now)...)
+	v.Notes = append(v.Notes, withEvents(v, fx, now, level)...)
 	return v, nil
 }
 
 // withEvents changes a forecast's values in the windows of known events
 // as the policy does (events.Effects.Adjust), the point
-// forecast as the median, and says which events it took in.
-func withEvents(v *ForecastView, fx *events.Effects, now events.Observation) []string {
+// forecast as the median and the provisioned load as the target's
+// quantile level, and says which events it took in.
+func withEvents(v *ForecastView, fx *events.Effects, now events.Observation, level float64) []string {
 	if fx == nil || fx.Calendar == nil {
 		return nil
 	}
@@ -932,6 +946,7 @@ func withEvents(v *ForecastView, fx *events.Effects, now events.Observation) []s
 		}
 	}
 	adjust(v.Point, 0.5)
+	adjust(v.Provision, level)
 	for j := range v.Quantiles {
 		adjust(v.Quantiles[j].Values, v.Quantiles[j].Level)
 	}

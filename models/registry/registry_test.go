@@ -411,16 +411,29 @@ func TestRegistryCreateFitRecommend(t *testing.T) {
 	if want := max(rec.Forecast.Replicas, rec.Reactive.Replicas); rec.Replicas != want {
 		t.Errorf("replicas %d, want %d (%s)", rec.Replicas, want, rec.Reason)
 	}
-	if !strings.Contains(rec.Reason, "forecast 0.9-quantile") || !strings.Contains(rec.Reason, "observed load") {
+	if !strings.Contains(rec.Reason, "forecast q-0.9 provision") || !strings.Contains(rec.Reason, "observed load") {
 		t.Errorf("reason %q does not explain the forecast and the reactive floor", rec.Reason)
 	}
-	// The recommendation uses the forecast that Forecast returns.
+	// The recommendation provisions what the calibration's Provision
+	// makes of the forecast that Forecast returns: at least its point.
 	v, err := h.reg.Forecast("web", 3, []float64{0.9}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := slices.Max(v.Quantiles[0].Values); rec.Forecast.Max != want {
-		t.Errorf("forecast max %v, want %v of %v", rec.Forecast.Max, want, v.Quantiles[0].Values)
+	cal, scale := h.reg.Calibration("web")
+	if cal == nil || !(cal.ReferenceSpread > 0) {
+		t.Fatalf("calibration %+v: want a reference spread", cal)
+	}
+	provision := make([]float64, len(v.Point))
+	for i, p := range v.Point {
+		off := cal.Offset(i+1, 0.9)
+		provision[i] = cal.Provision(p, off, cal.Offset(i+1, forecast.CoreLevel), 0.9, scale)
+		if provision[i] < p {
+			t.Errorf("step %d provisions %v, below the point forecast %v", i+1, provision[i], p)
+		}
+	}
+	if want := slices.Max(provision); math.Abs(rec.Forecast.Max-want) > 1e-9*want {
+		t.Errorf("forecast max %v, want %v of %v (quantile %v)", rec.Forecast.Max, want, provision, v.Quantiles[0].Values)
 	}
 	if st := h.status("web"); st.Recommendation == nil || st.Recommendation.Replicas != rec.Replicas {
 		t.Errorf("status recommendation %+v, want the last one", st.Recommendation)

@@ -76,8 +76,9 @@ type targetState struct {
 	fetchFailing bool
 	history      historyRing
 
-	// The forecast cached at lastObserved: models.Target.Quantile for steps
-	// 1..len(fc), from fcStart, and the tracked quantiles at the lead step.
+	// The forecast cached at lastObserved: the load to provision for steps
+	// 1..len(fc), from fcStart (forecast.Calibration.Provision, at
+	// models.Target.Quantile), and the tracked quantiles at the lead step.
 	fc         []float64
 	fcStart    time.Time
 	leadValues []float64
@@ -116,6 +117,8 @@ type forecastPlan struct {
 	steps   int // length of the cached forecast
 	cal     *forecast.Calibration
 	offsets []float64 // of models.Target.Quantile, for steps 1..steps
+	core    []float64 // of forecast.CoreLevel, for steps 1..steps
+	q       float64   // models.Target.Quantile
 	tracked []float64 // of the registry's quantiles, at step lead
 	low     float64   // of accuracyLow and accuracyHigh, at step lead
 	high    float64
@@ -130,7 +133,12 @@ func (r *Registry) newPlan(f *forecast.Fitted, t *models.Target) forecastPlan {
 		cal:     cal,
 		tracked: make([]float64, len(r.opts.Quantiles)),
 	}
+	p.q = t.Quantile
 	p.offsets = cal.Offsets(make([]float64, p.steps), t.Quantile)
+	p.core = p.offsets
+	if t.Quantile != forecast.CoreLevel {
+		p.core = cal.Offsets(make([]float64, p.steps), forecast.CoreLevel)
+	}
 	// Offsets at the lead step, each found once.
 	found := map[float64]float64{t.Quantile: p.offsets[p.lead-1]}
 	at := func(q float64) float64 {
@@ -148,8 +156,9 @@ func (r *Registry) newPlan(f *forecast.Fitted, t *models.Target) forecastPlan {
 	return p
 }
 
-// refreshForecast recomputes the cached forecast from the model's state
-// at lastObserved, and puts its lead-step forecast aside for the accuracy
+// refreshForecast recomputes the cached forecast (the load to provision
+// at each step: forecast.Calibration.Provision) from the model's state at
+// lastObserved, and puts its lead-step quantiles aside for the accuracy
 // tracker.
 func (s *targetState) refreshForecast() {
 	s.fc = s.fc[:0]
@@ -165,7 +174,7 @@ func (s *targetState) refreshForecast() {
 	cal, scale := s.plan.cal, s.fitted.IntervalScale()
 	s.fcWeight, s.fcScale = s.fitted.LocalWeight(), scale
 	for i, p := range res.Point {
-		s.fc = append(s.fc, cal.Apply(p, s.plan.offsets[i], scale))
+		s.fc = append(s.fc, cal.Provision(p, s.plan.offsets[i], s.plan.core[i], s.plan.q, scale))
 	}
 	step := s.target.Step
 	s.fcStart = s.lastObserved.Add(step)

@@ -234,6 +234,7 @@ func checkCharts(t *testing.T, s *server, b *browser) {
 		HistoryStart string     `json:"historyStart"`
 		History      []*float64 `json:"history"`
 		Start        string     `json:"start"`
+		Provision    []float64  `json:"provision"`
 		Quantiles    []struct {
 			Level  float64   `json:"level"`
 			Values []float64 `json:"values"`
@@ -248,7 +249,7 @@ func checkCharts(t *testing.T, s *server, b *browser) {
 	for attempt := 0; ; attempt++ {
 		var page pageData
 		page = eval[pageData](t, b, `(() => { const d = prescale.target.data; return {
-			X: d.load[0], Load: d.load[1], Median: d.load[2], Recommended: d.replicas[1], Start: prescale.target.forecast.start } })()`)
+			X: d.load[0], Load: d.load[1], Median: d.load[2], Provisioned: d.load[5], Recommended: d.replicas[1], Start: prescale.target.forecast.start } })()`)
 		var api forecast
 		s.get(t, "/v1/targets/demo/forecast?history=6h&horizon=1h&quantiles=0.1,0.5,0.9", &api)
 		s.get(t, "/v1/targets/demo/recommendations", &recs)
@@ -277,6 +278,15 @@ func checkCharts(t *testing.T, s *server, b *browser) {
 				t.Fatalf("median point %d ahead: %v, the API's %v", i, deref(p), v)
 			}
 		}
+		// The dashed line is what the recommendation provisions.
+		if len(api.Provision) != len(api.Quantiles[1].Values) {
+			t.Fatalf("the API's provision has %d values, want one per step ahead (%d)", len(api.Provision), len(api.Quantiles[1].Values))
+		}
+		for i, v := range api.Provision {
+			if p := page.Provisioned[nh+i]; p == nil || *p != v {
+				t.Fatalf("provisioned point %d ahead: %v, the API's %v", i, deref(p), v)
+			}
+		}
 		last := recs.Recommendations[len(recs.Recommendations)-1].Replicas
 		var drawn *float64
 		for i := len(page.Recommended) - 1; i >= 0 && drawn == nil; i-- {
@@ -297,7 +307,7 @@ func checkCharts(t *testing.T, s *server, b *browser) {
 
 // pageData is what checkCharts reads of the target page's charts.
 type pageData struct {
-	X, Load, Median, Recommended []*float64
+	X, Load, Median, Provisioned, Recommended []*float64
 	Start                        string
 }
 

@@ -1266,10 +1266,15 @@ type Forecast struct {
 	// Time of history[0]; NaN values are gaps.
 	HistoryStart *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=history_start,json=historyStart,proto3" json:"history_start,omitempty"`
 	History      []float64              `protobuf:"fixed64,8,rep,packed,name=history,proto3" json:"history,omitempty"`
-	// Time of point[0] and of each quantile's values[0].
-	Start         *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start,proto3" json:"start,omitempty"`
-	Point         []float64              `protobuf:"fixed64,10,rep,packed,name=point,proto3" json:"point,omitempty"`
-	Quantiles     []*QuantileValues      `protobuf:"bytes,11,rep,name=quantiles,proto3" json:"quantiles,omitempty"`
+	// Time of point[0], of each quantile's values[0] and of provision[0].
+	Start     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start,proto3" json:"start,omitempty"`
+	Point     []float64              `protobuf:"fixed64,10,rep,packed,name=point,proto3" json:"point,omitempty"`
+	Quantiles []*QuantileValues      `protobuf:"bytes,11,rep,name=quantiles,proto3" json:"quantiles,omitempty"`
+	// The load the recommendation provisions at each step: the target's
+	// quantile where the forecast's spread is the usual one, more where it
+	// is narrower, less where it is wider (the same forecast density at the
+	// load provisioned everywhere), known events taken in.
+	Provision     []float64 `protobuf:"fixed64,12,rep,packed,name=provision,proto3" json:"provision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1377,6 +1382,13 @@ func (x *Forecast) GetPoint() []float64 {
 func (x *Forecast) GetQuantiles() []*QuantileValues {
 	if x != nil {
 		return x.Quantiles
+	}
+	return nil
+}
+
+func (x *Forecast) GetProvision() []float64 {
+	if x != nil {
+		return x.Provision
 	}
 	return nil
 }
@@ -1747,8 +1759,9 @@ func (x *Recommendation) GetCollapseFrom() float64 {
 	return 0
 }
 
-// ForecastInput is the maximum of the quantile forecast over the lead
-// window.
+// ForecastInput is the maximum over the lead window of the load the
+// forecast provisions at the quantile (spent by density: see
+// Forecast.provision).
 type ForecastInput struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Quantile      float64                `protobuf:"fixed64,1,opt,name=quantile,proto3" json:"quantile,omitempty"`
@@ -2484,7 +2497,7 @@ const file_prescale_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\ahorizon\x18\x02 \x01(\x05R\ahorizon\x12\x1c\n" +
 	"\tquantiles\x18\x03 \x03(\x01R\tquantiles\x12\x18\n" +
-	"\ahistory\x18\x04 \x01(\tR\ahistory\"\x91\x03\n" +
+	"\ahistory\x18\x04 \x01(\tR\ahistory\"\xaf\x03\n" +
 	"\bForecast\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1e\n" +
@@ -2499,7 +2512,8 @@ const file_prescale_proto_rawDesc = "" +
 	"\x05start\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12\x14\n" +
 	"\x05point\x18\n" +
 	" \x03(\x01R\x05point\x129\n" +
-	"\tquantiles\x18\v \x03(\v2\x1b.prescale.v1.QuantileValuesR\tquantiles\">\n" +
+	"\tquantiles\x18\v \x03(\v2\x1b.prescale.v1.QuantileValuesR\tquantiles\x12\x1c\n" +
+	"\tprovision\x18\f \x03(\x01R\tprovision\">\n" +
 	"\x0eQuantileValues\x12\x14\n" +
 	"\x05level\x18\x01 \x01(\x01R\x05level\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\x01R\x06values\".\n" +

@@ -169,8 +169,8 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 		addRibbon(plt, bucket(b.Low, s.start, s.step, from, to, width, minOf),
 			bucket(b.High, s.start, s.step, from, to, width, maxOf), chartColor(bandColor), "0.1–0.9 quantiles"),
 		addStepLine(plt, bucket(s.res.Demand, s.start, s.step, from, to, width, maxOf), chartColor(demandColor), "demand", nil),
-		addStepLine(plt, bucket(b.Mid, s.start, s.step, from, to, width, meanOf), chartColor(backtest.Prescale),
-			fmt.Sprintf("quantile %g", s.res.Settings.Quantile), []vg.Length{vg.Points(4), vg.Points(2)}),
+		addStepLine(plt, bucket(b.Provision, s.start, s.step, from, to, width, meanOf), chartColor(backtest.Prescale),
+			fmt.Sprintf("provisioned (q %g)", s.res.Settings.Quantile), []vg.Length{vg.Points(4), vg.Points(2)}),
 	)
 	addVLines(plt, marked, chartColor(shiftColor), "level shift", nil)
 	svg, err := renderTime(plt, from, to, err)
@@ -183,7 +183,7 @@ func bandFigure(s *series, from, to time.Time, width time.Duration) (figure, err
 	}
 	return figure{
 		Caption: fmt.Sprintf("The band is the prescale forecast for each step made %s before it: its 0.1 to 0.9 quantiles, "+
-			"and the quantile it provisions for. %d anomaly spans are shaded", lead, len(spans)) + shiftNote + eventsNote(s),
+			"and the load it provisions at its quantile. %d anomaly spans are shaded", lead, len(spans)) + shiftNote + eventsNote(s),
 		SVG: svg,
 	}, nil
 }

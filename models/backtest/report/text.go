@@ -28,7 +28,7 @@ func summary(res *backtest.Result) string {
 	if h := st.BaselineHPA; h != nil {
 		fmt.Fprintf(&b, "The second figure's reactive HPA runs under %s. ", h)
 	}
-	fmt.Fprintf(&b, "Prescale provisions for quantile %g of its forecast over a lead time of %s (model %s, %s of history, refit every %s); "+
+	fmt.Fprintf(&b, "Prescale provisions at quantile %g of its forecast, spent by density (more where the forecast is surer than usual, less where it is wider), over a lead time of %s (model %s, %s of history, refit every %s); "+
 		"the margin policy adds %g%% head room to the observed load.",
 		st.Quantile, shortDuration(st.Lead), st.Model, shortDuration(st.History), shortDuration(st.RefitInterval), 100*st.Headroom)
 	return b.String()
@@ -163,6 +163,11 @@ func accuracyFields(res *backtest.Result) ([]field, string) {
 		field{"within the top 5% of load changes", fmt.Sprintf("%d points whose load changed by at least %.4g over the lead time: "+
 			"0.1–0.9 interval coverage %.1f%%, quantile %g coverage %.1f%%",
 			a.TopChangePoints, a.TopChangeFrom, 100*a.TopChangeCoverage80, res.Settings.Quantile, 100*a.TopChangeQuantileCoverage)},
+		field{"within the top 5% of the changes seen when forecasting", fmt.Sprintf("%d points after a change of at least %.4g over the lead time: "+
+			"0.1–0.9 interval coverage %.1f%%, quantile %g coverage %.1f%%",
+			a.OriginChangePoints, a.OriginChangeFrom, 100*a.OriginChangeCoverage80, res.Settings.Quantile, 100*a.OriginChangeQuantileCoverage)},
+		field{"load provisioned", fmt.Sprintf("at quantile %g, spent by density: coverage %.1f%%, %.1f%% within the top 5%% of load changes",
+			res.Settings.Quantile, 100*a.ProvisionCoverage, 100*a.TopChangeProvisionCoverage)},
 	), ""
 }
 
