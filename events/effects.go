@@ -335,8 +335,9 @@ type Observation struct {
 	At    time.Time
 }
 
-// Adjust returns the q-quantile forecast v of the load at t as the event
-// whose window holds t changes it, and how; v and nil when none does.
+// Adjust returns the forecast v of the load at t (the load provisioned at
+// q, or the q-quantile) as the event whose window holds t changes it, and
+// how; v and nil when none does.
 //
 // The event's factor at t is the q-quantile of the ratios its past
 // occurrences showed at that point of the window, once MinLearned were

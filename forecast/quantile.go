@@ -75,9 +75,10 @@ func (c *Calibration) CoreSpread(point, core float64) float64 {
 	return core / coreZ
 }
 
-// Provision is the load to provision for a point forecast whose level-q
-// quantile has the offset offset and whose CoreLevel quantile has the
-// offset core (both before scale, the interval scale).
+// Provision is the load to provision for a point forecast whose CoreLevel
+// quantile has the offset core (before scale, the interval scale). offset,
+// the calibrated level-q offset, is used only where the rule does not
+// apply (below).
 //
 // A workload is short in a minute when its load exceeds what was
 // provisioned, and each replica costs the same in every minute. So the
@@ -85,8 +86,9 @@ func (c *Calibration) CoreSpread(point, core float64) float64 {
 // replica buys the same chance of covering the minute everywhere: where
 // the forecast's density at the provisioned load is the same. For a
 // normal core of spread σ that is z = √(z_q² + 2 ln(σ_ref/σ)) spreads
-// above the point forecast: z_q (the level q) where the spread is the
-// usual one (ReferenceSpread), more where the forecast is surer (the
+// above the point forecast: z_q (the normal core's q quantile, which is the
+// calibrated one at q = CoreLevel) where the spread is the usual one
+// (ReferenceSpread), more where the forecast is surer (the
 // quiet night of a series whose errors grow with its load, a fit whose
 // errors were small), less where it is wider, down to the point forecast
 // itself where no replica buys much, at most six spreads. The interval

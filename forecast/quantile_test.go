@@ -30,6 +30,10 @@ func TestProvisionSpendsByDensity(t *testing.T) {
 	if got, want := cal.Provision(point, core(ref), core(ref), q, 1), cal.Apply(point, core(ref), 1); math.Abs(got-want) > 1e-9 {
 		t.Errorf("at the usual spread: %v, want the calibrated 0.9-quantile %v", got, want)
 	}
+	// Another level at the usual spread: the normal core's quantile.
+	if got, want := cal.Provision(point, 99, core(ref), 0.99, 1.5), point+distuv.UnitNormal.Quantile(0.99)*ref*1.5; math.Abs(got-want) > 1e-9 {
+		t.Errorf("q 0.99 at the usual spread, scale 1.5: %v, want the normal core's quantile %v", got, want)
+	}
 	// Narrower and wider spreads: the same density as at the usual spread.
 	want := density(ref, point+zq*ref)
 	for _, sigma := range []float64{10, 25, 80, 100} {

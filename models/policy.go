@@ -151,9 +151,9 @@ type Recommendation struct {
 
 // ForecastPart is the forecast side of a recommendation: the maximum of the
 // load the forecast provisions at level q (forecast.Calibration.Provision:
-// the q-quantile where the forecast's spread is the usual one, more where
-// it is narrower, less where it is wider) over the lead window (Now,
-// WindowEnd].
+// the normal core's q quantile where the forecast's spread is the usual
+// one, more where it is narrower, less where it is wider) over the lead
+// window (Now, WindowEnd].
 type ForecastPart struct {
 	Quantile  float64   `json:"quantile"`
 	WindowEnd time.Time `json:"window_end"`

@@ -521,7 +521,7 @@ func ExampleRecommend() {
 			HoldFor:            10 * time.Minute,
 		},
 		Now: now,
-		// The 0.9-quantile forecast for 14:01, 14:02, 14:03 and 14:04.
+		// The load provisioned at 0.9 for 14:01, 14:02, 14:03 and 14:04.
 		Forecast:      []float64{330, 412, 380, 650},
 		ForecastStart: now.Add(time.Minute),
 		Observed:      300,

@@ -51,7 +51,7 @@ func addBacktestFlags(fs *flag.FlagSet) *backtestFlags {
 
 		capacity:    fs.Float64("capacity", 0, "load one ready replica serves, in the series' unit (required)"),
 		startup:     fs.String("startup", "1m", "pod start-up delay until ready: 3m (fixed), 2m..4m (uniform) or 3m~30s (normal: mean~sd)"),
-		quantile:    fs.Float64("quantile", 0.9, "the forecast quantile prescale provisions where the forecast is as sure as usual; more where it is surer, less where it is wider (the same forecast density at the load provisioned everywhere)"),
+		quantile:    fs.Float64("quantile", 0.9, "the forecast quantile prescale provisions (of the forecast's normal core) where the forecast is as sure as at the busy hours; more where it is surer, less where it is wider (the same forecast density at the load provisioned everywhere)"),
 		headroom:    fs.Float64("headroom", backtest.DefaultHeadroom, "head room of the margin policy over the observed load, a fraction (0.2 = +20%; not a target's margin, which is a duration); also the reference of --sweep's reduction"),
 		minReplicas: fs.Int("min", 1, "minimum replicas"),
 		maxReplicas: fs.Int("max", 100, "maximum replicas"),

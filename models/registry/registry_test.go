@@ -431,6 +431,9 @@ func TestRegistryCreateFitRecommend(t *testing.T) {
 		if provision[i] < p {
 			t.Errorf("step %d provisions %v, below the point forecast %v", i+1, provision[i], p)
 		}
+		if i >= len(v.Provision) || math.Abs(v.Provision[i]-provision[i]) > 1e-9*provision[i] {
+			t.Errorf("Forecast's provision %v, want %v", v.Provision, provision)
+		}
 	}
 	if want := slices.Max(provision); math.Abs(rec.Forecast.Max-want) > 1e-9*want {
 		t.Errorf("forecast max %v, want %v of %v (quantile %v)", rec.Forecast.Max, want, provision, v.Quantiles[0].Values)

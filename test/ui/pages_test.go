@@ -308,7 +308,7 @@ func checkCharts(t *testing.T, s *server, b *browser) {
 // pageData is what checkCharts reads of the target page's charts.
 type pageData struct {
 	X, Load, Median, Provisioned, Recommended []*float64
-	Start                        string
+	Start                                     string
 }
 
 func deref(p *float64) string {

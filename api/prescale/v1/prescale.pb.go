@@ -1271,7 +1271,8 @@ type Forecast struct {
 	Point     []float64              `protobuf:"fixed64,10,rep,packed,name=point,proto3" json:"point,omitempty"`
 	Quantiles []*QuantileValues      `protobuf:"bytes,11,rep,name=quantiles,proto3" json:"quantiles,omitempty"`
 	// The load the recommendation provisions at each step: the target's
-	// quantile where the forecast's spread is the usual one, more where it
+	// quantile of the forecast's normal core (its 0.9 quantile's spread)
+	// where the spread is the usual one (the busy hours'), more where it
 	// is narrower, less where it is wider (the same forecast density at the
 	// load provisioned everywhere), known events taken in.
 	Provision     []float64 `protobuf:"fixed64,12,rep,packed,name=provision,proto3" json:"provision,omitempty"`
