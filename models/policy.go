@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/events"
+	"github.com/prescale/prescale/forecast"
 )
 
 // Which input decided a recommendation (Recommendation.Won).
@@ -181,6 +182,22 @@ type ReactivePart struct {
 	At    time.Time `json:"at,omitzero"`
 	// Replicas is ceil(Load / capacity per replica).
 	Replicas int `json:"replicas"`
+}
+
+// Provision is the load to provision at t for a point forecast (the
+// arguments of forecast.Calibration.Provision): the target's quantile spent
+// by density, but within a known event's window the calibrated quantile
+// itself, which the event's effect then adjusts (events.Effects.Adjust):
+// the density's usual spread is the busy hours' of the history the fit
+// kept, which leaves the events out, and an event's load lies above them,
+// where the density would provision little more than the point forecast.
+// The service's cached forecast, its forecast API and the backtest all
+// provision with it.
+func Provision(cal *forecast.Calibration, fx *events.Effects, t time.Time, point, offset, core, q, scale float64) float64 {
+	if fx != nil && fx.Calendar.Within(t) {
+		return cal.Apply(point, offset, scale)
+	}
+	return cal.Provision(point, offset, core, q, scale)
 }
 
 // Recommend turns the load a forecast provisions (PolicyInput.Forecast)

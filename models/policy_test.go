@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prescale/prescale/events"
+	"github.com/prescale/prescale/forecast"
 	"github.com/prescale/prescale/models"
 )
 
@@ -708,5 +709,40 @@ func TestRecommendHoldsACollapse(t *testing.T) {
 				prev = &r
 			}
 		})
+	}
+}
+
+// TestProvisionKeepsTheQuantileInEvents checks that the load provisioned
+// is spent by density outside known events' windows and is the calibrated
+// quantile within them (lead, event and lag), where the event's effect
+// then adjusts it.
+func TestProvisionKeepsTheQuantileInEvents(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	cal, err := events.Parse([]byte("events:\n  - {name: match, start: \""+t0.Add(time.Hour).Format(time.RFC3339)+"\", duration: 1h, lead: 30m}\n"), "cal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := events.Learn(cal, nil, t0, time.Minute)
+	c := forecast.Calibration{ReferenceSpread: 50}
+	const point, offset, core, q, scale = 1000.0, 40.0, 20.0, 0.9, 1.2 // a spread well below the usual one
+	density, quantile := c.Provision(point, offset, core, q, scale), c.Apply(point, offset, scale)
+	if density == quantile {
+		t.Fatalf("the density and the quantile agree (%v): the test cannot tell them apart", density)
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want float64
+	}{
+		{0, density},                 // before the lead
+		{40 * time.Minute, quantile}, // in the lead
+		{90 * time.Minute, quantile}, // during the event
+		{3 * time.Hour, density},     // long after
+	} {
+		if got := models.Provision(&c, fx, t0.Add(tc.at), point, offset, core, q, scale); got != tc.want {
+			t.Errorf("at +%v: %v, want %v", tc.at, got, tc.want)
+		}
+	}
+	if got := models.Provision(&c, nil, t0.Add(90*time.Minute), point, offset, core, q, scale); got != density {
+		t.Errorf("without a calendar: %v, want the density's %v", got, density)
 	}
 }

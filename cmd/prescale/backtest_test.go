@@ -129,9 +129,9 @@ func TestBacktestCSV(t *testing.T) {
 	if r.Forecast == nil || r.Forecast.Fits < 48 {
 		t.Errorf("forecast: %+v, want at least the 48 hourly fits of two days", r.Forecast)
 	}
-	if len(r.Frontier["reactive"]) != 11 || len(r.Frontier["prescale"]) != 9 || len(r.Frontier["reactive-baseline"]) != 11 {
-		t.Errorf("frontier: %d reactive, %d prescale and %d baseline points, want 11, 9 and 11",
-			len(r.Frontier["reactive"]), len(r.Frontier["prescale"]), len(r.Frontier["reactive-baseline"]))
+	if nr, nq := len(backtest.DefaultSweepHeadrooms), len(backtest.DefaultSweepQuantiles); len(r.Frontier["reactive"]) != nr || len(r.Frontier["prescale"]) != nq || len(r.Frontier["reactive-baseline"]) != nr {
+		t.Errorf("frontier: %d reactive, %d prescale and %d baseline points, want %d, %d and %d",
+			len(r.Frontier["reactive"]), len(r.Frontier["prescale"]), len(r.Frontier["reactive-baseline"]), nr, nq, nr)
 	}
 	if r.Settings.HPA.Name != "shipped" || r.Settings.HPA.ScaleUp.Tolerance == nil || *r.Settings.HPA.ScaleUp.Tolerance != 0 ||
 		r.Settings.BaselineHPA == nil || r.Settings.BaselineHPA.Name != "cluster-defaults" {

@@ -467,17 +467,22 @@ func (fc *forecasts) effects(j int) *events.Effects {
 // (forecast.Calibration.Provision, as the registry's cached forecast) into
 // dst (h values from index first) and returns it with first, or nil
 // without a forecast.
-func (fc *forecasts) provision(dst []float64, j int, q float64) ([]float64, int) {
+func (fc *forecasts) provision(dst []float64, j int, q float64, start time.Time, step time.Duration) ([]float64, int) {
 	point, first, s := fc.state(j)
 	if s == nil {
 		return nil, 0
 	}
 	dst = dst[:fc.h]
-	offsets, core, scale := s.offsets[q], s.offsets[forecast.CoreLevel], s.scale[j-s.at]
 	for k, p := range point {
-		dst[k] = s.cal.Provision(p, offsets[k], core[k], q, scale)
+		dst[k] = s.provisionAt(j, q, k, p, start.Add(time.Duration(first+k)*step))
 	}
 	return dst, first
+}
+
+// provisionAt is the load state j's forecast provisions at level q for
+// the point forecast p, k+1 steps ahead, at time t (models.Provision).
+func (s *segment) provisionAt(j int, q float64, k int, p float64, t time.Time) float64 {
+	return models.Provision(&s.cal, s.effects, t, p, s.offsets[q][k], s.offsets[forecast.CoreLevel][k], q, s.scale[j-s.at])
 }
 
 // lastObserved is the index of the last observed point at or before j, or

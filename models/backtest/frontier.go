@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	"github.com/prescale/prescale/forecast"
 )
 
 // markZeroRuns sets every run of at least minRun zeros to NaN and returns
@@ -88,7 +86,7 @@ func accuracy(d *data, fc *forecasts, c *Config) *Accuracy {
 		q := func(level float64) float64 {
 			return s.quantileAt(j, level, h-1, p)
 		}
-		provision := s.cal.Provision(p, s.offsets[c.Quantile][h-1], s.offsets[forecast.CoreLevel][h-1], c.Quantile, s.scale[j-s.at])
+		provision := s.provisionAt(j, c.Quantile, h-1, p, d.start.Add(time.Duration(j+h)*d.step))
 		origin := math.NaN() // unknown when a value is missing
 		if j-h >= 0 {
 			origin = math.Abs(d.values[j] - d.values[j-h])
@@ -189,7 +187,7 @@ func band(d *data, fc *forecasts, c *Config) *Band {
 		b.Low[i] = s.quantileAt(j, 0.1, k, p)
 		b.Point[i] = p
 		b.Mid[i] = s.quantileAt(j, c.Quantile, k, p)
-		b.Provision[i] = s.cal.Provision(p, s.offsets[c.Quantile][k], s.offsets[forecast.CoreLevel][k], c.Quantile, s.scale[j-s.at])
+		b.Provision[i] = s.provisionAt(j, c.Quantile, k, p, d.start.Add(time.Duration(i)*d.step))
 		b.High[i] = s.quantileAt(j, 0.9, k, p)
 	}
 	return b

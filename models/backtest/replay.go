@@ -280,7 +280,7 @@ func (r *replay) recommend(t time.Time, target *models.Target, staleAfter time.D
 		if obs := d.lastObs[j]; obs >= 0 {
 			in.Observed, in.ObservedAt = d.values[obs], d.start.Add(time.Duration(obs)*d.step)
 		}
-		if vals, from := r.fc.provision(buf, j, r.knob); vals != nil {
+		if vals, from := r.fc.provision(buf, j, r.knob, d.start, d.step); vals != nil {
 			in.Forecast = vals
 			in.ForecastStart = d.start.Add(time.Duration(from) * d.step)
 			in.ForecastStep = d.step

@@ -909,7 +909,8 @@ func (r *Registry) Forecast(name string, horizon int, quantiles []float64, histo
 	core := cal.Offsets(make([]float64, horizon), forecast.CoreLevel)
 	v.Provision = make([]float64, horizon)
 	for i, p := range res.Point {
-		v.Provision[i] = cal.Provision(p, offsets[i], core[i], level, scale)
+		t := v.Start.Add(time.Duration(i) * step)
+		v.Provision[i] = models.Provision(cal, fx, t, p, offsets[i], core[i], level, scale)
 	}
 	if len(quantiles) > 0 {
 		v.Quantiles = make([]forecast.Quantile, len(quantiles))

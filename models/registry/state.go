@@ -173,11 +173,12 @@ func (s *targetState) refreshForecast() {
 	}
 	cal, scale := s.plan.cal, s.fitted.IntervalScale()
 	s.fcWeight, s.fcScale = s.fitted.LocalWeight(), scale
-	for i, p := range res.Point {
-		s.fc = append(s.fc, cal.Provision(p, s.plan.offsets[i], s.plan.core[i], s.plan.q, scale))
-	}
 	step := s.target.Step
 	s.fcStart = s.lastObserved.Add(step)
+	for i, p := range res.Point {
+		t := s.fcStart.Add(time.Duration(i) * step)
+		s.fc = append(s.fc, models.Provision(cal, s.effects, t, p, s.plan.offsets[i], s.plan.core[i], s.plan.q, scale))
+	}
 	p := res.Point[s.plan.lead-1]
 	for i, off := range s.plan.tracked {
 		s.leadValues[i] = cal.Apply(p, off, scale)
