@@ -33,7 +33,7 @@ const (
 	// MetricForecastLoad is the load the recommendation provisions for, in
 	// the target query's unit: with fresh data, the larger of the maximum
 	// of the load the forecast provisions at q over the lead window
-	// (forecast.Calibration.Provision) and the observed
+	// (models.Provision) and the observed
 	// load (the reactive floor); with stale data, the replicas the hold
 	// rule keeps times the capacity per replica. With target type
 	// AverageValue equal to capacityPerReplica, the HPA's desired replicas

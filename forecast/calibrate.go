@@ -28,9 +28,9 @@ type Calibration struct {
 	Relative bool `json:"relative,omitempty"`
 	// ReferenceSpread is the forecast's usual spread at the lead, in load
 	// units: the core spread (CoreSpread) of the lead step's 0.9 offset at
-	// the busy hours' load (the 95th percentile of the history's). Provision spends against it. 0 (a
-	// fit without a lead, or a model saved before it) provisions the
-	// calibrated quantile itself.
+	// the busy hours' load (the 95th percentile of the history's).
+	// Provision spends against it. 0 (a fit without a lead, or a model
+	// saved before it) provisions the calibrated quantile itself.
 	ReferenceSpread float64 `json:"reference_spread,omitempty"`
 }
 

@@ -527,7 +527,7 @@ func referenceSpread(y []float64, lead int, cal *Calibration) float64 {
 		slices.Sort(sample)
 		level = sample[int(referenceLevel*float64(len(sample)-1))]
 	}
-	s := cal.CoreSpread(level, cal.Offset(lead, coreLevel))
+	s := cal.CoreSpread(level, cal.Offset(lead, CoreLevel))
 	if !(s > 0) || math.IsInf(s, 0) {
 		return 0
 	}

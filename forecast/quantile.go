@@ -51,19 +51,17 @@ func (c *Calibration) QuantileForecast(dst, point []float64, q, scale float64) [
 	return dst
 }
 
-// The provisioned load's constants. coreLevel is the quantile whose offset
-// gives the core spread: high enough to measure the spread the policy
-// provisions into, low enough that the rare large errors of a crowd or an
-// outage in the calibration do not set it. maxProvisionZ bounds how far
-// into a narrow spread a provision reaches (six core spreads).
+// The provisioned load's constants. CoreLevel is the quantile level whose
+// offset gives the core spread (Provision's core): high enough to measure
+// the spread the policy provisions into, low enough that the rare large
+// errors of a crowd or an outage in the calibration do not set it.
+// maxProvisionZ bounds how far into a narrow spread a provision reaches
+// (six core spreads).
 const (
-	coreLevel     = 0.9
+	CoreLevel     = 0.9
 	coreZ         = 1.2815515655446004 // the standard normal's 0.9 quantile
 	maxProvisionZ = 6
 )
-
-// CoreLevel is the quantile level whose offsets Provision takes as core.
-const CoreLevel = coreLevel
 
 // CoreSpread is the spread, in load units, that the offset core (of
 // CoreLevel, from Offset or Offsets, before any interval scale) gives a

@@ -42,7 +42,7 @@ type PolicyInput struct {
 	Now time.Time
 
 	// Forecast holds the load the forecast provisions at Target.Quantile
-	// (forecast.Calibration.Provision), Forecast[i] for time ForecastStart
+	// (Provision), Forecast[i] for time ForecastStart
 	// + i*ForecastStep (ForecastStart is normally the last observation
 	// plus one step). Non-finite and negative values are treated as
 	// missing. Empty means no forecast.
@@ -151,10 +151,10 @@ type Recommendation struct {
 }
 
 // ForecastPart is the forecast side of a recommendation: the maximum of the
-// load the forecast provisions at level q (forecast.Calibration.Provision:
-// the normal core's q quantile where the forecast's spread is the usual
-// one, more where it is narrower, less where it is wider) over the lead
-// window (Now, WindowEnd].
+// load the forecast provisions at level q (Provision: the normal core's q
+// quantile where the forecast's spread is the usual one, more where it is
+// narrower, less where it is wider, the calibrated q-quantile within a
+// known event's window) over the lead window (Now, WindowEnd].
 type ForecastPart struct {
 	Quantile  float64   `json:"quantile"`
 	WindowEnd time.Time `json:"window_end"`

@@ -152,7 +152,7 @@ type TimeSpan struct {
 // Band is a forecast band per step: the 0.1 quantile (Low), the point
 // forecast (Point), the quantile prescale provisions at (Mid), the 0.9
 // quantile (High) and the load provisioned (Provision: Mid spent by
-// density, forecast.Calibration.Provision).
+// density, models.Provision).
 type Band struct {
 	Low, Point, Mid, High, Provision []float64
 }

@@ -464,7 +464,7 @@ func (fc *forecasts) effects(j int) *events.Effects {
 }
 
 // provision writes the load state j's forecast provisions at level q
-// (forecast.Calibration.Provision, as the registry's cached forecast) into
+// (models.Provision, as the registry's cached forecast) into
 // dst (h values from index first) and returns it with first, or nil
 // without a forecast.
 func (fc *forecasts) provision(dst []float64, j int, q float64, start time.Time, step time.Duration) ([]float64, int) {

@@ -330,8 +330,9 @@ type ForecastView struct {
 	Point     []float64
 	Quantiles []forecast.Quantile
 	// Provision is the load the recommendation provisions at each step:
-	// the target's quantile spent by density
-	// (forecast.Calibration.Provision), known events taken in.
+	// the target's quantile spent by density, the calibrated quantile
+	// within known events' windows (models.Provision), known events taken
+	// in.
 	Provision []float64
 }
 

@@ -77,7 +77,7 @@ type targetState struct {
 	history      historyRing
 
 	// The forecast cached at lastObserved: the load to provision for steps
-	// 1..len(fc), from fcStart (forecast.Calibration.Provision, at
+	// 1..len(fc), from fcStart (models.Provision, at
 	// models.Target.Quantile), and the tracked quantiles at the lead step.
 	fc         []float64
 	fcStart    time.Time
@@ -157,7 +157,7 @@ func (r *Registry) newPlan(f *forecast.Fitted, t *models.Target) forecastPlan {
 }
 
 // refreshForecast recomputes the cached forecast (the load to provision
-// at each step: forecast.Calibration.Provision) from the model's state at
+// at each step: models.Provision) from the model's state at
 // lastObserved, and puts its lead-step quantiles aside for the accuracy
 // tracker.
 func (s *targetState) refreshForecast() {

@@ -1274,7 +1274,8 @@ type Forecast struct {
 	// quantile of the forecast's normal core (its 0.9 quantile's spread)
 	// where the spread is the usual one (the busy hours'), more where it
 	// is narrower, less where it is wider (the same forecast density at the
-	// load provisioned everywhere), known events taken in.
+	// load provisioned everywhere but within known events' windows, which
+	// get the calibrated quantile), known events taken in.
 	Provision     []float64 `protobuf:"fixed64,12,rep,packed,name=provision,proto3" json:"provision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
